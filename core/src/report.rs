@@ -1,0 +1,142 @@
+//! Job results: the compact summary a job leaves in its termination message
+//! (read by the operator; at most [`SUMMARY_LIMIT`] bytes) and the full
+//! reports it writes to the store.
+
+use serde::{Deserialize, Serialize};
+
+use crate::evaluation::Metrics;
+use crate::model::Algorithm;
+use crate::validation::ValidationReport;
+
+/// Kubernetes keeps at most 4096 bytes of a termination message.
+pub const SUMMARY_LIMIT: usize = 4096;
+
+/// The headline numbers of an evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyMetrics {
+    pub accuracy: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roc_auc: Option<f64>,
+    pub f1: f64,
+    pub log_loss: f64,
+    pub ece: f64,
+}
+
+impl From<&Metrics> for KeyMetrics {
+    fn from(m: &Metrics) -> Self {
+        KeyMetrics {
+            accuracy: m.accuracy,
+            roc_auc: m.roc_auc,
+            f1: m.f1,
+            log_loss: m.log_loss,
+            ece: m.calibration.ece,
+        }
+    }
+}
+
+/// The served version evaluated on the candidate's hold-out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServedComparison {
+    pub version: String,
+    /// Absent when the served version could not be evaluated; `error` says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<KeyMetrics>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Row counts of a training run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowCounts {
+    pub train: usize,
+    pub holdout: usize,
+}
+
+/// What `vigil train` reports to the operator.
+// Built once per job; boxing the large variant would only complicate serde.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum TrainSummary {
+    #[serde(rename_all = "camelCase")]
+    Succeeded {
+        version: String,
+        algorithm: Algorithm,
+        metrics: KeyMetrics,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        served: Option<ServedComparison>,
+        validation_passed: bool,
+        /// Names of the soft checks that failed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        warnings: Vec<String>,
+        rows: RowCounts,
+        artifact_uri: String,
+        report_uri: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Failed {
+        /// A stable reason: `InvalidConfig`, `DataUnavailable`, `InvalidData`,
+        /// `ValidationFailed`, `FitFailed`, `StoreFailed`.
+        reason: String,
+        message: String,
+    },
+}
+
+impl TrainSummary {
+    /// JSON of at most [`SUMMARY_LIMIT`] bytes; a long failure message is shortened.
+    pub fn to_termination_message(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        if json.len() <= SUMMARY_LIMIT {
+            return json;
+        }
+        match self {
+            TrainSummary::Failed { reason, message } => {
+                let mut keep = message.len().min(SUMMARY_LIMIT - 200);
+                while !message.is_char_boundary(keep) {
+                    keep -= 1;
+                }
+                TrainSummary::Failed {
+                    reason: reason.clone(),
+                    message: format!("{}…", &message[..keep]),
+                }
+                .to_termination_message()
+            }
+            TrainSummary::Succeeded { .. } => json,
+        }
+    }
+}
+
+/// The full training report, `reports/training/<version>.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainingReport {
+    pub summary: TrainSummary,
+    pub validation: ValidationReport,
+    pub metrics: Metrics,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_metrics: Option<Metrics>,
+    /// Seconds spent in each stage.
+    pub timings: Vec<(String, f64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_failures_fit_the_termination_message() {
+        let summary = TrainSummary::Failed {
+            reason: "ValidationFailed".into(),
+            message: "é".repeat(10_000),
+        };
+        let message = summary.to_termination_message();
+        assert!(message.len() <= SUMMARY_LIMIT, "{}", message.len());
+        let back: TrainSummary = serde_json::from_str(&message).expect("valid JSON");
+        assert!(
+            matches!(back, TrainSummary::Failed { reason, .. } if reason == "ValidationFailed")
+        );
+    }
+}

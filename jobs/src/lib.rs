@@ -1,0 +1,7 @@
+//! Vigil's batch jobs. Each is a function of its configuration and the store
+//! that returns a report, so it runs the same in a Pod, in a test and in the
+//! demo. No Kubernetes API here: results leave through the store and the
+//! termination message.
+
+pub mod termination;
+pub mod train;
