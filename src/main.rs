@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo_cmd;
+mod drift_cmd;
+mod inject_cmd;
+mod serve_cmd;
 mod telemetry;
 mod train_cmd;
 
@@ -31,6 +35,14 @@ struct Cli {
 enum Command {
     /// Train a model: ingest, validate, fit, evaluate, write a versioned artifact.
     Train(train_cmd::TrainArgs),
+    /// Serve a model over HTTP: predictions, metrics, prediction log.
+    Serve(serve_cmd::ServeArgs),
+    /// Check live traffic (or two datasets) for drift and data-quality problems.
+    Drift(drift_cmd::DriftArgs),
+    /// Turn a dataset into request traffic with a chosen kind of drift.
+    Inject(inject_cmd::InjectArgs),
+    /// The whole loop on Adult, no cluster: train, serve, check, drift, retrain.
+    Demo(demo_cmd::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +61,10 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Train(args) => train_cmd::run(args).await,
+            Command::Serve(args) => serve_cmd::run(args).await,
+            Command::Drift(args) => drift_cmd::run(args).await,
+            Command::Inject(args) => inject_cmd::run(args).await,
+            Command::Demo(args) => demo_cmd::run(args).await,
         }
     })
 }

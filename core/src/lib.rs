@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod evaluation;
 pub mod model;
 pub mod pipeline;
+pub mod prediction_log;
 pub mod report;
 pub mod schema;
 pub mod split;

@@ -1,0 +1,236 @@
+//! The prediction log and the feedback log: records, their batch files and
+//! their time-partitioned layout in the store.
+//!
+//! ```text
+//! logs/dt=YYYY-MM-DD/hr=HH/<writer>-<seq>.jsonl.gz      PredictionRecord per line
+//! feedback/dt=YYYY-MM-DD/hr=HH/<writer>-<seq>.jsonl.gz  FeedbackRecord per line
+//! ```
+//! A batch file is gzip-compressed JSON Lines, written once, atomically. The
+//! partition is the UTC hour of the batch's first record; `<writer>` is the
+//! Pod name (unique per replica) and `<seq>` a zero-padded counter that
+//! starts at the writer's start time, so names never collide and sort by time.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::schema::Value;
+use crate::storage::{Store, StoreError};
+
+pub const LOGS_PREFIX: &str = "logs";
+pub const FEEDBACK_PREFIX: &str = "feedback";
+
+/// One answered prediction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PredictionRecord {
+    pub request_id: String,
+    pub timestamp: DateTime<Utc>,
+    pub model_version: String,
+    /// The features as received (after type checks), by name.
+    pub features: BTreeMap<String, Value>,
+    pub predicted_class: String,
+    /// Probabilities in the order of the schema's classes.
+    pub probabilities: Vec<f64>,
+    /// Server-side latency of the request in microseconds.
+    pub latency_us: u64,
+}
+
+/// A ground-truth label that arrived later, joined to a prediction by `request_id`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRecord {
+    pub request_id: String,
+    pub label: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("log file `{uri}` line {line}: {message}")]
+    Corrupt {
+        uri: String,
+        line: usize,
+        message: String,
+    },
+}
+
+/// The key of a batch file under `prefix` (`logs` or `feedback`).
+pub fn batch_key(prefix: &str, first_record: DateTime<Utc>, writer: &str, seq: u64) -> String {
+    format!(
+        "{prefix}/dt={}/hr={}/{writer}-{seq:012}.jsonl.gz",
+        first_record.format("%Y-%m-%d"),
+        first_record.format("%H")
+    )
+}
+
+/// Gzip-compressed JSON Lines of the records.
+pub fn encode_batch<T: Serialize>(records: &[T]) -> Bytes {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for record in records {
+        // Serializing these records into memory cannot fail.
+        let _ = serde_json::to_writer(&mut encoder, record);
+        let _ = encoder.write_all(b"\n");
+    }
+    Bytes::from(encoder.finish().unwrap_or_default())
+}
+
+/// Parses a batch file; `uri` is for messages.
+pub fn decode_batch<T: for<'de> Deserialize<'de>>(bytes: &[u8], uri: &str) -> Result<Vec<T>, LogError> {
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .map_err(|e| LogError::Corrupt {
+            uri: uri.to_string(),
+            line: 0,
+            message: e.to_string(),
+        })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| LogError::Corrupt {
+                uri: uri.to_string(),
+                line: i + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The hour partitions (`<prefix>/dt=…/hr=…`) that may hold records in `[since, until]`.
+pub fn partitions(prefix: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
+    let mut hour = since
+        .duration_trunc(Duration::hours(1))
+        .unwrap_or(since);
+    let mut out = Vec::new();
+    while hour <= until {
+        out.push(format!(
+            "{prefix}/dt={}/hr={}",
+            hour.format("%Y-%m-%d"),
+            hour.format("%H")
+        ));
+        hour += Duration::hours(1);
+    }
+    out
+}
+
+/// Batch file keys that may hold records in `[since, until]`, oldest first.
+/// A batch is filed under the hour of its first record, so the hour before
+/// `since` is included too (a batch started then may run into the window).
+pub async fn list_batches(
+    store: &Store,
+    prefix: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let mut keys = Vec::new();
+    for partition in partitions(prefix, since - Duration::hours(1), until) {
+        keys.extend(store.list(&partition).await?);
+    }
+    Ok(keys)
+}
+
+/// Every prediction record with `since <= timestamp <= until`, oldest first.
+pub async fn read_predictions(
+    store: &Store,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<PredictionRecord>, LogError> {
+    let mut records = Vec::new();
+    for key in list_batches(store, LOGS_PREFIX, since, until).await? {
+        let bytes = store.get(&key).await?;
+        let batch: Vec<PredictionRecord> = decode_batch(&bytes, &store.uri_of(&key))?;
+        records.extend(
+            batch
+                .into_iter()
+                .filter(|r| r.timestamp >= since && r.timestamp <= until),
+        );
+    }
+    records.sort_by_key(|r| r.timestamp);
+    Ok(records)
+}
+
+/// Every feedback record with `since <= timestamp <= until`.
+pub async fn read_feedback(
+    store: &Store,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<FeedbackRecord>, LogError> {
+    let mut records = Vec::new();
+    for key in list_batches(store, FEEDBACK_PREFIX, since, until).await? {
+        let bytes = store.get(&key).await?;
+        let batch: Vec<FeedbackRecord> = decode_batch(&bytes, &store.uri_of(&key))?;
+        records.extend(
+            batch
+                .into_iter()
+                .filter(|r| r.timestamp >= since && r.timestamp <= until),
+        );
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, h, m, 0)
+            .single()
+            .expect("time")
+    }
+
+    fn record(id: &str, time: DateTime<Utc>) -> PredictionRecord {
+        PredictionRecord {
+            request_id: id.into(),
+            timestamp: time,
+            model_version: "v1".into(),
+            features: [("age".to_string(), Value::Number(39.0))].into_iter().collect(),
+            predicted_class: "<=50K".into(),
+            probabilities: vec![0.9, 0.1],
+            latency_us: 120,
+        }
+    }
+
+    #[test]
+    fn keys_are_partitioned_by_hour_and_sort_by_sequence() {
+        assert_eq!(
+            batch_key(LOGS_PREFIX, at(17, 15), "vigil-7d9-abc", 42),
+            "logs/dt=2026-11-28/hr=17/vigil-7d9-abc-000000000042.jsonl.gz"
+        );
+        assert_eq!(
+            partitions(LOGS_PREFIX, at(22, 30), at(23, 10)),
+            vec!["logs/dt=2026-11-28/hr=22", "logs/dt=2026-11-28/hr=23"]
+        );
+    }
+
+    #[tokio::test]
+    async fn batches_round_trip_and_windows_filter() {
+        let store = Store::open("memory://").expect("store");
+        let first = vec![record("a", at(10, 50)), record("b", at(11, 5))];
+        let second = vec![record("c", at(11, 40)), record("d", at(12, 1))];
+        for (seq, batch) in [&first, &second].into_iter().enumerate() {
+            let key = batch_key(LOGS_PREFIX, batch[0].timestamp, "pod", seq as u64);
+            store.put(&key, encode_batch(batch)).await.expect("put");
+        }
+        let window = read_predictions(&store, at(11, 0), at(11, 59))
+            .await
+            .expect("read");
+        let ids: Vec<&str> = window.iter().map(|r| r.request_id.as_str()).collect();
+        assert_eq!(ids, vec!["b", "c"]);
+        assert_eq!(window[0], first[1]);
+    }
+
+    #[test]
+    fn corrupt_batches_name_the_file_and_line() {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(b"{\"request_id\": 1}\n").expect("write");
+        let bytes = encoder.finish().expect("gzip");
+        let err = decode_batch::<FeedbackRecord>(&bytes, "s/x.jsonl.gz").expect_err("corrupt");
+        assert!(err.to_string().starts_with("log file `s/x.jsonl.gz` line 1:"), "{err}");
+    }
+}
