@@ -79,7 +79,10 @@ pub fn encode_batch<T: Serialize>(records: &[T]) -> Bytes {
 }
 
 /// Parses a batch file; `uri` is for messages.
-pub fn decode_batch<T: for<'de> Deserialize<'de>>(bytes: &[u8], uri: &str) -> Result<Vec<T>, LogError> {
+pub fn decode_batch<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+    uri: &str,
+) -> Result<Vec<T>, LogError> {
     let mut text = String::new();
     flate2::read::MultiGzDecoder::new(bytes)
         .read_to_string(&mut text)
@@ -103,9 +106,7 @@ pub fn decode_batch<T: for<'de> Deserialize<'de>>(bytes: &[u8], uri: &str) -> Re
 
 /// The hour partitions (`<prefix>/dt=…/hr=…`) that may hold records in `[since, until]`.
 pub fn partitions(prefix: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
-    let mut hour = since
-        .duration_trunc(Duration::hours(1))
-        .unwrap_or(since);
+    let mut hour = since.duration_trunc(Duration::hours(1)).unwrap_or(since);
     let mut out = Vec::new();
     while hour <= until {
         out.push(format!(
@@ -189,7 +190,9 @@ mod tests {
             request_id: id.into(),
             timestamp: time,
             model_version: "v1".into(),
-            features: [("age".to_string(), Value::Number(39.0))].into_iter().collect(),
+            features: [("age".to_string(), Value::Number(39.0))]
+                .into_iter()
+                .collect(),
             predicted_class: "<=50K".into(),
             probabilities: vec![0.9, 0.1],
             latency_us: 120,
@@ -231,6 +234,10 @@ mod tests {
         encoder.write_all(b"{\"request_id\": 1}\n").expect("write");
         let bytes = encoder.finish().expect("gzip");
         let err = decode_batch::<FeedbackRecord>(&bytes, "s/x.jsonl.gz").expect_err("corrupt");
-        assert!(err.to_string().starts_with("log file `s/x.jsonl.gz` line 1:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("log file `s/x.jsonl.gz` line 1:"),
+            "{err}"
+        );
     }
 }
