@@ -10,6 +10,7 @@ pub mod evaluation;
 pub mod model;
 pub mod pipeline;
 pub mod prediction_log;
+pub mod promotion;
 pub mod report;
 pub mod schema;
 pub mod split;

@@ -18,6 +18,8 @@ pub struct KeyMetrics {
     pub accuracy: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roc_auc: Option<f64>,
+    pub precision: f64,
+    pub recall: f64,
     pub f1: f64,
     pub log_loss: f64,
     pub ece: f64,
@@ -28,6 +30,8 @@ impl From<&Metrics> for KeyMetrics {
         KeyMetrics {
             accuracy: m.accuracy,
             roc_auc: m.roc_auc,
+            precision: m.precision,
+            recall: m.recall,
             f1: m.f1,
             log_loss: m.log_loss,
             ece: m.calibration.ece,
