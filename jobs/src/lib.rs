@@ -3,5 +3,6 @@
 //! demo. No Kubernetes API here: results leave through the store and the
 //! termination message.
 
+pub mod labelled;
 pub mod termination;
 pub mod train;
