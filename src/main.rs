@@ -43,6 +43,8 @@ enum Command {
     Inject(inject_cmd::InjectArgs),
     /// The whole loop on Adult, no cluster: train, serve, check, drift, retrain.
     Demo(demo_cmd::DemoArgs),
+    /// Print the CustomResourceDefinitions (YAML) to stdout.
+    Crd,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +67,16 @@ fn main() -> ExitCode {
             Command::Drift(args) => drift_cmd::run(args).await,
             Command::Inject(args) => inject_cmd::run(args).await,
             Command::Demo(args) => demo_cmd::run(args).await,
+            Command::Crd => match vigil_operator::crdgen::all_crds_yaml() {
+                Ok(yaml) => {
+                    print!("{yaml}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: cannot render the CRDs: {e}");
+                    ExitCode::FAILURE
+                }
+            },
         }
     })
 }

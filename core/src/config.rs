@@ -4,6 +4,8 @@
 //! unchanged; the operator hands a job its configuration as JSON of
 //! [`TrainJobConfig`], so a job never needs the Kubernetes API.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::DataFormat;
@@ -12,6 +14,7 @@ use crate::pipeline::PipelineSpec;
 use crate::schema::FeatureSchema;
 
 /// Where a model's artifacts, logs and reports live.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StorageSpec {
@@ -24,6 +27,7 @@ pub struct StorageSpec {
 }
 
 /// A reference to a Secret in the same namespace.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretRef {
@@ -32,6 +36,7 @@ pub struct SecretRef {
 }
 
 /// The training data.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DataSpec {
@@ -46,6 +51,7 @@ pub struct DataSpec {
 }
 
 /// A column equal to a value.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ColumnEquals {
@@ -56,6 +62,7 @@ pub struct ColumnEquals {
 }
 
 /// How the evaluation hold-out is chosen.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HoldoutSpec {
@@ -89,6 +96,7 @@ fn default_seed() -> u64 {
 }
 
 /// Thresholds of the training-data checks.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ValidationSpec {
@@ -125,7 +133,21 @@ fn default_max_class_imbalance() -> f64 {
     10.0
 }
 
+/// CPU and memory of a container, as Kubernetes quantities (`500m`, `1Gi`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resources {
+    /// Guaranteed amounts, by resource name (`cpu`, `memory`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, String>,
+    /// Upper bounds, by resource name (`cpu`, `memory`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, String>,
+}
+
 /// How a model is trained.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrainingSpec {
@@ -149,6 +171,9 @@ pub struct TrainingSpec {
     /// drift reference (default 10000).
     #[serde(default = "default_reference_rows")]
     pub reference_rows: usize,
+    /// CPU and memory of the training Pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
     /// Cron schedule for periodic retraining (used by the operator; omit for on demand only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::schema::{FeatureSchema, FieldProblem, Value};
 
 /// File format of a dataset. Gzip compression is detected from the content.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DataFormat {

@@ -11,6 +11,7 @@ use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
 use serde::{Deserialize, Serialize};
 
 /// The learning algorithm.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Algorithm {
@@ -30,6 +31,7 @@ impl std::fmt::Display for Algorithm {
 }
 
 /// Split criterion of a decision tree.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum Criterion {
@@ -40,6 +42,7 @@ pub enum Criterion {
 
 /// Hyper-parameters as a user writes them: every field optional, checked
 /// against the algorithm by [`Hyperparameters::check`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Hyperparameters {

@@ -19,6 +19,7 @@ use crate::schema::{FeatureSchema, FeatureType, FieldProblem, Value};
 pub const MISSING_CATEGORY: &str = "missing";
 
 /// How to fill a missing numeric value.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum NumericImpute {
@@ -28,6 +29,7 @@ pub enum NumericImpute {
 }
 
 /// What to do with a category that training never saw.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum UnseenCategory {
@@ -39,6 +41,7 @@ pub enum UnseenCategory {
 }
 
 /// Pipeline settings of a training configuration.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PipelineSpec {

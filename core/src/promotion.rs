@@ -9,6 +9,7 @@ use crate::evaluation::{Metrics, METRIC_NAMES};
 use crate::report::{KeyMetrics, TrainSummary};
 
 /// `spec.promotion` of a MonitoredModel.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PromotionSpec {
@@ -34,6 +35,7 @@ fn default_true() -> bool {
 }
 
 /// Promotion gates.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Gates {
@@ -71,6 +73,7 @@ fn default_max_regression() -> f64 {
 }
 
 /// A named metric and its bound (a minimum, or a maximum for `logLoss` and `ece`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MetricThreshold {
@@ -104,6 +107,7 @@ impl Gates {
 }
 
 /// The outcome of one gate.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GateResult {

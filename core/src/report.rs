@@ -12,6 +12,7 @@ use crate::validation::ValidationReport;
 pub const SUMMARY_LIMIT: usize = 4096;
 
 /// The headline numbers of an evaluation.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyMetrics {

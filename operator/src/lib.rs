@@ -1,1 +1,5 @@
-//! placeholder
+//! Vigil's operator: the custom resources, the controllers that reconcile
+//! them and the pure builders of every object they own.
+
+pub mod crd;
+pub mod crdgen;

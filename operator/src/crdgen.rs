@@ -1,0 +1,15 @@
+//! The CRD manifests, as `vigil crd` prints them and `crds/` holds them.
+
+use kube::CustomResourceExt;
+
+use crate::crd::MonitoredModel;
+
+/// Every CRD as one multi-document YAML stream.
+pub fn all_crds_yaml() -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for crd in [MonitoredModel::crd()] {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&crd)?);
+    }
+    Ok(out)
+}
