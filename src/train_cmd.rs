@@ -18,6 +18,14 @@ pub struct TrainArgs {
     /// Training configuration (YAML or JSON). Default: the embedded Adult example.
     #[arg(long, env = "VIGIL_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The configuration as JSON text (how the operator passes it to a training Pod).
+    #[arg(
+        long,
+        env = "VIGIL_CONFIG_JSON",
+        conflicts_with = "config",
+        hide_env_values = true
+    )]
+    pub config_json: Option<String>,
     /// Override the served version to compare against.
     #[arg(long, env = "VIGIL_SERVED_VERSION")]
     pub served_version: Option<String>,
@@ -28,9 +36,12 @@ pub struct TrainArgs {
 }
 
 pub async fn run(args: TrainArgs) -> ExitCode {
-    let config = match &args.config {
-        Some(path) => TrainJobConfig::from_file(&path.to_string_lossy()),
-        None => TrainJobConfig::from_text(DEFAULT_CONFIG, "<embedded examples/train-adult.yaml>"),
+    let config = match (&args.config, &args.config_json) {
+        (Some(path), _) => TrainJobConfig::from_file(&path.to_string_lossy()),
+        (None, Some(json)) => TrainJobConfig::from_text(json, "VIGIL_CONFIG_JSON"),
+        (None, None) => {
+            TrainJobConfig::from_text(DEFAULT_CONFIG, "<embedded examples/train-adult.yaml>")
+        }
     };
     let termination_path = termination::resolve(args.termination_log.as_deref());
     let mut config = match config {
