@@ -4,3 +4,4 @@
 pub mod build;
 pub mod crd;
 pub mod crdgen;
+pub mod status;
