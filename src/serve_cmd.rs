@@ -1,13 +1,264 @@
-//! `vigil serve`: placeholder until its issue lands; the owner replaces this file.
+//! `vigil serve`: flags → [`vigil_inference::ServerConfig`], signals, listener.
+//!
+//! SIGTERM / SIGINT: stop accepting, finish requests in flight (`--shutdown-timeout`),
+//! flush the prediction and feedback logs, exit 0. SIGHUP: reload the model (the
+//! `--version` given, else the newest) in the background; a failure keeps the old one.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use vigil_core::storage::Store;
+use vigil_inference::{
+    AdminToken, AppState, Metrics, OutOfRange, ServerConfig, SinkConfig, WhenFull,
+};
 
 #[derive(Args, Debug)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Store of the model (file://, s3://, pvc://, or a path).
+    #[arg(long, env = "VIGIL_STORE", default_value = "out/store/adult-income")]
+    pub store: String,
+    /// Model version to serve (also what SIGHUP reloads); default: the newest in the store.
+    #[arg(long, env = "VIGIL_MODEL_VERSION")]
+    pub version: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "VIGIL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Writer name in prediction-log file names; must be unique per replica (the Pod name).
+    #[arg(long, env = "HOSTNAME", default_value = "vigil")]
+    pub writer: String,
+    /// Write buffered log records at least this often (e.g. 10s, 500ms, 1m; at most 1h).
+    #[arg(long, env = "VIGIL_FLUSH_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub flush_interval: Duration,
+    /// Write a log batch as soon as it holds this many records.
+    #[arg(long, env = "VIGIL_FLUSH_RECORDS", default_value_t = 5000)]
+    pub flush_records: usize,
+    /// Records the in-memory log buffer holds before `--when-full` applies.
+    #[arg(long, env = "VIGIL_LOG_BUFFER", default_value_t = 50_000)]
+    pub buffer: usize,
+    /// When the log buffer is full: block (wait; nothing is lost) or drop (count and go on).
+    #[arg(long, env = "VIGIL_WHEN_FULL", value_enum, default_value = "block")]
+    pub when_full: WhenFullArg,
+    /// Fraction of prediction requests written to the log (1 = all).
+    #[arg(long, env = "VIGIL_LOG_SAMPLE_RATE", default_value_t = 1.0)]
+    pub log_sample_rate: f64,
+    /// Values outside the schema's min/max: reject (422) or accept (predict and count).
+    #[arg(long, env = "VIGIL_OUT_OF_RANGE", value_enum, default_value = "reject")]
+    pub out_of_range: OutOfRangeArg,
+    /// File holding the bearer token of /model/reload and /logs (a mounted Secret).
+    /// VIGIL_ADMIN_TOKEN is used when no file is given. Without either, those endpoints answer 403.
+    #[arg(long, env = "VIGIL_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Largest request body in bytes (413 above).
+    #[arg(long, env = "VIGIL_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Most rows in one /predict/batch (413 above).
+    #[arg(long, env = "VIGIL_MAX_BATCH", default_value_t = 1000)]
+    pub max_batch: usize,
+    /// Longest a request may take before a 408.
+    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// On SIGTERM, how long requests in flight may take, and then how long the final log
+    /// flush may retry a failing store.
+    #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
 
-pub async fn run(_args: ServeArgs) -> ExitCode {
-    eprintln!("error: `vigil serve` is not implemented yet");
-    ExitCode::FAILURE
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum WhenFullArg {
+    Block,
+    Drop,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OutOfRangeArg {
+    Reject,
+    Accept,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 10s, 500ms or 1m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("`{text}`: unit must be ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, String> {
+    let text = match &args.admin_token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read admin token file `{}`: {e}", path.display()))?,
+        None => match std::env::var("VIGIL_ADMIN_TOKEN") {
+            Ok(token) => token,
+            Err(_) => return Ok(None),
+        },
+    };
+    AdminToken::new(&text)
+        .map(Some)
+        .ok_or_else(|| "the admin token is empty".to_string())
+}
+
+fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
+    if args.flush_interval > Duration::from_secs(3600) {
+        return Err("--flush-interval must be at most 1h".into());
+    }
+    if !(0.0..=1.0).contains(&args.log_sample_rate) {
+        return Err("--log-sample-rate must be between 0 and 1".into());
+    }
+    if args.max_batch == 0 || args.buffer == 0 || args.flush_records == 0 {
+        return Err("--max-batch, --buffer and --flush-records must be at least 1".into());
+    }
+    Ok(ServerConfig {
+        max_body_bytes: args.max_body_bytes,
+        max_batch: args.max_batch,
+        request_timeout: args.request_timeout,
+        out_of_range: match args.out_of_range {
+            OutOfRangeArg::Reject => OutOfRange::Reject,
+            OutOfRangeArg::Accept => OutOfRange::Accept,
+        },
+        admin_token: admin_token(args)?,
+        log_sample_rate: args.log_sample_rate,
+        pinned_version: args.version.clone(),
+        sink: SinkConfig {
+            writer: sanitize_writer(&args.writer),
+            flush_interval: args.flush_interval,
+            flush_records: args.flush_records,
+            buffer: args.buffer,
+            when_full: match args.when_full {
+                WhenFullArg::Block => WhenFull::Block,
+                WhenFullArg::Drop => WhenFull::Drop,
+            },
+            shutdown_timeout: args.shutdown_timeout,
+        },
+    })
+}
+
+/// Writer names become file names: keep them to a safe alphabet.
+fn sanitize_writer(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(63)
+        .collect();
+    if clean.is_empty() {
+        "vigil".into()
+    } else {
+        clean
+    }
+}
+
+async fn terminate() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!(signal = "SIGTERM", "stopping"),
+                _ = int.recv() => tracing::info!(signal = "SIGINT", "stopping"),
+            }
+        }
+        _ => {
+            tracing::error!("cannot install signal handlers; stop with SIGKILL");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn reload_on_sighup(state: AppState) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot install the SIGHUP handler; use POST /model/reload");
+        return;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!(signal = "SIGHUP", "reloading the model");
+            // The outcome is logged and counted by `load`.
+            let _ = state.reload(state.config.pinned_version.clone()).await;
+        }
+    });
+}
+
+pub async fn run(args: ServeArgs) -> ExitCode {
+    let config = match config(&args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = match Store::open(&args.store) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let metrics = match Metrics::new() {
+        Ok(metrics) => metrics,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown_timeout = config.sink.shutdown_timeout;
+    let (state, sinks) = AppState::start(store, config, metrics);
+    state.spawn_initial_load();
+    reload_on_sighup(state.clone());
+    tracing::info!(listen = %args.listen, store = %args.store, writer = %state.config.sink.writer, "serving");
+    match vigil_inference::serve(listener, state, sinks, terminate(), shutdown_timeout).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: server failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn writer_names_are_safe_file_names() {
+        assert_eq!(sanitize_writer("vigil-7d9/../x"), "vigil-7d9_.._x");
+        assert_eq!(sanitize_writer(""), "vigil");
+    }
 }

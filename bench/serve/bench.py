@@ -1,0 +1,146 @@
+"""Load benchmark: vigil serve vs the FastAPI reference vs a bare axum JSON echo.
+
+Each server runs pinned to CPU 0, wrk (with the kit's post.lua) pinned to CPU 1, on
+127.0.0.1, with the kit's request bodies: /predict sends the 1000 rows of rows.jsonl in
+turn, /predict/batch sends body_batch100.json. Prints one markdown table (req/s, rows/s,
+p50/p99, server CPU ms/request, peak RSS) and the ratios of vigil to the echo ceiling.
+Started by run.sh, which builds, trains and sets up the kit; see README.md.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+ENDPOINTS = [("predict", "/predict", "rows.jsonl", 1), ("batch100", "/predict/batch", "body_batch100.json", 100)]
+
+
+def proc_cpu_s(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_mem_mib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_ready(base, path, proc, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"server exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base + path, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit(f"{base}{path} not ready after {timeout} s")
+
+
+def wrk(a, url, body, conc, duration):
+    cmd = ["taskset", "-c", a.client_cpus, "wrk", "-t1", f"-c{conc}", f"-d{duration}s", "--timeout", "30s",
+           "--latency", "-s", os.path.join(a.kit, "post.lua"), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, BODY=body),
+                         timeout=duration + 60)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
+    if line is None:
+        sys.exit(f"wrk failed: {out.stdout[-1000:]} {out.stderr[-1000:]}")
+    return json.loads(line[9:])
+
+
+def run_server(a, label, cmd, base, ready_path, env=None):
+    proc = subprocess.Popen(["taskset", "-c", a.server_cpus] + cmd, stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(a.out, f"{label}.log"), "w"), env=env)
+    rows = []
+    try:
+        wait_ready(base, ready_path, proc)
+        out_dir = os.path.join(a.kit, "out")
+        wrk(a, base + "/predict", os.path.join(out_dir, "rows.jsonl"), 4, 2)  # warm-up
+        idle = proc_mem_mib(proc.pid, "VmRSS")
+        for name, path, body, rows_per_req in ENDPOINTS:
+            for conc in a.concurrency:
+                cpu0 = proc_cpu_s(proc.pid)
+                w = wrk(a, base + path, os.path.join(out_dir, body), conc, a.duration)
+                cpu = proc_cpu_s(proc.pid) - cpu0
+                n = w["requests"]
+                rps = n / (w["duration_us"] / 1e6)
+                errors = sum(v for k, v in w.items() if k.startswith("errors_"))
+                row = dict(server=label, endpoint=name, concurrency=conc, rps=rps, rows_per_s=rps * rows_per_req,
+                           p50_ms=w["p50_us"] / 1e3, p99_ms=w["p99_us"] / 1e3,
+                           cpu_ms_per_req=1e3 * cpu / max(1, n), errors=errors,
+                           idle_rss_mib=idle, peak_rss_mib=proc_mem_mib(proc.pid, "VmHWM"))
+                print(json.dumps(row), file=sys.stderr, flush=True)
+                rows.append(row)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kit", required=True, help="writable copy of shared/bench with venv/ and out/ made")
+    ap.add_argument("--vigil", required=True)
+    ap.add_argument("--echo", required=True)
+    ap.add_argument("--store", required=True, help="store URI holding a trained Adult model")
+    ap.add_argument("--out", default="bench-out")
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    ap.add_argument("--servers", nargs="+", default=["vigil", "fastapi", "echo"])
+    ap.add_argument("--server-cpus", default="0")
+    ap.add_argument("--client-cpus", default="1")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    rows = []
+    for label in a.servers:
+        if label == "vigil":
+            cmd = [a.vigil, "serve", "--store", a.store, "--listen", "127.0.0.1:18080",
+                   "--writer", "bench", "--max-batch", "1000"]
+            rows += run_server(a, label, cmd, "http://127.0.0.1:18080", "/ready")
+        elif label == "echo":
+            rows += run_server(a, label, [a.echo, "127.0.0.1:18090"], "http://127.0.0.1:18090", "/healthz")
+        elif label == "fastapi":
+            cmd = [os.path.join(a.kit, "venv/bin/python"), "-m", "uvicorn", "app:app", "--app-dir", a.kit,
+                   "--host", "127.0.0.1", "--port", "18765", "--workers", "1", "--log-level", "warning",
+                   "--no-access-log"]
+            env = dict(os.environ, MODEL_PATH=os.path.join(a.kit, "out/model_adult.joblib"))
+            rows += run_server(a, label, cmd, "http://127.0.0.1:18765", "/healthz", env)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+
+    print(f"\nwrk -t1, {a.duration} s per point, server on CPU {a.server_cpus}, wrk on CPU {a.client_cpus}\n")
+    print("| server | endpoint | conc | req/s | rows/s | p50 ms | p99 ms | server CPU ms/req | peak RSS MiB | errors |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['server']} | {r['endpoint']} | {r['concurrency']} | {r['rps']:,.0f} | {r['rows_per_s']:,.0f} "
+              f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_ms_per_req']:.3f} | {r['peak_rss_mib']:.0f} "
+              f"| {r['errors']} |")
+    by = {(r["server"], r["endpoint"], r["concurrency"]): r for r in rows}
+    if any(k[0] == "vigil" for k in by) and any(k[0] == "echo" for k in by):
+        print("\n| endpoint | conc | vigil / echo req/s | vigil / fastapi req/s |")
+        print("|---|---:|---:|---:|")
+        for (server, ep, conc), r in by.items():
+            if server != "vigil":
+                continue
+            echo = by.get(("echo", ep, conc))
+            fast = by.get(("fastapi", ep, conc))
+            print(f"| {ep} | {conc} | {r['rps'] / echo['rps']:.2f} | "
+                  f"{(r['rps'] / fast['rps']) if fast else float('nan'):.0f}x |")
+
+
+if __name__ == "__main__":
+    main()

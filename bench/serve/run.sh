@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Load benchmark of `vigil serve` against the FastAPI reference and a bare axum echo.
+# Usage (from anywhere): bash bench/serve/run.sh [extra bench.py args, e.g. --duration 10]
+# Needs: ../shared/bench next to the repository, python3, wrk (apt-get install -y wrk), taskset.
+# About 10 minutes with the defaults (3 servers x 2 endpoints x 3 concurrencies x 5 s,
+# plus the builds, the Python venv and training).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SHARED=${SHARED:-$ROOT/../shared}
+WORK=${BENCH_WORK:-$(mktemp -d)}
+cd "$ROOT"
+
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --bin vigil
+cargo build --release -p vigil-inference --example echo
+
+if [ ! -d "$WORK/bench/venv" ]; then
+  cp -r "$SHARED/bench" "$SHARED/data" "$WORK"/ && chmod -R u+w "$WORK"
+  python3 -m venv "$WORK/bench/venv"
+  "$WORK/bench/venv/bin/pip" install -q -r "$WORK/bench/requirements.txt"
+fi
+(cd "$WORK/bench" && venv/bin/python make_bodies.py >/dev/null && \
+  { [ -f out/model_adult.joblib ] || venv/bin/python train.py >/dev/null; })
+
+STORE="$WORK/store"
+if [ ! -d "$STORE/models" ]; then
+  sed "s#uri: out/store/adult-income#uri: $STORE#" examples/train-adult.yaml > "$WORK/train.yaml"
+  target/release/vigil train --config "$WORK/train.yaml" --termination-log "$WORK/termination" >/dev/null
+fi
+
+python3 bench/serve/bench.py --kit "$WORK/bench" --vigil target/release/vigil \
+  --echo target/release/examples/echo --store "$STORE" --out "$WORK/results" "$@"
+echo "results: $WORK/results/results.json" >&2

@@ -1,0 +1,251 @@
+//! `vigil serve` as a real process: no prediction that got a 200 is lost on SIGTERM.
+//!
+//! Trains a tiny model with `vigil train`, serves it with a log flush interval of an hour
+//! (so only the shutdown flush can write the records), drives it with concurrent
+//! keep-alive clients, sends SIGTERM in the middle of the load, and compares the number
+//! of 200 rows with the number of records in the store.
+
+#![allow(clippy::panic)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+
+fn write_fixture(dir: &std::path::Path) -> (String, std::path::PathBuf) {
+    let csv = dir.join("tiny.csv");
+    let mut f = std::fs::File::create(&csv).expect("csv");
+    writeln!(f, "x,color,size,y").expect("write");
+    for i in 0..400 {
+        let x = (i * 37) % 101;
+        let y = if (x > 50) ^ (i % 10 == 0) {
+            "yes"
+        } else {
+            "no"
+        };
+        let color = ["red", "green", "blue", ""][i % 4];
+        writeln!(f, "{x},{color},{},{y}", ["S", "M", "L"][i % 3]).expect("write");
+    }
+    let store = format!("file://{}/store", dir.display());
+    let config = dir.join("train.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"model: tiny
+schema:
+  target: {{name: y, classes: ["no", "yes"]}}
+  features:
+    - {{name: x, type: numeric, min: 0, max: 100}}
+    - {{name: color, type: categorical, nullable: true}}
+    - {{name: size, type: categorical}}
+storage:
+  uri: {store}
+training:
+  data: {{uri: {}, format: csv}}
+  algorithm: logistic-regression
+"#,
+            csv.display()
+        ),
+    )
+    .expect("config");
+    (store, config)
+}
+
+/// One HTTP/1.1 request on a keep-alive connection; `None` when the connection is gone.
+async fn post(stream: &mut TcpStream, path: &str, body: &str) -> Option<(u16, String)> {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let header_end = loop {
+        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..header_end]).to_ascii_lowercase();
+    let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    while buffer.len() < header_end + length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8_lossy(&buffer[header_end..header_end + length]).into_owned();
+    Some((status, body))
+}
+
+async fn wait_ready(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = TcpStream::connect(addr).await {
+            let _ = s
+                .write_all(b"GET /ready HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
+                .await;
+            let mut text = String::new();
+            let _ = s.read_to_string(&mut text).await;
+            if text.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("vigil serve did not become ready on {addr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_200_is_in_the_store_after_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store_uri, config) = write_fixture(dir.path());
+    let train = Command::new(VIGIL)
+        .args(["train", "--config"])
+        .arg(&config)
+        .arg("--termination-log")
+        .arg(dir.path().join("termination"))
+        .output()
+        .expect("run vigil train");
+    assert!(
+        train.status.success(),
+        "vigil train failed: {}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
+    let mut child = Command::new(VIGIL)
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--store",
+            &store_uri,
+            "--listen",
+            &addr,
+        ])
+        .args([
+            "--writer",
+            "proc-test",
+            "--flush-interval",
+            "1h",
+            "--flush-records",
+            "100000",
+        ])
+        .args([
+            "--buffer",
+            "256",
+            "--when-full",
+            "block",
+            "--shutdown-timeout",
+            "20s",
+        ])
+        .env_remove("VIGIL_ADMIN_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start vigil serve");
+    wait_ready(&addr).await;
+
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for c in 0..16 {
+        let addr = addr.clone();
+        clients.push(tokio::spawn(async move {
+            let mut ok_rows = 0u64;
+            let mut n = 0u64;
+            'connections: loop {
+                let Ok(mut stream) = TcpStream::connect(&addr).await else {
+                    break;
+                };
+                loop {
+                    n += 1;
+                    let single = format!(
+                        r#"{{"request_id": "c{c}-{n}", "features": {{"x": {}, "color": "red", "size": "M"}}}}"#,
+                        n % 100
+                    );
+                    let (path, body, rows) = if n % 10 == 0 {
+                        let rows: Vec<String> = (0..5)
+                            .map(|k| format!(r#"{{"request_id": "c{c}-{n}-{k}", "features": {{"x": {k}, "color": null, "size": "S"}}}}"#))
+                            .collect();
+                        ("/predict/batch", format!(r#"{{"requests": [{}]}}"#, rows.join(",")), 5)
+                    } else {
+                        ("/predict", single, 1)
+                    };
+                    match post(&mut stream, path, &body).await {
+                        Some((200, _)) => ok_rows += rows,
+                        Some((503, _)) => break 'connections,
+                        Some((status, body)) => panic!("unexpected {status}: {body}"),
+                        None => continue 'connections,
+                    }
+                    if started.elapsed() > Duration::from_secs(30) {
+                        break 'connections;
+                    }
+                }
+            }
+            ok_rows
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let mut ok_rows = 0;
+    for client in clients {
+        ok_rows += client.await.expect("client");
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vigil serve did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let server_log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(status.success(), "exit {status}: {server_log}");
+
+    let store = vigil_core::storage::Store::open(&store_uri).expect("store");
+    let now = chrono::Utc::now();
+    let records =
+        vigil_core::prediction_log::read_predictions(&store, now - chrono::Duration::hours(2), now)
+            .await
+            .expect("read the log");
+    assert!(
+        ok_rows > 100,
+        "too little load to prove anything: {ok_rows}"
+    );
+    assert_eq!(
+        records.len() as u64,
+        ok_rows,
+        "200 rows vs records in the store; server log:\n{server_log}"
+    );
+    let ids: std::collections::HashSet<&str> =
+        records.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!(ids.len(), records.len(), "no record is written twice");
+}
