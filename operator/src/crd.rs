@@ -1,6 +1,10 @@
 //! The custom resources: `MonitoredModel` (what to train, serve and watch) and
 //! its status. Every field's doc comment is its `kubectl explain` text.
 
+// The derive's repeated `printcolumn(type_ = …)` arguments are distinct columns,
+// not duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;

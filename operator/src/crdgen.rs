@@ -6,10 +6,11 @@ use crate::crd::MonitoredModel;
 
 /// Every CRD as one multi-document YAML stream.
 pub fn all_crds_yaml() -> Result<String, serde_yaml::Error> {
+    let crds = [MonitoredModel::crd()];
     let mut out = String::new();
-    for crd in [MonitoredModel::crd()] {
+    for crd in &crds {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&crd)?);
+        out.push_str(&serde_yaml::to_string(crd)?);
     }
     Ok(out)
 }
