@@ -264,7 +264,7 @@ impl Writer {
                         let first = records.first().map_or_else(Utc::now, |r| r.timestamp());
                         (
                             batch_key(prefix, first, &writer, first_seq + i as u64),
-                            encode(records),
+                            vigil_core::prediction_log::encode_batch(records),
                             records.len(),
                         )
                     })
@@ -320,21 +320,3 @@ impl Writer {
     }
 }
 
-/// The same bytes format as `prediction_log::encode_batch` (gzip JSON Lines, read back by
-/// `decode_batch`), but serialised into memory first and compressed in one call: feeding
-/// serde_json's many small writes straight into the gzip encoder costs ~50× more CPU.
-fn encode<T: Serialize>(records: &[&T]) -> bytes::Bytes {
-    use std::io::Write;
-    let mut json = Vec::with_capacity(records.len() * 512);
-    for record in records {
-        // Serialising into memory cannot fail for these records.
-        let _ = serde_json::to_writer(&mut json, record);
-        json.push(b'\n');
-    }
-    let mut gz = flate2::write::GzEncoder::new(
-        Vec::with_capacity(json.len() / 4),
-        flate2::Compression::fast(),
-    );
-    let _ = gz.write_all(&json);
-    bytes::Bytes::from(gz.finish().unwrap_or_default())
-}
