@@ -1,13 +1,351 @@
-//! `vigil demo`: placeholder until its issue lands; the owner replaces this file.
+//! `vigil demo`: the whole loop on real data, no cluster. Train on Adult,
+//! start `vigil serve` (this same binary, as a child process), replay clean
+//! traffic and check it, inject drift and check again, send ground truth
+//! through `/feedback`, retrain on the labelled recent window and apply the
+//! promotion gates against the served version.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use clap::Args;
+use vigil_core::config::{HoldoutSpec, StorageSpec, TrainJobConfig};
+use vigil_core::dataset::{DataFormat, RawTable};
+use vigil_core::drift::{DriftPolicy, DriftSummary, Span};
+use vigil_core::promotion::{self, Gates, MetricThreshold};
+use vigil_core::report::TrainSummary;
+use vigil_core::split::sample_indices;
+use vigil_core::storage::Store;
+use vigil_jobs::drift::{check_store, DriftJobConfig};
+use vigil_jobs::inject::{self, DriftKind, InjectSpec, RampProfile, Rows};
+use vigil_jobs::labelled::export_labelled_window;
+use vigil_jobs::train::train;
+
+const ADULT: &[u8] = include_bytes!("../examples/data/adult.csv.gz");
+const TRAIN_CONFIG: &str = include_str!("../examples/train-adult.yaml");
+const STEPS: usize = 7;
 
 #[derive(Args, Debug)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Working directory for the store, reports and data (emptied first).
+    #[arg(long, env = "VIGIL_DEMO_DIR", default_value = "out/demo")]
+    pub dir: PathBuf,
+    /// Rows in each traffic window (clean, then drifted).
+    #[arg(long, env = "VIGIL_DEMO_ROWS", default_value_t = 5000)]
+    pub rows: usize,
+}
 
-pub async fn run(_args: DemoArgs) -> ExitCode {
-    eprintln!("error: `vigil demo` is not implemented yet");
-    ExitCode::FAILURE
+/// A step that failed, with what it was doing.
+struct Failed(String);
+
+impl<E: std::fmt::Display> From<E> for Failed {
+    fn from(e: E) -> Self {
+        Failed(e.to_string())
+    }
+}
+
+pub async fn run(args: DemoArgs) -> ExitCode {
+    let started = Instant::now();
+    match demo(&args).await {
+        Ok(()) => {
+            println!(
+                "\ndemo finished in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(Failed(message)) => {
+            eprintln!("error: demo failed: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn step(n: usize, text: &str) -> Instant {
+    println!("\n[{n}/{STEPS}] {text}");
+    Instant::now()
+}
+
+fn done(since: Instant, text: &str) {
+    println!("      {text}  ({:.1} s)", since.elapsed().as_secs_f64());
+}
+
+/// The child `vigil serve`, stopped with SIGTERM (graceful: the log is flushed) on drop.
+struct Server {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Server {
+    async fn start(store: &str, log: &Path) -> Result<Server, Failed> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let exe = std::env::current_exe()?;
+        let log = std::fs::File::create(log)?;
+        let child = tokio::process::Command::new(exe)
+            .args(["serve", "--store", store, "--writer", "demo"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--flush-interval", "300ms", "--log-format", "json"])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()?;
+        let server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = client.get(format!("{}/ready", server.url)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(Failed("the server did not become ready in 30 s".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(mut self) -> Result<(), Failed> {
+        if let Some(pid) = self.child.id() {
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()?;
+        }
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await??;
+        if !status.success() {
+            return Err(Failed(format!("the server exited with {status}")));
+        }
+        Ok(())
+    }
+}
+
+fn print_check(summary: &DriftSummary) -> Result<String, Failed> {
+    match summary {
+        DriftSummary::Succeeded {
+            verdict,
+            drifted_features,
+            quality_failures,
+            current_rows,
+            reference_rows,
+            html_uri,
+            top,
+            ..
+        } => {
+            println!("      verdict {verdict}: {current_rows} live rows vs {reference_rows} reference rows");
+            if !drifted_features.is_empty() {
+                println!("      drifted: {}", drifted_features.join(", "));
+            }
+            for feature in top.iter().take(3) {
+                println!("        {}", serde_json::to_string(feature)?);
+            }
+            if !quality_failures.is_empty() {
+                println!("      quality: {}", quality_failures.join("; "));
+            }
+            Ok(html_uri.clone())
+        }
+        other => Err(Failed(format!("drift check failed: {other:?}"))),
+    }
+}
+
+async fn demo(args: &DemoArgs) -> Result<(), Failed> {
+    if args.dir.exists() {
+        std::fs::remove_dir_all(&args.dir)?;
+    }
+    std::fs::create_dir_all(&args.dir)?;
+    let dir = std::fs::canonicalize(&args.dir)?;
+    let store_uri = format!("file://{}/store", dir.display());
+    let data = dir.join("adult.csv.gz");
+    std::fs::write(&data, ADULT)?;
+
+    // 1. Train on the Adult train split, hold out its test split.
+    let t = step(
+        1,
+        "training a logistic regression on UCI Adult (32,561 rows)",
+    );
+    let mut config = TrainJobConfig::from_text(TRAIN_CONFIG, "examples/train-adult.yaml")?;
+    config.storage.uri = store_uri.clone();
+    config.training.data.uri = data.display().to_string();
+    let first = train(&config, Utc::now(), &|_| {}).await?;
+    let v1 = first.artifact.version.clone();
+    done(
+        t,
+        &format!(
+            "version {v1}: hold-out accuracy {:.4}, ROC-AUC {:.4}",
+            first.artifact.metrics.accuracy,
+            first.artifact.metrics.roc_auc.unwrap_or(f64::NAN)
+        ),
+    );
+
+    // 2. Serve it.
+    let t = step(2, "starting `vigil serve` on a free loopback port");
+    let server = Server::start(&store_uri, &dir.join("server.log")).await?;
+    done(
+        t,
+        &format!("{} ready (log: {}/server.log)", server.url, dir.display()),
+    );
+
+    // Traffic comes from the test split: rows the model never saw.
+    let raw = RawTable::parse(ADULT, DataFormat::Csv)?;
+    let split = raw.column("split").map(<[_]>::to_vec).unwrap_or_default();
+    let test = raw.filter_rows(|r| split[r].as_deref() == Some("test"));
+    let all = Rows::from_raw(&config.schema, &test)?;
+    let picked = sample_indices(all.n_rows(), (2 * args.rows).min(all.n_rows()), 7);
+    let (clean_rows, drift_rows) = picked.split_at(picked.len() / 2);
+    let schema = &config.schema;
+
+    // 3. Clean traffic, then a check: expect no drift.
+    let t = step(
+        3,
+        &format!(
+            "replaying {} clean requests, then a drift check",
+            clean_rows.len()
+        ),
+    );
+    let clean_start = Utc::now();
+    let clean = all.select(clean_rows);
+    inject::post(&server.url, schema, &clean, "clean", 100, false).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let first_check = check(&store_uri, clean_start).await?;
+    print_check(&first_check)?;
+    done(t, "checked");
+
+    // 4. Drifted traffic with ground truth, then a check: expect Critical.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let spec = InjectSpec {
+        kind: DriftKind::MeanShift,
+        intensity: 0.5,
+        profile: RampProfile::Sudden,
+        feature: Some("age".into()),
+        seed: 11,
+    };
+    let t = step(
+        4,
+        &format!(
+            "injecting drift ({} on age, intensity {}) into {} requests, sending their labels to /feedback, then a check",
+            spec.kind.name(),
+            spec.intensity,
+            drift_rows.len()
+        ),
+    );
+    let drift_start = Utc::now();
+    let mut drifted = all.select(drift_rows);
+    let injected = inject::inject(schema, &mut drifted, &spec)?;
+    println!("      {}", injected.description);
+    let (sent, labelled) =
+        inject::post(&server.url, schema, &drifted, "drifted", 100, true).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second_check = check(&store_uri, drift_start).await?;
+    let html = print_check(&second_check)?;
+    done(
+        t,
+        &format!("{sent} requests, {labelled} labels; report: {html}"),
+    );
+
+    // 5. Stop the server: SIGTERM flushes every logged prediction.
+    let t = step(5, "stopping the server (SIGTERM: graceful, log flushed)");
+    server.stop().await?;
+    let store = Store::open(&store_uri)?;
+    let logged = vigil_core::prediction_log::read_predictions(
+        &store,
+        clean_start - chrono::Duration::minutes(1),
+        Utc::now(),
+    )
+    .await?
+    .len();
+    done(
+        t,
+        &format!(
+            "{logged} predictions in the store for {} answered",
+            clean_rows.len() + sent
+        ),
+    );
+
+    // 6. Retrain on the labelled recent window, compared with v1 on the same hold-out.
+    let t = step(
+        6,
+        "retraining on the drifted window joined with its /feedback labels",
+    );
+    let export = export_labelled_window(&store, schema, drift_start, Utc::now())
+        .await?
+        .ok_or_else(|| Failed("no labelled predictions in the drifted window".into()))?;
+    let mut retrain = config.clone();
+    retrain.training.data.uri = export.uri.clone();
+    retrain.training.data.filter = None;
+    retrain.training.holdout = HoldoutSpec {
+        fraction: 0.3,
+        seed: 42,
+        column: None,
+    };
+    retrain.served_version = Some(v1.clone());
+    let second = train(&retrain, Utc::now(), &|_| {}).await?;
+    done(
+        t,
+        &format!(
+            "version {} from {} labelled rows ({})",
+            second.artifact.version, export.rows, export.uri
+        ),
+    );
+
+    // 7. The promotion decision, gate by gate.
+    step(
+        7,
+        "promotion gates (minMetric rocAuc ≥ 0.85, maxRegression 0.01 vs the served version)",
+    );
+    let gates = Gates {
+        min_metric: MetricThreshold {
+            name: "rocAuc".into(),
+            value: 0.85,
+        },
+        max_regression: 0.01,
+        require_validation: true,
+    };
+    let decision = promotion::decide(&gates, &second.summary)
+        .ok_or_else(|| Failed("training failed; nothing to promote".into()))?;
+    for gate in &decision.gates {
+        println!(
+            "      {} {:<14} {}",
+            if gate.passed { "✓" } else { "✗" },
+            gate.gate,
+            gate.detail
+        );
+    }
+    println!(
+        "      → {} {}",
+        second.artifact.version,
+        if decision.passed {
+            "PROMOTED: the operator would roll the Deployment to it"
+        } else {
+            "REJECTED: v1 keeps serving"
+        }
+    );
+    if let TrainSummary::Succeeded { report_uri, .. } = &second.summary {
+        println!("      training report: {report_uri}");
+    }
+    println!("\nreports: {}", html);
+    Ok(())
+}
+
+/// A drift check over the traffic since `since`.
+async fn check(store_uri: &str, since: chrono::DateTime<Utc>) -> Result<DriftSummary, Failed> {
+    let now = Utc::now();
+    let seconds = (now - since).num_seconds().max(1) as u64 + 1;
+    let policy = DriftPolicy {
+        window: Span::from_secs(seconds),
+        ..DriftPolicy::default()
+    };
+    let config = DriftJobConfig {
+        model: Some("adult-income".into()),
+        storage: StorageSpec {
+            uri: store_uri.to_string(),
+            secret_ref: None,
+        },
+        served_version: None,
+        policy,
+    };
+    Ok(check_store(&config, now, &|_| {}).await?.summary)
 }

@@ -1,13 +1,244 @@
-//! `vigil drift`: placeholder until its issue lands; the owner replaces this file.
+//! `vigil drift`: the shell around `vigil_jobs::drift`.
 
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use vigil_core::drift::{DriftPolicy, DriftSummary, Verdict};
+use vigil_core::schema::FeatureSchema;
+use vigil_jobs::drift::{self, AdhocInput, DriftError, DriftJobConfig, DriftOutcome, Stage};
+use vigil_jobs::termination;
+
+const EXIT_HELP: &str = "\
+Exit codes (ad-hoc mode): 0 None, 1 Warning, 2 Critical, 3 InsufficientData,
+4 invalid input (bad arguments, config, schema, policy or data file), 5 other failure
+(store, reference, logs). Scheduled mode (--config) exits 0 whenever the check ran,
+whatever the verdict (the verdict is in the termination message and the report), so
+that a CronJob does not retry a successful check; 4 / 5 on failure as above.";
 
 #[derive(Args, Debug)]
-pub struct DriftArgs {}
+#[command(after_help = EXIT_HELP)]
+pub struct DriftArgs {
+    /// Scheduled mode: drift job configuration (YAML or JSON: storage, servedVersion, policy).
+    #[arg(long, env = "VIGIL_CONFIG", conflicts_with_all = ["reference", "current"])]
+    pub config: Option<PathBuf>,
+    /// Scheduled mode: check this version instead of the config's / the latest.
+    #[arg(long, env = "VIGIL_SERVED_VERSION", requires = "config")]
+    pub served_version: Option<String>,
+    /// Ad-hoc mode: the reference dataset (CSV or JSON Lines, optionally gzip).
+    #[arg(long, requires = "current")]
+    pub reference: Option<PathBuf>,
+    /// Ad-hoc mode: the dataset to compare with the reference.
+    #[arg(long, requires = "reference")]
+    pub current: Option<PathBuf>,
+    /// Ad-hoc mode: feature schema (YAML/JSON: target + features). Default: the model's.
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+    /// Ad-hoc mode: a model (model.json, its version directory, or a store root) whose
+    /// predictions on both datasets are compared too.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Ad-hoc mode: DriftPolicy spec (YAML/JSON). Default: the documented defaults.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Ad-hoc mode: directory for the JSON and HTML reports.
+    #[arg(long, default_value = "out/drift")]
+    pub out: PathBuf,
+    /// Print the compact summary as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write the compact result for the operator
+    /// (default: /dev/termination-log when it exists).
+    #[arg(long, env = "VIGIL_TERMINATION_LOG")]
+    pub termination_log: Option<PathBuf>,
+}
 
-pub async fn run(_args: DriftArgs) -> ExitCode {
-    eprintln!("error: `vigil drift` is not implemented yet");
-    ExitCode::FAILURE
+const EXIT_INVALID: u8 = 4;
+const EXIT_FAILED: u8 = 5;
+
+fn verdict_code(v: Verdict) -> u8 {
+    match v {
+        Verdict::None => 0,
+        Verdict::Warning => 1,
+        Verdict::Critical => 2,
+        Verdict::InsufficientData => 3,
+    }
+}
+
+fn error_code(e: &DriftError) -> u8 {
+    match e {
+        DriftError::InvalidConfig(_) | DriftError::InvalidData { .. } => EXIT_INVALID,
+        _ => EXIT_FAILED,
+    }
+}
+
+pub async fn run(args: DriftArgs) -> ExitCode {
+    let termination_path = termination::resolve(args.termination_log.as_deref());
+    let now = chrono::Utc::now();
+    let (result, scheduled) = if let Some(path) = &args.config {
+        (
+            scheduled(path, args.served_version.clone(), now).await,
+            true,
+        )
+    } else if let (Some(reference), Some(current)) = (&args.reference, &args.current) {
+        (adhoc(&args, reference, current, now).await, false)
+    } else {
+        eprintln!("error: give --config FILE (scheduled) or --reference A --current B (ad-hoc); see --help");
+        return ExitCode::from(EXIT_INVALID);
+    };
+    match result {
+        Ok(outcome) => {
+            if args.json {
+                println!("{}", outcome.summary.to_termination_message());
+            } else {
+                print_outcome(&outcome);
+            }
+            finish(&outcome.summary, termination_path.as_deref());
+            if scheduled {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(verdict_code(outcome.report.assessment.verdict))
+            }
+        }
+        Err(e) => {
+            tracing::error!(reason = e.reason(), error = %e, "drift check failed");
+            eprintln!("error: drift check failed ({}): {e}", e.reason());
+            finish(&e.summary(), termination_path.as_deref());
+            ExitCode::from(error_code(&e))
+        }
+    }
+}
+
+async fn scheduled(
+    path: &Path,
+    served_version: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<DriftOutcome, DriftError> {
+    let mut config = DriftJobConfig::from_file(path)?;
+    if served_version.is_some() {
+        config.served_version = served_version;
+    }
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(Stage::ALL.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let progress = |stage: Stage| match &bar {
+        Some(bar) => {
+            let position = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
+            bar.set_position(position as u64);
+            bar.set_message(stage.describe());
+        }
+        None => tracing::info!(stage = stage.describe(), "drift check"),
+    };
+    let result = drift::check_store(&config, now, &progress).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    result
+}
+
+async fn adhoc(
+    args: &DriftArgs,
+    reference: &Path,
+    current: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<DriftOutcome, DriftError> {
+    let schema: Option<FeatureSchema> = match &args.schema {
+        Some(path) => Some(drift::read_schema(path)?),
+        None => None,
+    };
+    let policy: DriftPolicy = match &args.policy {
+        Some(path) => drift::read_policy(path)?,
+        None => DriftPolicy::default(),
+    };
+    let model = match &args.model {
+        Some(path) => Some(drift::load_model(path).await?.0),
+        None => None,
+    };
+    let input = AdhocInput {
+        reference: reference.to_path_buf(),
+        current: current.to_path_buf(),
+        schema,
+        model,
+        policy,
+        out_dir: Some(args.out.clone()),
+    };
+    tokio::task::spawn_blocking(move || drift::check_files(&input, now))
+        .await
+        .map_err(|e| DriftError::InvalidConfig(format!("the check panicked: {e}")))?
+}
+
+fn print_outcome(outcome: &DriftOutcome) {
+    let a = &outcome.report.assessment;
+    println!(
+        "drift check: {}  (drift {}, quality {})  reference {} rows, current {} rows",
+        a.verdict, a.drift_verdict, a.quality.verdict, a.reference_rows, a.current_rows
+    );
+    println!(
+        "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8}",
+        "feature", "verdict", "stat", "p adj", "PSI", "JS"
+    );
+    let fmt = |v: Option<f64>| match v {
+        None => "-".to_string(),
+        Some(v) if v != 0.0 && v.abs() < 1e-3 => format!("{v:.2e}"),
+        Some(v) => format!("{v:.4}"),
+    };
+    for f in &a.features {
+        println!(
+            "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8}",
+            f.name,
+            f.verdict.as_str(),
+            fmt(f.statistic),
+            fmt(f.p_value_adjusted.or(f.p_value)),
+            fmt(f.psi),
+            fmt(f.jensen_shannon)
+        );
+    }
+    if let Some(p) = &a.prediction {
+        println!(
+            "  predictions            {:<16} {}",
+            p.verdict.as_str(),
+            p.rule
+        );
+    }
+    if let Some(p) = &a.performance {
+        println!(
+            "  performance            {:<16} {}",
+            p.verdict.as_str(),
+            p.rule
+        );
+    }
+    for c in a
+        .quality
+        .checks
+        .iter()
+        .filter(|c| c.status == vigil_core::drift::quality::CheckStatus::Failed)
+    {
+        println!(
+            "  quality {:<14} failed ({:?}): {}",
+            c.name, c.severity, c.message
+        );
+    }
+    if !outcome.report_uri.is_empty() {
+        println!("  report      {}", outcome.report_uri);
+        println!("  html        {}", outcome.html_uri);
+    }
+}
+
+fn finish(summary: &DriftSummary, path: Option<&Path>) {
+    let message = summary.to_termination_message();
+    if let Some(path) = path {
+        if let Err(e) = termination::write(path, &message) {
+            tracing::warn!(path = %path.display(), error = %e, "could not write the termination message");
+        }
+    }
 }

@@ -6,6 +6,7 @@
 pub mod artifact;
 pub mod config;
 pub mod dataset;
+pub mod drift;
 pub mod evaluation;
 pub mod model;
 pub mod pipeline;

@@ -3,6 +3,10 @@
 //! demo. No Kubernetes API here: results leave through the store and the
 //! termination message.
 
+pub mod drift;
+pub mod html;
+pub mod inject;
 pub mod labelled;
 pub mod termination;
 pub mod train;
+pub mod trials;

@@ -38,11 +38,15 @@ mod sum;
 pub use chi2::{chi2_contingency, chi2_homogeneity, Chi2Result};
 pub use distance::{jensen_shannon_distance, wasserstein_distance};
 pub use error::StatsError;
-pub use kolmogorov::{kstwo_sf, smirnov_sf};
-pub use ks::{ks_2samp, ks_2samp_sorted, KsMethod, KsResult, KS_MAX_EXACT_N};
+pub use kolmogorov::{kstwo_sf, kstwo_sf_fast, smirnov_sf, KS_FAST_P_MAX};
+pub use ks::{
+    ks_2samp, ks_2samp_sorted, ks_pvalue, ks_statistic_from_counts, KsMethod, KsResult, PValueMode,
+    KS_FAST_LN_RTOL, KS_FAST_MIN_EN, KS_FAST_RTOL, KS_MAX_EXACT_N,
+};
 pub use multitest::{benjamini_hochberg, bonferroni, Correction};
 pub use psi::{
-    bin_counts, psi_from_counts, psi_numeric, quantile_bin_edges, PSI_DEFAULT_BINS,
+    bin_counts, bin_counts_weighted, psi_from_counts, psi_numeric, quantile_bin_edges,
+    quantile_bin_edges_from_counts, quantile_linear_sorted_counts, PSI_DEFAULT_BINS,
     PSI_DEFAULT_EPSILON,
 };
 pub use special::{chi2_sf, gammaincc};

@@ -123,6 +123,88 @@ fn quantile_linear_sorted(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
+/// The value at 0-based rank `rank` of the data described by ascending `(value, count)`
+/// pairs with cumulative counts `cum` (`cum[i]` = total count of pairs `0..=i`).
+fn value_at_rank(sorted: &[(f64, u64)], cum: &[u64], rank: u64) -> f64 {
+    let i = cum.partition_point(|&c| c <= rank);
+    sorted[i.min(sorted.len() - 1)].0
+}
+
+/// NumPy's linear quantile `q` of the data given as ascending `(value, count)` pairs
+/// (a histogram of distinct values): the same number as [`quantile_bin_edges`]'s
+/// quantile of the expanded data. `None` when the total count is 0.
+pub fn quantile_linear_sorted_counts(sorted: &[(f64, u64)], q: f64) -> Option<f64> {
+    let cum: Vec<u64> = sorted
+        .iter()
+        .scan(0u64, |acc, x| {
+            *acc += x.1;
+            Some(*acc)
+        })
+        .collect();
+    quantile_with_cum(sorted, &cum, q)
+}
+
+fn quantile_with_cum(sorted: &[(f64, u64)], cum: &[u64], q: f64) -> Option<f64> {
+    let n = *cum.last()?;
+    if n == 0 {
+        return None;
+    }
+    let last = n - 1;
+    let virtual_index = last as f64 * q;
+    if virtual_index >= last as f64 {
+        return Some(value_at_rank(sorted, cum, last));
+    }
+    let prev = virtual_index.floor();
+    let gamma = virtual_index - prev;
+    let lo = prev as u64;
+    let a = value_at_rank(sorted, cum, lo);
+    let b = value_at_rank(sorted, cum, lo + 1);
+    let diff = b - a;
+    Some(if gamma >= 0.5 {
+        b - diff * (1.0 - gamma)
+    } else {
+        a + diff * gamma
+    })
+}
+
+/// [`quantile_bin_edges`] for data given as ascending `(value, count)` pairs of finite
+/// values: identical edges to the expanded data's. Empty or zero-total input gives no edges.
+pub fn quantile_bin_edges_from_counts(sorted: &[(f64, u64)], bins: usize) -> Vec<f64> {
+    let cum: Vec<u64> = sorted
+        .iter()
+        .scan(0u64, |acc, x| {
+            *acc += x.1;
+            Some(*acc)
+        })
+        .collect();
+    if bins == 0 || cum.last().copied().unwrap_or(0) == 0 {
+        return Vec::new();
+    }
+    let step = 1.0 / bins as f64;
+    let mut edges: Vec<f64> = (0..=bins)
+        .filter_map(|i| {
+            let q = if i == bins { 1.0 } else { i as f64 * step };
+            quantile_with_cum(sorted, &cum, q)
+        })
+        .collect();
+    edges.sort_unstable_by(f64::total_cmp);
+    edges.dedup_by(|a, b| a == b);
+    if edges.len() <= 2 {
+        return Vec::new();
+    }
+    edges[1..edges.len() - 1].to_vec()
+}
+
+/// [`bin_counts`] for `(value, count)` pairs.
+pub fn bin_counts_weighted(values: &[(f64, u64)], edges: &[f64]) -> Vec<f64> {
+    let mut counts = vec![0u64; edges.len() + 1];
+    for (v, c) in values {
+        let k = edges.partition_point(|e| e <= v);
+        counts[k] += c;
+    }
+    counts.into_iter().map(|c| c as f64).collect()
+}
+
 /// Counts of `values` per bin delimited by `edges` (sorted inner edges): bin `k` holds
 /// the values with exactly `k` edges `<= value` (NumPy's
 /// `bincount(searchsorted(edges, values, side='right'), minlength=len(edges) + 1)`).
@@ -188,6 +270,32 @@ mod tests {
         assert_eq!(quantile_linear_sorted(&s, 0.5), 2.5);
         assert!((quantile_linear_sorted(&s, 0.9) - 3.7).abs() < 1e-15);
         assert_eq!(quantile_linear_sorted(&s, 1.0), 4.0);
+    }
+
+    #[test]
+    fn histogram_quantiles_match_the_expanded_data() {
+        let values = [5.0, 1.0, 1.0, 2.0, 9.0, 9.0, 9.0, 3.0, 2.0, 7.0, 1.0, 4.0];
+        let mut sorted: Vec<(f64, u64)> = Vec::new();
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        for x in &v {
+            match sorted.last_mut() {
+                Some(last) if last.0 == *x => last.1 += 1,
+                _ => sorted.push((*x, 1)),
+            }
+        }
+        for bins in [2, 3, 4, 10] {
+            assert_eq!(
+                quantile_bin_edges_from_counts(&sorted, bins),
+                quantile_bin_edges(&values, bins).expect("valid"),
+                "bins {bins}"
+            );
+        }
+        let edges = quantile_bin_edges(&values, 4).expect("valid");
+        assert_eq!(
+            bin_counts_weighted(&sorted, &edges),
+            bin_counts(&values, &edges)
+        );
     }
 
     #[test]

@@ -1,0 +1,266 @@
+//! The drift report (`reports/drift/<timestamp>.json`, with an HTML twin) and the
+//! compact summary a drift job leaves in its termination message.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::report::SUMMARY_LIMIT;
+
+use super::policy::DriftPolicy;
+use super::verdict::{Assessment, Verdict};
+
+/// Where drift reports go in a model's store.
+pub const DRIFT_REPORTS_PREFIX: &str = "reports/drift";
+/// Bumped on incompatible changes of the report.
+pub const REPORT_FORMAT_VERSION: u32 = 1;
+
+/// `scheduled` (store + prediction logs) or `adHoc` (two files).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CheckMode {
+    Scheduled,
+    AdHoc,
+}
+
+/// One side of the comparison.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataSource {
+    /// URI or path, and what part of it.
+    pub description: String,
+    pub rows: u64,
+}
+
+/// The full report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftReport {
+    pub format_version: u32,
+    pub generated_at: DateTime<Utc>,
+    pub vigil_version: String,
+    pub mode: CheckMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    pub reference: DataSource,
+    pub current: DataSource,
+    /// `[since, until]` of a scheduled check's window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The policy as applied (defaults filled in).
+    pub policy: DriftPolicy,
+    #[serde(flatten)]
+    pub assessment: Assessment,
+    /// Seconds per stage.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// The most drifted features, for the summary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopFeature {
+    pub name: String,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+}
+
+/// What `vigil drift` reports to the operator (at most [`SUMMARY_LIMIT`] bytes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum DriftSummary {
+    #[serde(rename_all = "camelCase")]
+    Succeeded {
+        /// Overall verdict (drift raised by quality failures).
+        verdict: Verdict,
+        /// Statistical drift only: what `actions.retrain` acts on.
+        drift_verdict: Verdict,
+        quality_passed: bool,
+        /// Failed quality checks, hard first.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        quality_failures: Vec<String>,
+        /// Drifted features, worst first (at most 20; `driftedCount` has the total).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        drifted_features: Vec<String>,
+        drifted_count: usize,
+        /// Up to 5 worst features with their numbers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        top: Vec<TopFeature>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prediction: Option<Verdict>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        performance: Option<Verdict>,
+        reference_rows: u64,
+        current_rows: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model_version: Option<String>,
+        checked_at: DateTime<Utc>,
+        report_uri: String,
+        html_uri: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Failed {
+        /// `InvalidConfig`, `ReferenceUnavailable`, `LogsUnavailable`, `InvalidData`, `StoreFailed`.
+        reason: String,
+        message: String,
+    },
+}
+
+impl DriftSummary {
+    pub fn from_report(report: &DriftReport, report_uri: String, html_uri: String) -> DriftSummary {
+        let a = &report.assessment;
+        let mut top: Vec<TopFeature> = a
+            .drifted_features
+            .iter()
+            .filter_map(|name| a.features.iter().find(|f| &f.name == name))
+            .take(5)
+            .map(|f| TopFeature {
+                name: f.name.clone(),
+                verdict: f.verdict,
+                psi: f.psi.map(round4),
+                p_value: f.p_value_adjusted.or(f.p_value).map(round_sig),
+            })
+            .collect();
+        top.truncate(5);
+        DriftSummary::Succeeded {
+            verdict: a.verdict,
+            drift_verdict: a.drift_verdict,
+            quality_passed: a.quality.passed,
+            quality_failures: a.quality.failures(),
+            drifted_features: a.drifted_features.iter().take(20).cloned().collect(),
+            drifted_count: a.drifted_features.len(),
+            top,
+            prediction: a.prediction.as_ref().map(|p| p.verdict),
+            performance: a.performance.as_ref().map(|p| p.verdict),
+            reference_rows: a.reference_rows,
+            current_rows: a.current_rows,
+            model_version: report.model_version.clone(),
+            checked_at: report.generated_at,
+            report_uri,
+            html_uri,
+        }
+    }
+
+    /// JSON of at most [`SUMMARY_LIMIT`] bytes: lists and long strings are shortened until it fits.
+    pub fn to_termination_message(&self) -> String {
+        let mut summary = self.clone();
+        loop {
+            let json = serde_json::to_string(&summary).unwrap_or_default();
+            if json.len() <= SUMMARY_LIMIT {
+                return json;
+            }
+            match &mut summary {
+                DriftSummary::Succeeded {
+                    drifted_features,
+                    top,
+                    quality_failures,
+                    report_uri,
+                    html_uri,
+                    ..
+                } => {
+                    if !top.is_empty() {
+                        top.pop();
+                    } else if !drifted_features.is_empty() {
+                        drifted_features.pop();
+                    } else if !quality_failures.is_empty() {
+                        quality_failures.pop();
+                    } else {
+                        shorten(report_uri, 1500);
+                        shorten(html_uri, 1500);
+                        let json = serde_json::to_string(&summary).unwrap_or_default();
+                        return cut(&json);
+                    }
+                }
+                DriftSummary::Failed { message, .. } => {
+                    shorten(message, SUMMARY_LIMIT - 300);
+                    let json = serde_json::to_string(&summary).unwrap_or_default();
+                    return cut(&json);
+                }
+            }
+        }
+    }
+
+    pub fn verdict(&self) -> Option<Verdict> {
+        match self {
+            DriftSummary::Succeeded { verdict, .. } => Some(*verdict),
+            DriftSummary::Failed { .. } => None,
+        }
+    }
+}
+
+fn shorten(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+}
+
+fn cut(json: &str) -> String {
+    if json.len() <= SUMMARY_LIMIT {
+        json.to_string()
+    } else {
+        String::new()
+    }
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
+fn round_sig(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    format!("{v:.3e}").parse().unwrap_or(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_failures_fit_the_termination_message() {
+        let summary = DriftSummary::Failed {
+            reason: "InvalidData".into(),
+            message: "é".repeat(10_000),
+        };
+        let message = summary.to_termination_message();
+        assert!(message.len() <= SUMMARY_LIMIT, "{}", message.len());
+        let back: DriftSummary = serde_json::from_str(&message).expect("valid JSON");
+        assert!(matches!(back, DriftSummary::Failed { reason, .. } if reason == "InvalidData"));
+    }
+
+    #[test]
+    fn many_drifted_features_fit_the_termination_message() {
+        let summary = DriftSummary::Succeeded {
+            verdict: Verdict::Critical,
+            drift_verdict: Verdict::Critical,
+            quality_passed: true,
+            quality_failures: vec![],
+            drifted_features: (0..20)
+                .map(|i| format!("feature_{i}_{}", "x".repeat(200)))
+                .collect(),
+            drifted_count: 500,
+            top: vec![],
+            prediction: Some(Verdict::None),
+            performance: None,
+            reference_rows: 10_000,
+            current_rows: 5_000,
+            model_version: Some("v1".into()),
+            checked_at: Utc::now(),
+            report_uri: "file:///r.json".into(),
+            html_uri: "file:///r.html".into(),
+        };
+        let message = summary.to_termination_message();
+        assert!(message.len() <= SUMMARY_LIMIT);
+        let back: DriftSummary = serde_json::from_str(&message).expect("valid JSON");
+        assert_eq!(back.verdict(), Some(Verdict::Critical));
+    }
+}

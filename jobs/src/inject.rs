@@ -1,0 +1,755 @@
+//! `vigil inject`: turn a dataset into request traffic with a chosen kind of drift.
+//!
+//! Seven kinds, each with an `intensity` in (0, 1] (0.5 = "moderate", what the
+//! detection trials use) and a `sudden` (every row at full intensity) or `gradual`
+//! (row i of n at `intensity · (i + 1) / n`) profile:
+//!
+//! | kind | what changes (at intensity `s`) |
+//! | --- | --- |
+//! | `mean-shift` | numeric feature: `x + s·σ` |
+//! | `variance-change` | numeric feature: `μ + (x − μ)(1 + s)` |
+//! | `category-frequency-shift` | categorical: rows of the most frequent categories (together at least half of the rows) move, with probability `0.6·s`, to one of the other categories drawn uniformly |
+//! | `new-category` | categorical: a row becomes `<feature>-unseen` with probability `0.2·s` |
+//! | `missing-surge` | any feature: a value goes missing with probability `0.6·s` |
+//! | `out-of-range` | numeric: a value is set beyond the schema's `max` (else below `min`, else beyond the data's range) with probability `0.1·s` |
+//! | `concept-drift` | features unchanged; in a segment (the upper half of a numeric feature by rank, or the most frequent categories covering half of the rows) the label flips with probability `0.6·s` |
+//!
+//! `μ`, `σ` and the medians come from the rows being injected. Numeric columns
+//! whose values are all integers stay integers (shifted values are rounded).
+//! Without `feature`, one applicable feature is chosen with the seed.
+
+use serde::Serialize;
+use vigil_core::dataset::RawTable;
+use vigil_core::schema::{FeatureSchema, FeatureType, Value};
+use vigil_core::split::SplitMix64;
+
+/// The kinds of drift.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftKind {
+    MeanShift,
+    VarianceChange,
+    CategoryFrequencyShift,
+    NewCategory,
+    MissingSurge,
+    OutOfRange,
+    ConceptDrift,
+}
+
+impl DriftKind {
+    pub const ALL: [DriftKind; 7] = [
+        DriftKind::MeanShift,
+        DriftKind::VarianceChange,
+        DriftKind::CategoryFrequencyShift,
+        DriftKind::NewCategory,
+        DriftKind::MissingSurge,
+        DriftKind::OutOfRange,
+        DriftKind::ConceptDrift,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DriftKind::MeanShift => "mean-shift",
+            DriftKind::VarianceChange => "variance-change",
+            DriftKind::CategoryFrequencyShift => "category-frequency-shift",
+            DriftKind::NewCategory => "new-category",
+            DriftKind::MissingSurge => "missing-surge",
+            DriftKind::OutOfRange => "out-of-range",
+            DriftKind::ConceptDrift => "concept-drift",
+        }
+    }
+
+    fn applies_to(self, kind: FeatureType) -> bool {
+        match self {
+            DriftKind::MeanShift | DriftKind::VarianceChange | DriftKind::OutOfRange => {
+                kind == FeatureType::Numeric
+            }
+            DriftKind::CategoryFrequencyShift | DriftKind::NewCategory => {
+                kind == FeatureType::Categorical
+            }
+            DriftKind::MissingSurge | DriftKind::ConceptDrift => true,
+        }
+    }
+}
+
+impl std::str::FromStr for DriftKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        DriftKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown drift kind `{s}`; one of: {}",
+                    DriftKind::ALL.map(|k| k.name()).join(", ")
+                )
+            })
+    }
+}
+
+/// How the drift arrives over the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RampProfile {
+    Sudden,
+    Gradual,
+}
+
+impl std::str::FromStr for RampProfile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sudden" => Ok(RampProfile::Sudden),
+            "gradual" => Ok(RampProfile::Gradual),
+            _ => Err(format!("unknown profile `{s}`; one of: sudden, gradual")),
+        }
+    }
+}
+
+/// What to inject.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InjectSpec {
+    pub kind: DriftKind,
+    /// In (0, 1]; 0.5 is moderate.
+    pub intensity: f64,
+    pub profile: RampProfile,
+    /// The feature to change; `None` picks one with the seed.
+    pub feature: Option<String>,
+    pub seed: u64,
+}
+
+/// Typed rows: `columns[feature][row]` in schema order, labels as class indices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<Vec<Value>>,
+    pub labels: Option<Vec<Option<usize>>>,
+}
+
+impl Rows {
+    pub fn n_rows(&self) -> usize {
+        self.columns.first().map_or(0, Vec::len)
+    }
+
+    /// Types a raw table by the schema (cells that do not parse become missing;
+    /// the target column, when present, gives the labels).
+    pub fn from_raw(schema: &FeatureSchema, raw: &RawTable) -> Result<Rows, InjectError> {
+        let mut columns = Vec::with_capacity(schema.features.len());
+        for f in &schema.features {
+            let cells = raw
+                .column(&f.name)
+                .ok_or_else(|| InjectError::MissingColumn(f.name.clone()))?;
+            columns.push(
+                cells
+                    .iter()
+                    .map(|c| f.parse(c.as_deref()).unwrap_or(Value::Missing))
+                    .collect(),
+            );
+        }
+        let labels = raw.column(&schema.target.name).map(|cells| {
+            cells
+                .iter()
+                .map(|c| schema.class_index(c.as_deref().map(str::trim).unwrap_or_default()))
+                .collect()
+        });
+        Ok(Rows { columns, labels })
+    }
+
+    /// The rows at `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Rows {
+        Rows {
+            columns: self
+                .columns
+                .iter()
+                .map(|c| indices.iter().map(|&i| c[i].clone()).collect())
+                .collect(),
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| indices.iter().map(|&i| l[i]).collect()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum InjectError {
+    #[error("intensity {0} is outside (0, 1]")]
+    Intensity(f64),
+    #[error("feature `{0}` is not in the schema")]
+    UnknownFeature(String),
+    #[error("{kind} does not apply to feature `{feature}` ({feature_kind:?})")]
+    NotApplicable {
+        kind: &'static str,
+        feature: String,
+        feature_kind: FeatureType,
+    },
+    #[error("{0} needs at least one feature it applies to")]
+    NoFeature(&'static str),
+    #[error("feature `{0}` has no present values to derive the drift from")]
+    NoValues(String),
+    #[error("feature `{0}` has fewer than 2 categories")]
+    TooFewCategories(String),
+    #[error("concept drift changes labels, but the data has no `{0}` column")]
+    NoLabels(String),
+    #[error("the data has no column `{0}`")]
+    MissingColumn(String),
+}
+
+/// What was done.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InjectOutcome {
+    pub kind: DriftKind,
+    pub feature: String,
+    /// Rows whose feature value (or label) changed.
+    pub affected_rows: usize,
+    pub rows: usize,
+    pub description: String,
+}
+
+/// Applies the drift to `rows` in place.
+pub fn inject(
+    schema: &FeatureSchema,
+    rows: &mut Rows,
+    spec: &InjectSpec,
+) -> Result<InjectOutcome, InjectError> {
+    if !(spec.intensity > 0.0 && spec.intensity <= 1.0) {
+        return Err(InjectError::Intensity(spec.intensity));
+    }
+    let mut rng = SplitMix64::new(spec.seed);
+    let index = match &spec.feature {
+        Some(name) => {
+            let i = schema
+                .feature_index(name)
+                .ok_or_else(|| InjectError::UnknownFeature(name.clone()))?;
+            if !spec.kind.applies_to(schema.features[i].kind) {
+                return Err(InjectError::NotApplicable {
+                    kind: spec.kind.name(),
+                    feature: name.clone(),
+                    feature_kind: schema.features[i].kind,
+                });
+            }
+            i
+        }
+        None => {
+            let candidates: Vec<usize> = schema
+                .features
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| spec.kind.applies_to(f.kind))
+                .map(|(i, _)| i)
+                .collect();
+            if candidates.is_empty() {
+                return Err(InjectError::NoFeature(spec.kind.name()));
+            }
+            candidates[rng.below(candidates.len())]
+        }
+    };
+    let feature = &schema.features[index];
+    let n = rows.n_rows();
+    let strength = |i: usize| match spec.profile {
+        RampProfile::Sudden => spec.intensity,
+        RampProfile::Gradual => spec.intensity * (i + 1) as f64 / n.max(1) as f64,
+    };
+    let column = &mut rows.columns[index];
+    let present: Vec<f64> = column
+        .iter()
+        .filter_map(|v| match v {
+            Value::Number(x) => Some(*x),
+            _ => None,
+        })
+        .collect();
+    let integers = !present.is_empty() && present.iter().all(|x| x.fract() == 0.0);
+    let round = |x: f64| if integers { x.round() } else { x };
+    let mut affected = 0;
+    let description;
+    match spec.kind {
+        DriftKind::MeanShift | DriftKind::VarianceChange => {
+            if present.is_empty() {
+                return Err(InjectError::NoValues(feature.name.clone()));
+            }
+            let mean = present.iter().sum::<f64>() / present.len() as f64;
+            let sd = (present.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
+                / present.len() as f64)
+                .sqrt();
+            for (i, v) in column.iter_mut().enumerate() {
+                if let Value::Number(x) = v {
+                    let s = strength(i);
+                    let new = if spec.kind == DriftKind::MeanShift {
+                        round(*x + s * sd)
+                    } else {
+                        round(mean + (*x - mean) * (1.0 + s))
+                    };
+                    if new != *x {
+                        affected += 1;
+                    }
+                    *x = new;
+                }
+            }
+            description = if spec.kind == DriftKind::MeanShift {
+                format!(
+                    "`{}` shifted by {:.3} × σ ({:.4})",
+                    feature.name, spec.intensity, sd
+                )
+            } else {
+                format!(
+                    "`{}` spread around its mean {:.4} scaled by {:.3}",
+                    feature.name,
+                    mean,
+                    1.0 + spec.intensity
+                )
+            };
+        }
+        DriftKind::CategoryFrequencyShift => {
+            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+            for v in column.iter() {
+                if let Value::Category(c) = v {
+                    *counts.entry(c.as_str()).or_insert(0) += 1;
+                }
+            }
+            let mut ranked: Vec<(String, usize)> = counts
+                .into_iter()
+                .map(|(c, n)| (c.to_string(), n))
+                .collect();
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            if ranked.len() < 2 {
+                return Err(InjectError::TooFewCategories(feature.name.clone()));
+            }
+            let total: usize = ranked.iter().map(|r| r.1).sum();
+            let mut split = 0;
+            let mut covered = 0;
+            while split < ranked.len() - 1 && covered * 2 < total {
+                covered += ranked[split].1;
+                split += 1;
+            }
+            let top: std::collections::BTreeSet<String> =
+                ranked[..split].iter().map(|r| r.0.clone()).collect();
+            let rest: Vec<String> = ranked[split..].iter().map(|r| r.0.clone()).collect();
+            for (i, v) in column.iter_mut().enumerate() {
+                let p = 0.6 * strength(i);
+                if matches!(v, Value::Category(c) if top.contains(c)) && rng.next_f64() < p {
+                    *v = Value::Category(rest[rng.below(rest.len())].clone());
+                    affected += 1;
+                }
+            }
+            description = format!(
+                "`{}`: rows of the most frequent categories ({}) moved to one of the other {} with probability {:.3}",
+                feature.name,
+                top.iter().cloned().collect::<Vec<_>>().join(", "),
+                rest.len(),
+                0.6 * spec.intensity
+            );
+        }
+        DriftKind::NewCategory => {
+            let new = format!("{}-unseen", feature.name);
+            for (i, v) in column.iter_mut().enumerate() {
+                if rng.next_f64() < 0.2 * strength(i) {
+                    *v = Value::Category(new.clone());
+                    affected += 1;
+                }
+            }
+            description = format!(
+                "`{}`: new category `{new}` in a share {:.3} of rows",
+                feature.name,
+                0.2 * spec.intensity
+            );
+        }
+        DriftKind::MissingSurge => {
+            for (i, v) in column.iter_mut().enumerate() {
+                if rng.next_f64() < 0.6 * strength(i) && *v != Value::Missing {
+                    *v = Value::Missing;
+                    affected += 1;
+                }
+            }
+            description = format!(
+                "`{}`: values missing with probability {:.3}",
+                feature.name,
+                0.6 * spec.intensity
+            );
+        }
+        DriftKind::OutOfRange => {
+            if present.is_empty() {
+                return Err(InjectError::NoValues(feature.name.clone()));
+            }
+            let lo = present.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let span = (hi - lo).max(1.0);
+            for (i, v) in column.iter_mut().enumerate() {
+                if rng.next_f64() < 0.1 * strength(i) {
+                    let u = 1.0 + rng.next_f64();
+                    let x = match (feature.max, feature.min) {
+                        (Some(max), _) => max + u * span * 0.5,
+                        (None, Some(min)) => min - u * span * 0.5,
+                        (None, None) => hi + u * span,
+                    };
+                    *v = Value::Number(round(x));
+                    affected += 1;
+                }
+            }
+            description = format!(
+                "`{}`: values beyond the range with probability {:.3}",
+                feature.name,
+                0.1 * spec.intensity
+            );
+        }
+        DriftKind::ConceptDrift => {
+            let n_classes = schema.target.classes.len();
+            let labels = rows
+                .labels
+                .as_mut()
+                .ok_or_else(|| InjectError::NoLabels(schema.target.name.clone()))?;
+            let column = &rows.columns[index];
+            let segment = concept_segment(column, feature.kind, &mut rng);
+            if segment.iter().all(|s| !s) {
+                return Err(InjectError::NoValues(feature.name.clone()));
+            }
+            for (i, label) in labels.iter_mut().enumerate() {
+                if let Some(class) = label {
+                    if segment[i] && rng.next_f64() < 0.6 * strength(i) {
+                        *class = (*class + 1) % n_classes;
+                        affected += 1;
+                    }
+                }
+            }
+            description = format!(
+                "labels flipped with probability {:.3} in the upper half of `{}` (by rank, or its most frequent categories)",
+                0.6 * spec.intensity,
+                feature.name
+            );
+        }
+    }
+    Ok(InjectOutcome {
+        kind: spec.kind,
+        feature: feature.name.clone(),
+        affected_rows: affected,
+        rows: n,
+        description,
+    })
+}
+
+/// The rows whose label relationship changes: for a numeric feature the upper half of
+/// the present values by rank (ties broken at random), for a categorical one the most
+/// frequent categories that together cover at least half of the rows.
+fn concept_segment(column: &[Value], kind: FeatureType, rng: &mut SplitMix64) -> Vec<bool> {
+    let mut segment = vec![false; column.len()];
+    match kind {
+        FeatureType::Numeric => {
+            let mut ranked: Vec<(f64, u64, usize)> = column
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| match v {
+                    Value::Number(x) => Some((*x, rng.next_u64(), i)),
+                    _ => None,
+                })
+                .collect();
+            ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let half = ranked.len() / 2;
+            for &(_, _, i) in &ranked[half..] {
+                segment[i] = true;
+            }
+        }
+        FeatureType::Categorical => {
+            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+            for v in column {
+                if let Value::Category(c) = v {
+                    *counts.entry(c.as_str()).or_insert(0) += 1;
+                }
+            }
+            let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let mut chosen = std::collections::BTreeSet::new();
+            let mut covered = 0;
+            for (c, n) in ranked {
+                if covered * 2 >= column.len() {
+                    break;
+                }
+                chosen.insert(c.to_string());
+                covered += n;
+            }
+            for (i, v) in column.iter().enumerate() {
+                segment[i] = matches!(v, Value::Category(c) if chosen.contains(c));
+            }
+        }
+    }
+    segment
+}
+
+fn json_value(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Number(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => {
+            serde_json::Value::from(*x as i64)
+        }
+        Value::Number(x) => serde_json::Number::from_f64(*x)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::Category(c) => serde_json::Value::String(c.clone()),
+        Value::Missing => serde_json::Value::Null,
+    }
+}
+
+/// The request body of row `i`: `{"request_id", "features": {...}}`, missing as null.
+pub fn request_body(schema: &FeatureSchema, rows: &Rows, i: usize, id: &str) -> serde_json::Value {
+    let features: serde_json::Map<String, serde_json::Value> = schema
+        .features
+        .iter()
+        .zip(&rows.columns)
+        .map(|(f, c)| (f.name.clone(), json_value(&c[i])))
+        .collect();
+    serde_json::json!({"request_id": id, "features": features})
+}
+
+/// The request id of row `i`.
+pub fn request_id(prefix: &str, i: usize) -> String {
+    format!("{prefix}-{i}")
+}
+
+/// Requests as JSON Lines (the benchmark's body format), one per row.
+pub fn requests_jsonl(schema: &FeatureSchema, rows: &Rows, prefix: &str) -> String {
+    let mut out = String::new();
+    for i in 0..rows.n_rows() {
+        out.push_str(&request_body(schema, rows, i, &request_id(prefix, i)).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// Ground truth as JSON Lines `{"request_id", "label"}` (rows without a label are left out).
+pub fn feedback_jsonl(schema: &FeatureSchema, rows: &Rows, prefix: &str) -> Option<String> {
+    let labels = rows.labels.as_ref()?;
+    let mut out = String::new();
+    for (i, label) in labels.iter().enumerate() {
+        if let Some(class) = label {
+            out.push_str(
+                &serde_json::json!({"request_id": request_id(prefix, i), "label": schema.target.classes[*class]})
+                    .to_string(),
+            );
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
+/// Errors talking to a server.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    #[error("POST {url} failed: {message}")]
+    Transport { url: String, message: String },
+    #[error("POST {url} answered {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// Sends every row to `base_url/predict/batch` in batches, then (when labels exist)
+/// each label to `base_url/feedback`. Returns (requests sent, labels sent).
+pub async fn post(
+    base_url: &str,
+    schema: &FeatureSchema,
+    rows: &Rows,
+    prefix: &str,
+    batch_size: usize,
+    send_feedback: bool,
+) -> Result<(usize, usize), PostError> {
+    let client = reqwest::Client::new();
+    let base = base_url.trim_end_matches('/');
+    let predict = format!("{base}/predict/batch");
+    let mut sent = 0;
+    let n = rows.n_rows();
+    let mut start = 0;
+    while start < n {
+        let end = (start + batch_size.max(1)).min(n);
+        let requests: Vec<serde_json::Value> = (start..end)
+            .map(|i| request_body(schema, rows, i, &request_id(prefix, i)))
+            .collect();
+        send(
+            &client,
+            &predict,
+            &serde_json::json!({"requests": requests}),
+        )
+        .await?;
+        sent += end - start;
+        start = end;
+    }
+    let mut labelled = 0;
+    if send_feedback {
+        if let Some(labels) = &rows.labels {
+            let url = format!("{base}/feedback");
+            for (i, label) in labels.iter().enumerate() {
+                if let Some(class) = label {
+                    let body = serde_json::json!({"request_id": request_id(prefix, i), "label": schema.target.classes[*class]});
+                    send(&client, &url, &body).await?;
+                    labelled += 1;
+                }
+            }
+        }
+    }
+    Ok((sent, labelled))
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> Result<(), PostError> {
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| PostError::Transport {
+            url: url.to_string(),
+            message: e.to_string(),
+        })?;
+    let status = response.status();
+    if !status.is_success() {
+        let text = response.text().await.unwrap_or_default();
+        return Err(PostError::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+            body: text.chars().take(300).collect(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> FeatureSchema {
+        serde_yaml::from_str(
+            r#"
+target: {name: y, classes: [no, yes]}
+features:
+  - {name: age, type: numeric, min: 17, max: 100}
+  - {name: colour, type: categorical, nullable: true}
+"#,
+        )
+        .expect("schema")
+    }
+
+    fn rows(n: usize) -> Rows {
+        Rows {
+            columns: vec![
+                (0..n)
+                    .map(|i| Value::Number(20.0 + (i % 40) as f64))
+                    .collect(),
+                (0..n)
+                    .map(|i| Value::Category(["red", "red", "red", "blue", "green"][i % 5].into()))
+                    .collect(),
+            ],
+            labels: Some((0..n).map(|i| Some(i % 2)).collect()),
+        }
+    }
+
+    fn spec(kind: DriftKind, feature: &str) -> InjectSpec {
+        InjectSpec {
+            kind,
+            intensity: 0.5,
+            profile: RampProfile::Sudden,
+            feature: Some(feature.into()),
+            seed: 7,
+        }
+    }
+
+    #[test]
+    fn every_kind_changes_what_it_says() {
+        let s = schema();
+        for kind in DriftKind::ALL {
+            let feature = if kind.applies_to(FeatureType::Numeric) {
+                "age"
+            } else {
+                "colour"
+            };
+            let mut r = rows(1000);
+            let out = inject(&s, &mut r, &spec(kind, feature)).expect("inject");
+            assert!(out.affected_rows > 0, "{kind:?}: {out:?}");
+            if kind == DriftKind::ConceptDrift {
+                assert_eq!(r.columns, rows(1000).columns);
+                assert_ne!(r.labels, rows(1000).labels);
+            } else {
+                assert_eq!(r.labels, rows(1000).labels);
+            }
+        }
+    }
+
+    #[test]
+    fn mean_shift_is_half_a_standard_deviation_and_stays_integer() {
+        let s = schema();
+        let mut r = rows(4000);
+        inject(&s, &mut r, &spec(DriftKind::MeanShift, "age")).expect("inject");
+        let mean = |rows: &Rows| {
+            rows.columns[0]
+                .iter()
+                .map(|v| match v {
+                    Value::Number(x) => *x,
+                    _ => f64::NAN,
+                })
+                .sum::<f64>()
+                / 4000.0
+        };
+        let shift = mean(&r) - mean(&rows(4000));
+        // sd of 20..59 uniform ≈ 11.54; 0.5 sd ≈ 5.77, rounded to 6.
+        assert!((shift - 6.0).abs() < 1e-9, "{shift}");
+    }
+
+    #[test]
+    fn gradual_profile_ramps_up() {
+        let s = schema();
+        let mut r = rows(10_000);
+        let mut sp = spec(DriftKind::MissingSurge, "colour");
+        sp.profile = RampProfile::Gradual;
+        inject(&s, &mut r, &sp).expect("inject");
+        let missing = |range: std::ops::Range<usize>| {
+            r.columns[1][range]
+                .iter()
+                .filter(|v| **v == Value::Missing)
+                .count()
+        };
+        assert!(
+            missing(0..2000) * 3 < missing(8000..10_000),
+            "{} {}",
+            missing(0..2000),
+            missing(8000..10_000)
+        );
+    }
+
+    #[test]
+    fn wrong_feature_kinds_are_refused() {
+        let s = schema();
+        let mut r = rows(10);
+        let e = inject(&s, &mut r, &spec(DriftKind::MeanShift, "colour")).expect_err("categorical");
+        assert!(e.to_string().contains("does not apply"), "{e}");
+        let mut r = rows(10);
+        r.labels = None;
+        let e = inject(&s, &mut r, &spec(DriftKind::ConceptDrift, "age")).expect_err("labels");
+        assert_eq!(e, InjectError::NoLabels("y".into()));
+        assert!("sideways".parse::<DriftKind>().is_err());
+    }
+
+    #[test]
+    fn bodies_use_the_bench_format() {
+        let s = schema();
+        let mut r = rows(2);
+        r.columns[1][1] = Value::Missing;
+        let text = requests_jsonl(&s, &r, "req");
+        let first: serde_json::Value =
+            serde_json::from_str(text.lines().next().expect("line")).expect("json");
+        assert_eq!(
+            first,
+            serde_json::json!({"request_id": "req-0", "features": {"age": 20, "colour": "red"}})
+        );
+        assert!(text
+            .lines()
+            .nth(1)
+            .expect("line")
+            .contains("\"colour\":null"));
+        let fb = feedback_jsonl(&s, &r, "req").expect("labels");
+        assert_eq!(
+            fb.lines().next(),
+            Some("{\"label\":\"no\",\"request_id\":\"req-0\"}")
+        );
+    }
+}
