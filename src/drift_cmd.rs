@@ -1,6 +1,5 @@
 //! `vigil drift`: the shell around `vigil_jobs::drift`.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -119,18 +118,7 @@ async fn scheduled(
     if served_version.is_some() {
         config.served_version = served_version;
     }
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(Stage::ALL.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    });
+    let bar = crate::progress::stage_bar(Stage::ALL.len());
     let progress = |stage: Stage| match &bar {
         Some(bar) => {
             let position = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);

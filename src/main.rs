@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod demo_cmd;
 mod drift_cmd;
 mod inject_cmd;
+mod progress;
 mod serve_cmd;
 mod telemetry;
 mod train_cmd;
