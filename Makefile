@@ -1,9 +1,9 @@
 # One command runner; .ci/run calls these targets.
 CARGO ?= cargo
 
-.PHONY: all fmt fmt-check clippy test build release
+.PHONY: all fmt fmt-check clippy test build release crds chart
 
-all: fmt-check clippy test
+all: fmt-check clippy chart test
 
 fmt:
 	$(CARGO) fmt --all
@@ -22,3 +22,11 @@ release:
 
 test:
 	$(CARGO) test --workspace
+
+# Regenerate crds/ and the chart's copy from the Rust types.
+crds:
+	VIGIL_UPDATE_CRDS=1 $(CARGO) test -p vigil-operator --test crds
+
+# Lint, render and validate the Helm chart (needs helm; see .ci/run).
+chart:
+	bash charts/vigil/test.sh

@@ -22,8 +22,16 @@ pub struct DriftArgs {
     /// Scheduled mode: drift job configuration (YAML or JSON: storage, servedVersion, policy).
     #[arg(long, env = "VIGIL_CONFIG", conflicts_with_all = ["reference", "current"])]
     pub config: Option<PathBuf>,
+    /// Scheduled mode: the configuration as JSON text (how the operator's CronJob passes it).
+    #[arg(
+        long,
+        env = "VIGIL_CONFIG_JSON",
+        conflicts_with_all = ["config", "reference", "current"],
+        hide_env_values = true
+    )]
+    pub config_json: Option<String>,
     /// Scheduled mode: check this version instead of the config's / the latest.
-    #[arg(long, env = "VIGIL_SERVED_VERSION", requires = "config")]
+    #[arg(long, env = "VIGIL_SERVED_VERSION")]
     pub served_version: Option<String>,
     /// Ad-hoc mode: the reference dataset (CSV or JSON Lines, optionally gzip).
     #[arg(long, requires = "current")]
@@ -75,11 +83,17 @@ fn error_code(e: &DriftError) -> u8 {
 pub async fn run(args: DriftArgs) -> ExitCode {
     let termination_path = termination::resolve(args.termination_log.as_deref());
     let now = chrono::Utc::now();
-    let (result, scheduled) = if let Some(path) = &args.config {
-        (
-            scheduled(path, args.served_version.clone(), now).await,
-            true,
-        )
+    let config = match (&args.config, &args.config_json) {
+        (Some(path), _) => Some(drift::read_config(path)),
+        (None, Some(json)) => Some(drift::parse_config(json, "VIGIL_CONFIG_JSON")),
+        (None, None) => None,
+    };
+    let (result, scheduled) = if let Some(config) = config {
+        let result = match config {
+            Ok(config) => scheduled(config, args.served_version.clone(), now).await,
+            Err(e) => Err(e),
+        };
+        (result, true)
     } else if let (Some(reference), Some(current)) = (&args.reference, &args.current) {
         (adhoc(&args, reference, current, now).await, false)
     } else {
@@ -110,11 +124,10 @@ pub async fn run(args: DriftArgs) -> ExitCode {
 }
 
 async fn scheduled(
-    path: &Path,
+    mut config: DriftJobConfig,
     served_version: Option<String>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<DriftOutcome, DriftError> {
-    let mut config = DriftJobConfig::from_file(path)?;
     if served_version.is_some() {
         config.served_version = served_version;
     }

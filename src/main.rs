@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod demo_cmd;
 mod drift_cmd;
 mod inject_cmd;
+mod operator_cmd;
 mod progress;
 mod serve_cmd;
 mod telemetry;
@@ -44,6 +45,8 @@ enum Command {
     Inject(inject_cmd::InjectArgs),
     /// The whole loop on Adult, no cluster: train, serve, check, drift, retrain.
     Demo(demo_cmd::DemoArgs),
+    /// Run the Kubernetes operator (both controllers, leader election, health and metrics).
+    Operator(operator_cmd::OperatorArgs),
     /// Print the CustomResourceDefinitions (YAML) to stdout.
     Crd,
 }
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
             Command::Drift(args) => drift_cmd::run(args).await,
             Command::Inject(args) => inject_cmd::run(args).await,
             Command::Demo(args) => demo_cmd::run(args).await,
+            Command::Operator(args) => operator_cmd::run(args).await,
             Command::Crd => match vigil_operator::crdgen::all_crds_yaml() {
                 Ok(yaml) => {
                     print!("{yaml}");

@@ -16,9 +16,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use vigil_core::artifact::{self, ArtifactError, ModelArtifact, ReferenceSample};
-use vigil_core::config::StorageSpec;
 use vigil_core::dataset::{DataFormat, RawTable};
 use vigil_core::drift::profile::{argmax, LabelProfile, PredictionProfile, WindowProfile};
 use vigil_core::drift::quality::QualityContext;
@@ -35,40 +33,19 @@ use vigil_core::storage::{Store, StoreError};
 
 use crate::html;
 
-/// Everything a scheduled `vigil drift` needs (YAML or JSON).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DriftJobConfig {
-    /// Name of the model (informational; lands in the report).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// The model's store.
-    pub storage: StorageSpec,
-    /// The version being served; omitted, the latest version in the store.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub served_version: Option<String>,
-    /// The DriftPolicy spec.
-    #[serde(default)]
-    pub policy: DriftPolicy,
+pub use vigil_core::drift::DriftJobConfig;
+
+/// Parses a drift job configuration (YAML or JSON); `origin` names it in errors.
+pub fn parse_config(text: &str, origin: &str) -> Result<DriftJobConfig, DriftError> {
+    DriftJobConfig::from_text(text, origin).map_err(DriftError::InvalidConfig)
 }
 
-impl DriftJobConfig {
-    pub fn from_text(text: &str, path: &str) -> Result<Self, DriftError> {
-        let config: DriftJobConfig = serde_yaml::from_str(text)
-            .map_err(|e| DriftError::InvalidConfig(format!("config `{path}` is invalid: {e}")))?;
-        config
-            .policy
-            .check()
-            .map_err(|e| DriftError::InvalidConfig(e.to_string()))?;
-        Ok(config)
-    }
-
-    pub fn from_file(path: &Path) -> Result<Self, DriftError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            DriftError::InvalidConfig(format!("cannot read config `{}`: {e}", path.display()))
-        })?;
-        Self::from_text(&text, &path.display().to_string())
-    }
+/// Reads a drift job configuration file.
+pub fn read_config(path: &Path) -> Result<DriftJobConfig, DriftError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        DriftError::InvalidConfig(format!("cannot read config `{}`: {e}", path.display()))
+    })?;
+    parse_config(&text, &path.display().to_string())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -603,20 +580,4 @@ pub fn check_files(input: &AdhocInput, now: DateTime<Utc>) -> Result<DriftOutcom
         report_uri,
         html_uri,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_parses_with_policy_defaults() {
-        let c = DriftJobConfig::from_text("storage: {uri: out/store/x}\n", "c.yaml").expect("ok");
-        assert_eq!(c.policy, DriftPolicy::default());
-        let e = DriftJobConfig::from_text("storage: {uri: x}\npolicy: {window: 0s}\n", "c.yaml")
-            .expect_err("empty window");
-        assert_eq!(e.reason(), "InvalidConfig");
-        let e = DriftJobConfig::from_text("storge: {uri: x}\n", "c.yaml").expect_err("typo");
-        assert!(e.to_string().contains("storge"), "{e}");
-    }
 }

@@ -201,7 +201,7 @@ async fn scheduled_check_over_a_store_writes_reports_and_a_summary() {
 #[tokio::test]
 async fn scheduled_check_failures_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
-    let config = DriftJobConfig::from_text(
+    let config = vigil_jobs::drift::parse_config(
         &format!("storage: {{uri: {}}}\n", dir.path().display()),
         "c.yaml",
     )

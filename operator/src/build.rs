@@ -18,8 +18,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 use vigil_core::config::{Resources, TrainJobConfig};
+use vigil_core::drift::DriftJobConfig;
 
-use crate::crd::MonitoredModel;
+use crate::crd::{DriftPolicy, MonitoredModel};
+use crate::jobs::POLICY_LABEL;
 
 pub const MANAGED_BY: &str = "vigil-operator";
 pub const SERVE_PORT: i32 = 8080;
@@ -342,33 +344,35 @@ pub fn train_job_config(model: &MonitoredModel, served_version: Option<&str>) ->
     }
 }
 
-fn training_pod(
+/// The Pod of a batch job (`vigil train` or `vigil drift`) reading its
+/// configuration from `VIGIL_CONFIG_JSON` and leaving its result in the
+/// termination message.
+fn job_pod(
     model: &MonitoredModel,
-    config: &TrainJobConfig,
+    labels: BTreeMap<String, String>,
+    subcommand: &str,
+    config_json: String,
+    resources_spec: Option<&Resources>,
     image: &str,
-) -> Result<PodTemplateSpec, BuildError> {
-    let json = serde_json::to_string(config).map_err(|e| BuildError::Encode(e.to_string()))?;
+) -> PodTemplateSpec {
     let (volumes, mounts) = tmp_volume();
-    Ok(PodTemplateSpec {
+    PodTemplateSpec {
         metadata: Some(ObjectMeta {
-            labels: Some(labels(model, Component::Training)),
+            labels: Some(labels),
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
             containers: vec![Container {
-                name: "train".into(),
+                name: subcommand.into(),
                 image: Some(image.into()),
                 command: Some(vec![BINARY.into()]),
-                args: Some(vec!["train".into()]),
+                args: Some(vec![subcommand.into()]),
                 env: Some(env(&[
-                    ("VIGIL_CONFIG_JSON", json),
+                    ("VIGIL_CONFIG_JSON", config_json),
                     ("VIGIL_LOG_FORMAT", "json".into()),
                 ])),
                 env_from: credentials(model),
-                resources: Some(
-                    resources(model.spec.training.resources.as_ref())
-                        .unwrap_or_else(default_resources),
-                ),
+                resources: Some(resources(resources_spec).unwrap_or_else(default_resources)),
                 security_context: Some(container_security()),
                 termination_message_policy: Some("FallbackToLogsOnError".into()),
                 volume_mounts: Some(mounts),
@@ -380,7 +384,23 @@ fn training_pod(
             volumes: Some(volumes),
             ..PodSpec::default()
         }),
-    })
+    }
+}
+
+fn training_pod(
+    model: &MonitoredModel,
+    config: &TrainJobConfig,
+    image: &str,
+) -> Result<PodTemplateSpec, BuildError> {
+    let json = serde_json::to_string(config).map_err(|e| BuildError::Encode(e.to_string()))?;
+    Ok(job_pod(
+        model,
+        labels(model, Component::Training),
+        "train",
+        json,
+        model.spec.training.resources.as_ref(),
+        image,
+    ))
 }
 
 fn training_job_spec(
@@ -450,6 +470,63 @@ pub fn build_training_cronjob(
         }),
         ..CronJob::default()
     }))
+}
+
+/// Name of a DriftPolicy's check CronJob.
+pub fn drift_cronjob_name(policy: &DriftPolicy) -> String {
+    format!("{}-check", policy.name_any())
+}
+
+/// The CronJob running a DriftPolicy's checks, owned by the policy (deleting the
+/// policy stops the checks). Its Jobs carry the policy label the controller maps
+/// back to the policy.
+pub fn build_drift_cronjob(
+    policy: &DriftPolicy,
+    model: &MonitoredModel,
+    config: &DriftJobConfig,
+    image: &str,
+) -> Result<CronJob, BuildError> {
+    if policy.meta().uid.is_none() {
+        return Err(BuildError::MissingMetadata("uid"));
+    }
+    let owner = policy
+        .controller_owner_ref(&())
+        .ok_or(BuildError::MissingMetadata("name"))?;
+    let mut labels = labels(model, Component::Drift);
+    labels.insert(POLICY_LABEL.into(), policy.name_any());
+    let json = serde_json::to_string(config).map_err(|e| BuildError::Encode(e.to_string()))?;
+    Ok(CronJob {
+        metadata: ObjectMeta {
+            name: Some(drift_cronjob_name(policy)),
+            namespace: policy.namespace(),
+            labels: Some(labels.clone()),
+            owner_references: Some(vec![owner]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(CronJobSpec {
+            schedule: config.policy.schedule.clone(),
+            concurrency_policy: Some("Forbid".into()),
+            // A check that missed its slot by more than this waits for the next one.
+            starting_deadline_seconds: Some(600),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.clone()),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(JobSpec {
+                    // A failed check is recorded, not retried: the next one comes on schedule.
+                    backoff_limit: Some(0),
+                    ttl_seconds_after_finished: Some(86_400),
+                    template: job_pod(model, labels, "drift", json, None, image),
+                    ..JobSpec::default()
+                }),
+            },
+            ..CronJobSpec::default()
+        }),
+        ..CronJob::default()
+    })
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 
 use kube::CustomResourceExt;
 
-use crate::crd::MonitoredModel;
+use crate::crd::{DriftPolicy, MonitoredModel};
 
 /// Every CRD as one multi-document YAML stream.
 pub fn all_crds_yaml() -> Result<String, serde_yaml::Error> {
-    let crds = [MonitoredModel::crd()];
+    let crds = [MonitoredModel::crd(), DriftPolicy::crd()];
     let mut out = String::new();
     for crd in &crds {
         out.push_str("---\n");

@@ -1,7 +1,17 @@
 //! Vigil's operator: the custom resources, the controllers that reconcile
 //! them and the pure builders of every object they own.
 
+pub mod apply;
 pub mod build;
+pub mod context;
 pub mod crd;
 pub mod crdgen;
+pub mod error;
+pub mod events;
+pub mod jobs;
+pub mod metrics;
+pub mod model;
+pub mod notify;
+pub mod policy;
+pub mod run;
 pub mod status;

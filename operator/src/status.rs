@@ -38,7 +38,7 @@ pub fn k8s_time(time: DateTime<Utc>) -> Time {
     )
 }
 
-fn rfc3339(time: DateTime<Utc>) -> String {
+pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 

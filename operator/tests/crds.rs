@@ -1,30 +1,37 @@
-//! `crds/` holds exactly what the code generates, and every sample parses.
+//! `crds/` (and the chart's copy) hold exactly what the code generates, the CEL
+//! rules accept the samples and reject what they are for, and every sample parses.
+
+#![allow(clippy::panic)]
 
 use std::path::Path;
 
-use vigil_operator::crd::MonitoredModel;
+use serde::Deserialize;
+use serde_json::json;
+use vigil_operator::crd::{DriftPolicy, MonitoredModel};
 
 fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
 #[test]
-fn crds_directory_is_up_to_date() {
+fn crds_directory_and_chart_are_up_to_date() {
     let generated = vigil_operator::crdgen::all_crds_yaml().expect("render");
-    let path = repo().join("crds/vigil.dev.yaml");
-    if std::env::var("VIGIL_UPDATE_CRDS").is_ok() {
-        std::fs::write(&path, &generated).expect("write crds");
+    for file in ["crds/vigil.dev.yaml", "charts/vigil/crds/vigil.dev.yaml"] {
+        let path = repo().join(file);
+        if std::env::var("VIGIL_UPDATE_CRDS").is_ok() {
+            std::fs::write(&path, &generated).expect("write crds");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{file} is stale: run `VIGIL_UPDATE_CRDS=1 cargo test -p vigil-operator --test crds`"
+        );
     }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "crds/vigil.dev.yaml is stale: run `VIGIL_UPDATE_CRDS=1 cargo test -p vigil-operator --test crds` (or `cargo run -- crd > crds/vigil.dev.yaml`)"
-    );
 }
 
-#[test]
-fn every_sample_deserializes() {
-    let mut seen = 0;
+/// Every resource in config/samples/, typed.
+fn samples() -> (Vec<MonitoredModel>, Vec<DriftPolicy>) {
+    let (mut models, mut policies) = (Vec::new(), Vec::new());
     for entry in std::fs::read_dir(repo().join("config/samples")).expect("samples") {
         let path = entry.expect("entry").path();
         if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
@@ -33,32 +40,87 @@ fn every_sample_deserializes() {
         let text = std::fs::read_to_string(&path).expect("read");
         for document in serde_yaml::Deserializer::from_str(&text) {
             let value = serde_yaml::Value::deserialize(document).expect("yaml");
+            let where_ = path.display();
             match value.get("kind").and_then(|k| k.as_str()) {
-                Some("MonitoredModel") => {
-                    let model: MonitoredModel = serde_yaml::from_value(value)
-                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                    model
-                        .spec
-                        .training
-                        .hyperparameters
-                        .check(model.spec.training.algorithm)
-                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                    model
-                        .spec
-                        .schema
-                        .check()
-                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                    seen += 1;
-                }
-                Some("DriftPolicy") => seen += 1,
+                Some("MonitoredModel") => models.push(
+                    serde_yaml::from_value(value).unwrap_or_else(|e| panic!("{where_}: {e}")),
+                ),
+                Some("DriftPolicy") => policies.push(
+                    serde_yaml::from_value(value).unwrap_or_else(|e| panic!("{where_}: {e}")),
+                ),
                 other => panic!("{}: unexpected kind {other:?}", path.display()),
             }
         }
     }
-    assert!(
-        seen >= 2,
-        "expected at least two sample resources, found {seen}"
-    );
+    (models, policies)
 }
 
-use serde::Deserialize;
+#[test]
+fn every_sample_is_valid() {
+    let (models, policies) = samples();
+    assert!(
+        models.len() >= 2 && !policies.is_empty(),
+        "{} models, {} policies",
+        models.len(),
+        policies.len()
+    );
+    for model in &models {
+        vigil_operator::model::validate(model)
+            .unwrap_or_else(|e| panic!("{}: {e}", model.metadata.name.as_deref().unwrap_or("?")));
+        kube::core::cel::validate_cel(model).unwrap_or_else(|e| panic!("CEL: {e:?}"));
+    }
+    for policy in &policies {
+        let model = models
+            .iter()
+            .find(|m| m.metadata.name.as_deref() == Some(policy.spec.model_ref.name.as_str()));
+        assert!(model.is_some(), "the sample policy's model is a sample too");
+        vigil_operator::policy::validate(policy, model).unwrap_or_else(|e| panic!("{e}"));
+        kube::core::cel::validate_cel(policy).unwrap_or_else(|e| panic!("CEL: {e:?}"));
+    }
+}
+
+#[test]
+fn cel_rules_reject_what_they_are_for() {
+    let (models, policies) = samples();
+    let model = models
+        .iter()
+        .find(|m| m.spec.serving.min_available.is_some())
+        .expect("a model with a PDB");
+    let mut too_many = model.clone();
+    too_many.spec.serving.min_available = Some(too_many.spec.serving.replicas + 1);
+    let errors = format!(
+        "{:?}",
+        kube::core::cel::validate_cel(&too_many).expect_err("minAvailable > replicas")
+    );
+    assert!(errors.contains("minAvailable must not exceed"), "{errors}");
+
+    let policy = &policies[0];
+    let mut inverted = policy.clone();
+    inverted.spec.policy.tests.psi.warning = 0.3;
+    let errors = format!(
+        "{:?}",
+        kube::core::cel::validate_cel(&inverted).expect_err("warning > critical")
+    );
+    assert!(errors.contains("psi.warning must not exceed"), "{errors}");
+
+    let mut moved = policy.clone();
+    moved.spec.model_ref.name = "another".into();
+    let errors = format!(
+        "{:?}",
+        kube::core::cel::validate_cel_update(&moved, policy).expect_err("immutable")
+    );
+    assert!(errors.contains("modelRef.name is immutable"), "{errors}");
+    kube::core::cel::validate_cel_update(policy, policy).expect("an unchanged policy passes");
+
+    let mut insufficient: serde_json::Value = serde_json::to_value(policy).expect("json");
+    insufficient["spec"]["actions"]["retrain"]["on"] = json!("InsufficientData");
+    let insufficient: DriftPolicy = serde_json::from_value(insufficient).expect("typed");
+    let errors = format!(
+        "{:?}",
+        kube::core::cel::validate_cel(&insufficient).expect_err("retrain.on")
+    );
+    assert!(
+        errors.contains("retrain.on must be Warning or Critical"),
+        "{errors}"
+    );
+}

@@ -5,6 +5,7 @@
 //! rows → [`WindowProfile`] (reference and current) → [`assess`] → [`Assessment`]
 //! → [`DriftReport`] (full, JSON + HTML) and [`DriftSummary`] (termination message).
 
+pub mod job;
 pub mod policy;
 pub mod profile;
 pub mod quality;
@@ -12,6 +13,7 @@ pub mod report;
 pub mod sketch;
 pub mod verdict;
 
+pub use job::DriftJobConfig;
 pub use policy::{DriftPolicy, PolicyError, Span};
 pub use profile::{ColumnProfile, WindowProfile};
 pub use quality::{QualityContext, QualityReport};

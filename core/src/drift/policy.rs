@@ -104,8 +104,29 @@ impl<'de> Deserialize<'de> for Span {
     }
 }
 
+/// In a CRD a span is a string such as `6h`.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Span {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Span".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]+[smhd]$",
+            "description": "A duration: <integer><unit> with unit s, m, h or d (e.g. 6h)"
+        })
+    }
+}
+
 /// The whole policy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DriftPolicy {
     /// Cron schedule of the checks (used by the operator; default every 6 hours).
@@ -158,6 +179,7 @@ fn default_min_samples() -> usize {
 
 /// The statistical tests.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestsSpec {
     /// Two-sample Kolmogorov–Smirnov test on numeric features.
@@ -185,6 +207,7 @@ pub struct TestsSpec {
 
 /// A significance level.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PValueTest {
     /// Significance level after correction (default 0.05).
@@ -206,6 +229,7 @@ fn default_p_value() -> f64 {
 
 /// PSI thresholds and binning.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PsiSpec {
     /// PSI at or above this is a moderate shift (default 0.1).
@@ -248,10 +272,14 @@ fn default_psi_epsilon() -> f64 {
 
 /// Multiple-testing correction, as written in the policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum CorrectionKind {
+    /// Each p-value on its own.
     None,
+    /// Family-wise error control: p × number of tests.
     Bonferroni,
+    /// False-discovery-rate control (the default).
     #[default]
     BenjaminiHochberg,
 }
@@ -272,6 +300,7 @@ impl From<CorrectionKind> for Correction {
 /// `jensenShannon`. `Critical` additionally needs PSI ≥ `psi.critical`.
 /// Disabled, a significant test alone gives `Warning` (and `Critical` with PSI ≥ critical).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EffectSizeSpec {
     /// Require an effect size as well as significance (default true).
@@ -307,6 +336,7 @@ fn default_js_floor() -> f64 {
 
 /// Accuracy on labelled traffic against the accuracy on the reference sample.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PerformanceSpec {
     /// Significance level of the χ² test on correct / wrong counts (default 0.05).
@@ -346,6 +376,7 @@ fn default_min_labels() -> usize {
 
 /// Which features are checked: all by default, `include` narrows, `exclude` removes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FeatureSelection {
     /// Only these features (empty: all).
@@ -366,6 +397,7 @@ impl FeatureSelection {
 /// Data-quality thresholds (rates are fractions of the window's rows).
 /// Hard checks: parse errors, staleness. Soft checks: the rest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QualitySpec {
     /// Soft: a feature missing in more than this fraction of rows (default 0.15).
@@ -422,6 +454,7 @@ fn default_volume_tolerance() -> f64 {
 
 /// Reactions to a verdict (carried out by the operator, not by `vigil drift`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActionsSpec {
     /// Retrain when the verdict reaches `on`; omit to never retrain automatically.
@@ -434,6 +467,7 @@ pub struct ActionsSpec {
 
 /// Automatic retraining.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetrainSpec {
     /// Lowest verdict that triggers a retrain: `Warning` or `Critical` (default Critical).
@@ -453,6 +487,7 @@ fn default_cooldown() -> Span {
 
 /// One notification target.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NotifySpec {
     /// The webhook; its URL comes from a Secret.
@@ -468,16 +503,22 @@ fn default_notify_on() -> Vec<Verdict> {
 
 /// A webhook whose URL is the value of a Secret key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookSpec {
+    /// The Secret key holding the webhook URL (a Slack incoming webhook or any
+    /// endpoint taking Slack's JSON); the URL is never logged or shown in status.
     pub url_secret_ref: SecretKeyRef,
 }
 
 /// A key of a Secret in the resource's namespace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretKeyRef {
+    /// Name of the Secret.
     pub name: String,
+    /// Key within the Secret.
     pub key: String,
 }
 

@@ -39,6 +39,7 @@ use super::sketch::{NumericSketch, MISSING_CATEGORY};
 
 /// A verdict, per feature and overall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Verdict {
     /// No drift that matters.
     None,

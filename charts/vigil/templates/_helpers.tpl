@@ -1,0 +1,107 @@
+{{/*
+Name of the chart, or nameOverride. Kubernetes names stop at 63 characters.
+*/}}
+{{- define "vigil.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Prefix for every object name. The release name alone when it already contains the chart
+name, so `helm install vigil` gives "vigil", not "vigil-vigil".
+*/}}
+{{- define "vigil.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels on every object the chart renders.
+*/}}
+{{- define "vigil.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "vigil.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+The subset that selects the operator Pods. Selectors are immutable, so nothing here may
+change between chart versions (which is why the version label is not in it). The component
+keeps it disjoint from the model servers the operator creates: they are labelled
+name=vigil, instance=<model name>, so a model named like the release, in the release
+namespace, would otherwise be selected too.
+*/}}
+{{- define "vigil.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vigil.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "vigil.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "vigil.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+ClusterRole and ClusterRoleBinding name. Cluster-scoped, so the release namespace is part of
+it: two releases in two namespaces must not overwrite each other's role.
+*/}}
+{{- define "vigil.clusterRoleName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "vigil.fullname" .) }}
+{{- end }}
+
+{{- define "vigil.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+RBAC rules for what the operator manages: its own resources, and the children it creates
+in the namespaces of the MonitoredModels. One list, used by the ClusterRole or, with
+watchNamespace, by a Role in that namespace, so the two modes cannot drift apart.
+*/}}
+{{- define "vigil.workloadRules" -}}
+# Watched and finalised, never created: users own the specs.
+- apiGroups: ["vigil.dev"]
+  resources: ["monitoredmodels", "driftpolicies"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["vigil.dev"]
+  resources: ["monitoredmodels/status", "driftpolicies/status"]
+  verbs: ["get", "patch", "update"]
+# Model servers. Deleted by garbage collection through owner references, so no delete.
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# Optional children: deleted when the spec stops asking for them (serving.minAvailable,
+# training.schedule, a drift schedule), and finished Jobs are cleaned up.
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["batch"]
+  resources: ["jobs", "cronjobs"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Finished job Pods hold the compact result in their termination message.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list"]
+# Notification webhook URLs; storage credentials go to the Pods by reference, unread.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}

@@ -1,0 +1,51 @@
+//! What a scheduled `vigil drift` Job receives: the same types the operator's
+//! `DriftPolicy` spec embeds, so the CRD and the Job cannot disagree.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::StorageSpec;
+
+use super::policy::DriftPolicy;
+
+/// Everything a scheduled `vigil drift` needs (YAML or JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DriftJobConfig {
+    /// Name of the model (informational; lands in the report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The model's store.
+    pub storage: StorageSpec,
+    /// The version being served; omitted, the latest version in the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_version: Option<String>,
+    /// The DriftPolicy spec.
+    #[serde(default)]
+    pub policy: DriftPolicy,
+}
+
+impl DriftJobConfig {
+    /// Parses YAML or JSON and checks the policy; the error names `origin`.
+    pub fn from_text(text: &str, origin: &str) -> Result<Self, String> {
+        let config: DriftJobConfig =
+            serde_yaml::from_str(text).map_err(|e| format!("config `{origin}` is invalid: {e}"))?;
+        config.policy.check().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_parses_with_policy_defaults() {
+        let c = DriftJobConfig::from_text("storage: {uri: out/store/x}\n", "c.yaml").expect("ok");
+        assert_eq!(c.policy, DriftPolicy::default());
+        let e = DriftJobConfig::from_text("storage: {uri: x}\npolicy: {window: 0s}\n", "c.yaml")
+            .expect_err("empty window");
+        assert!(e.contains("window"), "{e}");
+        let e = DriftJobConfig::from_text("storge: {uri: x}\n", "c.yaml").expect_err("typo");
+        assert!(e.contains("storge"), "{e}");
+    }
+}

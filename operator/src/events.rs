@@ -1,0 +1,56 @@
+//! Kubernetes Events for what a user must act on or will want to know.
+//! Publishing is best effort: a lost Event never fails a reconcile.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+
+use crate::context::Context;
+use crate::status::EventNote;
+
+/// Kubernetes caps an Event's note at 1 KiB.
+const NOTE_LIMIT: usize = 1000;
+
+pub fn object_reference<K: Resource<DynamicType = ()>>(object: &K) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(K::api_version(&()).to_string()),
+        kind: Some(K::kind(&()).to_string()),
+        name: Some(object.name_any()),
+        namespace: object.namespace(),
+        uid: object.meta().uid.clone(),
+        ..ObjectReference::default()
+    }
+}
+
+pub async fn publish<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    regarding: &K,
+    note: &EventNote,
+) {
+    publish_to(ctx, object_reference(regarding), note).await;
+}
+
+pub async fn publish_to(ctx: &Context, reference: ObjectReference, note: &EventNote) {
+    let mut text = note.note.clone();
+    if text.len() > NOTE_LIMIT {
+        let mut end = NOTE_LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    let event = Event {
+        type_: if note.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
+        reason: note.reason.into(),
+        note: Some(text),
+        action: note.reason.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+        tracing::warn!(reason = note.reason, error = %e, "cannot publish an Event");
+    }
+}

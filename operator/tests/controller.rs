@@ -1,0 +1,889 @@
+//! The controllers against a fake API server (tests/common): every request they
+//! make is recorded; each test asserts the writes of one reconcile.
+
+#![allow(clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{at, FakeApi, Recorded};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::ByteString;
+use kube::core::DeserializeGuard;
+use serde_json::{json, Value};
+use vigil_core::model::Algorithm;
+use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison, TrainSummary};
+use vigil_operator::crd::{Action, DriftPolicy, MonitoredModel};
+use vigil_operator::{model, policy, run};
+
+const NS: &str = "ml";
+const MODELS: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/monitoredmodels";
+const POLICIES: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/driftpolicies";
+const JOBS: &str = "/apis/batch/v1/namespaces/ml/jobs";
+const CRONJOBS: &str = "/apis/batch/v1/namespaces/ml/cronjobs";
+const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ml/deployments";
+const SERVICES: &str = "/api/v1/namespaces/ml/services";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ml/events";
+
+const V1: &str = "20261128-173000-aaaaaa";
+const V2: &str = "20261128-183000-bbbbbb";
+const V3: &str = "20261128-193000-cccccc";
+
+fn model_yaml(auto: bool) -> MonitoredModel {
+    serde_yaml::from_str(&format!(
+        r#"
+apiVersion: vigil.dev/v1alpha1
+kind: MonitoredModel
+metadata: {{name: income, namespace: {NS}}}
+spec:
+  schema:
+    target: {{name: label, classes: ["<=50K", ">50K"]}}
+    features: [{{name: age, type: numeric}}, {{name: workclass, type: categorical}}]
+  storage: {{uri: "s3://models/income", secretRef: {{name: s3-credentials}}}}
+  training:
+    data: {{uri: "s3://data/adult.csv"}}
+    algorithm: logistic-regression
+    schedule: "0 3 * * 0"
+  promotion:
+    auto: {auto}
+    gates: {{minMetric: {{name: rocAuc, value: 0.85}}, maxRegression: 0.01}}
+"#
+    ))
+    .expect("model")
+}
+
+fn policy_yaml(extra: &str) -> DriftPolicy {
+    serde_yaml::from_str(&format!(
+        r#"
+apiVersion: vigil.dev/v1alpha1
+kind: DriftPolicy
+metadata: {{name: income-drift, namespace: {NS}}}
+spec:
+  modelRef: {{name: income}}
+  schedule: "0 */6 * * *"
+  window: 6h
+{extra}
+"#
+    ))
+    .expect("policy")
+}
+
+fn metrics(auc: f64) -> KeyMetrics {
+    KeyMetrics {
+        accuracy: 0.85,
+        roc_auc: Some(auc),
+        precision: 0.74,
+        recall: 0.6,
+        f1: 0.66,
+        log_loss: 0.32,
+        ece: 0.01,
+    }
+}
+
+fn trained(version: &str, auc: f64, served: Option<(&str, f64)>) -> String {
+    serde_json::to_string(&TrainSummary::Succeeded {
+        version: version.into(),
+        algorithm: Algorithm::LogisticRegression,
+        metrics: metrics(auc),
+        served: served.map(|(v, a)| ServedComparison {
+            version: v.into(),
+            metrics: Some(metrics(a)),
+            error: None,
+        }),
+        validation_passed: true,
+        warnings: vec![],
+        rows: RowCounts {
+            train: 26_048,
+            holdout: 6_513,
+        },
+        artifact_uri: format!("s3://models/income/models/{version}/model.json"),
+        report_uri: format!("s3://models/income/reports/training/{version}.json"),
+    })
+    .expect("summary")
+}
+
+fn drift_result(verdict: &str, checked_at: &str) -> String {
+    json!({
+        "outcome": "succeeded", "verdict": verdict, "driftVerdict": verdict,
+        "qualityPassed": true,
+        "driftedFeatures": if verdict == "None" { json!([]) } else { json!(["age"]) },
+        "driftedCount": if verdict == "None" { 0 } else { 1 },
+        "top": [{"name": "age", "verdict": verdict, "psi": 0.83, "pValue": 3.8e-106}],
+        "referenceRows": 10000, "currentRows": 5000, "modelVersion": V1,
+        "checkedAt": checked_at,
+        "reportUri": "s3://models/income/reports/drift/x.json",
+        "htmlUri": "s3://models/income/reports/drift/x.html"
+    })
+    .to_string()
+}
+
+/// Plays the Job controller and the kubelet: the Job completes (or fails) and
+/// its Pod holds the termination message.
+fn finish_job(api: &FakeApi, job: &str, succeeded: bool, message: &str) {
+    api.edit(JOBS, job, |j| {
+        let type_ = if succeeded { "Complete" } else { "Failed" };
+        j["status"] = json!({"conditions": [{"type": type_, "status": "True"}]});
+    });
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{job}-pod"), "namespace": NS,
+                     "labels": {"batch.kubernetes.io/job-name": job}},
+        "status": {"containerStatuses": [{"name": "c", "image": "vigil", "imageID": "",
+            "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": if succeeded { 0 } else { 1 }, "message": message}}}]}
+    }))
+    .expect("pod");
+    api.put(&pod);
+}
+
+/// A drift Job as the policy's CronJob would create it.
+fn put_drift_job(api: &FakeApi, name: &str, created: &str) {
+    let job: Job = serde_json::from_value(json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
+            "labels": {"app.kubernetes.io/name": "vigil", "app.kubernetes.io/instance": "income",
+                       "app.kubernetes.io/component": "drift",
+                       "app.kubernetes.io/managed-by": "vigil-operator",
+                       "vigil.dev/policy": "income-drift"}},
+        "spec": {"template": {"spec": {"containers": []}}}
+    }))
+    .expect("job");
+    api.put(&job);
+}
+
+async fn reconcile_model(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) -> Vec<Recorded> {
+    let model: MonitoredModel = api.get(MODELS, "income").expect("model in the world");
+    model::reconcile(Arc::new(model), api.context(now))
+        .await
+        .expect("reconcile");
+    api.take_writes()
+}
+
+async fn reconcile_policy(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) -> Vec<Recorded> {
+    let policy: DriftPolicy = api
+        .get(POLICIES, "income-drift")
+        .expect("policy in the world");
+    policy::reconcile(Arc::new(policy), api.context(now))
+        .await
+        .expect("reconcile");
+    api.take_writes()
+}
+
+fn lines(writes: &[Recorded]) -> Vec<String> {
+    writes.iter().map(Recorded::line).collect()
+}
+
+fn event_reasons(writes: &[Recorded]) -> Vec<String> {
+    writes
+        .iter()
+        .filter(|w| w.path == EVENTS)
+        .map(|w| {
+            let body = w.body.as_ref().expect("event body");
+            format!(
+                "{}:{}",
+                body["regarding"]["kind"].as_str().unwrap_or_default(),
+                body["reason"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+fn status_of(api: &FakeApi) -> Value {
+    let model: MonitoredModel = api.get(MODELS, "income").expect("model");
+    serde_json::to_value(model.status.expect("status")).expect("json")
+}
+
+fn condition(status: &Value, type_: &str) -> (String, String) {
+    let c = status["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == type_)
+        .unwrap_or_else(|| panic!("no condition {type_}"));
+    (
+        c["status"].as_str().unwrap_or_default().to_string(),
+        c["reason"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn served_version_of(api: &FakeApi) -> String {
+    let deployment: Deployment = api
+        .get(DEPLOYMENTS, "income-inference")
+        .expect("deployment");
+    let env = deployment
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod")
+        .containers[0]
+        .env
+        .clone()
+        .expect("env");
+    env.iter()
+        .find(|e| e.name == "VIGIL_MODEL_VERSION")
+        .and_then(|e| e.value.clone())
+        .expect("version env")
+}
+
+#[tokio::test]
+async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
+    let api = FakeApi::new();
+    api.put(&model_yaml(true));
+
+    // First reconcile: Service, training CronJob, the initial training Job, an Event, status.
+    let writes = reconcile_model(&api, at(17, 0)).await;
+    assert_eq!(
+        lines(&writes),
+        vec![
+            format!("PATCH {SERVICES}/income-inference"),
+            format!("PATCH {CRONJOBS}/income-train"),
+            format!("PATCH {JOBS}/income-train-initial"),
+            format!("POST {EVENTS}"),
+            format!("PATCH {MODELS}/income/status"),
+        ]
+    );
+    for apply in writes.iter().filter(|w| w.method == "PATCH") {
+        assert!(
+            apply.query.contains("fieldManager=vigil.dev%2Foperator")
+                && apply.query.contains("force=true"),
+            "server-side apply with our field manager: {}",
+            apply.query
+        );
+    }
+    assert_eq!(
+        event_reasons(&writes),
+        vec!["MonitoredModel:TrainingStarted"]
+    );
+    let status = status_of(&api);
+    assert_eq!(status["lastTraining"]["job"], "income-train-initial");
+    assert_eq!(status["lastTraining"]["trigger"], "Initial");
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(
+        condition(&status, "Training"),
+        ("True".into(), "Running".into())
+    );
+    assert_eq!(
+        condition(&status, "Ready"),
+        ("False".into(), "NoModel".into())
+    );
+    let job: Job = api.get(JOBS, "income-train-initial").expect("job");
+    assert_eq!(
+        job.metadata.owner_references.expect("owner")[0].kind,
+        "MonitoredModel"
+    );
+
+    // Nothing changed: nothing is written.
+    assert_eq!(
+        lines(&reconcile_model(&api, at(17, 5)).await),
+        Vec::<String>::new()
+    );
+
+    // The training Job succeeds: promotion, the Deployment serves v1.
+    finish_job(&api, "income-train-initial", true, &trained(V1, 0.90, None));
+    let writes = reconcile_model(&api, at(17, 30)).await;
+    assert_eq!(
+        event_reasons(&writes),
+        vec![
+            "MonitoredModel:TrainingSucceeded",
+            "MonitoredModel:ModelPromoted"
+        ]
+    );
+    assert!(lines(&writes).contains(&format!("PATCH {DEPLOYMENTS}/income-inference")));
+    assert_eq!(served_version_of(&api), V1);
+    let status = status_of(&api);
+    assert_eq!(status["servingVersion"], V1);
+    assert_eq!(status["history"][0]["action"], "Promoted");
+    assert_eq!(
+        condition(&status, "ModelAvailable"),
+        ("True".into(), "Serving".into())
+    );
+    assert_eq!(
+        condition(&status, "Ready"),
+        ("False".into(), "RollingOut".into())
+    );
+    assert_eq!(
+        lines(&reconcile_model(&api, at(17, 31)).await),
+        Vec::<String>::new()
+    );
+
+    // The Deployment becomes available: only status changes.
+    api.edit(DEPLOYMENTS, "income-inference", |d| {
+        d["status"] = json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1});
+    });
+    let writes = reconcile_model(&api, at(17, 32)).await;
+    assert_eq!(
+        lines(&writes),
+        vec![format!("PATCH {MODELS}/income/status")]
+    );
+    assert_eq!(
+        condition(&status_of(&api), "Ready"),
+        ("True".into(), "Serving".into())
+    );
+
+    // A manual training request; the candidate regresses: rejected, v1 stays.
+    api.edit(MODELS, "income", |m| {
+        m["metadata"]["annotations"] = json!({"vigil.dev/train-request": "2026-11-28 retry"});
+    });
+    let writes = reconcile_model(&api, at(18, 0)).await;
+    let manual_job = writes
+        .iter()
+        .find(|w| w.path.starts_with(JOBS))
+        .map(|w| w.path.trim_start_matches(&format!("{JOBS}/")).to_string())
+        .expect("a manual training Job");
+    assert!(
+        manual_job.starts_with("income-train-manual-"),
+        "{manual_job}"
+    );
+    assert_eq!(status_of(&api)["lastTraining"]["trigger"], "Manual");
+    assert_eq!(
+        lines(&reconcile_model(&api, at(18, 1)).await),
+        Vec::<String>::new(),
+        "one Job per request"
+    );
+    finish_job(
+        &api,
+        &manual_job,
+        true,
+        &trained(V2, 0.87, Some((V1, 0.90))),
+    );
+    let writes = reconcile_model(&api, at(18, 30)).await;
+    assert_eq!(
+        event_reasons(&writes),
+        vec![
+            "MonitoredModel:TrainingSucceeded",
+            "MonitoredModel:PromotionRejected"
+        ]
+    );
+    let rejection = writes
+        .iter()
+        .find(|w| {
+            w.body
+                .as_ref()
+                .is_some_and(|b| b["reason"] == "PromotionRejected")
+        })
+        .and_then(|w| w.body.as_ref())
+        .expect("event");
+    assert_eq!(
+        rejection["note"],
+        format!(
+            "{V2}: maxRegression: rocAuc 0.8700 vs served {V1} 0.9000: regression +0.0300 > 0.0100"
+        )
+    );
+    assert!(
+        !lines(&writes).iter().any(|l| l.contains("deployments")),
+        "v1 keeps serving"
+    );
+    let status = status_of(&api);
+    assert_eq!(status["latestCandidate"]["version"], V2);
+    assert_eq!(status["latestCandidate"]["passed"], false);
+    assert_eq!(status["history"][1]["action"], "Rejected");
+
+    // A better candidate is promoted, then a pin rolls back to v1 and clearing it returns to v3.
+    api.edit(MODELS, "income", |m| {
+        m["metadata"]["annotations"] = json!({"vigil.dev/train-request": "again"});
+    });
+    let writes = reconcile_model(&api, at(19, 0)).await;
+    let job3 = writes
+        .iter()
+        .find(|w| w.path.starts_with(JOBS))
+        .map(|w| w.path.trim_start_matches(&format!("{JOBS}/")).to_string())
+        .expect("job");
+    finish_job(&api, &job3, true, &trained(V3, 0.91, Some((V1, 0.90))));
+    reconcile_model(&api, at(19, 30)).await;
+    assert_eq!(served_version_of(&api), V3);
+
+    api.edit(MODELS, "income", |m| {
+        m["spec"]["serving"] = json!({"pinnedVersion": V1});
+        m["metadata"]["generation"] = json!(2);
+    });
+    let writes = reconcile_model(&api, at(20, 0)).await;
+    assert_eq!(event_reasons(&writes), vec!["MonitoredModel:RolledBack"]);
+    assert_eq!(served_version_of(&api), V1);
+    let status = status_of(&api);
+    assert_eq!(status["observedGeneration"], 2);
+    let last = status["history"]
+        .as_array()
+        .expect("history")
+        .last()
+        .cloned()
+        .expect("entry");
+    assert_eq!(
+        (last["version"].as_str(), last["action"].as_str()),
+        (Some(V1), Some("RolledBack"))
+    );
+
+    api.edit(MODELS, "income", |m| {
+        m["spec"]["serving"] = json!({});
+        m["metadata"]["generation"] = json!(3);
+    });
+    let writes = reconcile_model(&api, at(20, 30)).await;
+    assert_eq!(event_reasons(&writes), vec!["MonitoredModel:Unpinned"]);
+    assert_eq!(served_version_of(&api), V3);
+    let actions: Vec<Action> = serde_json::from_value::<MonitoredModel>(
+        serde_json::to_value(api.get::<MonitoredModel>(MODELS, "income").expect("m")).expect("v"),
+    )
+    .expect("m")
+    .status
+    .expect("status")
+    .history
+    .iter()
+    .map(|h| h.action)
+    .collect();
+    assert_eq!(
+        actions,
+        vec![
+            Action::Promoted,
+            Action::Rejected,
+            Action::Promoted,
+            Action::RolledBack,
+            Action::Unpinned
+        ]
+    );
+}
+
+#[tokio::test]
+async fn manual_promotion_waits_for_the_approve_annotation() {
+    let api = FakeApi::new();
+    api.put(&model_yaml(false));
+    reconcile_model(&api, at(17, 0)).await;
+    finish_job(&api, "income-train-initial", true, &trained(V1, 0.90, None));
+    let writes = reconcile_model(&api, at(17, 30)).await;
+    assert_eq!(
+        event_reasons(&writes),
+        vec![
+            "MonitoredModel:TrainingSucceeded",
+            "MonitoredModel:AwaitingApproval"
+        ]
+    );
+    assert!(api
+        .get::<Deployment>(DEPLOYMENTS, "income-inference")
+        .is_none());
+    api.edit(MODELS, "income", |m| {
+        m["metadata"]["annotations"] = json!({"vigil.dev/approve": V1});
+    });
+    let writes = reconcile_model(&api, at(18, 0)).await;
+    assert_eq!(event_reasons(&writes), vec!["MonitoredModel:ModelPromoted"]);
+    assert_eq!(served_version_of(&api), V1);
+    assert_eq!(
+        lines(&reconcile_model(&api, at(18, 1)).await),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn failed_training_is_recorded_as_degraded() {
+    let api = FakeApi::new();
+    api.put(&model_yaml(true));
+    reconcile_model(&api, at(17, 0)).await;
+    let failure = serde_json::to_string(&TrainSummary::Failed {
+        reason: "DataUnavailable".into(),
+        message: "cannot read s3://data/adult.csv: 403 Forbidden".into(),
+    })
+    .expect("json");
+    finish_job(&api, "income-train-initial", false, &failure);
+    let writes = reconcile_model(&api, at(17, 10)).await;
+    assert_eq!(
+        event_reasons(&writes),
+        vec!["MonitoredModel:TrainingFailed"]
+    );
+    let status = status_of(&api);
+    assert_eq!(status["lastTraining"]["outcome"], "Failed");
+    assert_eq!(
+        condition(&status, "Degraded"),
+        ("True".into(), "TrainingFailed".into())
+    );
+    assert_eq!(
+        condition(&status, "Ready"),
+        ("False".into(), "NoModel".into())
+    );
+    // No crash loop: a failed first training is not retried by itself.
+    assert_eq!(
+        lines(&reconcile_model(&api, at(17, 20)).await),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn invalid_spec_is_a_condition_and_an_event_and_waits() {
+    let api = FakeApi::new();
+    let mut model = model_yaml(true);
+    model.spec.training.holdout.fraction = 1.5;
+    api.put(&model);
+    let ctx = api.context(at(17, 0));
+    let stored: MonitoredModel = api.get(MODELS, "income").expect("model");
+    let action = model::reconcile(Arc::new(stored), ctx)
+        .await
+        .expect("reconcile");
+    assert_eq!(
+        format!("{action:?}"),
+        format!("{:?}", kube::runtime::controller::Action::await_change())
+    );
+    let writes = api.take_writes();
+    assert_eq!(
+        lines(&writes),
+        vec![
+            format!("PATCH {MODELS}/income/status"),
+            format!("POST {EVENTS}")
+        ]
+    );
+    assert_eq!(event_reasons(&writes), vec!["MonitoredModel:InvalidSpec"]);
+    let status = status_of(&api);
+    assert_eq!(
+        condition(&status, "Ready"),
+        ("False".into(), "InvalidSpec".into())
+    );
+    let message = status["conditions"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("training.holdout.fraction"), "{message}");
+    assert_eq!(
+        lines(&reconcile_model(&api, at(17, 1)).await),
+        Vec::<String>::new(),
+        "no Event storm"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_object_is_reported_not_retried() {
+    let api = FakeApi::new();
+    let raw = json!({"apiVersion": "vigil.dev/v1alpha1", "kind": "MonitoredModel",
+        "metadata": {"name": "broken", "namespace": NS, "uid": "u1"},
+        "spec": {"schema": 5}});
+    let guard: DeserializeGuard<MonitoredModel> = serde_json::from_value(raw).expect("guard");
+    assert!(guard.0.is_err());
+    let action = run::reconcile_model(Arc::new(guard), api.context(at(17, 0)))
+        .await
+        .expect("no error: nothing to retry");
+    assert_eq!(
+        format!("{action:?}"),
+        format!("{:?}", kube::runtime::controller::Action::await_change())
+    );
+    let writes = api.take_writes();
+    assert_eq!(event_reasons(&writes), vec!["MonitoredModel:InvalidObject"]);
+}
+
+#[tokio::test]
+async fn api_errors_back_off_exponentially() {
+    let api = FakeApi::new();
+    api.put(&model_yaml(true));
+    api.fail("/deployments", 500);
+    let ctx = api.context(at(17, 0));
+    let model: MonitoredModel = api.get(MODELS, "income").expect("model");
+    let error = model::reconcile(Arc::new(model.clone()), ctx.clone())
+        .await
+        .expect_err("the API server fails");
+    assert_eq!(error.metric_label(), "api_error");
+    assert!(
+        api.take_writes().is_empty(),
+        "nothing written after a failed read"
+    );
+    let guard = Arc::new(DeserializeGuard(Ok(model)));
+    let delays: Vec<String> = (0..3)
+        .map(|_| {
+            format!(
+                "{:?}",
+                run::error_policy(guard.clone(), &error, ctx.clone())
+            )
+        })
+        .collect();
+    assert_eq!(
+        delays,
+        ["5s", "10s", "20s"].map(|d| format!("Action {{ requeue_after: Some({d}) }}"))
+    );
+    let text = ctx.metrics.render();
+    assert!(
+        text.contains(r#"vigil_operator_reconcile_failures_total{controller="MonitoredModel",reason="api_error"} 3"#),
+        "{text}"
+    );
+}
+
+fn serving_model(api: &FakeApi) {
+    let mut model = model_yaml(true);
+    model.status = Some(vigil_operator::crd::MonitoredModelStatus {
+        serving_version: Some(V1.into()),
+        promoted_version: Some(V1.into()),
+        ..Default::default()
+    });
+    api.put(&model);
+}
+
+#[tokio::test]
+async fn drift_triggers_a_retrain_once_per_cooldown() {
+    let api = FakeApi::new();
+    serving_model(&api);
+    api.put(&policy_yaml(
+        "  actions: {retrain: {on: Critical, cooldown: 12h}}",
+    ));
+
+    // The check CronJob, owned by the policy, checks the served version.
+    let writes = reconcile_policy(&api, at(17, 0)).await;
+    assert_eq!(
+        lines(&writes),
+        vec![
+            format!("PATCH {CRONJOBS}/income-drift-check"),
+            format!("PATCH {POLICIES}/income-drift/status")
+        ]
+    );
+    let cronjob: CronJob = api.get(CRONJOBS, "income-drift-check").expect("cronjob");
+    assert_eq!(
+        cronjob.metadata.owner_references.expect("owner")[0].kind,
+        "DriftPolicy"
+    );
+    let spec = cronjob.spec.expect("spec");
+    assert_eq!(spec.schedule, "0 */6 * * *");
+    let pod = spec
+        .job_template
+        .spec
+        .expect("job")
+        .template
+        .spec
+        .expect("pod");
+    let config: Value = serde_json::from_str(
+        pod.containers[0].env.as_ref().expect("env")[0]
+            .value
+            .as_deref()
+            .expect("json"),
+    )
+    .expect("config JSON");
+    assert_eq!(config["servedVersion"], V1);
+    assert_eq!(config["policy"]["window"], "6h");
+    assert_eq!(
+        lines(&reconcile_policy(&api, at(17, 1)).await),
+        Vec::<String>::new()
+    );
+
+    // A Critical check: retrain now, recorded on both resources.
+    put_drift_job(&api, "income-drift-29400000", "2026-11-28T18:00:00Z");
+    finish_job(
+        &api,
+        "income-drift-29400000",
+        true,
+        &drift_result("Critical", "2026-11-28T18:00:30Z"),
+    );
+    let writes = reconcile_policy(&api, at(18, 1)).await;
+    assert!(
+        lines(&writes).contains(&format!("PATCH {JOBS}/income-train-drift-29400000")),
+        "{:?}",
+        lines(&writes)
+    );
+    assert_eq!(
+        event_reasons(&writes),
+        vec![
+            "DriftPolicy:DriftDetected",
+            "DriftPolicy:RetrainTriggered",
+            "MonitoredModel:DriftDetected",
+            "MonitoredModel:RetrainTriggered"
+        ]
+    );
+    let policy: DriftPolicy = api.get(POLICIES, "income-drift").expect("policy");
+    let status = policy.status.expect("status");
+    assert_eq!(
+        status.last_retrain_triggered.as_deref(),
+        Some("2026-11-28T18:01:00Z")
+    );
+    let check = status.last_check.expect("check");
+    assert_eq!(
+        (check.verdict.as_str(), check.retrain.as_deref()),
+        ("Critical", Some("retraining started"))
+    );
+    assert_eq!(check.drifted_features, vec!["age"]);
+
+    // The model controller records the retraining and the verdict.
+    reconcile_model(&api, at(18, 2)).await;
+    let status = status_of(&api);
+    assert_eq!(status["lastTraining"]["trigger"], "Drift");
+    assert_eq!(status["drift"]["verdict"], "Critical");
+    assert_eq!(status["drift"]["retrain"], "retraining started");
+    assert_eq!(
+        condition(&status, "Drifted"),
+        ("True".into(), "Critical".into())
+    );
+    finish_job(
+        &api,
+        "income-train-drift-29400000",
+        true,
+        &trained(V2, 0.91, Some((V1, 0.90))),
+    );
+    reconcile_model(&api, at(18, 30)).await;
+
+    // Another Critical check inside the cooldown: no retrain, and why.
+    put_drift_job(&api, "income-drift-29400360", "2026-11-29T00:00:00Z");
+    finish_job(
+        &api,
+        "income-drift-29400360",
+        true,
+        &drift_result("Critical", "2026-11-29T00:00:30Z"),
+    );
+    let writes = reconcile_policy(&api, at(23, 59)).await;
+    assert!(
+        !lines(&writes)
+            .iter()
+            .any(|l| l.starts_with(&format!("PATCH {JOBS}"))),
+        "{:?}",
+        lines(&writes)
+    );
+    assert_eq!(
+        event_reasons(&writes),
+        vec!["DriftPolicy:DriftDetected", "MonitoredModel:DriftDetected"]
+    );
+    let policy: DriftPolicy = api.get(POLICIES, "income-drift").expect("policy");
+    let status = policy.status.expect("status");
+    assert_eq!(
+        status.last_check.expect("check").retrain.as_deref(),
+        Some("retrain skipped: cooldown until 2026-11-29T06:01:00Z")
+    );
+    assert_eq!(status.history.len(), 2);
+    reconcile_model(&api, at(23, 59)).await;
+    assert_eq!(
+        status_of(&api)["drift"]["retrain"],
+        "retrain skipped: cooldown until 2026-11-29T06:01:00Z"
+    );
+
+    // A check below the threshold never retrains.
+    put_drift_job(&api, "income-drift-29400720", "2026-11-29T06:00:00Z");
+    finish_job(
+        &api,
+        "income-drift-29400720",
+        true,
+        &drift_result("Warning", "2026-11-29T06:00:30Z"),
+    );
+    let writes = reconcile_policy(&api, at(23, 59) + chrono::Duration::hours(7)).await;
+    assert!(!lines(&writes)
+        .iter()
+        .any(|l| l.starts_with(&format!("PATCH {JOBS}"))));
+    let policy: DriftPolicy = api.get(POLICIES, "income-drift").expect("policy");
+    assert_eq!(
+        policy
+            .status
+            .expect("s")
+            .last_check
+            .expect("c")
+            .retrain
+            .as_deref(),
+        Some("no retrain: drift verdict Warning is below actions.retrain.on Critical")
+    );
+}
+
+#[tokio::test]
+async fn webhooks_get_one_slack_message_per_drifting_check() {
+    use axum::routing::post;
+    let received = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hooks/T000/SECRET",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().expect("lock").push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/hooks/T000/SECRET",
+        listener.local_addr().expect("addr")
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let api = FakeApi::new();
+    serving_model(&api);
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("slack-hook".into()),
+            namespace: Some(NS.into()),
+            ..Default::default()
+        },
+        data: Some([("url".to_string(), ByteString(url.into_bytes()))].into()),
+        ..Default::default()
+    };
+    api.put(&secret);
+    api.put(&policy_yaml(
+        "  actions:\n    notify:\n      - webhook: {urlSecretRef: {name: slack-hook, key: url}}\n        on: [Critical]\n      - webhook: {urlSecretRef: {name: missing, key: url}}",
+    ));
+    reconcile_policy(&api, at(17, 0)).await;
+
+    put_drift_job(&api, "income-drift-1", "2026-11-28T18:00:00Z");
+    finish_job(
+        &api,
+        "income-drift-1",
+        true,
+        &drift_result("Critical", "2026-11-28T18:00:30Z"),
+    );
+    let writes = reconcile_policy(&api, at(18, 1)).await;
+    let messages = received.lock().expect("lock").clone();
+    assert_eq!(messages.len(), 1);
+    let text = messages[0]["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("Vigil: Critical drift on model ml/income (policy income-drift)"),
+        "{text}"
+    );
+    assert!(text.contains("Drifted features (1): age"), "{text}");
+    let policy: DriftPolicy = api.get(POLICIES, "income-drift").expect("policy");
+    let notified = policy
+        .status
+        .expect("s")
+        .last_check
+        .expect("c")
+        .notified
+        .expect("notified");
+    assert!(
+        notified.starts_with("notified 1 of 2 webhook(s); secret missing has no key url"),
+        "{notified}"
+    );
+    for write in &writes {
+        assert!(
+            !write
+                .body
+                .as_ref()
+                .is_some_and(|b| b.to_string().contains("SECRET")),
+            "the URL leaked into {}",
+            write.line()
+        );
+    }
+
+    // A check that does not reach `on` notifies nobody; nothing is sent twice.
+    put_drift_job(&api, "income-drift-2", "2026-11-29T00:00:00Z");
+    finish_job(
+        &api,
+        "income-drift-2",
+        true,
+        &drift_result("None", "2026-11-29T00:00:30Z"),
+    );
+    reconcile_policy(&api, at(23, 0)).await;
+    reconcile_policy(&api, at(23, 1)).await;
+    assert_eq!(received.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
+async fn policy_waits_for_its_model_and_rejects_unknown_features() {
+    let api = FakeApi::new();
+    api.put(&policy_yaml(""));
+    let writes = reconcile_policy(&api, at(17, 0)).await;
+    assert_eq!(
+        lines(&writes),
+        vec![format!("PATCH {POLICIES}/income-drift/status")]
+    );
+    let policy: DriftPolicy = api.get(POLICIES, "income-drift").expect("policy");
+    let ready = &policy.status.expect("status").conditions[0];
+    assert_eq!(
+        (ready.reason.as_str(), ready.status.as_str()),
+        ("ModelNotFound", "False")
+    );
+
+    api.put(&model_yaml(true));
+    api.put(&policy_yaml("  features: {include: [agee]}"));
+    let writes = reconcile_policy(&api, at(17, 1)).await;
+    assert_eq!(event_reasons(&writes), vec!["DriftPolicy:InvalidSpec"]);
+    let policy: DriftPolicy = api.get(POLICIES, "income-drift").expect("policy");
+    let message = policy.status.expect("status").conditions[0].message.clone();
+    assert!(message.contains("`agee`"), "{message}");
+    assert!(api.names(CRONJOBS).is_empty());
+}
