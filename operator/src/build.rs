@@ -8,9 +8,9 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvFromSource, EnvVar,
-    HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecretEnvSource, SecurityContext, Service, ServicePort, ServiceSpec, Volume,
-    VolumeMount,
+    HTTPGetAction, PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe, ResourceRequirements, SeccompProfile, SecretEnvSource, SecurityContext, Service,
+    ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 use vigil_core::config::{Resources, TrainJobConfig};
 use vigil_core::drift::DriftJobConfig;
+use vigil_core::storage::DEFAULT_PVC_ROOT;
 
 use crate::crd::{DriftPolicy, MonitoredModel};
 use crate::jobs::POLICY_LABEL;
@@ -198,20 +199,48 @@ fn env(pairs: &[(&str, String)]) -> Vec<EnvVar> {
         .collect()
 }
 
-/// `/tmp` is the only writable path (the root file system is read-only).
-fn tmp_volume() -> (Vec<Volume>, Vec<VolumeMount>) {
-    (
-        vec![Volume {
-            name: "tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
+/// The claim of a `pvc://claim/path` URI.
+fn claim_of(uri: &str) -> Option<&str> {
+    uri.strip_prefix("pvc://")?
+        .split('/')
+        .next()
+        .filter(|claim| !claim.is_empty())
+}
+
+/// `/tmp` (the only writable path of the read-only root) and every
+/// PersistentVolumeClaim a `pvc://` URI names, mounted where the store looks
+/// for it (`/mnt/vigil/<claim>`).
+fn volumes(uris: &[&str]) -> (Vec<Volume>, Vec<VolumeMount>) {
+    let mut volumes = vec![Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }];
+    let mut mounts = vec![VolumeMount {
+        name: "tmp".into(),
+        mount_path: "/tmp".into(),
+        ..VolumeMount::default()
+    }];
+    let mut claims: Vec<&str> = uris.iter().filter_map(|uri| claim_of(uri)).collect();
+    claims.sort_unstable();
+    claims.dedup();
+    for (i, claim) in claims.into_iter().enumerate() {
+        let name = format!("pvc-{i}");
+        volumes.push(Volume {
+            name: name.clone(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim.into(),
+                read_only: None,
+            }),
             ..Volume::default()
-        }],
-        vec![VolumeMount {
-            name: "tmp".into(),
-            mount_path: "/tmp".into(),
+        });
+        mounts.push(VolumeMount {
+            name,
+            mount_path: format!("{DEFAULT_PVC_ROOT}/{claim}"),
             ..VolumeMount::default()
-        }],
-    )
+        });
+    }
+    (volumes, mounts)
 }
 
 fn http_probe(path: &str) -> Probe {
@@ -233,7 +262,7 @@ pub fn build_serving_deployment(
     image: &str,
 ) -> Result<Deployment, BuildError> {
     let serving = &model.spec.serving;
-    let (volumes, mounts) = tmp_volume();
+    let (volumes, mounts) = volumes(&[&model.spec.storage.uri]);
     let container = Container {
         name: "inference".into(),
         image: Some(image.into()),
@@ -355,7 +384,7 @@ fn job_pod(
     resources_spec: Option<&Resources>,
     image: &str,
 ) -> PodTemplateSpec {
-    let (volumes, mounts) = tmp_volume();
+    let (volumes, mounts) = volumes(&[&model.spec.storage.uri, &model.spec.training.data.uri]);
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels),
@@ -721,6 +750,41 @@ spec:
         assert_eq!(
             build_service(&fresh).expect_err("no uid"),
             BuildError::MissingMetadata("uid")
+        );
+    }
+
+    #[test]
+    fn pvc_stores_and_data_are_mounted_where_the_store_reads_them() {
+        let mut model = model();
+        model.spec.storage.uri = "pvc://vigil-store/income".into();
+        model.spec.training.data.uri = "pvc://datasets/adult/train.csv".into();
+        let config = train_job_config(&model, None);
+        let job = build_training_job(&model, "j".into(), "Manual", &config, "vigil").expect("job");
+        let pod = serde_json::to_value(job.spec.expect("spec").template.spec.expect("pod"))
+            .expect("json");
+        assert_eq!(
+            pod["volumes"],
+            json!([{"name": "tmp", "emptyDir": {}},
+                   {"name": "pvc-0", "persistentVolumeClaim": {"claimName": "datasets"}},
+                   {"name": "pvc-1", "persistentVolumeClaim": {"claimName": "vigil-store"}}])
+        );
+        assert_eq!(
+            pod["containers"][0]["volumeMounts"],
+            json!([{"name": "tmp", "mountPath": "/tmp"},
+                   {"name": "pvc-0", "mountPath": "/mnt/vigil/datasets"},
+                   {"name": "pvc-1", "mountPath": "/mnt/vigil/vigil-store"}])
+        );
+        let deployment = build_serving_deployment(&model, "v1", "vigil").expect("deployment");
+        let pod = serde_json::to_value(deployment.spec.expect("spec").template.spec.expect("pod"))
+            .expect("json");
+        assert_eq!(
+            pod["volumes"][1]["persistentVolumeClaim"]["claimName"],
+            "vigil-store"
+        );
+        assert_eq!(
+            pod["volumes"].as_array().map(Vec::len),
+            Some(2),
+            "the data claim is not needed to serve"
         );
     }
 }
