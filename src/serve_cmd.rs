@@ -30,7 +30,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HOSTNAME", default_value = "vigil")]
     pub writer: String,
     /// Write buffered log records at least this often (e.g. 10s, 500ms, 1m; at most 1h).
-    #[arg(long, env = "VIGIL_FLUSH_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "VIGIL_FLUSH_INTERVAL", default_value = "10s", value_parser = vigil_core::config::parse_duration)]
     pub flush_interval: Duration,
     /// Write a log batch as soon as it holds this many records.
     #[arg(long, env = "VIGIL_FLUSH_RECORDS", default_value_t = 5000)]
@@ -58,11 +58,11 @@ pub struct ServeArgs {
     #[arg(long, env = "VIGIL_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,
     /// Longest a request may take before a 408.
-    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s", value_parser = vigil_core::config::parse_duration)]
     pub request_timeout: Duration,
     /// On SIGTERM, how long requests in flight may take, and then how long the final log
     /// flush may retry a failing store.
-    #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = vigil_core::config::parse_duration)]
     pub shutdown_timeout: Duration,
 }
 
@@ -76,25 +76,6 @@ pub enum WhenFullArg {
 pub enum OutOfRangeArg {
     Reject,
     Accept,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 10s, 500ms or 1m"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" | "" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("`{text}`: unit must be ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }
 
 fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, String> {
@@ -246,15 +227,6 @@ pub async fn run(args: ServeArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5d").is_err());
-    }
 
     #[test]
     fn writer_names_are_safe_file_names() {

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use prometheus::core::Collector;
+use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -144,6 +144,10 @@ impl Metrics {
             self.drifted_features
                 .with_label_values(&labels)
                 .set(i64::try_from(*drifted_count).unwrap_or(i64::MAX));
+            // Features that no longer drift must not keep their old PSI.
+            remove_series(&self.feature_psi, &["namespace", "model", "feature"], |v| {
+                v[0] == namespace && v[1] == model
+            });
             for feature in top {
                 if let Some(psi) = feature.psi {
                     self.feature_psi
@@ -156,28 +160,11 @@ impl Metrics {
 
     /// Marks `version` as served by the model (and nothing else).
     pub fn serving(&self, namespace: &str, model: &str, version: Option<&str>) {
-        for family in self.serving_info.collect() {
-            for metric in family.get_metric() {
-                let label = |name: &str| {
-                    metric
-                        .get_label()
-                        .iter()
-                        .find(|l| l.name() == name)
-                        .map(|l| l.value().to_string())
-                        .unwrap_or_default()
-                };
-                if label("namespace") == namespace
-                    && label("model") == model
-                    && Some(label("version").as_str()) != version
-                {
-                    let _ = self.serving_info.remove_label_values(&[
-                        namespace,
-                        model,
-                        label("version").as_str(),
-                    ]);
-                }
-            }
-        }
+        remove_series(
+            &self.serving_info,
+            &["namespace", "model", "version"],
+            |v| v[0] == namespace && v[1] == model && Some(v[2].as_str()) != version,
+        );
         if let Some(version) = version {
             self.serving_info
                 .with_label_values(&[namespace, model, version])
@@ -190,6 +177,33 @@ impl Metrics {
         let mut buffer = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// Removes the series of `vec` whose label values (in `names` order) match.
+fn remove_series<T: MetricVecBuilder>(
+    vec: &MetricVec<T>,
+    names: &[&str],
+    matches: impl Fn(&[String]) -> bool,
+) {
+    for family in vec.collect() {
+        for metric in family.get_metric() {
+            let values: Vec<String> = names
+                .iter()
+                .map(|name| {
+                    metric
+                        .get_label()
+                        .iter()
+                        .find(|l| l.name() == *name)
+                        .map(|l| l.value().to_string())
+                        .unwrap_or_default()
+                })
+                .collect();
+            if matches(&values) {
+                let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+                let _ = vec.remove_label_values(&refs);
+            }
+        }
     }
 }
 
@@ -232,5 +246,33 @@ mod tests {
         assert!(text.contains(r#"version="v9""#), "{text}");
         assert!(text.contains(r#"vigil_operator_reconciles_total{controller="model"} 1"#));
         assert!(text.contains("vigil_operator_reconcile_duration_seconds_count"));
+    }
+
+    #[test]
+    fn drift_gauges_follow_the_last_check() {
+        let metrics = Metrics::new().expect("metrics");
+        let check = |feature: &str, verdict: &str| -> DriftSummary {
+            serde_json::from_value(serde_json::json!({
+                "outcome": "succeeded", "verdict": verdict, "driftVerdict": verdict,
+                "qualityPassed": true, "driftedFeatures": [feature], "driftedCount": 1,
+                "top": [{"name": feature, "verdict": verdict, "psi": 0.5}],
+                "referenceRows": 10, "currentRows": 10, "checkedAt": "2026-11-28T18:00:00Z",
+                "reportUri": "r", "htmlUri": "h"
+            }))
+            .expect("summary")
+        };
+        metrics.drift_check("ml", "income", "p", &check("age", "Critical"));
+        metrics.drift_check("ml", "income", "p", &check("hours_per_week", "Warning"));
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"vigil_drift_verdict{model="income",namespace="ml",policy="p"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"feature="hours_per_week""#), "{text}");
+        assert!(
+            !text.contains(r#"feature="age""#),
+            "a feature that no longer drifts keeps no PSI: {text}"
+        );
+        assert!(text.contains(r#"vigil_drift_last_check_timestamp_seconds{model="income",namespace="ml",policy="p"} 1795888800"#), "{text}");
     }
 }

@@ -19,7 +19,6 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
-use vigil_core::drift::Span;
 use vigil_core::report::TrainSummary;
 
 use crate::apply::{apply_child, apply_status, delete_child, termination_message};
@@ -39,7 +38,7 @@ use crate::status::{
 
 pub const APPROVE_ANNOTATION: &str = "vigil.dev/approve";
 pub const TRAIN_REQUEST_ANNOTATION: &str = "vigil.dev/train-request";
-const CONTROLLER: &str = "monitoredmodel";
+const CONTROLLER: &str = "MonitoredModel";
 
 /// What the API server holds for one MonitoredModel.
 #[derive(Clone, Debug, Default)]
@@ -101,11 +100,11 @@ pub fn validate(model: &MonitoredModel) -> Result<(), String> {
     {
         return Err("spec.serving.pinnedVersion is empty: remove it to follow promotions".into());
     }
-    serving
-        .logging
-        .flush_interval
-        .parse::<Span>()
+    let flush = vigil_core::config::parse_duration(&serving.logging.flush_interval)
         .map_err(|e| format!("spec.serving.logging.flushInterval: {e}"))?;
+    if flush > std::time::Duration::from_secs(3600) {
+        return Err("spec.serving.logging.flushInterval must be at most 1h".into());
+    }
     if let (Some(min), replicas) = (serving.min_available, serving.replicas) {
         if min > replicas {
             return Err(format!(

@@ -27,7 +27,7 @@ use crate::model::training_selector;
 use crate::notify;
 use crate::status::{condition, rfc3339, set_condition, EventNote};
 
-const CONTROLLER: &str = "driftpolicy";
+const CONTROLLER: &str = "DriftPolicy";
 /// Bound of `status.history`.
 pub const CHECK_HISTORY_LIMIT: usize = 10;
 
