@@ -39,6 +39,13 @@ pub async fn publish_to(ctx: &Context, reference: ObjectReference, note: &EventN
         }
         text.truncate(end);
     }
+    tracing::info!(
+        reason = note.reason,
+        kind = reference.kind.as_deref().unwrap_or_default(),
+        name = reference.name.as_deref().unwrap_or_default(),
+        note = %text,
+        "decision"
+    );
     let event = Event {
         type_: if note.warning {
             EventType::Warning

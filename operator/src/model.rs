@@ -534,6 +534,7 @@ async fn apply(
 }
 
 /// One reconcile of a MonitoredModel.
+#[tracing::instrument(skip_all, fields(namespace = model.namespace(), name = %model.name_any()))]
 pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile(CONTROLLER);
     let namespace = model.namespace().ok_or_else(|| Error::NoNamespace {

@@ -505,6 +505,7 @@ async fn notify_webhooks(
 }
 
 /// One reconcile of a DriftPolicy.
+#[tracing::instrument(skip_all, fields(namespace = policy.namespace(), name = %policy.name_any()))]
 pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile(CONTROLLER);
     let namespace = policy.namespace().ok_or_else(|| Error::NoNamespace {

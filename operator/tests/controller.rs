@@ -26,6 +26,7 @@ const JOBS: &str = "/apis/batch/v1/namespaces/ml/jobs";
 const CRONJOBS: &str = "/apis/batch/v1/namespaces/ml/cronjobs";
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ml/deployments";
 const SERVICES: &str = "/api/v1/namespaces/ml/services";
+const PDBS: &str = "/apis/policy/v1/namespaces/ml/poddisruptionbudgets";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ml/events";
 
 const V1: &str = "20261128-173000-aaaaaa";
@@ -886,4 +887,39 @@ async fn policy_waits_for_its_model_and_rejects_unknown_features() {
     let message = policy.status.expect("status").conditions[0].message.clone();
     assert!(message.contains("`agee`"), "{message}");
     assert!(api.names(CRONJOBS).is_empty());
+}
+
+#[tokio::test]
+async fn children_the_spec_no_longer_asks_for_are_deleted() {
+    let api = FakeApi::new();
+    let mut model = model_yaml(true);
+    model.spec.serving.min_available = Some(1);
+    api.put(&model);
+    reconcile_model(&api, at(17, 0)).await;
+    assert_eq!(api.names(CRONJOBS), vec!["income-train"]);
+    assert_eq!(api.names(PDBS), vec!["income-inference"]);
+
+    api.edit(MODELS, "income", |m| {
+        m["spec"]["training"]
+            .as_object_mut()
+            .expect("training")
+            .remove("schedule");
+        m["spec"]["serving"] = json!({});
+        m["metadata"]["generation"] = json!(2);
+    });
+    let writes = reconcile_model(&api, at(17, 5)).await;
+    assert_eq!(
+        lines(&writes),
+        vec![
+            format!("DELETE {PDBS}/income-inference"),
+            format!("DELETE {CRONJOBS}/income-train"),
+            format!("PATCH {MODELS}/income/status"),
+        ]
+    );
+    assert!(api.names(CRONJOBS).is_empty() && api.names(PDBS).is_empty());
+    assert_eq!(status_of(&api)["observedGeneration"], 2);
+    assert_eq!(
+        lines(&reconcile_model(&api, at(17, 6)).await),
+        Vec::<String>::new()
+    );
 }
