@@ -33,7 +33,8 @@ use crate::error::{Error, Result};
 use crate::events::publish;
 use crate::jobs::{created_at, job_state, newest, trigger, JobState};
 use crate::status::{
-    approve, condition, reconcile_serving, record_training, rfc3339, set_condition, EventNote,
+    approve, condition, reconcile_serving, record_training, rfc3339, set_condition,
+    set_invalid_spec, EventNote,
 };
 
 pub const APPROVE_ANNOTATION: &str = "vigil.dev/approve";
@@ -445,20 +446,13 @@ pub fn invalid_status(
     now: DateTime<Utc>,
 ) -> MonitoredModelStatus {
     let mut status = model.status.clone().unwrap_or_default();
-    let generation = model.metadata.generation;
-    status.observed_generation = generation;
-    let message = format!("invalid spec: {message}");
-    for (type_, value) in [(condition::READY, false), (condition::DEGRADED, true)] {
-        set_condition(
-            &mut status.conditions,
-            type_,
-            value,
-            "InvalidSpec",
-            &message,
-            generation,
-            now,
-        );
-    }
+    status.observed_generation = model.metadata.generation;
+    set_invalid_spec(
+        &mut status.conditions,
+        message,
+        model.metadata.generation,
+        now,
+    );
     status
 }
 

@@ -25,7 +25,7 @@ use crate::events::publish;
 use crate::jobs::{created_at, job_state, newest, JobState, POLICY_LABEL};
 use crate::model::training_selector;
 use crate::notify;
-use crate::status::{condition, rfc3339, set_condition, EventNote};
+use crate::status::{condition, rfc3339, set_condition, set_invalid_spec, EventNote};
 
 const CONTROLLER: &str = "DriftPolicy";
 /// Bound of `status.history`.
@@ -401,20 +401,13 @@ pub fn invalid_status(
     now: DateTime<Utc>,
 ) -> DriftPolicyStatus {
     let mut status = policy.status.clone().unwrap_or_default();
-    let generation = policy.metadata.generation;
-    status.observed_generation = generation;
-    let message = format!("invalid spec: {message}");
-    for (type_, value) in [(condition::READY, false), (condition::DEGRADED, true)] {
-        set_condition(
-            &mut status.conditions,
-            type_,
-            value,
-            "InvalidSpec",
-            &message,
-            generation,
-            now,
-        );
-    }
+    status.observed_generation = policy.metadata.generation;
+    set_invalid_spec(
+        &mut status.conditions,
+        message,
+        policy.metadata.generation,
+        now,
+    );
     status
 }
 

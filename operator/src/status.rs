@@ -74,6 +74,27 @@ pub fn set_condition(
     }
 }
 
+/// `Ready=False` and `Degraded=True`, reason `InvalidSpec`: what an invalid spec shows.
+pub fn set_invalid_spec(
+    conditions: &mut Vec<Condition>,
+    message: &str,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) {
+    let message = format!("invalid spec: {message}");
+    for (type_, value) in [(condition::READY, false), (condition::DEGRADED, true)] {
+        set_condition(
+            conditions,
+            type_,
+            value,
+            "InvalidSpec",
+            &message,
+            generation,
+            now,
+        );
+    }
+}
+
 fn push_history(status: &mut MonitoredModelStatus, entry: HistoryEntry) {
     status.history.push(entry);
     let excess = status.history.len().saturating_sub(HISTORY_LIMIT);
