@@ -1,21 +1,40 @@
-//! A fake Kubernetes API server for controller tests: an in-memory object store
-//! behind kube's `Client`, answering GET / LIST (label selectors) / server-side
-//! apply (objects and status) / POST / DELETE, and recording every request so a
-//! test asserts exactly what the controller read and wrote.
+//! A fake Kubernetes API server: an in-memory object store answering GET / LIST
+//! (label selectors, namespaced or cluster-wide) / WATCH / server-side apply
+//! (objects and status) / merge patch / POST / DELETE, and recording every
+//! request so a test asserts exactly what a client read and wrote.
+//!
+//! Two front ends share the store:
+//! - [`FakeApi::client`]: kube's `Client` over a `tower::service_fn`, in process
+//!   (the controller tests call `reconcile` directly);
+//! - [`FakeApi::serve_http`]: a loopback HTTP server, for the real `vigil operator`
+//!   process (kubeconfig `server: http://127.0.0.1:PORT`). Watches stream
+//!   newline-separated events from the store's change log.
+//!
+//! Like a real API server, every change bumps a global `resourceVersion`, a write
+//! that changes nothing changes no version and sends no event, and a watch from
+//! version `R` first replays the changes after `R`. No defaulting, validation,
+//! RBAC, garbage collection or controllers: tests play the Job controller.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
 use kube::Client;
 use serde_json::{json, Value};
+use tokio::sync::broadcast;
 use vigil_operator::context::Context;
 use vigil_operator::metrics::Metrics;
+
+/// The longest a watch stays open before the fake ends it (the client re-watches
+/// from the last version it saw, as it does after a real server's timeout).
+const WATCH_CAP: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
@@ -30,10 +49,27 @@ impl Recorded {
         self.method != "GET"
     }
 
+    pub fn is_watch(&self) -> bool {
+        self.method == "GET"
+            && query_param(&self.query, "watch").is_some_and(|w| w == "true" || w == "1")
+    }
+
     /// `METHOD path` for compact assertions.
     pub fn line(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
+}
+
+/// One change of the world: what a watch sends.
+#[derive(Clone, Debug)]
+struct Change {
+    resource_version: u64,
+    /// The namespaced (or cluster-scoped) collection path of the object.
+    collection: String,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    type_: &'static str,
+    /// The whole object after the change (for `DELETED`: its last state).
+    object: Value,
 }
 
 #[derive(Default)]
@@ -44,26 +80,142 @@ struct State {
     /// Requests whose path contains the key fail with this status.
     failures: Vec<(String, u16)>,
     resource_version: u64,
+    /// Every change, in order, so that a watch from version R replays what came after R.
+    history: Vec<Arc<Change>>,
+    /// Overrides [`WATCH_CAP`].
+    watch_cap: Option<Duration>,
 }
 
-#[derive(Clone, Default)]
+impl State {
+    fn next_resource_version(&mut self) -> u64 {
+        self.resource_version += 1;
+        self.resource_version
+    }
+
+    /// Records a change made at the current resource version and tells the open watches.
+    fn commit(
+        &mut self,
+        changes: &broadcast::Sender<Arc<Change>>,
+        collection: &str,
+        type_: &'static str,
+        object: Value,
+    ) {
+        let change = Arc::new(Change {
+            resource_version: self.resource_version,
+            collection: collection.to_string(),
+            type_,
+            object,
+        });
+        self.history.push(change.clone());
+        // No receiver: no watch is open; the history keeps the change.
+        let _ = changes.send(change);
+    }
+}
+
+#[derive(Clone)]
 pub struct FakeApi {
     state: Arc<Mutex<State>>,
+    /// Every change, as it happens (sent while the state is locked, so a watch
+    /// that subscribes under the same lock misses nothing and sees nothing twice).
+    changes: broadcast::Sender<Arc<Change>>,
 }
 
-fn collection_of(api_version: &str, kind: &str, namespace: &str) -> String {
-    let plural = match kind {
+impl Default for FakeApi {
+    fn default() -> FakeApi {
+        let (changes, _) = broadcast::channel(4096);
+        FakeApi {
+            state: Arc::default(),
+            changes,
+        }
+    }
+}
+
+fn plural_of(kind: &str) -> String {
+    match kind {
         "MonitoredModel" => "monitoredmodels".to_string(),
         "DriftPolicy" => "driftpolicies".to_string(),
         "PodDisruptionBudget" => "poddisruptionbudgets".to_string(),
         other => format!("{}s", other.to_lowercase()),
-    };
+    }
+}
+
+fn collection_of(api_version: &str, kind: &str, namespace: Option<&str>) -> String {
     let prefix = if api_version.contains('/') {
         format!("/apis/{api_version}")
     } else {
         format!("/api/{api_version}")
     };
-    format!("{prefix}/namespaces/{namespace}/{plural}")
+    let plural = plural_of(kind);
+    match namespace {
+        Some(namespace) => format!("{prefix}/namespaces/{namespace}/{plural}"),
+        None => format!("{prefix}/{plural}"),
+    }
+}
+
+/// What a request path points at: `/api/v1` or `/apis/{group}/{version}`, then
+/// `[namespaces/{ns}/]{plural}[/{name}[/{subresource}]]`.
+#[derive(Clone, Debug)]
+struct Target {
+    prefix: String,
+    namespace: Option<String>,
+    plural: String,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+impl Target {
+    fn parse(path: &str) -> Option<Target> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let base = match segments.first() {
+            Some(&"api") => 2,
+            Some(&"apis") => 3,
+            _ => return None,
+        };
+        if segments.len() <= base {
+            return None;
+        }
+        let prefix = format!("/{}", segments[..base].join("/"));
+        let rest = &segments[base..];
+        // `/api/v1/namespaces/ml` is the Namespace `ml`, not a collection in it.
+        let (namespace, rest) = if rest[0] == "namespaces" && rest.len() >= 3 {
+            (Some(rest[1].to_string()), &rest[2..])
+        } else {
+            (None, rest)
+        };
+        if rest.len() > 3 {
+            return None;
+        }
+        Some(Target {
+            prefix,
+            namespace,
+            plural: rest[0].to_string(),
+            name: rest.get(1).map(|s| s.to_string()),
+            subresource: rest.get(2).map(|s| s.to_string()),
+        })
+    }
+
+    /// The collection holding the named object (or where a new one goes).
+    fn collection(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/namespaces/{ns}/{}", self.prefix, self.plural),
+            None => format!("{}/{}", self.prefix, self.plural),
+        }
+    }
+
+    /// Whether a LIST or WATCH of this target covers `collection`: the same one,
+    /// or, cluster-wide (`Api::all`), that resource in every namespace.
+    fn covers(&self, collection: &str) -> bool {
+        if self.namespace.is_some() {
+            return collection == self.collection();
+        }
+        if collection == self.collection() {
+            return true;
+        }
+        collection
+            .strip_prefix(&format!("{}/namespaces/", self.prefix))
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(ns, plural)| !ns.is_empty() && plural == self.plural)
+    }
 }
 
 fn status_body(code: u16, reason: &str, message: &str) -> Value {
@@ -71,23 +223,148 @@ fn status_body(code: u16, reason: &str, message: &str) -> Value {
            "message": message, "reason": reason, "code": code})
 }
 
+fn not_found(name: &str) -> Reply {
+    Reply::Object(
+        404,
+        status_body(404, "NotFound", &format!("{name} not found")),
+    )
+}
+
+/// Equality-based selectors: `k=v`, `k==v`, `k!=v`, `k` (exists), `!k` (absent).
 fn matches_selector(object: &Value, selector: &str) -> bool {
-    selector.split(',').filter(|s| !s.is_empty()).all(|term| {
-        let (key, value) = term.split_once('=').unwrap_or((term, ""));
-        object["metadata"]["labels"][key].as_str() == Some(value)
-    })
+    let labels = &object["metadata"]["labels"];
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .all(|term| {
+            if let Some((key, value)) = term.split_once("!=") {
+                labels[key.trim()].as_str() != Some(value.trim())
+            } else if let Some((key, value)) =
+                term.split_once("==").or_else(|| term.split_once('='))
+            {
+                labels[key.trim()].as_str() == Some(value.trim())
+            } else if let Some(key) = term.strip_prefix('!') {
+                labels[key.trim()].is_null()
+            } else {
+                !labels[term].is_null()
+            }
+        })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, byte) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then(|| {
-            v.replace("%3D", "=")
-                .replace("%2C", ",")
-                .replace("%2F", "/")
-                .replace('+', " ")
-        })
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
     })
+}
+
+/// RFC 7386 JSON merge patch (also stands in for strategic merge patch: the
+/// only callers here, Events and Leases, patch scalar fields).
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(fields) => {
+            if !target.is_object() {
+                *target = json!({});
+            }
+            for (key, value) in fields {
+                if value.is_null() {
+                    if let Some(object) = target.as_object_mut() {
+                        object.remove(key);
+                    }
+                } else {
+                    merge_patch(&mut target[key.as_str()], value);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// What the store answers: an object (or Status), or a watch to stream.
+enum Reply {
+    Object(u16, Value),
+    Watch(Watch),
+}
+
+/// An open watch: the changes already made after the requested version, then
+/// live changes, until the deadline.
+struct Watch {
+    target: Target,
+    selector: String,
+    backlog: VecDeque<Arc<Change>>,
+    live: broadcast::Receiver<Arc<Change>>,
+    deadline: tokio::time::Instant,
+}
+
+impl Watch {
+    fn wants(&self, change: &Change) -> bool {
+        self.target.covers(&change.collection) && matches_selector(&change.object, &self.selector)
+    }
+
+    fn line(change: &Change) -> Vec<u8> {
+        let mut line = serde_json::to_vec(&json!({"type": change.type_, "object": change.object}))
+            .expect("watch event");
+        line.push(b'\n');
+        line
+    }
+
+    /// What has happened already, as one body (the in-process client cannot stream).
+    fn backlog_body(&self) -> Vec<u8> {
+        self.backlog.iter().flat_map(|c| Watch::line(c)).collect()
+    }
+
+    /// The chunked body of a watch over HTTP.
+    fn into_stream(
+        self,
+    ) -> impl futures::Stream<Item = Result<axum::body::Bytes, Infallible>> + Send + 'static {
+        futures::stream::unfold(self, |mut watch| async move {
+            loop {
+                if let Some(change) = watch.backlog.pop_front() {
+                    let line = axum::body::Bytes::from(Watch::line(&change));
+                    return Some((Ok(line), watch));
+                }
+                match tokio::time::timeout_at(watch.deadline, watch.live.recv()).await {
+                    Ok(Ok(change)) if watch.wants(&change) => {
+                        let line = axum::body::Bytes::from(Watch::line(&change));
+                        return Some((Ok(line), watch));
+                    }
+                    Ok(Ok(_)) => continue,
+                    // Lagged: end the watch; the client re-watches from the last
+                    // version it saw and the history replays what it missed.
+                    Ok(Err(_)) | Err(_) => return None,
+                }
+            }
+        })
+    }
 }
 
 impl FakeApi {
@@ -114,35 +391,73 @@ impl FakeApi {
         ))
     }
 
-    /// Puts an object (any serializable Kubernetes object) into the world.
+    /// Serves this store over HTTP on a free loopback port (needs a Tokio runtime):
+    /// the address for a kubeconfig's `server: http://{addr}`.
+    pub fn serve_http(&self) -> SocketAddr {
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fake API server");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let addr = listener.local_addr().expect("address");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let api = self.clone();
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let api = api.clone();
+            async move { api.handle_http(request).await }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        addr
+    }
+
+    /// Puts an object (any serializable Kubernetes object) into the world: a
+    /// create, or a replace that keeps the server-set metadata.
     pub fn put<T: serde::Serialize>(&self, object: &T) {
         let mut value = serde_json::to_value(object).expect("object");
-        let mut state = self.state.lock().unwrap();
-        state.resource_version += 1;
-        let rv = state.resource_version.to_string();
-        let meta = value["metadata"].as_object_mut().expect("metadata");
-        meta.entry("resourceVersion").or_insert(json!(rv));
-        meta.entry("uid").or_insert(json!(format!("uid-{rv}")));
-        meta.entry("generation").or_insert(json!(1));
-        meta.entry("creationTimestamp")
-            .or_insert(json!("2026-11-28T17:00:00Z"));
         let collection = collection_of(
             value["apiVersion"].as_str().expect("apiVersion"),
             value["kind"].as_str().expect("kind"),
-            value["metadata"]["namespace"].as_str().expect("namespace"),
+            value["metadata"]["namespace"].as_str(),
         );
         let name = value["metadata"]["name"]
             .as_str()
             .expect("name")
             .to_string();
+        let mut state = self.state.lock().unwrap();
+        let rv = state.next_resource_version();
+        let existing = state
+            .objects
+            .get(&collection)
+            .and_then(|c| c.get(&name))
+            .map(|o| o["metadata"].clone());
+        let meta = value["metadata"].as_object_mut().expect("metadata");
+        meta.insert("resourceVersion".into(), json!(rv.to_string()));
+        let kept = |key: &str| {
+            existing
+                .as_ref()
+                .map(|m| m[key].clone())
+                .filter(|v| !v.is_null())
+        };
+        let uid = kept("uid").unwrap_or_else(|| json!(format!("uid-{rv}")));
+        meta.entry("uid").or_insert(uid);
+        meta.entry("generation")
+            .or_insert(kept("generation").unwrap_or(json!(1)));
+        meta.entry("creationTimestamp")
+            .or_insert(kept("creationTimestamp").unwrap_or(json!("2026-11-28T17:00:00Z")));
+        let type_ = if existing.is_some() {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
         state
             .objects
-            .entry(collection)
+            .entry(collection.clone())
             .or_default()
-            .insert(name, value);
+            .insert(name, value.clone());
+        state.commit(&self.changes, &collection, type_, value);
     }
 
-    /// An object of the world, typed.
+    /// An object of the world, typed (`serde_json::Value` for the raw object).
     pub fn get<T: serde::de::DeserializeOwned>(&self, collection: &str, name: &str) -> Option<T> {
         let state = self.state.lock().unwrap();
         let value = state.objects.get(collection)?.get(name)?.clone();
@@ -158,15 +473,26 @@ impl FakeApi {
             .unwrap_or_default()
     }
 
-    /// Mutates a stored object (plays the Job controller, the kubelet, a user).
+    /// Mutates a stored object (plays the Job controller, the kubelet, a user):
+    /// a new resourceVersion and a `MODIFIED` event.
     pub fn edit(&self, collection: &str, name: &str, change: impl FnOnce(&mut Value)) {
         let mut state = self.state.lock().unwrap();
+        let rv = state.next_resource_version();
         let object = state
             .objects
             .get_mut(collection)
             .and_then(|c| c.get_mut(name))
             .unwrap_or_else(|| panic!("no {collection}/{name}"));
         change(object);
+        object["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let object = object.clone();
+        state.commit(&self.changes, collection, "MODIFIED", object);
+    }
+
+    /// Ends every watch after `cap` at the latest (default 30 s), so that a test
+    /// sees clients resume their watches.
+    pub fn set_watch_cap(&self, cap: Duration) {
+        self.state.lock().unwrap().watch_cap = Some(cap);
     }
 
     pub fn fail(&self, path_contains: &str, code: u16) {
@@ -177,9 +503,14 @@ impl FakeApi {
             .push((path_contains.into(), code));
     }
 
-    /// Every request since the last call, and forget them.
+    /// Every request since the last `take_requests`, and forget them.
     pub fn take_requests(&self) -> Vec<Recorded> {
         std::mem::take(&mut self.state.lock().unwrap().requests)
+    }
+
+    /// Every request since the last `take_requests`, kept.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
     }
 
     pub fn take_writes(&self) -> Vec<Recorded> {
@@ -190,21 +521,78 @@ impl FakeApi {
     }
 
     async fn handle(&self, request: Request<Body>) -> Response<Body> {
-        let method = request.method().to_string();
-        let path = request.uri().path().to_string();
-        let query = request.uri().query().unwrap_or_default().to_string();
-        let bytes = request
-            .into_body()
-            .collect_bytes()
-            .await
-            .expect("request body");
-        let body: Option<Value> =
-            (!bytes.is_empty()).then(|| serde_json::from_slice(&bytes).expect("JSON request body"));
+        let (parts, body) = request.into_parts();
+        let bytes = body.collect_bytes().await.expect("request body");
+        let reply = self.dispatch(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query().unwrap_or_default(),
+            content_type(&parts.headers),
+            &bytes,
+        );
+        let (code, bytes) = match reply {
+            Reply::Object(code, value) => (code, serde_json::to_vec(&value).expect("json")),
+            Reply::Watch(watch) => (200, watch.backlog_body()),
+        };
+        Response::builder()
+            .status(StatusCode::from_u16(code).expect("status"))
+            .header("content-type", "application/json")
+            .body(Body::from(bytes))
+            .expect("response")
+    }
+
+    async fn handle_http(&self, request: axum::extract::Request) -> axum::response::Response {
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, 64 << 20).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return http_json(400, &status_body(400, "BadRequest", &e.to_string()));
+            }
+        };
+        let reply = self.dispatch(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query().unwrap_or_default(),
+            content_type(&parts.headers),
+            &bytes,
+        );
+        match reply {
+            Reply::Object(code, value) => http_json(code, &value),
+            Reply::Watch(watch) => axum::response::Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from_stream(watch.into_stream()))
+                .expect("watch response"),
+        }
+    }
+
+    /// The store's answer to one request.
+    fn dispatch(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Reply {
+        let body: Option<Value> = if bytes.is_empty() {
+            None
+        } else {
+            match serde_json::from_slice(bytes) {
+                Ok(body) => Some(body),
+                Err(e) => {
+                    return Reply::Object(
+                        400,
+                        status_body(400, "BadRequest", &format!("not JSON: {e}")),
+                    )
+                }
+            }
+        };
         let mut state = self.state.lock().unwrap();
         state.requests.push(Recorded {
-            method: method.clone(),
-            path: path.clone(),
-            query: query.clone(),
+            method: method.to_string(),
+            path: path.to_string(),
+            query: query.to_string(),
             body: body.clone(),
         });
         if let Some((_, code)) = state
@@ -213,128 +601,246 @@ impl FakeApi {
             .find(|(p, _)| path.contains(p.as_str()))
         {
             let code = *code;
-            return respond(code, status_body(code, "InternalError", "injected failure"));
+            return Reply::Object(code, status_body(code, "InternalError", "injected failure"));
         }
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        // /api/v1/namespaces/ns/plural[/name[/status]] or /apis/g/v/namespaces/ns/plural[/name[/status]]
-        let base = if segments.first() == Some(&"api") {
-            2
-        } else {
-            3
+        if method == "GET" && path == "/version" {
+            return Reply::Object(200, version());
+        }
+        let Some(target) = Target::parse(path) else {
+            return Reply::Object(404, status_body(404, "NotFound", "unknown path"));
         };
-        let collection_end = base + 3;
-        if segments.len() < collection_end {
-            return respond(404, status_body(404, "NotFound", "unknown path"));
-        }
-        let collection = format!("/{}", segments[..collection_end].join("/"));
-        let name = segments.get(collection_end).map(|s| s.to_string());
-        let subresource = segments.get(collection_end + 1).copied();
-        state.resource_version += 1;
-        let rv = state.resource_version.to_string();
-        match (method.as_str(), name) {
+        let collection = target.collection();
+        match (method, target.name.clone()) {
+            ("GET", None)
+                if query_param(query, "watch").is_some_and(|w| w == "true" || w == "1") =>
+            {
+                let selector = query_param(query, "labelSelector").unwrap_or_default();
+                let since = query_param(query, "resourceVersion").unwrap_or_default();
+                let timeout = query_param(query, "timeoutSeconds")
+                    .and_then(|t| t.parse().ok())
+                    .map(Duration::from_secs)
+                    .unwrap_or(WATCH_CAP)
+                    .min(state.watch_cap.unwrap_or(WATCH_CAP));
+                let mut watch = Watch {
+                    target,
+                    selector,
+                    backlog: VecDeque::new(),
+                    // Subscribed under the lock: nothing between backlog and live is lost.
+                    live: self.changes.subscribe(),
+                    deadline: tokio::time::Instant::now() + timeout,
+                };
+                if since.is_empty() || since == "0" {
+                    // "Any version": the current objects, as synthetic ADDED events.
+                    for (collection, objects) in &state.objects {
+                        for object in objects.values() {
+                            let change = Change {
+                                resource_version: state.resource_version,
+                                collection: collection.clone(),
+                                type_: "ADDED",
+                                object: object.clone(),
+                            };
+                            if watch.wants(&change) {
+                                watch.backlog.push_back(Arc::new(change));
+                            }
+                        }
+                    }
+                } else {
+                    let since: u64 = since.parse().unwrap_or(0);
+                    watch.backlog = state
+                        .history
+                        .iter()
+                        .filter(|c| c.resource_version > since && watch.wants(c))
+                        .cloned()
+                        .collect();
+                }
+                Reply::Watch(watch)
+            }
             ("GET", None) => {
-                let selector = query_param(&query, "labelSelector").unwrap_or_default();
+                let selector = query_param(query, "labelSelector").unwrap_or_default();
                 let items: Vec<Value> = state
                     .objects
-                    .get(&collection)
-                    .map(|c| {
-                        c.values()
-                            .filter(|o| matches_selector(o, &selector))
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                respond(
+                    .iter()
+                    .filter(|(collection, _)| target.covers(collection))
+                    .flat_map(|(_, objects)| objects.values())
+                    .filter(|o| matches_selector(o, &selector))
+                    .cloned()
+                    .collect();
+                Reply::Object(
                     200,
-                    json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": rv}, "items": items}),
+                    json!({"kind": "List", "apiVersion": "v1",
+                           "metadata": {"resourceVersion": state.resource_version.to_string()},
+                           "items": items}),
                 )
             }
             ("GET", Some(name)) => {
                 match state.objects.get(&collection).and_then(|c| c.get(&name)) {
-                    Some(object) => respond(200, object.clone()),
-                    None => respond(
-                        404,
-                        status_body(404, "NotFound", &format!("{name} not found")),
-                    ),
+                    Some(object) => Reply::Object(200, object.clone()),
+                    None => not_found(&name),
                 }
             }
             ("POST", None) => {
                 let mut object = body.unwrap_or_default();
-                let name = object["metadata"]["name"]
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("generated-{rv}"));
+                let name = object["metadata"]["name"].as_str().map(str::to_string);
+                if let Some(name) = &name {
+                    if state
+                        .objects
+                        .get(&collection)
+                        .is_some_and(|c| c.contains_key(name))
+                    {
+                        return Reply::Object(
+                            409,
+                            status_body(409, "AlreadyExists", &format!("{name} already exists")),
+                        );
+                    }
+                }
+                let rv = state.next_resource_version();
+                let name = name.unwrap_or_else(|| format!("generated-{rv}"));
                 object["metadata"]["name"] = json!(name);
-                object["metadata"]["resourceVersion"] = json!(rv);
+                if let Some(ns) = &target.namespace {
+                    object["metadata"]["namespace"] = json!(ns);
+                }
+                object["metadata"]["resourceVersion"] = json!(rv.to_string());
+                object["metadata"]["uid"] = json!(format!("uid-{rv}"));
+                object["metadata"]["creationTimestamp"] = json!(created_at(rv));
+                object["metadata"]["generation"] = json!(1);
                 state
                     .objects
-                    .entry(collection)
+                    .entry(collection.clone())
                     .or_default()
                     .insert(name, object.clone());
-                respond(201, object)
+                state.commit(&self.changes, &collection, "ADDED", object.clone());
+                Reply::Object(201, object)
             }
             ("PATCH", Some(name)) => {
                 let patch = body.unwrap_or_default();
-                let objects = state.objects.entry(collection).or_default();
-                let updated = match (subresource, objects.get(&name).cloned()) {
-                    (Some("status"), Some(mut existing)) => {
+                let existing = state
+                    .objects
+                    .get(&collection)
+                    .and_then(|c| c.get(&name))
+                    .cloned();
+                // Optimistic concurrency: a patch that names a resourceVersion applies
+                // only to that version, as on a real server.
+                if let (Some(wanted), Some(existing)) =
+                    (patch["metadata"]["resourceVersion"].as_str(), &existing)
+                {
+                    if existing["metadata"]["resourceVersion"].as_str() != Some(wanted) {
+                        return Reply::Object(
+                            409,
+                            status_body(
+                                409,
+                                "Conflict",
+                                &format!("{name}: the object has been modified (resourceVersion {wanted} is stale)"),
+                            ),
+                        );
+                    }
+                }
+                let status_only = target.subresource.as_deref() == Some("status");
+                let apply = content_type.starts_with("application/apply-patch");
+                let merge = content_type.starts_with("application/merge-patch")
+                    || content_type.starts_with("application/strategic-merge-patch");
+                let mut updated = match (apply, merge, existing.clone()) {
+                    (true, _, Some(mut existing)) if status_only => {
                         existing["status"] = patch["status"].clone();
                         existing
                     }
-                    (Some("status"), None) => {
-                        return respond(
-                            404,
-                            status_body(404, "NotFound", &format!("{name} not found")),
-                        )
-                    }
-                    (_, existing) => {
+                    (true, _, existing) => {
+                        // Server-side apply by the only manager: its fields replace
+                        // the old ones; status and server metadata stay.
                         let mut object = patch.clone();
-                        if let Some(existing) = existing {
-                            // Server-side apply by the only manager: its fields replace
-                            // the old ones; status and server metadata stay.
+                        if let Some(existing) = &existing {
                             for key in ["uid", "creationTimestamp", "generation"] {
                                 object["metadata"][key] = existing["metadata"][key].clone();
                             }
                             if !existing["status"].is_null() {
                                 object["status"] = existing["status"].clone();
                             }
-                            if existing["spec"] != object["spec"] {
-                                let generation =
-                                    existing["metadata"]["generation"].as_i64().unwrap_or(1);
-                                object["metadata"]["generation"] = json!(generation + 1);
-                            }
-                        } else {
-                            object["metadata"]["uid"] = json!(format!("uid-{rv}"));
-                            // Creation order is visible in the timestamps, as on a real server.
-                            object["metadata"]["creationTimestamp"] =
-                                json!(created_at(state_rv(&rv)));
-                            object["metadata"]["generation"] = json!(1);
                         }
                         object
                     }
+                    (false, true, Some(mut existing)) => {
+                        if status_only {
+                            merge_patch(&mut existing["status"], &patch["status"]);
+                        } else {
+                            let status = existing["status"].clone();
+                            merge_patch(&mut existing, &patch);
+                            existing["status"] = status;
+                        }
+                        existing
+                    }
+                    (false, true, None) => return not_found(&name),
+                    (false, false, _) => {
+                        return Reply::Object(
+                            415,
+                            status_body(
+                                415,
+                                "UnsupportedMediaType",
+                                &format!("the fake does not support {content_type}"),
+                            ),
+                        )
+                    }
                 };
-                let mut updated = updated;
-                updated["metadata"]["resourceVersion"] = json!(rv);
-                objects.insert(name, updated.clone());
-                respond(200, updated)
+                if status_only && existing.is_none() {
+                    return not_found(&name);
+                }
+                updated["metadata"]["name"] = json!(name);
+                if let Some(ns) = &target.namespace {
+                    updated["metadata"]["namespace"] = json!(ns);
+                }
+                if let Some(existing) = &existing {
+                    if existing["spec"] != updated["spec"] {
+                        let generation = existing["metadata"]["generation"].as_i64().unwrap_or(1);
+                        updated["metadata"]["generation"] = json!(generation + 1);
+                    }
+                    // A write that changes nothing: no new version, no event.
+                    updated["metadata"]["resourceVersion"] =
+                        existing["metadata"]["resourceVersion"].clone();
+                    if let Some(meta) = updated["metadata"].as_object_mut() {
+                        meta.retain(|_, v| !v.is_null());
+                    }
+                    if &updated == existing {
+                        return Reply::Object(200, updated);
+                    }
+                }
+                let rv = state.next_resource_version();
+                if existing.is_none() {
+                    updated["metadata"]["uid"] = json!(format!("uid-{rv}"));
+                    // Creation order is visible in the timestamps, as on a real server.
+                    updated["metadata"]["creationTimestamp"] = json!(created_at(rv));
+                    updated["metadata"]["generation"] = json!(1);
+                }
+                updated["metadata"]["resourceVersion"] = json!(rv.to_string());
+                state
+                    .objects
+                    .entry(collection.clone())
+                    .or_default()
+                    .insert(name, updated.clone());
+                let type_ = if existing.is_some() {
+                    "MODIFIED"
+                } else {
+                    "ADDED"
+                };
+                state.commit(&self.changes, &collection, type_, updated.clone());
+                Reply::Object(200, updated)
             }
             ("DELETE", Some(name)) => {
-                match state
+                let removed = state
                     .objects
                     .get_mut(&collection)
-                    .and_then(|c| c.remove(&name))
-                {
-                    Some(_) => respond(
-                        200,
-                        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
-                    ),
-                    None => respond(
-                        404,
-                        status_body(404, "NotFound", &format!("{name} not found")),
-                    ),
+                    .and_then(|c| c.remove(&name));
+                match removed {
+                    Some(mut object) => {
+                        let rv = state.next_resource_version();
+                        object["metadata"]["resourceVersion"] = json!(rv.to_string());
+                        state.commit(&self.changes, &collection, "DELETED", object);
+                        Reply::Object(
+                            200,
+                            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
+                        )
+                    }
+                    None => not_found(&name),
                 }
             }
-            _ => respond(
+            _ => Reply::Object(
                 405,
                 status_body(405, "MethodNotAllowed", "unsupported by the fake"),
             ),
@@ -342,22 +848,34 @@ impl FakeApi {
     }
 }
 
-fn state_rv(rv: &str) -> u64 {
-    rv.parse().unwrap_or(0)
+fn content_type(headers: &http::HeaderMap) -> &str {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// `GET /version`: what `Client::apiserver_version` reads.
+fn version() -> Value {
+    json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-vigil-fake",
+           "gitCommit": "0000000", "gitTreeState": "clean", "buildDate": "2026-11-28T17:00:00Z",
+           "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64"})
+}
+
+fn http_json(code: u16, body: &Value) -> axum::response::Response {
+    axum::response::Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            serde_json::to_vec(body).expect("json"),
+        ))
+        .expect("response")
 }
 
 fn created_at(sequence: u64) -> String {
     (at(17, 0) + chrono::Duration::seconds(sequence as i64))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
-}
-
-fn respond(code: u16, body: Value) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::from_u16(code).expect("status"))
-        .header("content-type", "application/json")
-        .body(Body::from(serde_json::to_vec(&body).expect("json")))
-        .expect("response")
 }
 
 pub fn at(hour: u32, minute: u32) -> DateTime<Utc> {

@@ -1,0 +1,430 @@
+//! `vigil operator` as a real process against a stateful fake API server on loopback
+//! HTTP (operator/tests/common): the real client configuration (a kubeconfig), leader
+//! election on a Lease, the controllers' LIST + WATCH of every resource, server-side
+//! apply of children and status, health and metrics, and a graceful SIGTERM.
+//!
+//! The in-process controller tests call `reconcile` by hand; here nothing does: the
+//! first reconcile comes from the controllers' initial LIST, every later one from a
+//! watch event the fake streams when the operator or the test (playing the Job
+//! controller and the kubelet) changes the world.
+
+#![allow(clippy::panic)]
+
+#[path = "../operator/tests/common/mod.rs"]
+mod common;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{FakeApi, Recorded};
+use serde_json::{json, Value};
+use vigil_core::model::Algorithm;
+use vigil_core::report::{KeyMetrics, RowCounts, TrainSummary};
+use vigil_operator::crd::MonitoredModel;
+
+const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
+
+const MODELS: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/monitoredmodels";
+const JOBS: &str = "/apis/batch/v1/namespaces/ml/jobs";
+const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ml/deployments";
+const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/vigil-system/leases";
+const VERSION: &str = "20261128-173000-aaaaaa";
+
+fn model() -> MonitoredModel {
+    serde_yaml::from_str(
+        r#"
+apiVersion: vigil.dev/v1alpha1
+kind: MonitoredModel
+metadata: {name: income, namespace: ml}
+spec:
+  schema:
+    target: {name: label, classes: ["<=50K", ">50K"]}
+    features: [{name: age, type: numeric}, {name: workclass, type: categorical}]
+  storage: {uri: "s3://models/income", secretRef: {name: s3-credentials}}
+  training:
+    data: {uri: "s3://data/adult.csv"}
+    algorithm: logistic-regression
+    schedule: "0 3 * * 0"
+  promotion:
+    auto: true
+    gates: {minMetric: {name: rocAuc, value: 0.85}, maxRegression: 0.01}
+"#,
+    )
+    .expect("model")
+}
+
+/// What `vigil train` leaves in its Pod's termination message.
+fn trained(version: &str) -> String {
+    serde_json::to_string(&TrainSummary::Succeeded {
+        version: version.into(),
+        algorithm: Algorithm::LogisticRegression,
+        metrics: KeyMetrics {
+            accuracy: 0.85,
+            roc_auc: Some(0.90),
+            precision: 0.74,
+            recall: 0.6,
+            f1: 0.66,
+            log_loss: 0.32,
+            ece: 0.01,
+        },
+        served: None,
+        validation_passed: true,
+        warnings: vec![],
+        rows: RowCounts {
+            train: 26_048,
+            holdout: 6_513,
+        },
+        artifact_uri: format!("s3://models/income/models/{version}/model.json"),
+        report_uri: format!("s3://models/income/reports/training/{version}.json"),
+    })
+    .expect("summary")
+}
+
+fn write_kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            r#"apiVersion: v1
+kind: Config
+clusters:
+  - name: fake
+    cluster: {{server: "{server}"}}
+users:
+  - name: test
+    user: {{token: not-a-secret}}
+contexts:
+  - name: fake
+    context: {{cluster: fake, user: test, namespace: default}}
+current-context: fake
+"#
+        ),
+    )
+    .expect("kubeconfig");
+    path
+}
+
+/// Writes the operator made, apart from renewing its Lease.
+fn operator_writes(api: &FakeApi) -> Vec<Recorded> {
+    api.requests()
+        .into_iter()
+        .filter(|r| r.is_write() && !r.path.starts_with(LEASES))
+        .collect()
+}
+
+fn lines(requests: &[Recorded]) -> String {
+    requests
+        .iter()
+        .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The running operator: killed if the test fails before it stops it.
+struct Operator {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Operator {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `check` until it yields, failing after `within` or when the process exits.
+    async fn until<T, F, Fut>(
+        &mut self,
+        api: &FakeApi,
+        what: &str,
+        within: Duration,
+        mut check: F,
+    ) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().expect("wait"));
+            if exited.is_some() || Instant::now() > deadline {
+                panic!(
+                    "{what}: not within {within:?} (process exit: {exited:?})\nrequests:\n{}\noperator log:\n{}",
+                    lines(&api.requests()),
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn sigterm(&self) {
+        let pid = self.child.as_ref().expect("running").id();
+        let kill = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(kill.success());
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn http_get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(url).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+/// The real watch → reconcile → server-side apply → status loop, end to end.
+///
+/// 1. With a MonitoredModel in the world, the operator takes the Lease, starts the
+///    initial training Job (owned by the model), records it in status, and reports
+///    ready with metrics.
+/// 2. The Job completes (its Pod holds a successful `TrainSummary`): the watch on Jobs
+///    wakes the model (the requeue is 10 minutes away), which promotes the version to
+///    a serving Deployment and records it in status.
+/// 3. Then the world is stable and so is the operator: no more writes.
+/// 4. SIGTERM: the process exits 0 within 10 s and gives the Lease up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_process_trains_and_promotes_through_watches_against_a_fake_api_server() {
+    let api = FakeApi::new();
+    // Watches end every second: the operator must resume them from the last
+    // resourceVersion it saw (the fake replays what it missed), not re-list.
+    api.set_watch_cap(Duration::from_secs(1));
+    api.put(&model());
+    let model_uid = api.get::<Value>(MODELS, "income").expect("model")["metadata"]["uid"].clone();
+    let server = api.serve_http();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = write_kubeconfig(dir.path(), &format!("http://{server}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let health = format!("http://127.0.0.1:{port}");
+    let log = dir.path().join("operator.log");
+    let child = Command::new(VIGIL)
+        .args(["operator", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--leader-election",
+            "true",
+            "--lease-name",
+            "vigil-operator",
+        ])
+        .args(["--lease-namespace", "vigil-system", "--identity", "test-1"])
+        .args(["--image", "vigil:test"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("VIGIL_LOG_FORMAT", "json")
+        // Nothing from the developer's machine: no cluster, every namespace, and no
+        // proxy (kube reads HTTPS_PROXY for kubeconfig clusters, and without its
+        // `http-proxy` feature the client then refuses to start, even with NO_PROXY).
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("VIGIL_WATCH_NAMESPACE")
+        .env_remove("POD_NAME")
+        .env_remove("POD_NAMESPACE")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start vigil operator");
+    let mut operator = Operator {
+        child: Some(child),
+        log,
+    };
+    let started = Instant::now();
+
+    // 1. Leader, initial training, status, health.
+    let within = Duration::from_secs(20);
+    operator
+        .until(&api, "the Lease is held by test-1", within, || async {
+            let lease: Value = api.get(LEASES, "vigil-operator")?;
+            (lease["spec"]["holderIdentity"] == "test-1").then_some(())
+        })
+        .await;
+    let job: Value = operator
+        .until(&api, "the initial training Job", within, || async {
+            api.get(JOBS, "income-train-initial")
+        })
+        .await;
+    let owner = &job["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (
+            &owner["kind"],
+            &owner["name"],
+            &owner["uid"],
+            &owner["controller"]
+        ),
+        (
+            &json!("MonitoredModel"),
+            &json!("income"),
+            &model_uid,
+            &json!(true)
+        ),
+        "{job:#}"
+    );
+    operator
+        .until(
+            &api,
+            "status.lastTraining.trigger Initial",
+            within,
+            || async {
+                let model: Value = api.get(MODELS, "income")?;
+                (model["status"]["lastTraining"]["trigger"] == "Initial").then_some(())
+            },
+        )
+        .await;
+    operator
+        .until(&api, "/readyz 200", within, || async {
+            (http_get(&format!("{health}/readyz")).await?.0 == 200).then_some(())
+        })
+        .await;
+    operator
+        .until(&api, "/metrics with reconciles", within, || async {
+            let (code, text) = http_get(&format!("{health}/metrics")).await?;
+            (code == 200 && text.contains("vigil_operator_reconciles_total")).then_some(())
+        })
+        .await;
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.is_watch() && r.path == "/apis/batch/v1/jobs"),
+        "the operator watches Jobs in every namespace"
+    );
+
+    // 2. Play the kubelet and the Job controller: the Pod terminates with the
+    //    result, then the Job completes. Only the watch on Jobs can wake the model.
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "income-train-initial-x7k2p", "namespace": "ml",
+                     "labels": {"batch.kubernetes.io/job-name": "income-train-initial"}},
+        "status": {"containerStatuses": [{"name": "train", "image": "vigil:test", "imageID": "",
+            "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0, "message": trained(VERSION)}}}]}
+    });
+    api.put(&pod);
+    api.edit(JOBS, "income-train-initial", |j| {
+        j["status"] =
+            json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]});
+    });
+    let finished = Instant::now();
+    let within = Duration::from_secs(15);
+    let served = operator
+        .until(
+            &api,
+            "the Deployment serves the new version",
+            within,
+            || async {
+                let deployment: Value = api.get(DEPLOYMENTS, "income-inference")?;
+                let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+                    .as_array()?
+                    .clone();
+                env.iter()
+                    .find(|e| e["name"] == "VIGIL_MODEL_VERSION")
+                    .and_then(|e| e["value"].as_str().map(str::to_string))
+            },
+        )
+        .await;
+    assert_eq!(served, VERSION);
+    operator
+        .until(&api, "status.servingVersion", within, || async {
+            let model: Value = api.get(MODELS, "income")?;
+            (model["status"]["servingVersion"] == VERSION).then_some(())
+        })
+        .await;
+    let promoted_in = finished.elapsed();
+
+    // 3. Quiet when nothing changes: once the writes settle, none for 2 s.
+    let mut settled = operator_writes(&api).len();
+    operator
+        .until(&api, "the writes settle", Duration::from_secs(10), || {
+            let before = settled;
+            let api = api.clone();
+            settled = operator_writes(&api).len();
+            async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                (operator_writes(&api).len() == before).then_some(())
+            }
+        })
+        .await;
+    let writes = operator_writes(&api);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = operator_writes(&api);
+    assert_eq!(
+        later.len(),
+        writes.len(),
+        "writes over an unchanged world:\n{}",
+        lines(&later[writes.len()..])
+    );
+
+    // 4. SIGTERM: a clean exit that releases the Lease.
+    operator.sigterm();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let child = operator.child.as_mut().expect("running");
+        if let Some(status) = child.try_wait().expect("wait") {
+            operator.child = None;
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vigil operator did not exit within 10 s of SIGTERM:\n{}",
+            operator.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = operator.log();
+    assert!(status.success(), "exit {status}:\n{log}");
+    let training_jobs = |r: &&Recorded| {
+        r.method == "GET"
+            && r.path == "/apis/batch/v1/jobs"
+            && r.query.contains("component%3Dtraining")
+    };
+    let requests = api.requests();
+    let (watches, lists): (Vec<&Recorded>, Vec<&Recorded>) = requests
+        .iter()
+        .filter(training_jobs)
+        .partition(|r| r.is_watch());
+    assert!(
+        lists.len() == 1 && watches.len() >= 2,
+        "one LIST, then watches resumed from their resourceVersion:\n{}",
+        lines(
+            &requests
+                .iter()
+                .filter(training_jobs)
+                .cloned()
+                .collect::<Vec<_>>()
+        )
+    );
+    let lease: Value = api.get(LEASES, "vigil-operator").expect("lease");
+    assert!(
+        lease["spec"]["holderIdentity"].is_null(),
+        "the Lease is released on shutdown: {lease:#}"
+    );
+    // Structured logs, one JSON object per line.
+    let first = log.lines().next().unwrap_or_default();
+    assert!(
+        serde_json::from_str::<Value>(first).is_ok(),
+        "JSON logs: {first}"
+    );
+    eprintln!(
+        "operator_process: promoted {promoted_in:?} after the Job completed; {} writes; {:?} in all",
+        writes.len(),
+        started.elapsed()
+    );
+}
