@@ -75,28 +75,37 @@ where
     }
 }
 
-/// Applies `status` to the status subresource unless it is unchanged.
+/// How soon to retry a reconcile that ran on a stale copy of its object.
+pub const STALE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Applies `status` to the status subresource unless it is unchanged; returns
+/// the updated object when it wrote. The object's `resourceVersion` is a
+/// precondition: a reconcile that ran on a stale cached copy gets a conflict
+/// ([`Error::is_conflict`]) instead of overwriting newer status, so what it
+/// decided (Events, webhooks) is never acted on twice.
 pub async fn apply_status<K, S>(
     api: &Api<K>,
     object: &K,
     old: Option<&S>,
     status: &S,
-) -> Result<bool>
+) -> Result<Option<K>>
 where
     K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
     S: Serialize + PartialEq,
 {
     if old == Some(status) {
-        return Ok(false);
+        return Ok(None);
     }
     let patch = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
+        "metadata": {"resourceVersion": object.resource_version()},
         "status": to_value("a status", status)?,
     });
-    api.patch_status(&object.name_any(), &apply_params(), &Patch::Apply(&patch))
+    let updated = api
+        .patch_status(&object.name_any(), &apply_params(), &Patch::Apply(&patch))
         .await?;
-    Ok(true)
+    Ok(Some(updated))
 }
 
 /// The termination message of a Job's last finished Pod, if any.

@@ -15,6 +15,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// The API server refused a write made from a stale copy (HTTP 409).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Kube(kube::Error::Api(status)) if status.code == 409)
+    }
+
     /// A bounded label for the failure metric.
     pub fn metric_label(&self) -> &'static str {
         match self {

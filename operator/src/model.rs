@@ -21,7 +21,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use vigil_core::report::TrainSummary;
 
-use crate::apply::{apply_child, apply_status, delete_child, termination_message};
+use crate::apply::{apply_child, apply_status, delete_child, termination_message, STALE_RETRY};
 use crate::build::{
     build_pdb, build_service, build_serving_deployment, build_training_cronjob, build_training_job,
     serving_name, train_job_config, training_cronjob_name, training_job_name, BuildError,
@@ -519,11 +519,16 @@ async fn apply(
         let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
         apply_child(&jobs, job, None).await?;
     }
-    for event in &plan.events {
-        publish(ctx, model, event).await;
-    }
     let models: Api<MonitoredModel> = Api::namespaced(client, namespace);
-    apply_status(&models, model, model.status.as_ref(), &plan.status).await?;
+    // Events only once their decision is in status (a stale reconcile gets a conflict).
+    if apply_status(&models, model, model.status.as_ref(), &plan.status)
+        .await?
+        .is_some()
+    {
+        for event in &plan.events {
+            publish(ctx, model, event).await;
+        }
+    }
     Ok(())
 }
 
@@ -539,7 +544,11 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
     if let Err(message) = validate(&model) {
         let status = invalid_status(&model, &message, now);
         let models: Api<MonitoredModel> = Api::namespaced(ctx.client.clone(), &namespace);
-        if apply_status(&models, &model, model.status.as_ref(), &status).await? {
+        let written = match apply_status(&models, &model, model.status.as_ref(), &status).await {
+            Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
+            written => written?,
+        };
+        if written.is_some() {
             let note = EventNote {
                 warning: true,
                 reason: "InvalidSpec",
@@ -551,7 +560,10 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
     }
     let world = fetch(&ctx, &model, &namespace).await?;
     let plan = plan(&model, &world, &ctx.image, now)?;
-    apply(&ctx, &model, &namespace, &world, &plan).await?;
+    match apply(&ctx, &model, &namespace, &world, &plan).await {
+        Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
+        applied => applied?,
+    }
     ctx.metrics.serving(
         &namespace,
         &model.name_any(),

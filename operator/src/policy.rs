@@ -13,7 +13,7 @@ use kube::{Api, ResourceExt};
 use vigil_core::drift::policy::RetrainSpec;
 use vigil_core::drift::{DriftJobConfig, DriftSummary, Verdict};
 
-use crate::apply::{apply_child, apply_status, termination_message};
+use crate::apply::{apply_child, apply_status, termination_message, STALE_RETRY};
 use crate::build::{
     build_drift_cronjob, build_training_job, drift_cronjob_name, train_job_config,
     training_job_name, BuildError, MANAGED_BY,
@@ -510,7 +510,12 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
     let world = fetch(&ctx, &policy, &namespace).await?;
     if let Err(message) = validate(&policy, world.model.as_ref()) {
         let status = invalid_status(&policy, &message, now);
-        if apply_status(&policies, &policy, policy.status.as_ref(), &status).await? {
+        let written = match apply_status(&policies, &policy, policy.status.as_ref(), &status).await
+        {
+            Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
+            written => written?,
+        };
+        if written.is_some() {
             let note = EventNote {
                 warning: true,
                 reason: "InvalidSpec",
@@ -520,7 +525,7 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         }
         return Ok(Action::await_change());
     }
-    let mut plan = plan(&policy, &world, &ctx.image, now)?;
+    let plan = plan(&policy, &world, &ctx.image, now)?;
     if let Some(cronjob) = &plan.cronjob {
         let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);
         apply_child(&cronjobs, cronjob, world.cronjob.as_ref()).await?;
@@ -529,6 +534,16 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
         apply_child(&jobs, job, None).await?;
     }
+    // The check is recorded first; only then are webhooks called and Events
+    // published, so a reconcile on a stale copy (a conflict) repeats neither.
+    let written = match apply_status(&policies, &policy, policy.status.as_ref(), &plan.status).await
+    {
+        Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
+        written => written?,
+    };
+    let Some(updated) = written else {
+        return Ok(Action::requeue(std::time::Duration::from_secs(600)));
+    };
     if let Some(summary) = &plan.recorded {
         ctx.metrics.drift_check(
             &namespace,
@@ -536,15 +551,20 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
             &policy.name_any(),
             summary,
         );
-        let notified = notify_webhooks(&ctx, &policy, &namespace, summary).await;
-        for check in [
-            plan.status.last_check.as_mut(),
-            plan.status.history.last_mut(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            check.notified = notified.clone();
+        if let Some(notified) = notify_webhooks(&ctx, &policy, &namespace, summary).await {
+            let mut status = plan.status.clone();
+            for check in [status.last_check.as_mut(), status.history.last_mut()]
+                .into_iter()
+                .flatten()
+            {
+                check.notified = Some(notified.clone());
+            }
+            // Best effort: the webhooks were called whether or not this lands.
+            if let Err(e) =
+                apply_status(&policies, &updated, updated.status.as_ref(), &status).await
+            {
+                tracing::warn!(error = %e, "cannot record the webhook outcome");
+            }
         }
     }
     for event in &plan.events {
@@ -555,6 +575,5 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
             publish(&ctx, model, event).await;
         }
     }
-    apply_status(&policies, &policy, policy.status.as_ref(), &plan.status).await?;
     Ok(Action::requeue(std::time::Duration::from_secs(600)))
 }

@@ -243,8 +243,8 @@ async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
             format!("PATCH {SERVICES}/income-inference"),
             format!("PATCH {CRONJOBS}/income-train"),
             format!("PATCH {JOBS}/income-train-initial"),
-            format!("POST {EVENTS}"),
             format!("PATCH {MODELS}/income/status"),
+            format!("POST {EVENTS}"),
         ]
     );
     for apply in writes.iter().filter(|w| w.method == "PATCH") {
@@ -922,4 +922,34 @@ async fn children_the_spec_no_longer_asks_for_are_deleted() {
         lines(&reconcile_model(&api, at(17, 6)).await),
         Vec::<String>::new()
     );
+}
+
+#[tokio::test]
+async fn a_reconcile_on_a_stale_copy_decides_nothing_twice() {
+    let api = FakeApi::new();
+    api.put(&model_yaml(true));
+    reconcile_model(&api, at(17, 0)).await;
+    let before_result: MonitoredModel = api.get(MODELS, "income").expect("model");
+    finish_job(&api, "income-train-initial", true, &trained(V1, 0.90, None));
+    let writes = reconcile_model(&api, at(17, 30)).await;
+    assert_eq!(
+        event_reasons(&writes),
+        vec![
+            "MonitoredModel:TrainingSucceeded",
+            "MonitoredModel:ModelPromoted"
+        ]
+    );
+
+    // A watch event delivered with the copy from before the promotion was recorded.
+    let action = model::reconcile(Arc::new(before_result), api.context(at(17, 31)))
+        .await
+        .expect("a conflict is not a failure");
+    assert_eq!(format!("{action:?}"), "Action { requeue_after: Some(1s) }");
+    let writes = api.take_writes();
+    assert!(
+        event_reasons(&writes).is_empty(),
+        "no Event twice: {:?}",
+        lines(&writes)
+    );
+    assert_eq!(status_of(&api)["history"].as_array().map(Vec::len), Some(1));
 }
