@@ -13,7 +13,7 @@ use kube::{Api, ResourceExt};
 use vigil_core::drift::policy::RetrainSpec;
 use vigil_core::drift::{DriftJobConfig, DriftSummary, Verdict};
 
-use crate::apply::{apply_child, apply_status, termination_message, STALE_RETRY};
+use crate::apply::{apply_child, apply_status, delete_child, termination_message, STALE_RETRY};
 use crate::build::{
     build_drift_cronjob, build_training_job, drift_cronjob_name, train_job_config,
     training_job_name, BuildError, MANAGED_BY,
@@ -526,10 +526,12 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         return Ok(Action::await_change());
     }
     let plan = plan(&policy, &world, &ctx.image, now)?;
-    if let Some(cronjob) = &plan.cronjob {
-        let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);
-        apply_child(&cronjobs, cronjob, world.cronjob.as_ref()).await?;
-    }
+    let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);
+    match &plan.cronjob {
+        Some(cronjob) => apply_child(&cronjobs, cronjob, world.cronjob.as_ref()).await?,
+        // The model is gone: stop checking a store nobody serves from.
+        None => delete_child(&cronjobs, world.cronjob.as_ref()).await?,
+    };
     if let Some(job) = &plan.retrain {
         let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
         apply_child(&jobs, job, None).await?;

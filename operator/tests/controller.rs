@@ -953,3 +953,33 @@ async fn a_reconcile_on_a_stale_copy_decides_nothing_twice() {
     );
     assert_eq!(status_of(&api)["history"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn deleting_the_model_stops_its_checks() {
+    let api = FakeApi::new();
+    serving_model(&api);
+    api.put(&policy_yaml(""));
+    reconcile_policy(&api, at(17, 0)).await;
+    assert_eq!(api.names(CRONJOBS), vec!["income-drift-check"]);
+    api.remove(MODELS, "income");
+    let writes = reconcile_policy(&api, at(17, 5)).await;
+    assert_eq!(
+        lines(&writes),
+        vec![
+            format!("DELETE {CRONJOBS}/income-drift-check"),
+            format!("PATCH {POLICIES}/income-drift/status"),
+        ]
+    );
+    let policy: DriftPolicy = api.get(POLICIES, "income-drift").expect("policy");
+    let ready = policy
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "ModelNotFound")
+    );
+}

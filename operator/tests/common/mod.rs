@@ -489,6 +489,18 @@ impl FakeApi {
         state.commit(&self.changes, collection, "MODIFIED", object);
     }
 
+    /// Deletes a stored object (plays a user or the garbage collector): a `DELETED` event.
+    pub fn remove(&self, collection: &str, name: &str) {
+        let mut state = self.state.lock().unwrap();
+        let object = state
+            .objects
+            .get_mut(collection)
+            .and_then(|c| c.remove(name))
+            .unwrap_or_else(|| panic!("no {collection}/{name}"));
+        state.next_resource_version();
+        state.commit(&self.changes, collection, "DELETED", object);
+    }
+
     /// Ends every watch after `cap` at the latest (default 30 s), so that a test
     /// sees clients resume their watches.
     pub fn set_watch_cap(&self, cap: Duration) {
