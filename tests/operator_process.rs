@@ -18,69 +18,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{FakeApi, Recorded};
+use common::{FakeApi, Recorded, JOBS};
 use serde_json::{json, Value};
-use vigil_core::model::Algorithm;
-use vigil_core::report::{KeyMetrics, RowCounts, TrainSummary};
-use vigil_operator::crd::MonitoredModel;
 
 const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
 
 const MODELS: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/monitoredmodels";
-const JOBS: &str = "/apis/batch/v1/namespaces/ml/jobs";
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ml/deployments";
 const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/vigil-system/leases";
 const VERSION: &str = "20261128-173000-aaaaaa";
-
-fn model() -> MonitoredModel {
-    serde_yaml::from_str(
-        r#"
-apiVersion: vigil.dev/v1alpha1
-kind: MonitoredModel
-metadata: {name: income, namespace: ml}
-spec:
-  schema:
-    target: {name: label, classes: ["<=50K", ">50K"]}
-    features: [{name: age, type: numeric}, {name: workclass, type: categorical}]
-  storage: {uri: "s3://models/income", secretRef: {name: s3-credentials}}
-  training:
-    data: {uri: "s3://data/adult.csv"}
-    algorithm: logistic-regression
-    schedule: "0 3 * * 0"
-  promotion:
-    auto: true
-    gates: {minMetric: {name: rocAuc, value: 0.85}, maxRegression: 0.01}
-"#,
-    )
-    .expect("model")
-}
-
-/// What `vigil train` leaves in its Pod's termination message.
-fn trained(version: &str) -> String {
-    serde_json::to_string(&TrainSummary::Succeeded {
-        version: version.into(),
-        algorithm: Algorithm::LogisticRegression,
-        metrics: KeyMetrics {
-            accuracy: 0.85,
-            roc_auc: Some(0.90),
-            precision: 0.74,
-            recall: 0.6,
-            f1: 0.66,
-            log_loss: 0.32,
-            ece: 0.01,
-        },
-        served: None,
-        validation_passed: true,
-        warnings: vec![],
-        rows: RowCounts {
-            train: 26_048,
-            holdout: 6_513,
-        },
-        artifact_uri: format!("s3://models/income/models/{version}/model.json"),
-        report_uri: format!("s3://models/income/reports/training/{version}.json"),
-    })
-    .expect("summary")
-}
 
 fn write_kubeconfig(dir: &Path, server: &str) -> PathBuf {
     let path = dir.join("kubeconfig");
@@ -206,7 +152,7 @@ async fn operator_process_trains_and_promotes_through_watches_against_a_fake_api
     // Watches end every second: the operator must resume them from the last
     // resourceVersion it saw (the fake replays what it missed), not re-list.
     api.set_watch_cap(Duration::from_secs(1));
-    api.put(&model());
+    api.put(&common::model_yaml(true));
     let model_uid = api.get::<Value>(MODELS, "income").expect("model")["metadata"]["uid"].clone();
     let server = api.serve_http();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -315,7 +261,7 @@ async fn operator_process_trains_and_promotes_through_watches_against_a_fake_api
                      "labels": {"batch.kubernetes.io/job-name": "income-train-initial"}},
         "status": {"containerStatuses": [{"name": "train", "image": "vigil:test", "imageID": "",
             "ready": false, "restartCount": 0,
-            "state": {"terminated": {"exitCode": 0, "message": trained(VERSION)}}}]}
+            "state": {"terminated": {"exitCode": 0, "message": common::trained(VERSION, 0.90, None)}}}]}
     });
     api.put(&pod);
     api.edit(JOBS, "income-train-initial", |j| {

@@ -7,22 +7,19 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{at, FakeApi, Recorded};
+use common::{at, finish_job, model_yaml, trained, FakeApi, Recorded, JOBS, NS};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use kube::core::DeserializeGuard;
 use serde_json::{json, Value};
-use vigil_core::model::Algorithm;
-use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison, TrainSummary};
+use vigil_core::report::TrainSummary;
 use vigil_operator::crd::{Action, DriftPolicy, MonitoredModel};
 use vigil_operator::{model, policy, run};
 
-const NS: &str = "ml";
 const MODELS: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/monitoredmodels";
 const POLICIES: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/driftpolicies";
-const JOBS: &str = "/apis/batch/v1/namespaces/ml/jobs";
 const CRONJOBS: &str = "/apis/batch/v1/namespaces/ml/cronjobs";
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ml/deployments";
 const SERVICES: &str = "/api/v1/namespaces/ml/services";
@@ -32,29 +29,6 @@ const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ml/events";
 const V1: &str = "20261128-173000-aaaaaa";
 const V2: &str = "20261128-183000-bbbbbb";
 const V3: &str = "20261128-193000-cccccc";
-
-fn model_yaml(auto: bool) -> MonitoredModel {
-    serde_yaml::from_str(&format!(
-        r#"
-apiVersion: vigil.dev/v1alpha1
-kind: MonitoredModel
-metadata: {{name: income, namespace: {NS}}}
-spec:
-  schema:
-    target: {{name: label, classes: ["<=50K", ">50K"]}}
-    features: [{{name: age, type: numeric}}, {{name: workclass, type: categorical}}]
-  storage: {{uri: "s3://models/income", secretRef: {{name: s3-credentials}}}}
-  training:
-    data: {{uri: "s3://data/adult.csv"}}
-    algorithm: logistic-regression
-    schedule: "0 3 * * 0"
-  promotion:
-    auto: {auto}
-    gates: {{minMetric: {{name: rocAuc, value: 0.85}}, maxRegression: 0.01}}
-"#
-    ))
-    .expect("model")
-}
 
 fn policy_yaml(extra: &str) -> DriftPolicy {
     serde_yaml::from_str(&format!(
@@ -72,40 +46,6 @@ spec:
     .expect("policy")
 }
 
-fn metrics(auc: f64) -> KeyMetrics {
-    KeyMetrics {
-        accuracy: 0.85,
-        roc_auc: Some(auc),
-        precision: 0.74,
-        recall: 0.6,
-        f1: 0.66,
-        log_loss: 0.32,
-        ece: 0.01,
-    }
-}
-
-fn trained(version: &str, auc: f64, served: Option<(&str, f64)>) -> String {
-    serde_json::to_string(&TrainSummary::Succeeded {
-        version: version.into(),
-        algorithm: Algorithm::LogisticRegression,
-        metrics: metrics(auc),
-        served: served.map(|(v, a)| ServedComparison {
-            version: v.into(),
-            metrics: Some(metrics(a)),
-            error: None,
-        }),
-        validation_passed: true,
-        warnings: vec![],
-        rows: RowCounts {
-            train: 26_048,
-            holdout: 6_513,
-        },
-        artifact_uri: format!("s3://models/income/models/{version}/model.json"),
-        report_uri: format!("s3://models/income/reports/training/{version}.json"),
-    })
-    .expect("summary")
-}
-
 fn drift_result(verdict: &str, checked_at: &str) -> String {
     json!({
         "outcome": "succeeded", "verdict": verdict, "driftVerdict": verdict,
@@ -119,25 +59,6 @@ fn drift_result(verdict: &str, checked_at: &str) -> String {
         "htmlUri": "s3://models/income/reports/drift/x.html"
     })
     .to_string()
-}
-
-/// Plays the Job controller and the kubelet: the Job completes (or fails) and
-/// its Pod holds the termination message.
-fn finish_job(api: &FakeApi, job: &str, succeeded: bool, message: &str) {
-    api.edit(JOBS, job, |j| {
-        let type_ = if succeeded { "Complete" } else { "Failed" };
-        j["status"] = json!({"conditions": [{"type": type_, "status": "True"}]});
-    });
-    let pod: Pod = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("{job}-pod"), "namespace": NS,
-                     "labels": {"batch.kubernetes.io/job-name": job}},
-        "status": {"containerStatuses": [{"name": "c", "image": "vigil", "imageID": "",
-            "ready": false, "restartCount": 0,
-            "state": {"terminated": {"exitCode": if succeeded { 0 } else { 1 }, "message": message}}}]}
-    }))
-    .expect("pod");
-    api.put(&pod);
 }
 
 /// A drift Job as the policy's CronJob would create it.

@@ -29,7 +29,10 @@ use kube::client::Body;
 use kube::Client;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
+use vigil_core::model::Algorithm;
+use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison, TrainSummary};
 use vigil_operator::context::Context;
+use vigil_operator::crd::MonitoredModel;
 use vigil_operator::metrics::Metrics;
 
 /// The longest a watch stays open before the fake ends it (the client re-watches
@@ -894,4 +897,85 @@ pub fn at(hour: u32, minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 28, hour, minute, 0)
         .single()
         .expect("time")
+}
+
+// ---- Fixtures shared by the controller and process tests ----
+
+pub const NS: &str = "ml";
+pub const JOBS: &str = "/apis/batch/v1/namespaces/ml/jobs";
+
+/// The model most tests use: Adult-like schema, S3 store, weekly schedule, rocAuc gates.
+pub fn model_yaml(auto: bool) -> MonitoredModel {
+    serde_yaml::from_str(&format!(
+        r#"
+apiVersion: vigil.dev/v1alpha1
+kind: MonitoredModel
+metadata: {{name: income, namespace: {NS}}}
+spec:
+  schema:
+    target: {{name: label, classes: ["<=50K", ">50K"]}}
+    features: [{{name: age, type: numeric}}, {{name: workclass, type: categorical}}]
+  storage: {{uri: "s3://models/income", secretRef: {{name: s3-credentials}}}}
+  training:
+    data: {{uri: "s3://data/adult.csv"}}
+    algorithm: logistic-regression
+    schedule: "0 3 * * 0"
+  promotion:
+    auto: {auto}
+    gates: {{minMetric: {{name: rocAuc, value: 0.85}}, maxRegression: 0.01}}
+"#
+    ))
+    .expect("model")
+}
+
+pub fn metrics(auc: f64) -> KeyMetrics {
+    KeyMetrics {
+        accuracy: 0.85,
+        roc_auc: Some(auc),
+        precision: 0.74,
+        recall: 0.6,
+        f1: 0.66,
+        log_loss: 0.32,
+        ece: 0.01,
+    }
+}
+
+pub fn trained(version: &str, auc: f64, served: Option<(&str, f64)>) -> String {
+    serde_json::to_string(&TrainSummary::Succeeded {
+        version: version.into(),
+        algorithm: Algorithm::LogisticRegression,
+        metrics: metrics(auc),
+        served: served.map(|(v, a)| ServedComparison {
+            version: v.into(),
+            metrics: Some(metrics(a)),
+            error: None,
+        }),
+        validation_passed: true,
+        warnings: vec![],
+        rows: RowCounts {
+            train: 26_048,
+            holdout: 6_513,
+        },
+        artifact_uri: format!("s3://models/income/models/{version}/model.json"),
+        report_uri: format!("s3://models/income/reports/training/{version}.json"),
+    })
+    .expect("summary")
+}
+
+/// Plays the Job controller and the kubelet: the Job completes (or fails) and
+/// its Pod holds the termination message.
+pub fn finish_job(api: &FakeApi, job: &str, succeeded: bool, message: &str) {
+    api.edit(JOBS, job, |j| {
+        let type_ = if succeeded { "Complete" } else { "Failed" };
+        j["status"] = json!({"conditions": [{"type": type_, "status": "True"}]});
+    });
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{job}-pod"), "namespace": NS,
+                     "labels": {"batch.kubernetes.io/job-name": job}},
+        "status": {"containerStatuses": [{"name": "c", "image": "vigil", "imageID": "",
+            "ready": false, "restartCount": 0,
+            "state": {"terminated": {"exitCode": if succeeded { 0 } else { 1 }, "message": message}}}]}
+    });
+    api.put(&pod);
 }
