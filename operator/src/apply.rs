@@ -6,12 +6,16 @@ use std::fmt::Debug;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::context::Context;
 use crate::error::{Error, Result};
+use crate::events::publish;
+use crate::status::EventNote;
 
 pub const FIELD_MANAGER: &str = "vigil.dev/operator";
 
@@ -106,6 +110,35 @@ where
         .patch_status(&object.name_any(), &apply_params(), &Patch::Apply(&patch))
         .await?;
     Ok(Some(updated))
+}
+
+/// Records an invalid spec (the status from `status::set_invalid_spec`) and
+/// announces it once, when the status changes; then waits for the next change.
+pub async fn reject_invalid_spec<K, S>(
+    ctx: &Context,
+    api: &Api<K>,
+    object: &K,
+    old: Option<&S>,
+    status: &S,
+    message: String,
+) -> Result<Action>
+where
+    K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+    S: Serialize + PartialEq,
+{
+    let written = match apply_status(api, object, old, status).await {
+        Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
+        written => written?,
+    };
+    if written.is_some() {
+        let note = EventNote {
+            warning: true,
+            reason: "InvalidSpec",
+            note: message,
+        };
+        publish(ctx, object, &note).await;
+    }
+    Ok(Action::await_change())
 }
 
 /// The termination message of a Job's last finished Pod, if any.

@@ -21,7 +21,9 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use vigil_core::report::TrainSummary;
 
-use crate::apply::{apply_child, apply_status, delete_child, termination_message, STALE_RETRY};
+use crate::apply::{
+    apply_child, apply_status, delete_child, reject_invalid_spec, termination_message, STALE_RETRY,
+};
 use crate::build::{
     build_pdb, build_service, build_serving_deployment, build_training_cronjob, build_training_job,
     serving_name, train_job_config, training_cronjob_name, training_job_name, BuildError,
@@ -544,19 +546,15 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
     if let Err(message) = validate(&model) {
         let status = invalid_status(&model, &message, now);
         let models: Api<MonitoredModel> = Api::namespaced(ctx.client.clone(), &namespace);
-        let written = match apply_status(&models, &model, model.status.as_ref(), &status).await {
-            Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
-            written => written?,
-        };
-        if written.is_some() {
-            let note = EventNote {
-                warning: true,
-                reason: "InvalidSpec",
-                note: message,
-            };
-            publish(&ctx, model.as_ref(), &note).await;
-        }
-        return Ok(Action::await_change());
+        return reject_invalid_spec(
+            &ctx,
+            &models,
+            model.as_ref(),
+            model.status.as_ref(),
+            &status,
+            message,
+        )
+        .await;
     }
     let world = fetch(&ctx, &model, &namespace).await?;
     let plan = plan(&model, &world, &ctx.image, now)?;

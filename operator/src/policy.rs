@@ -13,7 +13,9 @@ use kube::{Api, ResourceExt};
 use vigil_core::drift::policy::RetrainSpec;
 use vigil_core::drift::{DriftJobConfig, DriftSummary, Verdict};
 
-use crate::apply::{apply_child, apply_status, delete_child, termination_message, STALE_RETRY};
+use crate::apply::{
+    apply_child, apply_status, delete_child, reject_invalid_spec, termination_message, STALE_RETRY,
+};
 use crate::build::{
     build_drift_cronjob, build_training_job, drift_cronjob_name, train_job_config,
     training_job_name, BuildError, MANAGED_BY,
@@ -510,20 +512,15 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
     let world = fetch(&ctx, &policy, &namespace).await?;
     if let Err(message) = validate(&policy, world.model.as_ref()) {
         let status = invalid_status(&policy, &message, now);
-        let written = match apply_status(&policies, &policy, policy.status.as_ref(), &status).await
-        {
-            Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
-            written => written?,
-        };
-        if written.is_some() {
-            let note = EventNote {
-                warning: true,
-                reason: "InvalidSpec",
-                note: message,
-            };
-            publish(&ctx, policy.as_ref(), &note).await;
-        }
-        return Ok(Action::await_change());
+        return reject_invalid_spec(
+            &ctx,
+            &policies,
+            policy.as_ref(),
+            policy.status.as_ref(),
+            &status,
+            message,
+        )
+        .await;
     }
     let plan = plan(&policy, &world, &ctx.image, now)?;
     let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);
