@@ -303,8 +303,8 @@ pub struct DriftStatus {
     validation = Rule::new("!has(self.spec.tests) || !has(self.spec.tests.psi) || !has(self.spec.tests.psi.warning) || !has(self.spec.tests.psi.critical) || self.spec.tests.psi.warning <= self.spec.tests.psi.critical")
         .message("spec.tests.psi.warning must not exceed spec.tests.psi.critical")
         .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(self.spec.actions) || !has(self.spec.actions.retrain) || !has(self.spec.actions.retrain.on) || self.spec.actions.retrain.on in ['Warning', 'Critical']")
-        .message("spec.actions.retrain.on must be Warning or Critical")
+    validation = Rule::new("!has(self.spec.actions) || !has(self.spec.actions.retrain) || !has(self.spec.actions.retrain.minVerdict) || self.spec.actions.retrain.minVerdict in ['Warning', 'Critical']")
+        .message("spec.actions.retrain.minVerdict must be Warning or Critical")
         .reason(Reason::FieldValueInvalid),
 )]
 #[serde(rename_all = "camelCase")]

@@ -56,9 +56,9 @@ pub fn payload(namespace: &str, model: &str, policy: &str, summary: &DriftSummar
     }
 }
 
-/// Whether a target asking for `on` wants this verdict.
-pub fn wanted(on: &[Verdict], verdict: Option<Verdict>) -> bool {
-    verdict.is_some_and(|v| on.contains(&v))
+/// Whether a target listing `verdicts` wants this verdict.
+pub fn wanted(verdicts: &[Verdict], verdict: Option<Verdict>) -> bool {
+    verdict.is_some_and(|v| verdicts.contains(&v))
 }
 
 #[derive(Debug, thiserror::Error)]

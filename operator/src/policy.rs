@@ -65,8 +65,13 @@ pub enum RetrainDecision {
     Trigger,
     NotConfigured,
     CheckFailed,
-    BelowThreshold { verdict: Verdict, on: Verdict },
-    Cooldown { until: DateTime<Utc> },
+    BelowThreshold {
+        verdict: Verdict,
+        min_verdict: Verdict,
+    },
+    Cooldown {
+        until: DateTime<Utc>,
+    },
     TrainingRunning,
 }
 
@@ -76,8 +81,11 @@ impl RetrainDecision {
             RetrainDecision::Trigger => "retraining started".into(),
             RetrainDecision::NotConfigured => "no retrain: actions.retrain is not set".into(),
             RetrainDecision::CheckFailed => "no retrain: the check failed".into(),
-            RetrainDecision::BelowThreshold { verdict, on } => {
-                format!("no retrain: drift verdict {verdict} is below actions.retrain.on {on}")
+            RetrainDecision::BelowThreshold {
+                verdict,
+                min_verdict,
+            } => {
+                format!("no retrain: drift verdict {verdict} is below actions.retrain.minVerdict {min_verdict}")
             }
             RetrainDecision::Cooldown { until } => {
                 format!("retrain skipped: cooldown until {}", rfc3339(*until))
@@ -89,7 +97,7 @@ impl RetrainDecision {
     }
 }
 
-/// The retrain rule: the statistical verdict reaches `on`, the cooldown since
+/// The retrain rule: the statistical verdict reaches `minVerdict`, the cooldown since
 /// the last triggered retraining has passed, and no training is running.
 pub fn decide_retrain(
     spec: Option<&RetrainSpec>,
@@ -104,10 +112,10 @@ pub fn decide_retrain(
     let DriftSummary::Succeeded { drift_verdict, .. } = summary else {
         return RetrainDecision::CheckFailed;
     };
-    if !drift_verdict.is_drift() || drift_verdict.severity() < spec.on.severity() {
+    if !drift_verdict.is_drift() || drift_verdict.severity() < spec.min_verdict.severity() {
         return RetrainDecision::BelowThreshold {
             verdict: *drift_verdict,
-            on: spec.on,
+            min_verdict: spec.min_verdict,
         };
     }
     if let Some(last) = last_triggered {
@@ -454,7 +462,7 @@ async fn notify_webhooks(
         .actions
         .notify
         .iter()
-        .filter(|t| notify::wanted(&t.on, summary.verdict()))
+        .filter(|t| notify::wanted(&t.verdicts, summary.verdict()))
         .collect();
     if targets.is_empty() {
         return None;

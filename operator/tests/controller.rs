@@ -539,7 +539,7 @@ async fn drift_triggers_a_retrain_once_per_cooldown() {
     let api = FakeApi::new();
     serving_model(&api);
     api.put(&policy_yaml(
-        "  actions: {retrain: {on: Critical, cooldown: 12h}}",
+        "  actions: {retrain: {minVerdict: Critical, cooldown: 12h}}",
     ));
 
     // The check CronJob, owned by the policy, checks the served version.
@@ -687,7 +687,7 @@ async fn drift_triggers_a_retrain_once_per_cooldown() {
             .expect("c")
             .retrain
             .as_deref(),
-        Some("no retrain: drift verdict Warning is below actions.retrain.on Critical")
+        Some("no retrain: drift verdict Warning is below actions.retrain.minVerdict Critical")
     );
 }
 
@@ -728,7 +728,7 @@ async fn webhooks_get_one_slack_message_per_drifting_check() {
     };
     api.put(&secret);
     api.put(&policy_yaml(
-        "  actions:\n    notify:\n      - webhook: {urlSecretRef: {name: slack-hook, key: url}}\n        on: [Critical]\n      - webhook: {urlSecretRef: {name: missing, key: url}}",
+        "  actions:\n    notify:\n      - webhook: {urlSecretRef: {name: slack-hook, key: url}}\n        verdicts: [Critical]\n      - webhook: {urlSecretRef: {name: missing, key: url}}",
     ));
     reconcile_policy(&api, at(17, 0)).await;
 

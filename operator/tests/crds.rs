@@ -113,14 +113,14 @@ fn cel_rules_reject_what_they_are_for() {
     kube::core::cel::validate_cel_update(policy, policy).expect("an unchanged policy passes");
 
     let mut insufficient: serde_json::Value = serde_json::to_value(policy).expect("json");
-    insufficient["spec"]["actions"]["retrain"]["on"] = json!("InsufficientData");
+    insufficient["spec"]["actions"]["retrain"]["minVerdict"] = json!("InsufficientData");
     let insufficient: DriftPolicy = serde_json::from_value(insufficient).expect("typed");
     let errors = format!(
         "{:?}",
-        kube::core::cel::validate_cel(&insufficient).expect_err("retrain.on")
+        kube::core::cel::validate_cel(&insufficient).expect_err("retrain.minVerdict")
     );
     assert!(
-        errors.contains("retrain.on must be Warning or Critical"),
+        errors.contains("retrain.minVerdict must be Warning or Critical"),
         "{errors}"
     );
 }

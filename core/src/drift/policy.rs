@@ -457,7 +457,7 @@ fn default_volume_tolerance() -> f64 {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ActionsSpec {
-    /// Retrain when the verdict reaches `on`; omit to never retrain automatically.
+    /// Retrain when the verdict reaches `minVerdict`; omit to never retrain automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrain: Option<RetrainSpec>,
     /// Webhooks to call.
@@ -471,14 +471,14 @@ pub struct ActionsSpec {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetrainSpec {
     /// Lowest verdict that triggers a retrain: `Warning` or `Critical` (default Critical).
-    #[serde(default = "default_retrain_on")]
-    pub on: Verdict,
+    #[serde(default = "default_retrain_min_verdict")]
+    pub min_verdict: Verdict,
     /// Minimum time between two triggered retrainings (default 12h).
     #[serde(default = "default_cooldown")]
     pub cooldown: Span,
 }
 
-fn default_retrain_on() -> Verdict {
+fn default_retrain_min_verdict() -> Verdict {
     Verdict::Critical
 }
 fn default_cooldown() -> Span {
@@ -493,11 +493,11 @@ pub struct NotifySpec {
     /// The webhook; its URL comes from a Secret.
     pub webhook: WebhookSpec,
     /// Verdicts that notify (default Warning and Critical).
-    #[serde(default = "default_notify_on")]
-    pub on: Vec<Verdict>,
+    #[serde(default = "default_notify_verdicts")]
+    pub verdicts: Vec<Verdict>,
 }
 
-fn default_notify_on() -> Vec<Verdict> {
+fn default_notify_verdicts() -> Vec<Verdict> {
     vec![Verdict::Warning, Verdict::Critical]
 }
 
@@ -539,8 +539,8 @@ pub enum PolicyError {
     DropOrder { warning: f64, critical: f64 },
     #[error("policy `window` must be longer than 0s")]
     EmptyWindow,
-    #[error("policy `actions.retrain.on` must be Warning or Critical, not {0}")]
-    RetrainOn(Verdict),
+    #[error("policy `actions.retrain.minVerdict` must be Warning or Critical, not {0}")]
+    RetrainMinVerdict(Verdict),
     #[error("policy `features` selects no feature of the schema (include {include:?}, exclude {exclude:?})")]
     NoFeatures {
         include: Vec<String>,
@@ -647,8 +647,8 @@ impl DriftPolicy {
             return Err(PolicyError::EmptyWindow);
         }
         if let Some(retrain) = &self.actions.retrain {
-            if !matches!(retrain.on, Verdict::Warning | Verdict::Critical) {
-                return Err(PolicyError::RetrainOn(retrain.on));
+            if !matches!(retrain.min_verdict, Verdict::Warning | Verdict::Critical) {
+                return Err(PolicyError::RetrainMinVerdict(retrain.min_verdict));
             }
         }
         Ok(())
@@ -727,10 +727,10 @@ tests:
   correction: benjamini-hochberg
 quality: {maxMissingRate: 0.15}
 actions:
-  retrain: {on: Critical, cooldown: 12h}
+  retrain: {minVerdict: Critical, cooldown: 12h}
   notify:
     - webhook: {urlSecretRef: {name: slack-hook, key: url}}
-      on: [Warning, Critical]
+      verdicts: [Warning, Critical]
 "#,
         )
         .expect("parses");
