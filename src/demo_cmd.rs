@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use clap::Args;
-use vigil_core::config::{HoldoutSpec, StorageSpec, TrainJobConfig};
-use vigil_core::dataset::{DataFormat, RawTable};
-use vigil_core::drift::{DriftPolicy, DriftSummary, Span};
-use vigil_core::promotion::{self, Gates, MetricThreshold};
-use vigil_core::report::TrainSummary;
-use vigil_core::split::sample_indices;
-use vigil_core::storage::Store;
+use vigil_core::data::dataset::{DataFormat, RawTable};
+use vigil_core::data::storage::StorageSpec;
+use vigil_core::data::storage::Store;
+use vigil_core::drift::{DriftRules, DriftSummary, Span};
+use vigil_core::train::config::{HoldoutSpec, TrainJobConfig};
+use vigil_core::train::promotion::{self, Gates, MetricThreshold};
+use vigil_core::train::report::TrainSummary;
+use vigil_core::train::split::sample_indices;
 use vigil_jobs::drift::{check_store, DriftJobConfig};
 use vigil_jobs::inject::{self, DriftKind, InjectSpec, RampProfile, Rows};
 use vigil_jobs::labelled::export_labelled_window;
@@ -250,7 +251,7 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
     let t = step(5, "stopping the server (SIGTERM: graceful, log flushed)");
     server.stop().await?;
     let store = Store::open(&store_uri)?;
-    let logged = vigil_core::prediction_log::read_predictions(
+    let logged = vigil_core::data::prediction_log::read_predictions(
         &store,
         clean_start - chrono::Duration::minutes(1),
         Utc::now(),
@@ -334,9 +335,9 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
 async fn check(store_uri: &str, since: chrono::DateTime<Utc>) -> Result<DriftSummary, Failed> {
     let now = Utc::now();
     let seconds = (now - since).num_seconds().max(1) as u64 + 1;
-    let policy = DriftPolicy {
+    let policy = DriftRules {
         window: Span::from_secs(seconds),
-        ..DriftPolicy::default()
+        ..DriftRules::default()
     };
     let config = DriftJobConfig {
         model: Some("adult-income".into()),

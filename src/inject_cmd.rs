@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use vigil_core::config::TrainJobConfig;
-use vigil_core::schema::FeatureSchema;
-use vigil_core::split::sample_indices;
+use vigil_core::data::schema::FeatureSchema;
+use vigil_core::train::config::TrainJobConfig;
+use vigil_core::train::split::sample_indices;
 use vigil_jobs::inject::{self, DriftKind, InjectSpec, RampProfile, Rows};
 
 /// The schema used when neither --schema nor --model is given: Adult's.

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use vigil_core::storage::Store;
+use vigil_core::data::storage::Store;
 use vigil_inference::{
     AdminToken, AppState, Metrics, OutOfRange, ServerConfig, SinkConfig, WhenFull,
 };
@@ -30,7 +30,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HOSTNAME", default_value = "vigil")]
     pub writer: String,
     /// Write buffered log records at least this often (e.g. 10s, 500ms, 1m; at most 1h).
-    #[arg(long, env = "VIGIL_FLUSH_INTERVAL", default_value = "10s", value_parser = vigil_core::config::parse_duration)]
+    #[arg(long, env = "VIGIL_FLUSH_INTERVAL", default_value = "10s", value_parser = vigil_core::train::config::parse_duration)]
     pub flush_interval: Duration,
     /// Write a log batch as soon as it holds this many records.
     #[arg(long, env = "VIGIL_FLUSH_RECORDS", default_value_t = 5000)]
@@ -58,11 +58,11 @@ pub struct ServeArgs {
     #[arg(long, env = "VIGIL_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,
     /// Longest a request may take before a 408.
-    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s", value_parser = vigil_core::config::parse_duration)]
+    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s", value_parser = vigil_core::train::config::parse_duration)]
     pub request_timeout: Duration,
     /// On SIGTERM, how long requests in flight may take, and then how long the final log
     /// flush may retry a failing store.
-    #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = vigil_core::config::parse_duration)]
+    #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = vigil_core::train::config::parse_duration)]
     pub shutdown_timeout: Duration,
 }
 

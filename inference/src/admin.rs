@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use vigil_core::prediction_log::{self, FeedbackRecord};
+use vigil_core::data::prediction_log::{self, FeedbackRecord};
 
 use crate::error::{AppError, Problem};
 use crate::extract::Json;
@@ -143,7 +143,7 @@ fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
                 field,
                 format!(
                     "`{}` is not an RFC 3339 time: {e}",
-                    vigil_core::schema::truncate(text, 40)
+                    vigil_core::data::schema::truncate(text, 40)
                 ),
                 "invalid_time",
             )])
@@ -248,7 +248,7 @@ pub async fn feedback(
             "label",
             format!(
                 "`{}` is not a class of the model ({})",
-                vigil_core::schema::truncate(&request.label, 40),
+                vigil_core::data::schema::truncate(&request.label, 40),
                 model.classes().join(", ")
             ),
             "unknown_class",

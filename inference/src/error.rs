@@ -11,7 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use vigil_core::schema::FieldError;
+use vigil_core::data::schema::FieldError;
 
 /// More problems than this in one request are counted but not listed.
 pub const MAX_PROBLEMS: usize = 50;

@@ -26,7 +26,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 .to_ascii_lowercase();
             if essence != "application/json" && !essence.ends_with("+json") {
                 return Err(AppError::UnsupportedMediaType(
-                    vigil_core::schema::truncate(text, 60),
+                    vigil_core::data::schema::truncate(text, 60),
                 ));
             }
         }

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use vigil_core::artifact::{self, ArtifactError, ModelArtifact};
-use vigil_core::storage::Store;
+use vigil_core::data::storage::Store;
+use vigil_core::train::artifact::{self, ArtifactError, ModelArtifact};
 
 use crate::metrics::{Metrics, ModelMetrics};
 

@@ -142,7 +142,7 @@ impl<'de, F: Fn(&str) -> Option<usize>> Visitor<'de> for KeySeed<'_, F> {
     fn visit_str<E>(self, v: &str) -> Result<Key, E> {
         Ok(match (self.0)(v) {
             Some(i) => Key::Known(i),
-            None => Key::Unknown(vigil_core::schema::truncate(v, 80)),
+            None => Key::Unknown(vigil_core::data::schema::truncate(v, 80)),
         })
     }
 }

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
-use vigil_core::pipeline::Encoded;
-use vigil_core::schema::{FeatureType, FieldError, FieldProblem, Value};
+use vigil_core::data::schema::{FeatureType, FieldError, FieldProblem, Value};
+use vigil_core::train::pipeline::Encoded;
 
 use crate::error::{AppError, Problem};
 use crate::extract::JsonBody;
@@ -311,7 +311,7 @@ fn json_response(bytes: Vec<u8>) -> Response {
 }
 
 /// A prediction waiting in the log buffer. Serialises to exactly the JSON of
-/// [`vigil_core::prediction_log::PredictionRecord`], without building one: the feature
+/// [`vigil_core::data::prediction_log::PredictionRecord`], without building one: the feature
 /// names and the model version come from the shared model.
 pub struct PendingPrediction {
     request_id: String,

@@ -7,8 +7,8 @@ use axum::http::{Request, StatusCode};
 use chrono::{Duration, Utc};
 use common::*;
 use serde_json::{json, Value};
-use vigil_core::prediction_log::{read_feedback, read_predictions};
-use vigil_core::storage::Store;
+use vigil_core::data::prediction_log::{read_feedback, read_predictions};
+use vigil_core::data::storage::Store;
 use vigil_inference::{OutOfRange, WhenFull};
 
 fn kinds(body: &Value) -> Vec<(String, String)> {

@@ -16,20 +16,20 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use vigil_core::artifact::{self, ArtifactError, ModelArtifact, ReferenceSample};
-use vigil_core::dataset::{DataFormat, RawTable};
+use vigil_core::data::dataset::{DataFormat, RawTable};
+use vigil_core::data::prediction_log::{
+    decode_batch, list_batches, read_feedback, LogError, PredictionRecord, LOGS_PREFIX,
+};
+use vigil_core::data::schema::{FeatureSchema, Value};
+use vigil_core::data::storage::{Store, StoreError};
 use vigil_core::drift::profile::{argmax, LabelProfile, PredictionProfile, WindowProfile};
 use vigil_core::drift::quality::QualityContext;
 use vigil_core::drift::report::{
     CheckMode, DataSource, DriftReport, DriftSummary, DRIFT_REPORTS_PREFIX, REPORT_FORMAT_VERSION,
 };
 use vigil_core::drift::sketch::IdSampler;
-use vigil_core::drift::{assess, AssessOptions, DriftPolicy};
-use vigil_core::prediction_log::{
-    decode_batch, list_batches, read_feedback, LogError, PredictionRecord, LOGS_PREFIX,
-};
-use vigil_core::schema::{FeatureSchema, Value};
-use vigil_core::storage::{Store, StoreError};
+use vigil_core::drift::{assess, AssessOptions, DriftRules};
+use vigil_core::train::artifact::{self, ArtifactError, ModelArtifact, ReferenceSample};
 
 use crate::html;
 
@@ -292,7 +292,7 @@ pub struct AdhocInput {
     pub schema: Option<FeatureSchema>,
     /// Adds prediction (and, with labels in both files, performance) drift.
     pub model: Option<ModelArtifact>,
-    pub policy: DriftPolicy,
+    pub policy: DriftRules,
     /// Directory for `<timestamp>.json` and `.html`; `None` writes nothing.
     pub out_dir: Option<PathBuf>,
 }
@@ -363,9 +363,9 @@ pub fn read_schema(path: &Path) -> Result<FeatureSchema, DriftError> {
     Ok(schema)
 }
 
-/// Reads and checks a DriftPolicy spec file (YAML or JSON).
-pub fn read_policy(path: &Path) -> Result<DriftPolicy, DriftError> {
-    let policy: DriftPolicy = read_yaml(path, "policy")?;
+/// Reads and checks a DriftRules spec file (YAML or JSON).
+pub fn read_policy(path: &Path) -> Result<DriftRules, DriftError> {
+    let policy: DriftRules = read_yaml(path, "policy")?;
     policy.check().map_err(|e| {
         DriftError::InvalidConfig(format!("policy `{}` is invalid: {e}", path.display()))
     })?;

@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
-use vigil_core::drift::quality::{CheckStatus, Severity};
-use vigil_core::drift::report::DriftReport;
-use vigil_core::drift::verdict::{FeatureDrift, Histogram};
+use vigil_core::drift::report::{
+    CheckStatus, DriftReport, DriftTest, FeatureDrift, Histogram, Severity,
+};
 use vigil_core::drift::Verdict;
 
 /// Escapes text for HTML element content and attribute values.
@@ -124,8 +124,8 @@ pub fn render(report: &DriftReport) -> String {
             "<tr><td><a href=\"#f-{id}\">{name}</a></td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}% → {:.1}%</td></tr>",
             badge(f.verdict),
             match f.test {
-                vigil_core::drift::verdict::DriftTest::Ks => "KS",
-                vigil_core::drift::verdict::DriftTest::ChiSquare => "χ²",
+                DriftTest::Ks => "KS",
+                DriftTest::ChiSquare => "χ²",
             },
             num(f.statistic),
             num(f.p_value),
@@ -155,7 +155,7 @@ pub fn render(report: &DriftReport) -> String {
                 .join(" · "),
             num(p.class_chi2),
             num(p.class_p_value),
-            escape(&p.score),
+            escape(p.score.as_str()),
             num(p.score_ks),
             num(p.score_p_value),
             num(p.score_psi)
@@ -196,7 +196,7 @@ pub fn render(report: &DriftReport) -> String {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td><span class=\"badge {class}\">{label}</span></td><td>{}</td></tr>",
-            escape(&c.name),
+            escape(c.name.as_str()),
             match c.severity {
                 Severity::Hard => "hard",
                 Severity::Soft => "soft",

@@ -19,9 +19,9 @@
 //! Without `feature`, one applicable feature is chosen with the seed.
 
 use serde::Serialize;
-use vigil_core::dataset::RawTable;
-use vigil_core::schema::{FeatureSchema, FeatureType, Value};
-use vigil_core::split::SplitMix64;
+use vigil_core::data::dataset::RawTable;
+use vigil_core::data::schema::{FeatureSchema, FeatureType, Value};
+use vigil_core::train::split::SplitMix64;
 
 /// The kinds of drift.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

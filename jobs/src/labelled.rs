@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use vigil_core::prediction_log::{self, LogError};
-use vigil_core::schema::{FeatureSchema, Value};
-use vigil_core::storage::Store;
+use vigil_core::data::prediction_log::{self, LogError};
+use vigil_core::data::schema::{FeatureSchema, Value};
+use vigil_core::data::storage::Store;
 
 /// Labelled rows exported from a window of traffic.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,7 +89,7 @@ pub async fn export_labelled_window(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_core::prediction_log::{
+    use vigil_core::data::prediction_log::{
         batch_key, encode_batch, FeedbackRecord, PredictionRecord, FEEDBACK_PREFIX, LOGS_PREFIX,
     };
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use vigil_core::report::SUMMARY_LIMIT;
+use vigil_core::train::report::SUMMARY_LIMIT;
 
 /// Where Kubernetes reads a container's termination message by default.
 pub const DEFAULT_PATH: &str = "/dev/termination-log";

@@ -5,20 +5,22 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use vigil_core::artifact::{
+use vigil_core::data::dataset::{DatasetError, Frame, RawTable};
+use vigil_core::data::schema::{FeatureSchema, FeatureType};
+use vigil_core::data::storage::{self, Store, StoreError};
+use vigil_core::train::artifact::{
     self, ArtifactError, Lineage, ModelArtifact, ReferenceInfo, ReferenceSample, FORMAT_VERSION,
     REFERENCE_FILE,
 };
-use vigil_core::config::TrainJobConfig;
-use vigil_core::dataset::{DatasetError, Frame, RawTable};
-use vigil_core::evaluation::Metrics;
-use vigil_core::model::{Model, ModelError};
-use vigil_core::pipeline::FeaturePipeline;
-use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison, TrainSummary, TrainingReport};
-use vigil_core::schema::{FeatureSchema, FeatureType};
-use vigil_core::split::{sample_indices, stratified_split};
-use vigil_core::storage::{self, Store, StoreError};
-use vigil_core::validation::{self, Severity, ValidationReport};
+use vigil_core::train::config::TrainJobConfig;
+use vigil_core::train::evaluation::Metrics;
+use vigil_core::train::model::{Model, ModelError};
+use vigil_core::train::pipeline::FeaturePipeline;
+use vigil_core::train::report::{
+    KeyMetrics, RowCounts, ServedComparison, TrainSummary, TrainingReport,
+};
+use vigil_core::train::split::{sample_indices, stratified_split};
+use vigil_core::train::validation::{self, Severity, ValidationReport};
 
 /// Stages, in order, for progress reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -337,7 +339,7 @@ fn reference_sample(
     train: &Frame,
     rows: usize,
     seed: u64,
-) -> Result<ReferenceSample, (usize, vigil_core::schema::FieldProblem)> {
+) -> Result<ReferenceSample, (usize, vigil_core::data::schema::FieldProblem)> {
     let chosen = sample_indices(train.n_rows(), rows, seed);
     let sample = train.select(&chosen);
     let probabilities = artifact.predict_frame(&sample)?;

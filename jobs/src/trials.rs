@@ -17,13 +17,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
-use vigil_core::artifact::ModelArtifact;
-use vigil_core::config::TrainJobConfig;
-use vigil_core::dataset::{DataFormat, RawTable};
+use vigil_core::data::dataset::{DataFormat, RawTable};
+use vigil_core::data::schema::Value;
 use vigil_core::drift::quality::QualityContext;
-use vigil_core::drift::{assess, AssessOptions, DriftPolicy, Verdict, WindowProfile};
-use vigil_core::schema::Value;
-use vigil_core::split::sample_indices;
+use vigil_core::drift::{assess, AssessOptions, DriftRules, Verdict, WindowProfile};
+use vigil_core::train::artifact::ModelArtifact;
+use vigil_core::train::config::TrainJobConfig;
+use vigil_core::train::split::sample_indices;
 
 use crate::inject::{inject, DriftKind, InjectSpec, RampProfile, Rows};
 
@@ -46,7 +46,8 @@ pub async fn setup_adult(data: &Path, store_dir: &Path) -> Result<Setup, String>
     let outcome = crate::train::train(&config, chrono::Utc::now(), &|_| {})
         .await
         .map_err(|e| e.to_string())?;
-    let store = vigil_core::storage::Store::open(&config.storage.uri).map_err(|e| e.to_string())?;
+    let store =
+        vigil_core::data::storage::Store::open(&config.storage.uri).map_err(|e| e.to_string())?;
     let sample = outcome
         .artifact
         .load_reference(&store)
@@ -78,7 +79,7 @@ pub struct TrialConfig {
     pub intensity: f64,
     pub kinds: Vec<DriftKind>,
     pub seed: u64,
-    pub policy: DriftPolicy,
+    pub policy: DriftRules,
     /// Threads for the per-feature statistics of one trial.
     pub threads: usize,
 }
@@ -92,7 +93,7 @@ impl Default for TrialConfig {
             intensity: 0.5,
             kinds: DriftKind::ALL.to_vec(),
             seed: 20_261_128,
-            policy: DriftPolicy::default(),
+            policy: DriftRules::default(),
             threads: 2,
         }
     }

@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use vigil_core::artifact::{self, ModelArtifact};
-use vigil_core::config::TrainJobConfig;
-use vigil_core::storage::{read_uri, Store, StoreError};
+use vigil_core::data::storage::{read_uri, Store, StoreError};
+use vigil_core::train::artifact::{self, ModelArtifact};
+use vigil_core::train::config::TrainJobConfig;
 use vigil_jobs::train::train;
 
 struct Moto(Child);

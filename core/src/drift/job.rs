@@ -1,11 +1,11 @@
 //! What a scheduled `vigil drift` Job receives: the same types the operator's
-//! `DriftPolicy` spec embeds, so the CRD and the Job cannot disagree.
+//! `DriftRules` spec embeds, so the CRD and the Job cannot disagree.
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::StorageSpec;
+use crate::data::storage::StorageSpec;
 
-use super::policy::DriftPolicy;
+use super::rules::DriftRules;
 
 /// Everything a scheduled `vigil drift` needs (YAML or JSON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,9 +19,9 @@ pub struct DriftJobConfig {
     /// The version being served; omitted, the latest version in the store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_version: Option<String>,
-    /// The DriftPolicy spec.
+    /// The DriftRules spec.
     #[serde(default)]
-    pub policy: DriftPolicy,
+    pub policy: DriftRules,
 }
 
 impl DriftJobConfig {
@@ -41,7 +41,7 @@ mod tests {
     #[test]
     fn config_parses_with_policy_defaults() {
         let c = DriftJobConfig::from_text("storage: {uri: out/store/x}\n", "c.yaml").expect("ok");
-        assert_eq!(c.policy, DriftPolicy::default());
+        assert_eq!(c.policy, DriftRules::default());
         let e = DriftJobConfig::from_text("storage: {uri: x}\npolicy: {window: 0s}\n", "c.yaml")
             .expect_err("empty window");
         assert!(e.contains("window"), "{e}");

@@ -7,9 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::artifact::ReferenceSample;
-use crate::prediction_log::PredictionRecord;
-use crate::schema::{FeatureSchema, FeatureSpec, FeatureType, Value};
+use crate::data::prediction_log::PredictionRecord;
+use crate::data::schema::{FeatureSchema, FeatureSpec, FeatureType, Value};
+use crate::train::artifact::ReferenceSample;
 
 use super::sketch::{CategoryCounts, IdSampler, NumericSketch, MISSING_CATEGORY};
 

@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ValidationSpec;
-use crate::dataset::RawTable;
-use crate::schema::{FeatureSchema, FeatureType, Value};
+use crate::data::dataset::RawTable;
+use crate::data::schema::{FeatureSchema, FeatureType, Value};
+use crate::train::config::ValidationSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -195,7 +195,13 @@ pub fn validate(raw: &RawTable, schema: &FeatureSchema, spec: &ValidationSpec) -
             let examples: Vec<String> = unknown
                 .iter()
                 .take(EXAMPLES)
-                .map(|(row, c)| format!("row {}: `{}`", row + 1, crate::schema::truncate(c, 40)))
+                .map(|(row, c)| {
+                    format!(
+                        "row {}: `{}`",
+                        row + 1,
+                        crate::data::schema::truncate(c, 40)
+                    )
+                })
                 .collect();
             target_problems.push(format!(
                 "target `{}` has {} values that are not among the classes {:?} ({})",
@@ -287,7 +293,7 @@ fn type_name(kind: FeatureType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::DataFormat;
+    use crate::data::dataset::DataFormat;
 
     fn schema() -> FeatureSchema {
         serde_yaml::from_str(

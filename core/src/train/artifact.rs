@@ -15,14 +15,14 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::HoldoutSpec;
-use crate::dataset::Frame;
-use crate::evaluation::Metrics;
-use crate::model::{Algorithm, Hyperparameters, Model};
-use crate::pipeline::FeaturePipeline;
-use crate::schema::{FeatureSchema, FieldProblem, Value};
-use crate::storage::{Store, StoreError};
-use crate::validation::ValidationReport;
+use crate::data::dataset::Frame;
+use crate::data::schema::{FeatureSchema, FieldProblem, Value};
+use crate::data::storage::{Store, StoreError};
+use crate::train::config::HoldoutSpec;
+use crate::train::evaluation::Metrics;
+use crate::train::model::{Algorithm, Hyperparameters, Model};
+use crate::train::pipeline::FeaturePipeline;
+use crate::train::validation::ValidationReport;
 
 /// Bumped on any incompatible change of `model.json`.
 pub const FORMAT_VERSION: u32 = 1;

@@ -8,32 +8,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::DataFormat;
-use crate::model::{Algorithm, Hyperparameters};
-use crate::pipeline::PipelineSpec;
-use crate::schema::FeatureSchema;
-
-/// Where a model's artifacts, logs and reports live.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct StorageSpec {
-    /// Root URI of the model's store: `s3://bucket/prefix`, `pvc://claim/dir` or `file:///dir`.
-    pub uri: String,
-    /// Secret with store credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-    /// optional `AWS_ENDPOINT_URL`, `AWS_REGION`), exposed to the Pods as environment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<SecretRef>,
-}
-
-/// A reference to a Secret in the same namespace.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SecretRef {
-    /// Name of the Secret.
-    pub name: String,
-}
+use crate::data::dataset::DataFormat;
+use crate::data::schema::FeatureSchema;
+use crate::data::storage::StorageSpec;
+use crate::train::model::{Algorithm, Hyperparameters};
+use crate::train::pipeline::PipelineSpec;
 
 /// The training data.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

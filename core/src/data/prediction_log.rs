@@ -17,8 +17,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::schema::Value;
-use crate::storage::{Store, StoreError};
+use crate::data::schema::Value;
+use crate::data::storage::{Store, StoreError};
 
 pub const LOGS_PREFIX: &str = "logs";
 pub const FEEDBACK_PREFIX: &str = "feedback";

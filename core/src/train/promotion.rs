@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::evaluation::{Metrics, METRIC_NAMES};
-use crate::report::{KeyMetrics, TrainSummary};
+use crate::train::evaluation::{Metrics, METRIC_NAMES};
+use crate::train::report::{KeyMetrics, TrainSummary};
 
 /// `spec.promotion` of a MonitoredModel.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -251,8 +251,8 @@ pub fn decide(gates: &Gates, summary: &TrainSummary) -> Option<PromotionDecision
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Algorithm;
-    use crate::report::{RowCounts, ServedComparison};
+    use crate::train::model::Algorithm;
+    use crate::train::report::{RowCounts, ServedComparison};
 
     fn key(auc: f64) -> KeyMetrics {
         KeyMetrics {

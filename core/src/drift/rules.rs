@@ -1,7 +1,9 @@
-//! `DriftPolicy`: how a model's live traffic is checked. The same serde type is
-//! embedded in the `DriftPolicy` CRD's spec and handed to `vigil drift` as JSON/YAML.
+//! [`DriftRules`]: how a model's live traffic is checked — schedule, window, tests,
+//! feature selection, quality thresholds and actions. The same serde type is the spec
+//! of the `DriftPolicy` CRD (flattened beside its `modelRef`) and what `vigil drift`
+//! reads as JSON/YAML (the `policy` of its config).
 //!
-//! Unchecked on deserialization; call [`DriftPolicy::check`] before use (linfa's
+//! Unchecked on deserialization; call [`DriftRules::check`] before use (linfa's
 //! params → `check()` pattern). Every field has a default, so `{}` is a valid policy.
 
 use std::fmt;
@@ -56,7 +58,7 @@ impl FromStr for Span {
 
     fn from_str(text: &str) -> Result<Span, SpanError> {
         let err = || SpanError {
-            text: crate::schema::truncate(text, 40),
+            text: crate::data::schema::truncate(text, 40),
         };
         let t = text.trim();
         let unit_at = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
@@ -124,11 +126,11 @@ impl schemars::JsonSchema for Span {
     }
 }
 
-/// The whole policy.
+/// The rules of a DriftPolicy: everything in its spec but the model it watches.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DriftPolicy {
+pub struct DriftRules {
     /// Cron schedule of the checks (used by the operator; default every 6 hours).
     #[serde(default = "default_schedule")]
     pub schedule: String,
@@ -153,9 +155,9 @@ pub struct DriftPolicy {
     pub actions: ActionsSpec,
 }
 
-impl Default for DriftPolicy {
+impl Default for DriftRules {
     fn default() -> Self {
-        DriftPolicy {
+        DriftRules {
             schedule: default_schedule(),
             window: default_window(),
             min_samples: default_min_samples(),
@@ -524,7 +526,7 @@ pub struct SecretKeyRef {
 
 /// A policy that breaks its own rules.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PolicyError {
+pub enum RulesError {
     #[error("policy `{field}` is {value}; it must be {rule}")]
     OutOfRange {
         field: &'static str,
@@ -550,19 +552,19 @@ pub enum PolicyError {
     UnknownFeature { list: &'static str, name: String },
 }
 
-impl DriftPolicy {
+impl DriftRules {
     /// Parses YAML or JSON.
-    pub fn from_text(text: &str) -> Result<DriftPolicy, String> {
+    pub fn from_text(text: &str) -> Result<DriftRules, String> {
         serde_yaml::from_str(text).map_err(|e| e.to_string())
     }
 
     /// Checks ranges and orderings.
-    pub fn check(&self) -> Result<(), PolicyError> {
+    pub fn check(&self) -> Result<(), RulesError> {
         let unit = |field, value: f64| {
             if value > 0.0 && value < 1.0 {
                 Ok(())
             } else {
-                Err(PolicyError::OutOfRange {
+                Err(RulesError::OutOfRange {
                     field,
                     value,
                     rule: "in (0, 1)",
@@ -573,7 +575,7 @@ impl DriftPolicy {
             if (0.0..=1.0).contains(&value) {
                 Ok(())
             } else {
-                Err(PolicyError::OutOfRange {
+                Err(RulesError::OutOfRange {
                     field,
                     value,
                     rule: "in [0, 1]",
@@ -591,7 +593,7 @@ impl DriftPolicy {
             ("tests.psi.epsilon", t.psi.epsilon),
         ] {
             if !(value.is_finite() && value > 0.0) {
-                return Err(PolicyError::OutOfRange {
+                return Err(RulesError::OutOfRange {
                     field,
                     value,
                     rule: "finite and > 0",
@@ -599,13 +601,13 @@ impl DriftPolicy {
             }
         }
         if t.psi.warning > t.psi.critical {
-            return Err(PolicyError::PsiOrder {
+            return Err(RulesError::PsiOrder {
                 warning: t.psi.warning,
                 critical: t.psi.critical,
             });
         }
         if !(2..=1000).contains(&t.psi.bins) {
-            return Err(PolicyError::OutOfRange {
+            return Err(RulesError::OutOfRange {
                 field: "tests.psi.bins",
                 value: t.psi.bins as f64,
                 rule: "between 2 and 1000",
@@ -622,7 +624,7 @@ impl DriftPolicy {
             t.performance.critical_drop,
         )?;
         if t.performance.warning_drop > t.performance.critical_drop {
-            return Err(PolicyError::DropOrder {
+            return Err(RulesError::DropOrder {
                 warning: t.performance.warning_drop,
                 critical: t.performance.critical_drop,
             });
@@ -636,7 +638,7 @@ impl DriftPolicy {
         rate("quality.volumeTolerance", q.volume_tolerance)?;
         if let Some(expected) = q.expected_requests_per_hour {
             if !(expected.is_finite() && expected > 0.0) {
-                return Err(PolicyError::OutOfRange {
+                return Err(RulesError::OutOfRange {
                     field: "quality.expectedRequestsPerHour",
                     value: expected,
                     rule: "finite and > 0",
@@ -644,24 +646,27 @@ impl DriftPolicy {
             }
         }
         if self.window.as_secs() == 0 {
-            return Err(PolicyError::EmptyWindow);
+            return Err(RulesError::EmptyWindow);
         }
         if let Some(retrain) = &self.actions.retrain {
             if !matches!(retrain.min_verdict, Verdict::Warning | Verdict::Critical) {
-                return Err(PolicyError::RetrainMinVerdict(retrain.min_verdict));
+                return Err(RulesError::RetrainMinVerdict(retrain.min_verdict));
             }
         }
         Ok(())
     }
 
     /// Checks the feature selection against a schema.
-    pub fn check_features(&self, schema: &crate::schema::FeatureSchema) -> Result<(), PolicyError> {
+    pub fn check_features(
+        &self,
+        schema: &crate::data::schema::FeatureSchema,
+    ) -> Result<(), RulesError> {
         for (list, names) in [
             ("include", &self.features.include),
             ("exclude", &self.features.exclude),
         ] {
             if let Some(name) = names.iter().find(|n| schema.feature_index(n).is_none()) {
-                return Err(PolicyError::UnknownFeature {
+                return Err(RulesError::UnknownFeature {
                     list,
                     name: name.clone(),
                 });
@@ -672,7 +677,7 @@ impl DriftPolicy {
             .iter()
             .any(|f| self.features.selects(&f.name))
         {
-            return Err(PolicyError::NoFeatures {
+            return Err(RulesError::NoFeatures {
                 include: self.features.include.clone(),
                 exclude: self.features.exclude.clone(),
             });
@@ -699,8 +704,8 @@ mod tests {
 
     #[test]
     fn empty_policy_has_the_documented_defaults() {
-        let p = DriftPolicy::from_text("{}").expect("parses");
-        assert_eq!(p, DriftPolicy::default());
+        let p = DriftRules::from_text("{}").expect("parses");
+        assert_eq!(p, DriftRules::default());
         assert_eq!(p.window, Span::from_hours(6));
         assert_eq!(p.tests.ks.p_value, 0.05);
         assert_eq!(p.tests.chi_square.p_value, 0.05);
@@ -714,7 +719,7 @@ mod tests {
 
     #[test]
     fn the_design_example_parses() {
-        let p = DriftPolicy::from_text(
+        let p = DriftRules::from_text(
             r#"
 schedule: "0 */6 * * *"
 window: 6h
@@ -746,18 +751,18 @@ actions:
 
     #[test]
     fn bad_policies_name_the_field() {
-        let mut p = DriftPolicy::default();
+        let mut p = DriftRules::default();
         p.tests.ks.p_value = 1.5;
         assert_eq!(
             p.check().map_err(|e| e.to_string()),
             Err("policy `tests.ks.pValue` is 1.5; it must be in (0, 1)".into())
         );
-        let mut p = DriftPolicy::default();
+        let mut p = DriftRules::default();
         p.tests.psi.warning = 0.3;
-        assert!(matches!(p.check(), Err(PolicyError::PsiOrder { .. })));
-        let err = DriftPolicy::from_text("tests: {ks: {pvalue: 0.1}}").expect_err("unknown");
+        assert!(matches!(p.check(), Err(RulesError::PsiOrder { .. })));
+        let err = DriftRules::from_text("tests: {ks: {pvalue: 0.1}}").expect_err("unknown");
         assert!(err.contains("pvalue"), "{err}");
-        let err = DriftPolicy::from_text("window: 6 hours").expect_err("bad span");
+        let err = DriftRules::from_text("window: 6 hours").expect_err("bad span");
         assert!(err.contains("not a duration"), "{err}");
     }
 }

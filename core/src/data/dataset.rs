@@ -8,7 +8,7 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::{FeatureSchema, FieldProblem, Value};
+use crate::data::schema::{FeatureSchema, FieldProblem, Value};
 
 /// File format of a dataset. Gzip compression is detected from the content.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -280,7 +280,7 @@ impl Frame {
                 None => cell_errors.push(CellError {
                     row,
                     column: schema.target.name.clone(),
-                    problem: FieldProblem::NotAllowed(crate::schema::truncate(class, 40)),
+                    problem: FieldProblem::NotAllowed(crate::data::schema::truncate(class, 40)),
                 }),
             }
         }

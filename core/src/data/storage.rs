@@ -1,4 +1,5 @@
-//! Object storage for models, reference samples, prediction logs and reports.
+//! Object storage for models, reference samples, prediction logs and reports, and
+//! [`StorageSpec`], where a model's store is (`spec.storage` of a MonitoredModel).
 //!
 //! A thin layer over `object_store`, addressed by URI:
 //! - `file:///abs/dir` or a plain path — the local file system;
@@ -25,6 +26,29 @@ use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use serde::{Deserialize, Serialize};
+
+/// Where a model's artifacts, logs and reports live.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StorageSpec {
+    /// Root URI of the model's store: `s3://bucket/prefix`, `pvc://claim/dir` or `file:///dir`.
+    pub uri: String,
+    /// Secret with store credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// optional `AWS_ENDPOINT_URL`, `AWS_REGION`), exposed to the Pods as environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretRef>,
+}
+
+/// A reference to a Secret in the same namespace.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRef {
+    /// Name of the Secret.
+    pub name: String,
+}
 
 /// Where a PVC is mounted inside a Pod, unless `VIGIL_PVC_ROOT` says otherwise.
 pub const DEFAULT_PVC_ROOT: &str = "/mnt/vigil";

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Frame;
-use crate::schema::{FeatureSchema, FeatureType, FieldProblem, Value};
+use crate::data::dataset::Frame;
+use crate::data::schema::{FeatureSchema, FeatureType, FieldProblem, Value};
 
 /// The category that a missing categorical value becomes (the same token the
 /// reference benchmark sends for a missing category).
@@ -243,7 +243,7 @@ impl FeaturePipeline {
                         Ok(how)
                     }
                     None if *unseen == UnseenCategory::Ignore => Ok(Encoded::UnseenCategory),
-                    None => Err(FieldProblem::NotAllowed(crate::schema::truncate(
+                    None => Err(FieldProblem::NotAllowed(crate::data::schema::truncate(
                         category, 40,
                     ))),
                 }

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::evaluation::Metrics;
-use crate::model::Algorithm;
-use crate::validation::ValidationReport;
+use crate::train::evaluation::Metrics;
+use crate::train::model::Algorithm;
+use crate::train::validation::ValidationReport;
 
 /// Kubernetes keeps at most 4096 bytes of a termination message.
 pub const SUMMARY_LIMIT: usize = 4096;
