@@ -13,11 +13,13 @@ use clap::Args;
 use vigil_core::data::dataset::{DataFormat, RawTable};
 use vigil_core::data::storage::StorageSpec;
 use vigil_core::data::storage::Store;
-use vigil_core::drift::{DriftRules, DriftSummary, Span};
+use vigil_core::drift::{DriftRules, DriftSummary};
+use vigil_core::span::Span;
 use vigil_core::train::config::{HoldoutSpec, TrainJobConfig};
 use vigil_core::train::promotion::{self, Gates, MetricThreshold};
 use vigil_core::train::report::TrainSummary;
 use vigil_core::train::split::sample_indices;
+use vigil_core::wire::PredictionRecord;
 use vigil_jobs::drift::{check_store, DriftJobConfig};
 use vigil_jobs::inject::{self, DriftKind, InjectSpec, RampProfile, Rows};
 use vigil_jobs::labelled::export_labelled_window;
@@ -251,7 +253,7 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
     let t = step(5, "stopping the server (SIGTERM: graceful, log flushed)");
     server.stop().await?;
     let store = Store::open(&store_uri)?;
-    let logged = vigil_core::data::prediction_log::read_predictions(
+    let logged = vigil_core::data::prediction_log::read_window::<PredictionRecord>(
         &store,
         clean_start - chrono::Duration::minutes(1),
         Utc::now(),

@@ -7,10 +7,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use vigil_core::data::storage::Store;
+use vigil_core::span::Span;
 use vigil_inference::{
     AdminToken, AppState, Metrics, OutOfRange, ServerConfig, SinkConfig, WhenFull,
 };
@@ -30,8 +30,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HOSTNAME", default_value = "vigil")]
     pub writer: String,
     /// Write buffered log records at least this often (e.g. 10s, 500ms, 1m; at most 1h).
-    #[arg(long, env = "VIGIL_FLUSH_INTERVAL", default_value = "10s", value_parser = vigil_core::train::config::parse_duration)]
-    pub flush_interval: Duration,
+    #[arg(long, env = "VIGIL_FLUSH_INTERVAL", default_value = "10s")]
+    pub flush_interval: Span,
     /// Write a log batch as soon as it holds this many records.
     #[arg(long, env = "VIGIL_FLUSH_RECORDS", default_value_t = 5000)]
     pub flush_records: usize,
@@ -58,12 +58,12 @@ pub struct ServeArgs {
     #[arg(long, env = "VIGIL_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,
     /// Longest a request may take before a 408.
-    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s", value_parser = vigil_core::train::config::parse_duration)]
-    pub request_timeout: Duration,
+    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s")]
+    pub request_timeout: Span,
     /// On SIGTERM, how long requests in flight may take, and then how long the final log
     /// flush may retry a failing store.
-    #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = vigil_core::train::config::parse_duration)]
-    pub shutdown_timeout: Duration,
+    #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s")]
+    pub shutdown_timeout: Span,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -93,7 +93,7 @@ fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, String> {
 }
 
 fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
-    if args.flush_interval > Duration::from_secs(3600) {
+    if args.flush_interval > Span::from_hours(1) {
         return Err("--flush-interval must be at most 1h".into());
     }
     if !(0.0..=1.0).contains(&args.log_sample_rate) {
@@ -105,7 +105,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
     Ok(ServerConfig {
         max_body_bytes: args.max_body_bytes,
         max_batch: args.max_batch,
-        request_timeout: args.request_timeout,
+        request_timeout: args.request_timeout.into(),
         out_of_range: match args.out_of_range {
             OutOfRangeArg::Reject => OutOfRange::Reject,
             OutOfRangeArg::Accept => OutOfRange::Accept,
@@ -115,14 +115,14 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
         pinned_version: args.version.clone(),
         sink: SinkConfig {
             writer: sanitize_writer(&args.writer),
-            flush_interval: args.flush_interval,
+            flush_interval: args.flush_interval.into(),
             flush_records: args.flush_records,
             buffer: args.buffer,
             when_full: match args.when_full {
                 WhenFullArg::Block => WhenFull::Block,
                 WhenFullArg::Drop => WhenFull::Drop,
             },
-            shutdown_timeout: args.shutdown_timeout,
+            shutdown_timeout: args.shutdown_timeout.into(),
         },
     })
 }

@@ -232,13 +232,14 @@ async fn every_200_is_in_the_store_after_sigterm() {
 
     let store = vigil_core::data::storage::Store::open(&store_uri).expect("store");
     let now = chrono::Utc::now();
-    let records = vigil_core::data::prediction_log::read_predictions(
-        &store,
-        now - chrono::Duration::hours(2),
-        now,
-    )
-    .await
-    .expect("read the log");
+    let records =
+        vigil_core::data::prediction_log::read_window::<vigil_core::wire::PredictionRecord>(
+            &store,
+            now - chrono::Duration::hours(2),
+            now,
+        )
+        .await
+        .expect("read the log");
     assert!(
         ok_rows > 100,
         "too little load to prove anything: {ok_rows}"

@@ -3,14 +3,19 @@
 //! - [`data`]: the feature schema, datasets, the object store and the prediction log;
 //! - [`train`]: configuration, pipeline, models, evaluation, artifacts, promotion;
 //! - [`drift`]: drift rules, window profiles, the assessment and its report;
-//! - [`stats`]: the statistics, checked against SciPy.
+//! - [`stats`]: the statistics, checked against SciPy;
+//! - [`wire`]: what other programs read (HTTP bodies, log records), [`span`] (the one
+//!   duration type) and [`text`] (cutting text to a size).
 //!
 //! `inference`, `jobs` and `operator` build on it; nothing here imports them.
 
 pub mod data;
 pub mod drift;
+pub mod span;
 pub mod stats;
+pub mod text;
 pub mod train;
+pub mod wire;
 
 /// The version of Vigil that wrote an artifact or report.
 pub const VIGIL_VERSION: &str = env!("CARGO_PKG_VERSION");

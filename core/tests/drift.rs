@@ -8,19 +8,19 @@
 use std::path::PathBuf;
 
 use chrono::{Duration, TimeZone, Utc};
-use vigil_core::data::prediction_log::PredictionRecord;
 use vigil_core::data::schema::{FeatureSchema, Value};
-use vigil_core::drift::assess::wasserstein_from_counts;
 use vigil_core::drift::quality::QualityContext;
 use vigil_core::drift::report::{CheckStatus, PValueMethod};
 use vigil_core::drift::sketch::NumericSketch;
 use vigil_core::drift::{assess, AssessOptions, DriftRules, Verdict, WindowProfile};
+use vigil_core::stats::wasserstein_from_counts;
 use vigil_core::stats::{
     bin_counts, bin_counts_weighted, ks_2samp, ks_pvalue, ks_statistic_from_counts, kstwo_sf_fast,
     psi_from_counts, psi_numeric, quantile_bin_edges, quantile_bin_edges_from_counts,
     wasserstein_distance, KsMethod, PValueMode, KS_FAST_LN_RTOL, KS_FAST_P_MAX, KS_FAST_RTOL,
 };
 use vigil_core::train::split::SplitMix64;
+use vigil_core::wire::PredictionRecord;
 
 fn normal(rng: &mut SplitMix64, mean: f64, sd: f64) -> f64 {
     let u1 = rng.next_f64().max(1e-300);

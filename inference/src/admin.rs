@@ -5,11 +5,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use vigil_core::data::prediction_log::{self, FeedbackRecord};
+use vigil_core::data::prediction_log::read_window;
+use vigil_core::wire::{FeedbackRecord, FeedbackRequest, PredictionRecord};
 
 use crate::error::{AppError, Problem};
 use crate::extract::Json;
-use crate::sink::Timestamped;
 use crate::AppState;
 
 /// Default and largest page of `/logs`.
@@ -132,7 +132,7 @@ struct LogsPage {
     count: usize,
     /// Offset of the next page, or null on the last page.
     next_offset: Option<usize>,
-    records: Vec<prediction_log::PredictionRecord>,
+    records: Vec<PredictionRecord>,
 }
 
 fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
@@ -143,7 +143,7 @@ fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
                 field,
                 format!(
                     "`{}` is not an RFC 3339 time: {e}",
-                    vigil_core::data::schema::truncate(text, 40)
+                    vigil_core::text::shorten(text, 40)
                 ),
                 "invalid_time",
             )])
@@ -192,7 +192,7 @@ pub async fn logs(
         )]));
     }
     let offset = query.offset.unwrap_or(0);
-    let records = prediction_log::read_predictions(&state.store, since, until)
+    let records: Vec<PredictionRecord> = read_window(&state.store, since, until)
         .await
         .map_err(|e| AppError::Store(e.to_string()))?;
     let total = records.len();
@@ -207,22 +207,6 @@ pub async fn logs(
         records: page,
     })
     .into_response())
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeedbackRequest {
-    request_id: String,
-    label: String,
-    /// When the label was observed; now when absent.
-    #[serde(default)]
-    timestamp: Option<DateTime<Utc>>,
-}
-
-impl Timestamped for FeedbackRecord {
-    fn timestamp(&self) -> DateTime<Utc> {
-        self.timestamp
-    }
 }
 
 /// `POST /feedback {"request_id": "...", "label": "<class>"}`: 202 once buffered.
@@ -248,7 +232,7 @@ pub async fn feedback(
             "label",
             format!(
                 "`{}` is not a class of the model ({})",
-                vigil_core::data::schema::truncate(&request.label, 40),
+                vigil_core::text::shorten(&request.label, 40),
                 model.classes().join(", ")
             ),
             "unknown_class",

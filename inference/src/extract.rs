@@ -25,9 +25,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 .trim()
                 .to_ascii_lowercase();
             if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(AppError::UnsupportedMediaType(
-                    vigil_core::data::schema::truncate(text, 60),
-                ));
+                return Err(AppError::UnsupportedMediaType(vigil_core::text::shorten(
+                    text, 60,
+                )));
             }
         }
         let bytes = Bytes::from_request(req, state)

@@ -35,9 +35,10 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use vigil_core::data::prediction_log::{FeedbackRecord, FEEDBACK_PREFIX, LOGS_PREFIX};
+use vigil_core::data::prediction_log::{FEEDBACK_PREFIX, LOGS_PREFIX};
 use vigil_core::data::storage::{Store, StoreError};
 use vigil_core::train::artifact::ArtifactError;
+use vigil_core::wire::FeedbackRecord;
 
 pub use crate::admin::AdminToken;
 pub use crate::error::{AppError, Problem};
@@ -430,7 +431,7 @@ async fn not_found(State(state): State<AppState>, request: Request) -> Response 
     let error = AppError::NotFound(format!(
         "no route {} {}; see /openapi.json",
         request.method(),
-        vigil_core::data::schema::truncate(request.uri().path(), 80)
+        vigil_core::text::shorten(request.uri().path(), 80)
     ));
     let response = error.into_response();
     let route = &state.metrics.unmatched;

@@ -7,16 +7,17 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde::ser::{SerializeMap, SerializeStruct};
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
+use vigil_core::data::prediction_log::Timestamped;
 use vigil_core::data::schema::{FeatureType, FieldError, FieldProblem, Value};
 use vigil_core::train::pipeline::Encoded;
+use vigil_core::wire::{BatchResponse, PredictResponse, PredictionRecord};
 
 use crate::error::{AppError, Problem};
 use crate::extract::JsonBody;
 use crate::model::LoadedModel;
 use crate::parse::{self, ParsedRow, Raw, RowPath};
-use crate::sink::Timestamped;
 use crate::AppState;
 
 /// What to do with a numeric value outside the schema's `min`/`max`.
@@ -252,22 +253,21 @@ impl Serialize for AnswerView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let a = self.answer;
         let classes = self.model.classes();
-        let mut st = s.serialize_struct("PredictResponse", 5)?;
-        st.serialize_field("request_id", &a.request_id)?;
-        st.serialize_field("predicted_class", &classes[a.class])?;
-        st.serialize_field("confidence", &a.probabilities[a.class])?;
-        st.serialize_field(
-            "probabilities",
-            &ClassProbabilities {
+        PredictResponse {
+            request_id: a.request_id.as_str(),
+            predicted_class: classes[a.class].as_str(),
+            confidence: a.probabilities[a.class],
+            probabilities: ClassProbabilities {
                 classes,
                 probabilities: &a.probabilities,
             },
-        )?;
-        st.serialize_field("model_version", self.model.version())?;
-        st.end()
+            model_version: self.model.version(),
+        }
+        .serialize(s)
     }
 }
 
+/// Probabilities by class name, in the schema's class order.
 struct ClassProbabilities<'a> {
     classes: &'a [String],
     probabilities: &'a [f64],
@@ -299,10 +299,11 @@ impl Serialize for BatchView<'_> {
                 }))
             }
         }
-        let mut st = s.serialize_struct("BatchResponse", 2)?;
-        st.serialize_field("responses", &Items(self))?;
-        st.serialize_field("model_version", self.model.version())?;
-        st.end()
+        BatchResponse {
+            responses: Items(self),
+            model_version: self.model.version(),
+        }
+        .serialize(s)
     }
 }
 
@@ -310,9 +311,9 @@ fn json_response(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
-/// A prediction waiting in the log buffer. Serialises to exactly the JSON of
-/// [`vigil_core::data::prediction_log::PredictionRecord`], without building one: the feature
-/// names and the model version come from the shared model.
+/// A prediction waiting in the log buffer. Serialises as a [`PredictionRecord`] made
+/// of borrowed parts: the feature names and the model version come from the shared
+/// model, so buffering a prediction copies no string.
 pub struct PendingPrediction {
     request_id: String,
     timestamp: DateTime<Utc>,
@@ -343,15 +344,16 @@ impl Serialize for PendingPrediction {
                 map.end()
             }
         }
-        let mut st = s.serialize_struct("PredictionRecord", 7)?;
-        st.serialize_field("request_id", &self.request_id)?;
-        st.serialize_field("timestamp", &self.timestamp)?;
-        st.serialize_field("model_version", self.model.version())?;
-        st.serialize_field("features", &Features(self))?;
-        st.serialize_field("predicted_class", &self.model.classes()[self.class])?;
-        st.serialize_field("probabilities", &self.probabilities)?;
-        st.serialize_field("latency_us", &self.latency_us)?;
-        st.end()
+        PredictionRecord {
+            request_id: self.request_id.as_str(),
+            timestamp: self.timestamp,
+            model_version: self.model.version(),
+            features: Features(self),
+            predicted_class: self.model.classes()[self.class].as_str(),
+            probabilities: self.probabilities.as_slice(),
+            latency_us: self.latency_us,
+        }
+        .serialize(s)
     }
 }
 

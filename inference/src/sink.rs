@@ -19,12 +19,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use prometheus::{IntCounter, IntGauge};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use vigil_core::data::prediction_log::batch_key;
+use vigil_core::data::prediction_log::{batch_key, Timestamped};
 use vigil_core::data::storage::Store;
 
 use crate::error::AppError;
@@ -63,11 +63,6 @@ impl Default for SinkConfig {
             shutdown_timeout: Duration::from_secs(20),
         }
     }
-}
-
-/// A record that knows its time (for the partition of its batch).
-pub trait Timestamped {
-    fn timestamp(&self) -> DateTime<Utc>;
 }
 
 /// The producer side, shared by handlers.

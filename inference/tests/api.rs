@@ -7,8 +7,9 @@ use axum::http::{Request, StatusCode};
 use chrono::{Duration, Utc};
 use common::*;
 use serde_json::{json, Value};
-use vigil_core::data::prediction_log::{read_feedback, read_predictions};
+use vigil_core::data::prediction_log::read_window;
 use vigil_core::data::storage::Store;
+use vigil_core::wire::{FeedbackRecord, PredictionRecord};
 use vigil_inference::{OutOfRange, WhenFull};
 
 fn kinds(body: &Value) -> Vec<(String, String)> {
@@ -42,9 +43,10 @@ async fn predict_answers_the_contract_and_logs_it() {
 
     s.flush().await;
     let store = Store::open(&s.uri).expect("store");
-    let records = read_predictions(&store, Utc::now() - Duration::hours(1), Utc::now())
-        .await
-        .expect("read");
+    let records =
+        read_window::<PredictionRecord>(&store, Utc::now() - Duration::hours(1), Utc::now())
+            .await
+            .expect("read");
     assert_eq!(records.len(), 1);
     let r = &records[0];
     assert_eq!(r.request_id, "req-1");
@@ -769,9 +771,10 @@ async fn feedback_is_validated_and_written() {
     }
     s.flush().await;
     let store = Store::open(&s.uri).expect("store");
-    let feedback = read_feedback(&store, Utc::now() - Duration::hours(1), Utc::now())
-        .await
-        .expect("read");
+    let feedback =
+        read_window::<FeedbackRecord>(&store, Utc::now() - Duration::hours(1), Utc::now())
+            .await
+            .expect("read");
     assert_eq!(feedback.len(), 1);
     assert_eq!(
         (feedback[0].request_id.as_str(), feedback[0].label.as_str()),
@@ -897,9 +900,10 @@ async fn serves_over_a_real_socket_and_flushes_on_shutdown() {
     assert_eq!(bad.status(), 400);
     stop_tx.send(()).expect("stop");
     server.await.expect("join").expect("serve");
-    let records = read_predictions(&store, Utc::now() - Duration::hours(1), Utc::now())
-        .await
-        .expect("read");
+    let records =
+        read_window::<PredictionRecord>(&store, Utc::now() - Duration::hours(1), Utc::now())
+            .await
+            .expect("read");
     assert_eq!(
         records.len(),
         10,

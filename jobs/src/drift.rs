@@ -18,7 +18,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use vigil_core::data::dataset::{DataFormat, RawTable};
 use vigil_core::data::prediction_log::{
-    decode_batch, list_batches, read_feedback, LogError, PredictionRecord, LOGS_PREFIX,
+    decode_batch, list_batches, read_window, LogError, LOGS_PREFIX,
 };
 use vigil_core::data::schema::{FeatureSchema, Value};
 use vigil_core::data::storage::{Store, StoreError};
@@ -30,6 +30,7 @@ use vigil_core::drift::report::{
 use vigil_core::drift::sketch::IdSampler;
 use vigil_core::drift::{assess, AssessOptions, DriftRules};
 use vigil_core::train::artifact::{self, ArtifactError, ModelArtifact, ReferenceSample};
+use vigil_core::wire::{FeedbackRecord, PredictionRecord};
 
 use crate::html;
 
@@ -187,7 +188,7 @@ pub async fn check_store(
     progress(Stage::ReadWindow);
     let until = now;
     let since = now - policy.window.to_chrono();
-    let labels: HashMap<String, String> = read_feedback(&store, since, now)
+    let labels: HashMap<String, String> = read_window::<FeedbackRecord>(&store, since, now)
         .await
         .map_err(DriftError::LogsUnavailable)?
         .into_iter()

@@ -22,6 +22,7 @@ use serde::Serialize;
 use vigil_core::data::dataset::RawTable;
 use vigil_core::data::schema::{FeatureSchema, FeatureType, Value};
 use vigil_core::train::split::SplitMix64;
+use vigil_core::wire::{BatchRequest, FeedbackRequest, PredictRequest};
 
 /// The kinds of drift.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -473,28 +474,16 @@ fn concept_segment(column: &[Value], kind: FeatureType, rng: &mut SplitMix64) ->
     segment
 }
 
-fn json_value(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Number(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => {
-            serde_json::Value::from(*x as i64)
-        }
-        Value::Number(x) => serde_json::Number::from_f64(*x)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        Value::Category(c) => serde_json::Value::String(c.clone()),
-        Value::Missing => serde_json::Value::Null,
-    }
-}
-
-/// The request body of row `i`: `{"request_id", "features": {...}}`, missing as null.
-pub fn request_body(schema: &FeatureSchema, rows: &Rows, i: usize, id: &str) -> serde_json::Value {
-    let features: serde_json::Map<String, serde_json::Value> = schema
-        .features
-        .iter()
-        .zip(&rows.columns)
-        .map(|(f, c)| (f.name.clone(), json_value(&c[i])))
-        .collect();
-    serde_json::json!({"request_id": id, "features": features})
+/// The request of row `i`: `{"request_id", "features": {...}}`, missing as null.
+pub fn request(schema: &FeatureSchema, rows: &Rows, i: usize, id: &str) -> PredictRequest {
+    PredictRequest::from_values(
+        Some(id.to_string()),
+        schema
+            .features
+            .iter()
+            .zip(&rows.columns)
+            .map(|(f, c)| (f.name.as_str(), &c[i])),
+    )
 }
 
 /// The request id of row `i`.
@@ -502,28 +491,44 @@ pub fn request_id(prefix: &str, i: usize) -> String {
     format!("{prefix}-{i}")
 }
 
+/// The `/feedback` bodies of the rows that have a label, with their row.
+fn feedback(schema: &FeatureSchema, rows: &Rows, prefix: &str) -> Option<Vec<FeedbackRequest>> {
+    let labels = rows.labels.as_ref()?;
+    Some(
+        labels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, label)| {
+                Some(FeedbackRequest {
+                    label: schema.target.classes[(*label)?].clone(),
+                    request_id: request_id(prefix, i),
+                    timestamp: None,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn json_line(out: &mut String, body: &impl Serialize) {
+    // Serializing these bodies into a string cannot fail.
+    out.push_str(&serde_json::to_string(body).unwrap_or_default());
+    out.push('\n');
+}
+
 /// Requests as JSON Lines (the benchmark's body format), one per row.
 pub fn requests_jsonl(schema: &FeatureSchema, rows: &Rows, prefix: &str) -> String {
     let mut out = String::new();
     for i in 0..rows.n_rows() {
-        out.push_str(&request_body(schema, rows, i, &request_id(prefix, i)).to_string());
-        out.push('\n');
+        json_line(&mut out, &request(schema, rows, i, &request_id(prefix, i)));
     }
     out
 }
 
-/// Ground truth as JSON Lines `{"request_id", "label"}` (rows without a label are left out).
+/// Ground truth as JSON Lines `{"label", "request_id"}` (rows without a label are left out).
 pub fn feedback_jsonl(schema: &FeatureSchema, rows: &Rows, prefix: &str) -> Option<String> {
-    let labels = rows.labels.as_ref()?;
     let mut out = String::new();
-    for (i, label) in labels.iter().enumerate() {
-        if let Some(class) = label {
-            out.push_str(
-                &serde_json::json!({"request_id": request_id(prefix, i), "label": schema.target.classes[*class]})
-                    .to_string(),
-            );
-            out.push('\n');
-        }
+    for body in feedback(schema, rows, prefix)? {
+        json_line(&mut out, &body);
     }
     Some(out)
 }
@@ -559,43 +564,31 @@ pub async fn post(
     let mut start = 0;
     while start < n {
         let end = (start + batch_size.max(1)).min(n);
-        let requests: Vec<serde_json::Value> = (start..end)
-            .map(|i| request_body(schema, rows, i, &request_id(prefix, i)))
-            .collect();
-        send(
-            &client,
-            &predict,
-            &serde_json::json!({"requests": requests}),
-        )
-        .await?;
+        let batch = BatchRequest {
+            requests: (start..end)
+                .map(|i| request(schema, rows, i, &request_id(prefix, i)))
+                .collect(),
+        };
+        send(&client, &predict, &batch).await?;
         sent += end - start;
         start = end;
     }
     let mut labelled = 0;
     if send_feedback {
-        if let Some(labels) = &rows.labels {
-            let url = format!("{base}/feedback");
-            for (i, label) in labels.iter().enumerate() {
-                if let Some(class) = label {
-                    let body = serde_json::json!({"request_id": request_id(prefix, i), "label": schema.target.classes[*class]});
-                    send(&client, &url, &body).await?;
-                    labelled += 1;
-                }
-            }
+        let url = format!("{base}/feedback");
+        for body in feedback(schema, rows, prefix).unwrap_or_default() {
+            send(&client, &url, &body).await?;
+            labelled += 1;
         }
     }
     Ok((sent, labelled))
 }
 
-async fn send(
-    client: &reqwest::Client,
-    url: &str,
-    body: &serde_json::Value,
-) -> Result<(), PostError> {
+async fn send(client: &reqwest::Client, url: &str, body: &impl Serialize) -> Result<(), PostError> {
     let response = client
         .post(url)
         .header("content-type", "application/json")
-        .body(body.to_string())
+        .body(serde_json::to_vec(body).unwrap_or_default())
         .send()
         .await
         .map_err(|e| PostError::Transport {

@@ -7,14 +7,13 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{Duration, TimeZone, Utc};
-use vigil_core::data::prediction_log::{
-    batch_key, encode_batch, FeedbackRecord, PredictionRecord, FEEDBACK_PREFIX, LOGS_PREFIX,
-};
+use vigil_core::data::prediction_log::{batch_key, encode_batch, FEEDBACK_PREFIX, LOGS_PREFIX};
 use vigil_core::data::storage::Store;
 use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
 use vigil_core::train::artifact::{latest_version, ModelArtifact};
 use vigil_core::train::config::TrainJobConfig;
-use vigil_core::train::report::SUMMARY_LIMIT;
+use vigil_core::wire::SUMMARY_LIMIT;
+use vigil_core::wire::{FeedbackRecord, PredictionRecord};
 use vigil_jobs::drift::{check_files, check_store, AdhocInput, DriftJobConfig};
 use vigil_jobs::inject::{inject, requests_jsonl, DriftKind, InjectSpec, RampProfile, Rows};
 use vigil_jobs::trials::{self, TrialConfig};

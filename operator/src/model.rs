@@ -103,9 +103,12 @@ pub fn validate(model: &MonitoredModel) -> Result<(), String> {
     {
         return Err("spec.serving.pinnedVersion is empty: remove it to follow promotions".into());
     }
-    let flush = vigil_core::train::config::parse_duration(&serving.logging.flush_interval)
+    let flush: vigil_core::span::Span = serving
+        .logging
+        .flush_interval
+        .parse()
         .map_err(|e| format!("spec.serving.logging.flushInterval: {e}"))?;
-    if flush > std::time::Duration::from_secs(3600) {
+    if flush > vigil_core::span::Span::from_hours(1) {
         return Err("spec.serving.logging.flushInterval must be at most 1h".into());
     }
     if let (Some(min), replicas) = (serving.min_available, serving.replicas) {

@@ -280,7 +280,7 @@ impl Frame {
                 None => cell_errors.push(CellError {
                     row,
                     column: schema.target.name.clone(),
-                    problem: FieldProblem::NotAllowed(crate::data::schema::truncate(class, 40)),
+                    problem: FieldProblem::NotAllowed(crate::text::shorten(class, 40)),
                 }),
             }
         }

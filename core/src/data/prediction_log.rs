@@ -1,5 +1,6 @@
-//! The prediction log and the feedback log: records, their batch files and
-//! their time-partitioned layout in the store.
+//! The prediction log and the feedback log: their batch files and their
+//! time-partitioned layout in the store. The records themselves are contracts, in
+//! [`crate::wire`]; this module reads and writes any [`LogRecord`].
 //!
 //! ```text
 //! logs/dt=YYYY-MM-DD/hr=HH/<writer>-<seq>.jsonl.gz      PredictionRecord per line
@@ -10,40 +11,26 @@
 //! Pod name (unique per replica) and `<seq>` a zero-padded counter that
 //! starts at the writer's start time, so names never collide and sort by time.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::data::schema::Value;
 use crate::data::storage::{Store, StoreError};
 
 pub const LOGS_PREFIX: &str = "logs";
 pub const FEEDBACK_PREFIX: &str = "feedback";
 
-/// One answered prediction.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PredictionRecord {
-    pub request_id: String,
-    pub timestamp: DateTime<Utc>,
-    pub model_version: String,
-    /// The features as received (after type checks), by name.
-    pub features: BTreeMap<String, Value>,
-    pub predicted_class: String,
-    /// Probabilities in the order of the schema's classes.
-    pub probabilities: Vec<f64>,
-    /// Server-side latency of the request in microseconds.
-    pub latency_us: u64,
+/// A record that knows its time: it is filed under the hour of its batch's first one.
+pub trait Timestamped {
+    fn timestamp(&self) -> DateTime<Utc>;
 }
 
-/// A ground-truth label that arrived later, joined to a prediction by `request_id`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FeedbackRecord {
-    pub request_id: String,
-    pub label: String,
-    pub timestamp: DateTime<Utc>,
+/// A record of one of the logs, read back from the store.
+pub trait LogRecord: Timestamped + for<'de> Deserialize<'de> {
+    /// The log's prefix in the store ([`LOGS_PREFIX`] or [`FEEDBACK_PREFIX`]).
+    const PREFIX: &'static str;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,48 +129,31 @@ pub async fn list_batches(
     Ok(keys)
 }
 
-/// Every prediction record with `since <= timestamp <= until`, oldest first.
-pub async fn read_predictions(
+/// Every record of log `T` with `since <= timestamp <= until`, oldest first (records
+/// of the same time in the order they were written).
+pub async fn read_window<T: LogRecord>(
     store: &Store,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Result<Vec<PredictionRecord>, LogError> {
+) -> Result<Vec<T>, LogError> {
     let mut records = Vec::new();
-    for key in list_batches(store, LOGS_PREFIX, since, until).await? {
+    for key in list_batches(store, T::PREFIX, since, until).await? {
         let bytes = store.get(&key).await?;
-        let batch: Vec<PredictionRecord> = decode_batch(&bytes, &store.uri_of(&key))?;
-        records.extend(
-            batch
-                .into_iter()
-                .filter(|r| r.timestamp >= since && r.timestamp <= until),
-        );
+        let batch: Vec<T> = decode_batch(&bytes, &store.uri_of(&key))?;
+        records.extend(batch.into_iter().filter(|r| {
+            let t = r.timestamp();
+            t >= since && t <= until
+        }));
     }
-    records.sort_by_key(|r| r.timestamp);
-    Ok(records)
-}
-
-/// Every feedback record with `since <= timestamp <= until`.
-pub async fn read_feedback(
-    store: &Store,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<Vec<FeedbackRecord>, LogError> {
-    let mut records = Vec::new();
-    for key in list_batches(store, FEEDBACK_PREFIX, since, until).await? {
-        let bytes = store.get(&key).await?;
-        let batch: Vec<FeedbackRecord> = decode_batch(&bytes, &store.uri_of(&key))?;
-        records.extend(
-            batch
-                .into_iter()
-                .filter(|r| r.timestamp >= since && r.timestamp <= until),
-        );
-    }
+    records.sort_by_key(|r| r.timestamp());
     Ok(records)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::schema::Value;
+    use crate::wire::{FeedbackRecord, PredictionRecord};
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -227,7 +197,7 @@ mod tests {
             let key = batch_key(LOGS_PREFIX, batch[0].timestamp, "pod", seq as u64);
             store.put(&key, encode_batch(batch)).await.expect("put");
         }
-        let window = read_predictions(&store, at(11, 0), at(11, 59))
+        let window: Vec<PredictionRecord> = read_window(&store, at(11, 0), at(11, 59))
             .await
             .expect("read");
         let ids: Vec<&str> = window.iter().map(|r| r.request_id.as_str()).collect();

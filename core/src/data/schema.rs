@@ -4,9 +4,11 @@
 //! configuration and every model artifact, so the trainer, the server and the
 //! drift checker always agree on names, types and allowed values.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
+
+use crate::text::shorten;
 
 /// Declared type of a feature column.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -138,32 +140,6 @@ impl FeatureSchema {
     pub fn class_index(&self, class: &str) -> Option<usize> {
         self.target.classes.iter().position(|c| c == class)
     }
-
-    /// Validates one already-typed row (e.g. a prediction request). Collects
-    /// every problem instead of stopping at the first, so a caller can report
-    /// all of them at once.
-    pub fn validate_row(&self, row: &HashMap<String, Value>) -> Vec<FieldError> {
-        let mut errors = Vec::new();
-        for feature in &self.features {
-            match row.get(&feature.name) {
-                None => errors.push(FieldError::new(&feature.name, FieldProblem::Missing)),
-                Some(value) => {
-                    if let Err(problem) = feature.check_value(value) {
-                        errors.push(FieldError::new(&feature.name, problem));
-                    }
-                }
-            }
-        }
-        let mut unknown: Vec<&String> = row
-            .keys()
-            .filter(|k| self.feature_index(k).is_none())
-            .collect();
-        unknown.sort();
-        for name in unknown {
-            errors.push(FieldError::new(name, FieldProblem::Unknown));
-        }
-        errors
-    }
 }
 
 impl FeatureSpec {
@@ -214,7 +190,7 @@ impl FeatureSpec {
             FeatureType::Numeric => match text.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(Value::Number(v)),
                 Ok(_) => Err(FieldProblem::NonFinite),
-                Err(_) => Err(FieldProblem::NotANumber(truncate(text, 40))),
+                Err(_) => Err(FieldProblem::NotANumber(shorten(text, 40))),
             },
         }
     }
@@ -240,7 +216,7 @@ impl FeatureSpec {
                 if self.allowed_values.is_empty() || self.allowed_values.iter().any(|a| a == c) {
                     Ok(())
                 } else {
-                    Err(FieldProblem::NotAllowed(truncate(c, 40)))
+                    Err(FieldProblem::NotAllowed(shorten(c, 40)))
                 }
             }
             (FeatureType::Numeric, Value::Category(_)) => {
@@ -312,7 +288,7 @@ pub struct FieldError {
 impl FieldError {
     pub fn new(field: &str, problem: FieldProblem) -> Self {
         Self {
-            field: truncate(field, 80),
+            field: shorten(field, 80),
             problem,
         }
     }
@@ -329,17 +305,6 @@ fn serialize_display<S: serde::Serializer, T: std::fmt::Display>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_str(value)
-}
-
-/// Shortens user-provided text before it goes into an error message.
-pub fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let mut short: String = text.chars().take(max_chars).collect();
-        short.push('…');
-        short
-    }
 }
 
 #[cfg(test)]
@@ -418,28 +383,6 @@ features:
         assert_eq!(
             s.features[1].parse(Some("Private")),
             Ok(Value::Category("Private".into()))
-        );
-    }
-
-    #[test]
-    fn validate_row_reports_every_field() {
-        let s = adult_like();
-        let row: HashMap<String, Value> = [
-            ("age".to_string(), Value::Number(120.0)),
-            ("sex".to_string(), Value::Category("Other".into())),
-            ("colour".to_string(), Value::Category("red".into())),
-        ]
-        .into_iter()
-        .collect();
-        let errors: Vec<String> = s.validate_row(&row).iter().map(|e| e.to_string()).collect();
-        assert_eq!(
-            errors,
-            vec![
-                "field `age` 120 is above the maximum 100",
-                "field `workclass` is required but missing",
-                "field `sex` `Other` is not one of the allowed values",
-                "field `colour` is not a feature of this model",
-            ]
         );
     }
 

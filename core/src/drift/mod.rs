@@ -22,5 +22,5 @@ pub use job::DriftJobConfig;
 pub use profile::{ColumnProfile, WindowProfile};
 pub use quality::QualityContext;
 pub use report::{Assessment, DriftReport, DriftSummary, FeatureDrift, QualityReport};
-pub use rules::{DriftRules, RulesError, Span};
+pub use rules::{DriftRules, RulesError};
 pub use verdict::Verdict;

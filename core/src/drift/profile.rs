@@ -7,9 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::data::prediction_log::PredictionRecord;
 use crate::data::schema::{FeatureSchema, FeatureSpec, FeatureType, Value};
 use crate::train::artifact::ReferenceSample;
+use crate::wire::PredictionRecord;
 
 use super::sketch::{CategoryCounts, IdSampler, NumericSketch, MISSING_CATEGORY};
 

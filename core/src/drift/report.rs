@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::data::schema::FeatureType;
-use crate::train::report::SUMMARY_LIMIT;
+use crate::text::cut_with_ellipsis;
+use crate::wire::SUMMARY_LIMIT;
 
 use super::rules::DriftRules;
 use super::verdict::Verdict;
@@ -429,14 +430,14 @@ impl DriftSummary {
                     } else if !quality_failures.is_empty() {
                         quality_failures.pop();
                     } else {
-                        shorten(report_uri, 1500);
-                        shorten(html_uri, 1500);
+                        cut_with_ellipsis(report_uri, 1500);
+                        cut_with_ellipsis(html_uri, 1500);
                         let json = serde_json::to_string(&summary).unwrap_or_default();
                         return cut(&json);
                     }
                 }
                 DriftSummary::Failed { message, .. } => {
-                    shorten(message, SUMMARY_LIMIT - 300);
+                    cut_with_ellipsis(message, SUMMARY_LIMIT - 300);
                     let json = serde_json::to_string(&summary).unwrap_or_default();
                     return cut(&json);
                 }
@@ -449,17 +450,6 @@ impl DriftSummary {
             DriftSummary::Succeeded { verdict, .. } => Some(*verdict),
             DriftSummary::Failed { .. } => None,
         }
-    }
-}
-
-fn shorten(text: &mut String, max: usize) {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
     }
 }
 

@@ -6,125 +6,12 @@
 //! Unchecked on deserialization; call [`DriftRules::check`] before use (linfa's
 //! params → `check()` pattern). Every field has a default, so `{}` is a valid policy.
 
-use std::fmt;
-use std::str::FromStr;
+use serde::{Deserialize, Serialize};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
+use crate::span::Span;
 use crate::stats::Correction;
 
 use super::verdict::Verdict;
-
-/// A span of time written `<integer><unit>` with unit `s`, `m`, `h` or `d`
-/// (`90s`, `30m`, `6h`, `7d`). Serialized the same way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Span {
-    seconds: u64,
-}
-
-impl Span {
-    pub const fn from_secs(seconds: u64) -> Span {
-        Span { seconds }
-    }
-
-    pub const fn from_hours(hours: u64) -> Span {
-        Span {
-            seconds: hours * 3600,
-        }
-    }
-
-    pub fn as_secs(self) -> u64 {
-        self.seconds
-    }
-
-    pub fn as_hours(self) -> f64 {
-        self.seconds as f64 / 3600.0
-    }
-
-    pub fn to_chrono(self) -> chrono::Duration {
-        chrono::Duration::seconds(i64::try_from(self.seconds).unwrap_or(i64::MAX / 1000))
-    }
-}
-
-/// A span that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not a duration: write <integer><unit> with unit s, m, h or d (e.g. 6h)")]
-pub struct SpanError {
-    pub text: String,
-}
-
-impl FromStr for Span {
-    type Err = SpanError;
-
-    fn from_str(text: &str) -> Result<Span, SpanError> {
-        let err = || SpanError {
-            text: crate::data::schema::truncate(text, 40),
-        };
-        let t = text.trim();
-        let unit_at = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-        let (digits, unit) = t.split_at(unit_at);
-        let value: u64 = digits.parse().map_err(|_| err())?;
-        let factor = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(err()),
-        };
-        value
-            .checked_mul(factor)
-            .map(Span::from_secs)
-            .ok_or_else(err)
-    }
-}
-
-impl fmt::Display for Span {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.seconds;
-        if s != 0 && s % 86_400 == 0 {
-            write!(f, "{}d", s / 86_400)
-        } else if s != 0 && s % 3600 == 0 {
-            write!(f, "{}h", s / 3600)
-        } else if s != 0 && s % 60 == 0 {
-            write!(f, "{}m", s / 60)
-        } else {
-            write!(f, "{s}s")
-        }
-    }
-}
-
-impl Serialize for Span {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Span {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Span, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// In a CRD a span is a string such as `6h`.
-#[cfg(feature = "schema")]
-impl schemars::JsonSchema for Span {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Span".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "pattern": "^[0-9]+[smhd]$",
-            "description": "A duration: <integer><unit> with unit s, m, h or d (e.g. 6h)"
-        })
-    }
-}
 
 /// The rules of a DriftPolicy: everything in its spec but the model it watches.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -689,18 +576,6 @@ impl DriftRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spans_parse_and_print() {
-        assert_eq!("6h".parse::<Span>(), Ok(Span::from_hours(6)));
-        assert_eq!("90m".parse::<Span>().map(|s| s.as_secs()), Ok(5400));
-        assert_eq!(Span::from_secs(5400).to_string(), "90m");
-        assert_eq!(Span::from_secs(86_400 * 2).to_string(), "2d");
-        assert_eq!(Span::from_secs(61).to_string(), "61s");
-        for bad in ["", "6", "h", "6 hours", "-1h", "1.5h"] {
-            assert!(bad.parse::<Span>().is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn empty_policy_has_the_documented_defaults() {

@@ -243,9 +243,7 @@ impl FeaturePipeline {
                         Ok(how)
                     }
                     None if *unseen == UnseenCategory::Ignore => Ok(Encoded::UnseenCategory),
-                    None => Err(FieldProblem::NotAllowed(crate::data::schema::truncate(
-                        category, 40,
-                    ))),
+                    None => Err(FieldProblem::NotAllowed(crate::text::shorten(category, 40))),
                 }
             }
         }

@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::cut_to_bytes;
+use crate::wire::SUMMARY_LIMIT;
+
 use crate::train::evaluation::Metrics;
 use crate::train::model::Algorithm;
 use crate::train::validation::ValidationReport;
-
-/// Kubernetes keeps at most 4096 bytes of a termination message.
-pub const SUMMARY_LIMIT: usize = 4096;
 
 /// The headline numbers of an evaluation.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -98,17 +98,11 @@ impl TrainSummary {
             return json;
         }
         match self {
-            TrainSummary::Failed { reason, message } => {
-                let mut keep = message.len().min(SUMMARY_LIMIT - 200);
-                while !message.is_char_boundary(keep) {
-                    keep -= 1;
-                }
-                TrainSummary::Failed {
-                    reason: reason.clone(),
-                    message: format!("{}…", &message[..keep]),
-                }
-                .to_termination_message()
+            TrainSummary::Failed { reason, message } => TrainSummary::Failed {
+                reason: reason.clone(),
+                message: format!("{}…", cut_to_bytes(message, SUMMARY_LIMIT - 200)),
             }
+            .to_termination_message(),
             TrainSummary::Succeeded { .. } => json,
         }
     }

@@ -195,13 +195,7 @@ pub fn validate(raw: &RawTable, schema: &FeatureSchema, spec: &ValidationSpec) -
             let examples: Vec<String> = unknown
                 .iter()
                 .take(EXAMPLES)
-                .map(|(row, c)| {
-                    format!(
-                        "row {}: `{}`",
-                        row + 1,
-                        crate::data::schema::truncate(c, 40)
-                    )
-                })
+                .map(|(row, c)| format!("row {}: `{}`", row + 1, crate::text::shorten(c, 40)))
                 .collect();
             target_problems.push(format!(
                 "target `{}` has {} values that are not among the classes {:?} ({})",

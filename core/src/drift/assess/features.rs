@@ -4,8 +4,8 @@
 use crate::data::schema::FeatureType;
 use crate::stats::{
     bin_counts_weighted, chi2_homogeneity, jensen_shannon_distance, ks_pvalue,
-    ks_statistic_from_counts, psi_from_counts, quantile_bin_edges_from_counts, KsMethod,
-    PValueMode, StatsError,
+    ks_statistic_from_counts, psi_from_counts, quantile_bin_edges_from_counts,
+    wasserstein_from_counts, KsMethod, PValueMode, StatsError,
 };
 
 use super::super::profile::ColumnProfile;
@@ -106,38 +106,6 @@ fn numeric_stats(
     Ok(())
 }
 
-/// `∫ |F_a - F_b| dx` of two ascending `(value, count)` lists.
-pub fn wasserstein_from_counts(a: &[(f64, u64)], b: &[(f64, u64)]) -> f64 {
-    let n1: u64 = a.iter().map(|x| x.1).sum();
-    let n2: u64 = b.iter().map(|x| x.1).sum();
-    if n1 == 0 || n2 == 0 {
-        return f64::NAN;
-    }
-    let (mut i, mut j, mut ca, mut cb) = (0, 0, 0u64, 0u64);
-    let mut total = 0.0;
-    let mut prev: Option<f64> = None;
-    while i < a.len() || j < b.len() {
-        let v = if j >= b.len() || (i < a.len() && a[i].0 <= b[j].0) {
-            a[i].0
-        } else {
-            b[j].0
-        };
-        if let Some(p) = prev {
-            total += (ca as f64 / n1 as f64 - cb as f64 / n2 as f64).abs() * (v - p);
-        }
-        while i < a.len() && a[i].0 <= v {
-            ca += a[i].1;
-            i += 1;
-        }
-        while j < b.len() && b[j].0 <= v {
-            cb += b[j].1;
-            j += 1;
-        }
-        prev = Some(v);
-    }
-    total
-}
-
 fn categorical_stats(
     rules: &DriftRules,
     reference: &ColumnProfile,
@@ -183,16 +151,4 @@ fn categorical_stats(
         current.categories.count(),
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wasserstein_from_counts_matches_definition() {
-        // a = {0, 1}, b = {1, 2}: W1 = 1
-        let w = wasserstein_from_counts(&[(0.0, 1), (1.0, 1)], &[(1.0, 1), (2.0, 1)]);
-        assert!((w - 1.0).abs() < 1e-15);
-    }
 }

@@ -40,8 +40,6 @@ use super::report::{Assessment, FeatureDrift};
 use super::rules::DriftRules;
 use super::verdict::Verdict;
 
-pub use features::wasserstein_from_counts;
-
 /// Knobs that do not belong in the rules.
 #[derive(Clone, Copy, Debug)]
 pub struct AssessOptions {
