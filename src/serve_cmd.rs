@@ -112,7 +112,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
         },
         admin_token: admin_token(args)?,
         log_sample_rate: args.log_sample_rate,
-        pinned_version: args.version.clone(),
+        model_version: args.version.clone(),
         sink: SinkConfig {
             writer: sanitize_writer(&args.writer),
             flush_interval: args.flush_interval.into(),
@@ -176,7 +176,7 @@ fn reload_on_sighup(state: AppState) {
         while hup.recv().await.is_some() {
             tracing::info!(signal = "SIGHUP", "reloading the model");
             // The outcome is logged and counted by `load`.
-            let _ = state.reload(state.config.pinned_version.clone()).await;
+            let _ = state.reload(state.config.model_version.clone()).await;
         }
     });
 }

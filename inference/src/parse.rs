@@ -15,7 +15,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{AppError, Problem};
-use crate::model::LoadedModel;
+use crate::served::LoadedModel;
 
 /// Longest accepted `request_id`.
 pub const MAX_REQUEST_ID_CHARS: usize = 256;

@@ -1,11 +1,32 @@
-//! Body extractors whose every rejection is our JSON error body (never axum's plain text).
+//! JSON in and out. The body extractors, whose every rejection is our JSON error body
+//! (never axum's plain text), and [`response`]: the one way the server answers with
+//! JSON (handlers return [`Json`], errors and pre-built views call [`response`]).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::error::AppError;
+
+/// `value` as an `application/json` response with `status`. Serialising our own
+/// response types cannot fail; if one ever did, the answer is a 500 that says so.
+pub fn response(status: StatusCode, value: &impl Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a response");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"error":"the response could not be serialised","field":null,"problems":[]}"#,
+            )
+                .into_response()
+        }
+    }
+}
 
 /// The raw body of a JSON request: content type checked (absent is accepted, anything
 /// but `application/json` or `*+json` is a 415), size limited (413), not empty (400).
@@ -40,8 +61,14 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
-/// A typed JSON body (for the small admin and feedback requests).
+/// A typed JSON body (for the small admin and feedback requests), and a 200 JSON answer.
 pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        response(StatusCode::OK, &self.0)
+    }
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = AppError;

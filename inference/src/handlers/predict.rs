@@ -4,30 +4,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use vigil_core::data::prediction_log::Timestamped;
 use vigil_core::data::schema::{FeatureType, FieldError, FieldProblem, Value};
 use vigil_core::train::pipeline::Encoded;
-use vigil_core::wire::{BatchResponse, PredictResponse, PredictionRecord};
+use vigil_core::wire::{BatchResponse, PredictResponse};
 
 use crate::error::{AppError, Problem};
-use crate::extract::JsonBody;
-use crate::model::LoadedModel;
+use crate::json::{self, JsonBody};
 use crate::parse::{self, ParsedRow, Raw, RowPath};
-use crate::AppState;
-
-/// What to do with a numeric value outside the schema's `min`/`max`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutOfRange {
-    /// 422, naming the field (the default: the schema is a contract).
-    Reject,
-    /// Predict anyway and count it in `vigil_feature_out_of_range_total`.
-    Accept,
-}
+use crate::record::PendingPrediction;
+use crate::served::LoadedModel;
+use crate::state::{AppState, OutOfRange};
 
 /// Per-feature tallies of one request, applied to the counters only when it succeeds.
 struct Tally {
@@ -307,56 +298,6 @@ impl Serialize for BatchView<'_> {
     }
 }
 
-fn json_response(bytes: Vec<u8>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
-}
-
-/// A prediction waiting in the log buffer. Serialises as a [`PredictionRecord`] made
-/// of borrowed parts: the feature names and the model version come from the shared
-/// model, so buffering a prediction copies no string.
-pub struct PendingPrediction {
-    request_id: String,
-    timestamp: DateTime<Utc>,
-    model: Arc<LoadedModel>,
-    values: Vec<Value>,
-    class: usize,
-    probabilities: Vec<f64>,
-    latency_us: u64,
-}
-
-impl Timestamped for PendingPrediction {
-    fn timestamp(&self) -> DateTime<Utc> {
-        self.timestamp
-    }
-}
-
-impl Serialize for PendingPrediction {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Features<'a>(&'a PendingPrediction);
-        impl Serialize for Features<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let p = self.0;
-                let specs = &p.model.artifact.schema.features;
-                let mut map = s.serialize_map(Some(specs.len()))?;
-                for (spec, value) in specs.iter().zip(&p.values) {
-                    map.serialize_entry(&spec.name, value)?;
-                }
-                map.end()
-            }
-        }
-        PredictionRecord {
-            request_id: self.request_id.as_str(),
-            timestamp: self.timestamp,
-            model_version: self.model.version(),
-            features: Features(self),
-            predicted_class: self.model.classes()[self.class].as_str(),
-            probabilities: self.probabilities.as_slice(),
-            latency_us: self.latency_us,
-        }
-        .serialize(s)
-    }
-}
-
 async fn log_answers(
     state: &AppState,
     model: &Arc<LoadedModel>,
@@ -389,18 +330,21 @@ pub async fn predict(State(state): State<AppState>, body: JsonBody) -> Result<Re
     let result = parse::parse_single(&model, &body.0, &mut problems)
         .and_then(|row| answer_rows(&state, &model, vec![row], false, problems));
     let answers = result.inspect_err(|e| count_problems(&state, e))?;
-    let bytes = match answers.first() {
-        Some(answer) => serde_json::to_vec(&AnswerView {
+    let Some(answer) = answers.first() else {
+        return Err(AppError::invalid(Vec::new()));
+    };
+    // The answer is written before the rows move into the log.
+    let response = json::response(
+        StatusCode::OK,
+        &AnswerView {
             answer,
             model: &model,
-        }),
-        None => return Err(AppError::invalid(Vec::new())),
-    }
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        },
+    );
     if state.log_sampled() {
         log_answers(&state, &model, answers, started).await?;
     }
-    Ok(json_response(bytes))
+    Ok(response)
 }
 
 pub async fn predict_batch(
@@ -423,13 +367,15 @@ pub async fn predict_batch(
             None => Err(AppError::invalid(problems)),
         });
     let answers = result.inspect_err(|e| count_problems(&state, e))?;
-    let bytes = serde_json::to_vec(&BatchView {
-        answers: &answers,
-        model: &model,
-    })
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let response = json::response(
+        StatusCode::OK,
+        &BatchView {
+            answers: &answers,
+            model: &model,
+        },
+    );
     if state.log_sampled() {
         log_answers(&state, &model, answers, started).await?;
     }
-    Ok(json_response(bytes))
+    Ok(response)
 }
