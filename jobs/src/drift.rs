@@ -38,7 +38,7 @@ pub use vigil_core::drift::DriftJobConfig;
 
 /// Parses a drift job configuration (YAML or JSON); `origin` names it in errors.
 pub fn parse_config(text: &str, origin: &str) -> Result<DriftJobConfig, DriftError> {
-    DriftJobConfig::from_text(text, origin).map_err(DriftError::InvalidConfig)
+    DriftJobConfig::from_text(text, origin).map_err(|e| DriftError::InvalidConfig(e.to_string()))
 }
 
 /// Reads a drift job configuration file.

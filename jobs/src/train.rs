@@ -280,7 +280,7 @@ pub async fn train(
         validation_passed: validation.passed,
         warnings: validation
             .failed(Severity::Soft)
-            .map(|c| c.name.clone())
+            .map(|c| c.name.to_string())
             .collect(),
         rows: RowCounts {
             train: train_rows.len(),

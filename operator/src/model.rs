@@ -92,7 +92,12 @@ pub fn validate(model: &MonitoredModel) -> Result<(), String> {
     train_job_config(model, None)
         .check()
         .map_err(|e| e.to_string())?;
-    model.spec.promotion.gates.check()?;
+    model
+        .spec
+        .promotion
+        .gates
+        .check()
+        .map_err(|e| e.to_string())?;
     vigil_core::data::storage::split_uri(&model.spec.storage.uri)
         .map_err(|e| format!("spec.storage.uri: {e}"))?;
     let serving = &model.spec.serving;

@@ -441,98 +441,15 @@ pub enum RulesError {
 
 impl DriftRules {
     /// Parses YAML or JSON.
-    pub fn from_text(text: &str) -> Result<DriftRules, String> {
-        serde_yaml::from_str(text).map_err(|e| e.to_string())
+    pub fn from_text(text: &str) -> Result<DriftRules, serde_yaml::Error> {
+        serde_yaml::from_str(text)
     }
 
     /// Checks ranges and orderings.
     pub fn check(&self) -> Result<(), RulesError> {
-        let unit = |field, value: f64| {
-            if value > 0.0 && value < 1.0 {
-                Ok(())
-            } else {
-                Err(RulesError::OutOfRange {
-                    field,
-                    value,
-                    rule: "in (0, 1)",
-                })
-            }
-        };
-        let rate = |field, value: f64| {
-            if (0.0..=1.0).contains(&value) {
-                Ok(())
-            } else {
-                Err(RulesError::OutOfRange {
-                    field,
-                    value,
-                    rule: "in [0, 1]",
-                })
-            }
-        };
-        let t = &self.tests;
-        unit("tests.ks.pValue", t.ks.p_value)?;
-        unit("tests.chiSquare.pValue", t.chi_square.p_value)?;
-        unit("tests.prediction.pValue", t.prediction.p_value)?;
-        unit("tests.performance.pValue", t.performance.p_value)?;
-        for (field, value) in [
-            ("tests.psi.warning", t.psi.warning),
-            ("tests.psi.critical", t.psi.critical),
-            ("tests.psi.epsilon", t.psi.epsilon),
-        ] {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(RulesError::OutOfRange {
-                    field,
-                    value,
-                    rule: "finite and > 0",
-                });
-            }
-        }
-        if t.psi.warning > t.psi.critical {
-            return Err(RulesError::PsiOrder {
-                warning: t.psi.warning,
-                critical: t.psi.critical,
-            });
-        }
-        if !(2..=1000).contains(&t.psi.bins) {
-            return Err(RulesError::OutOfRange {
-                field: "tests.psi.bins",
-                value: t.psi.bins as f64,
-                rule: "between 2 and 1000",
-            });
-        }
-        rate("tests.effectSize.ksStatistic", t.effect_size.ks_statistic)?;
-        rate(
-            "tests.effectSize.jensenShannon",
-            t.effect_size.jensen_shannon,
-        )?;
-        rate("tests.performance.warningDrop", t.performance.warning_drop)?;
-        rate(
-            "tests.performance.criticalDrop",
-            t.performance.critical_drop,
-        )?;
-        if t.performance.warning_drop > t.performance.critical_drop {
-            return Err(RulesError::DropOrder {
-                warning: t.performance.warning_drop,
-                critical: t.performance.critical_drop,
-            });
-        }
-        let q = &self.quality;
-        rate("quality.maxMissingRate", q.max_missing_rate)?;
-        rate("quality.maxOutOfRangeRate", q.max_out_of_range_rate)?;
-        rate("quality.maxUnseenCategoryRate", q.max_unseen_category_rate)?;
-        rate("quality.maxParseErrorRate", q.max_parse_error_rate)?;
-        rate("quality.maxDuplicateRate", q.max_duplicate_rate)?;
-        rate("quality.volumeTolerance", q.volume_tolerance)?;
-        if let Some(expected) = q.expected_requests_per_hour {
-            if !(expected.is_finite() && expected > 0.0) {
-                return Err(RulesError::OutOfRange {
-                    field: "quality.expectedRequestsPerHour",
-                    value: expected,
-                    rule: "finite and > 0",
-                });
-            }
-        }
-        if self.window.as_secs() == 0 {
+        self.tests.check()?;
+        self.quality.check()?;
+        if self.window.as_duration().is_zero() {
             return Err(RulesError::EmptyWindow);
         }
         if let Some(retrain) = &self.actions.retrain {
@@ -570,6 +487,92 @@ impl DriftRules {
             });
         }
         Ok(())
+    }
+}
+
+impl TestsSpec {
+    fn check(&self) -> Result<(), RulesError> {
+        unit("tests.ks.pValue", self.ks.p_value)?;
+        unit("tests.chiSquare.pValue", self.chi_square.p_value)?;
+        unit("tests.prediction.pValue", self.prediction.p_value)?;
+        unit("tests.performance.pValue", self.performance.p_value)?;
+        positive("tests.psi.warning", self.psi.warning)?;
+        positive("tests.psi.critical", self.psi.critical)?;
+        positive("tests.psi.epsilon", self.psi.epsilon)?;
+        if self.psi.warning > self.psi.critical {
+            return Err(RulesError::PsiOrder {
+                warning: self.psi.warning,
+                critical: self.psi.critical,
+            });
+        }
+        if !(2..=1000).contains(&self.psi.bins) {
+            return Err(RulesError::OutOfRange {
+                field: "tests.psi.bins",
+                value: self.psi.bins as f64,
+                rule: "between 2 and 1000",
+            });
+        }
+        let e = &self.effect_size;
+        rate("tests.effectSize.ksStatistic", e.ks_statistic)?;
+        rate("tests.effectSize.jensenShannon", e.jensen_shannon)?;
+        let p = &self.performance;
+        rate("tests.performance.warningDrop", p.warning_drop)?;
+        rate("tests.performance.criticalDrop", p.critical_drop)?;
+        if p.warning_drop > p.critical_drop {
+            return Err(RulesError::DropOrder {
+                warning: p.warning_drop,
+                critical: p.critical_drop,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl QualitySpec {
+    fn check(&self) -> Result<(), RulesError> {
+        rate("quality.maxMissingRate", self.max_missing_rate)?;
+        rate("quality.maxOutOfRangeRate", self.max_out_of_range_rate)?;
+        rate(
+            "quality.maxUnseenCategoryRate",
+            self.max_unseen_category_rate,
+        )?;
+        rate("quality.maxParseErrorRate", self.max_parse_error_rate)?;
+        rate("quality.maxDuplicateRate", self.max_duplicate_rate)?;
+        rate("quality.volumeTolerance", self.volume_tolerance)?;
+        if let Some(expected) = self.expected_requests_per_hour {
+            positive("quality.expectedRequestsPerHour", expected)?;
+        }
+        Ok(())
+    }
+}
+
+fn out_of_range(field: &'static str, value: f64, rule: &'static str) -> Result<(), RulesError> {
+    Err(RulesError::OutOfRange { field, value, rule })
+}
+
+/// A significance level: strictly between 0 and 1.
+fn unit(field: &'static str, value: f64) -> Result<(), RulesError> {
+    if value > 0.0 && value < 1.0 {
+        Ok(())
+    } else {
+        out_of_range(field, value, "in (0, 1)")
+    }
+}
+
+/// A fraction: 0 to 1.
+fn rate(field: &'static str, value: f64) -> Result<(), RulesError> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        out_of_range(field, value, "in [0, 1]")
+    }
+}
+
+fn positive(field: &'static str, value: f64) -> Result<(), RulesError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        out_of_range(field, value, "finite and > 0")
     }
 }
 
@@ -636,8 +639,8 @@ actions:
         p.tests.psi.warning = 0.3;
         assert!(matches!(p.check(), Err(RulesError::PsiOrder { .. })));
         let err = DriftRules::from_text("tests: {ks: {pvalue: 0.1}}").expect_err("unknown");
-        assert!(err.contains("pvalue"), "{err}");
+        assert!(err.to_string().contains("pvalue"), "{err}");
         let err = DriftRules::from_text("window: 6 hours").expect_err("bad span");
-        assert!(err.contains("not a duration"), "{err}");
+        assert!(err.to_string().contains("not a duration"), "{err}");
     }
 }

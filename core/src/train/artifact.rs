@@ -205,7 +205,7 @@ impl ModelArtifact {
             .schema
             .check()
             .map_err(|e| corrupt(format!("schema: {e}")))?;
-        artifact.model.check().map_err(corrupt)?;
+        artifact.model.check().map_err(|e| corrupt(e.to_string()))?;
         if artifact.pipeline.width() != artifact.model.n_features() {
             return Err(corrupt(format!(
                 "pipeline produces {} columns but the model expects {}",

@@ -49,16 +49,56 @@ pub struct ReliabilityBin {
     pub observed: f64,
 }
 
-/// Names of the metrics a promotion gate may use.
-pub const METRIC_NAMES: &[&str] = &[
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "rocAuc",
-    "logLoss",
-    "ece",
-];
+/// The metrics a promotion gate may name, by their camelCase names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricName {
+    Accuracy,
+    Precision,
+    Recall,
+    F1,
+    RocAuc,
+    LogLoss,
+    Ece,
+}
+
+impl MetricName {
+    pub const ALL: [MetricName; 7] = [
+        MetricName::Accuracy,
+        MetricName::Precision,
+        MetricName::Recall,
+        MetricName::F1,
+        MetricName::RocAuc,
+        MetricName::LogLoss,
+        MetricName::Ece,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricName::Accuracy => "accuracy",
+            MetricName::Precision => "precision",
+            MetricName::Recall => "recall",
+            MetricName::F1 => "f1",
+            MetricName::RocAuc => "rocAuc",
+            MetricName::LogLoss => "logLoss",
+            MetricName::Ece => "ece",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<MetricName> {
+        MetricName::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether a larger value is better (all but log loss and calibration error).
+    pub fn higher_is_better(self) -> bool {
+        !matches!(self, MetricName::LogLoss | MetricName::Ece)
+    }
+}
+
+impl std::fmt::Display for MetricName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 impl Metrics {
     /// Computes every metric from class probabilities (rows × classes) and true class indices.
@@ -75,84 +115,16 @@ impl Metrics {
             confusion[a][p] += 1;
         }
         let correct: usize = (0..n_classes).map(|k| confusion[k][k]).sum();
-        let accuracy = ratio(correct, rows);
-
-        let per_class = |k: usize| {
-            let tp = confusion[k][k];
-            let predicted_k: usize = (0..n_classes).map(|a| confusion[a][k]).sum();
-            let actual_k: usize = confusion[k].iter().sum();
-            let precision = ratio(tp, predicted_k);
-            let recall = ratio(tp, actual_k);
-            let f1 = if precision + recall > 0.0 {
-                2.0 * precision * recall / (precision + recall)
-            } else {
-                0.0
-            };
-            (precision, recall, f1)
-        };
-        let (precision, recall, f1) = if n_classes == 2 {
-            per_class(1)
-        } else {
-            let all: Vec<_> = (0..n_classes).map(per_class).collect();
-            let mean =
-                |f: fn(&(f64, f64, f64)) -> f64| all.iter().map(f).sum::<f64>() / n_classes as f64;
-            (mean(|m| m.0), mean(|m| m.1), mean(|m| m.2))
-        };
-
-        let roc_auc = if n_classes == 2 {
-            let scores: Vec<f64> = probabilities.column(1).to_vec();
-            let labels: Vec<bool> = actual.iter().map(|&a| a == 1).collect();
-            roc_auc(&scores, &labels)
-        } else {
-            let aucs: Vec<f64> = (0..n_classes)
-                .filter_map(|k| {
-                    let scores: Vec<f64> = probabilities.column(k).to_vec();
-                    let labels: Vec<bool> = actual.iter().map(|&a| a == k).collect();
-                    roc_auc(&scores, &labels)
-                })
-                .collect();
-            (aucs.len() == n_classes).then(|| aucs.iter().sum::<f64>() / n_classes as f64)
-        };
-
-        let log_loss = if rows == 0 {
-            0.0
-        } else {
-            -actual
-                .iter()
-                .enumerate()
-                .map(|(i, &a)| {
-                    probabilities[[i, a]]
-                        .clamp(LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
-                        .ln()
-                })
-                .sum::<f64>()
-                / rows as f64
-        };
-
-        let (confidence, hit): (Vec<f64>, Vec<bool>) = if n_classes == 2 {
-            (
-                probabilities.column(1).to_vec(),
-                actual.iter().map(|&a| a == 1).collect(),
-            )
-        } else {
-            (
-                predicted
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &p)| probabilities[[i, p]])
-                    .collect(),
-                predicted.iter().zip(actual).map(|(p, a)| p == a).collect(),
-            )
-        };
-
+        let (precision, recall, f1) = precision_recall_f1(&confusion);
+        let (confidence, hit) = calibration_inputs(probabilities, actual, &predicted);
         Metrics {
             rows,
-            accuracy,
+            accuracy: ratio(correct, rows),
             precision,
             recall,
             f1,
-            roc_auc,
-            log_loss,
+            roc_auc: overall_roc_auc(probabilities, actual),
+            log_loss: log_loss(probabilities, actual),
             confusion_matrix: confusion,
             calibration: calibration(&confidence, &hit),
         }
@@ -160,21 +132,98 @@ impl Metrics {
 
     /// A metric by its gate name (`accuracy`, `rocAuc`, …).
     pub fn get(&self, name: &str) -> Option<f64> {
-        match name {
-            "accuracy" => Some(self.accuracy),
-            "precision" => Some(self.precision),
-            "recall" => Some(self.recall),
-            "f1" => Some(self.f1),
-            "rocAuc" => self.roc_auc,
-            "logLoss" => Some(self.log_loss),
-            "ece" => Some(self.calibration.ece),
-            _ => None,
+        match MetricName::parse(name)? {
+            MetricName::Accuracy => Some(self.accuracy),
+            MetricName::Precision => Some(self.precision),
+            MetricName::Recall => Some(self.recall),
+            MetricName::F1 => Some(self.f1),
+            MetricName::RocAuc => self.roc_auc,
+            MetricName::LogLoss => Some(self.log_loss),
+            MetricName::Ece => Some(self.calibration.ece),
         }
     }
+}
 
-    /// Whether a larger value of the metric is better.
-    pub fn higher_is_better(name: &str) -> bool {
-        !matches!(name, "logLoss" | "ece")
+/// Of the positive class (binary), else macro averages over the classes.
+fn precision_recall_f1(confusion: &[Vec<usize>]) -> (f64, f64, f64) {
+    let n_classes = confusion.len();
+    let per_class = |k: usize| {
+        let tp = confusion[k][k];
+        let predicted_k: usize = (0..n_classes).map(|a| confusion[a][k]).sum();
+        let actual_k: usize = confusion[k].iter().sum();
+        let precision = ratio(tp, predicted_k);
+        let recall = ratio(tp, actual_k);
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        (precision, recall, f1)
+    };
+    if n_classes == 2 {
+        per_class(1)
+    } else {
+        let all: Vec<_> = (0..n_classes).map(per_class).collect();
+        let mean =
+            |f: fn(&(f64, f64, f64)) -> f64| all.iter().map(f).sum::<f64>() / n_classes as f64;
+        (mean(|m| m.0), mean(|m| m.1), mean(|m| m.2))
+    }
+}
+
+/// ROC-AUC of the positive class (binary), else the one-vs-rest macro average;
+/// `None` when a class is absent from the hold-out.
+fn overall_roc_auc(probabilities: ArrayView2<f64>, actual: &[usize]) -> Option<f64> {
+    let n_classes = probabilities.ncols();
+    let one_vs_rest = |k: usize| {
+        let scores: Vec<f64> = probabilities.column(k).to_vec();
+        let labels: Vec<bool> = actual.iter().map(|&a| a == k).collect();
+        roc_auc(&scores, &labels)
+    };
+    if n_classes == 2 {
+        one_vs_rest(1)
+    } else {
+        let aucs: Vec<f64> = (0..n_classes).filter_map(one_vs_rest).collect();
+        (aucs.len() == n_classes).then(|| aucs.iter().sum::<f64>() / n_classes as f64)
+    }
+}
+
+fn log_loss(probabilities: ArrayView2<f64>, actual: &[usize]) -> f64 {
+    if actual.is_empty() {
+        return 0.0;
+    }
+    -actual
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            probabilities[[i, a]]
+                .clamp(LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS)
+                .ln()
+        })
+        .sum::<f64>()
+        / actual.len() as f64
+}
+
+/// What calibration bins: the positive-class probability and whether the row is
+/// positive (binary), else the top-class confidence and whether it was right.
+fn calibration_inputs(
+    probabilities: ArrayView2<f64>,
+    actual: &[usize],
+    predicted: &[usize],
+) -> (Vec<f64>, Vec<bool>) {
+    if probabilities.ncols() == 2 {
+        (
+            probabilities.column(1).to_vec(),
+            actual.iter().map(|&a| a == 1).collect(),
+        )
+    } else {
+        (
+            predicted
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| probabilities[[i, p]])
+                .collect(),
+            predicted.iter().zip(actual).map(|(p, a)| p == a).collect(),
+        )
     }
 }
 

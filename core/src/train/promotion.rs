@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::evaluation::{Metrics, METRIC_NAMES};
-use crate::train::report::{KeyMetrics, TrainSummary};
+use crate::train::evaluation::MetricName;
+use crate::train::report::{ServedComparison, TrainSummary};
 
 /// `spec.promotion` of a MonitoredModel.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -83,26 +83,98 @@ pub struct MetricThreshold {
     pub value: f64,
 }
 
+/// Gates that name an unknown metric or a nonsensical bound.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GatesError {
+    #[error(
+        "promotion.gates.minMetric.name `{name}` is not one of {}",
+        metric_names()
+    )]
+    UnknownMetric { name: String },
+    #[error("promotion.gates.minMetric.value must be finite")]
+    NonFiniteBound,
+    #[error("promotion.gates.maxRegression must be ≥ 0, got {0}")]
+    NegativeRegression(f64),
+}
+
+fn metric_names() -> String {
+    MetricName::ALL.map(MetricName::as_str).join(", ")
+}
+
 impl Gates {
     /// Rejects gates that name an unknown metric or a nonsensical bound.
-    pub fn check(&self) -> Result<(), String> {
-        if !METRIC_NAMES.contains(&self.min_metric.name.as_str()) {
-            return Err(format!(
-                "promotion.gates.minMetric.name `{}` is not one of {}",
-                self.min_metric.name,
-                METRIC_NAMES.join(", ")
-            ));
-        }
+    pub fn check(&self) -> Result<(), GatesError> {
+        self.metric()?;
         if !self.min_metric.value.is_finite() {
-            return Err("promotion.gates.minMetric.value must be finite".into());
+            return Err(GatesError::NonFiniteBound);
         }
         if !(self.max_regression.is_finite() && self.max_regression >= 0.0) {
-            return Err(format!(
-                "promotion.gates.maxRegression must be ≥ 0, got {}",
-                self.max_regression
-            ));
+            return Err(GatesError::NegativeRegression(self.max_regression));
         }
         Ok(())
+    }
+
+    /// The metric `minMetric` names.
+    pub fn metric(&self) -> Result<MetricName, GatesError> {
+        MetricName::parse(&self.min_metric.name).ok_or_else(|| GatesError::UnknownMetric {
+            name: self.min_metric.name.clone(),
+        })
+    }
+}
+
+/// The gates a candidate goes through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    MinMetric,
+    MaxRegression,
+    Validation,
+}
+
+impl Gate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::MinMetric => "minMetric",
+            Gate::MaxRegression => "maxRegression",
+            Gate::Validation => "validation",
+        }
+    }
+}
+
+impl std::fmt::Display for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Gate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Gate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Gate, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        [Gate::MinMetric, Gate::MaxRegression, Gate::Validation]
+            .into_iter()
+            .find(|g| g.as_str() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown gate `{name}`")))
+    }
+}
+
+/// In status a gate is a plain string (the CRD schema predates the type).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Gate {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Gate".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string"})
     }
 }
 
@@ -112,7 +184,7 @@ impl Gates {
 #[serde(rename_all = "camelCase")]
 pub struct GateResult {
     /// `minMetric`, `maxRegression` or `validation`.
-    pub gate: String,
+    pub gate: Gate,
     pub passed: bool,
     /// The numbers, e.g. "rocAuc 0.9051 ≥ 0.8500".
     pub detail: String,
@@ -146,19 +218,6 @@ impl PromotionDecision {
     }
 }
 
-fn metric(m: &KeyMetrics, name: &str) -> Option<f64> {
-    match name {
-        "accuracy" => Some(m.accuracy),
-        "rocAuc" => m.roc_auc,
-        "precision" => Some(m.precision),
-        "recall" => Some(m.recall),
-        "f1" => Some(m.f1),
-        "logLoss" => Some(m.log_loss),
-        "ece" => Some(m.ece),
-        _ => None,
-    }
-}
-
 /// Applies the gates to a successful training summary. `None` for a failed
 /// training (there is no candidate to promote).
 pub fn decide(gates: &Gates, summary: &TrainSummary) -> Option<PromotionDecision> {
@@ -172,75 +231,16 @@ pub fn decide(gates: &Gates, summary: &TrainSummary) -> Option<PromotionDecision
     else {
         return None;
     };
-    let name = gates.min_metric.name.as_str();
-    let higher_is_better = Metrics::higher_is_better(name);
-    let mut results = Vec::new();
-
-    let candidate = metric(metrics, name);
-    results.push(match candidate {
-        None => GateResult {
-            gate: "minMetric".into(),
-            passed: false,
-            detail: format!("{name} is not available for the candidate"),
-        },
-        Some(value) => {
-            let bound = gates.min_metric.value;
-            let (passed, op) = if higher_is_better {
-                (value >= bound, if value >= bound { "≥" } else { "<" })
-            } else {
-                (value <= bound, if value <= bound { "≤" } else { ">" })
-            };
-            GateResult {
-                gate: "minMetric".into(),
-                passed,
-                detail: format!("{name} {value:.4} {op} {bound:.4}"),
-            }
-        }
-    });
-
+    // An unknown metric cannot pass; `Gates::check` rejects it before this is reached.
+    let metric = gates.metric().ok();
+    let candidate = metric.and_then(|m| metrics.get(m));
+    let mut results = vec![min_metric(gates, metric, candidate)];
     if let Some(served) = served {
-        let served_value = served.metrics.as_ref().and_then(|m| metric(m, name));
-        results.push(match (candidate, served_value) {
-            (Some(c), Some(s)) => {
-                // Positive regression = the candidate is worse.
-                let regression = if higher_is_better { s - c } else { c - s };
-                let passed = regression <= gates.max_regression;
-                GateResult {
-                    gate: "maxRegression".into(),
-                    passed,
-                    detail: format!(
-                        "{name} {c:.4} vs served {} {s:.4}: regression {regression:+.4} {} {:.4}",
-                        served.version,
-                        if passed { "≤" } else { ">" },
-                        gates.max_regression
-                    ),
-                }
-            }
-            // The served version could not be evaluated: nothing to regress against.
-            _ => GateResult {
-                gate: "maxRegression".into(),
-                passed: true,
-                detail: format!(
-                    "served {} not comparable ({}); gate skipped",
-                    served.version,
-                    served.error.as_deref().unwrap_or("metric unavailable")
-                ),
-            },
-        });
+        results.push(max_regression(gates, metric, candidate, served));
     }
-
     if gates.require_validation {
-        results.push(GateResult {
-            gate: "validation".into(),
-            passed: *validation_passed,
-            detail: if *validation_passed {
-                "training data passed its hard checks".into()
-            } else {
-                "training data failed a hard check".into()
-            },
-        });
+        results.push(validation(*validation_passed));
     }
-
     Some(PromotionDecision {
         version: version.clone(),
         passed: results.iter().all(|g| g.passed),
@@ -248,11 +248,86 @@ pub fn decide(gates: &Gates, summary: &TrainSummary) -> Option<PromotionDecision
     })
 }
 
+fn min_metric(gates: &Gates, metric: Option<MetricName>, candidate: Option<f64>) -> GateResult {
+    let name = gates.min_metric.name.as_str();
+    let (Some(metric), Some(value)) = (metric, candidate) else {
+        return GateResult {
+            gate: Gate::MinMetric,
+            passed: false,
+            detail: format!("{name} is not available for the candidate"),
+        };
+    };
+    let bound = gates.min_metric.value;
+    let (passed, op) = if metric.higher_is_better() {
+        (value >= bound, if value >= bound { "≥" } else { "<" })
+    } else {
+        (value <= bound, if value <= bound { "≤" } else { ">" })
+    };
+    GateResult {
+        gate: Gate::MinMetric,
+        passed,
+        detail: format!("{name} {value:.4} {op} {bound:.4}"),
+    }
+}
+
+fn max_regression(
+    gates: &Gates,
+    metric: Option<MetricName>,
+    candidate: Option<f64>,
+    served: &ServedComparison,
+) -> GateResult {
+    let name = gates.min_metric.name.as_str();
+    let served_value = metric.and_then(|m| served.metrics.as_ref()?.get(m));
+    match (metric, candidate, served_value) {
+        (Some(metric), Some(c), Some(s)) => {
+            // Positive regression = the candidate is worse.
+            let regression = if metric.higher_is_better() {
+                s - c
+            } else {
+                c - s
+            };
+            let passed = regression <= gates.max_regression;
+            GateResult {
+                gate: Gate::MaxRegression,
+                passed,
+                detail: format!(
+                    "{name} {c:.4} vs served {} {s:.4}: regression {regression:+.4} {} {:.4}",
+                    served.version,
+                    if passed { "≤" } else { ">" },
+                    gates.max_regression
+                ),
+            }
+        }
+        // The served version could not be evaluated: nothing to regress against.
+        _ => GateResult {
+            gate: Gate::MaxRegression,
+            passed: true,
+            detail: format!(
+                "served {} not comparable ({}); gate skipped",
+                served.version,
+                served.error.as_deref().unwrap_or("metric unavailable")
+            ),
+        },
+    }
+}
+
+fn validation(passed: bool) -> GateResult {
+    GateResult {
+        gate: Gate::Validation,
+        passed,
+        detail: if passed {
+            "training data passed its hard checks".into()
+        } else {
+            "training data failed a hard check".into()
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::train::model::Algorithm;
-    use crate::train::report::{RowCounts, ServedComparison};
+    use crate::train::report::{KeyMetrics, RowCounts};
 
     fn key(auc: f64) -> KeyMetrics {
         KeyMetrics {
@@ -345,6 +420,7 @@ mod tests {
         assert!(g
             .check()
             .expect_err("unknown")
+            .to_string()
             .contains("`auc` is not one of"));
     }
 }

@@ -1,15 +1,14 @@
-//! Job results: the compact summary a job leaves in its termination message
-//! (read by the operator; at most [`SUMMARY_LIMIT`] bytes) and the full
-//! reports it writes to the store.
+//! The training job's results: the compact [`TrainSummary`] it leaves in its
+//! termination message (read by the operator; at most [`SUMMARY_LIMIT`] bytes) and the
+//! full [`TrainingReport`] it writes to the store.
 
 use serde::{Deserialize, Serialize};
 
 use crate::text::cut_to_bytes;
-use crate::wire::SUMMARY_LIMIT;
-
-use crate::train::evaluation::Metrics;
+use crate::train::evaluation::{MetricName, Metrics};
 use crate::train::model::Algorithm;
 use crate::train::validation::ValidationReport;
+use crate::wire::SUMMARY_LIMIT;
 
 /// The headline numbers of an evaluation.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -24,6 +23,20 @@ pub struct KeyMetrics {
     pub f1: f64,
     pub log_loss: f64,
     pub ece: f64,
+}
+
+impl KeyMetrics {
+    pub fn get(&self, metric: MetricName) -> Option<f64> {
+        match metric {
+            MetricName::Accuracy => Some(self.accuracy),
+            MetricName::Precision => Some(self.precision),
+            MetricName::Recall => Some(self.recall),
+            MetricName::F1 => Some(self.f1),
+            MetricName::RocAuc => self.roc_auc,
+            MetricName::LogLoss => Some(self.log_loss),
+            MetricName::Ece => Some(self.ece),
+        }
+    }
 }
 
 impl From<&Metrics> for KeyMetrics {

@@ -7,9 +7,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::RawTable;
-use crate::data::schema::{FeatureSchema, FeatureType, Value};
+use crate::data::schema::{FeatureSchema, FeatureSpec, FeatureType, FieldProblem, Value};
+use crate::text::shorten;
 use crate::train::config::ValidationSpec;
 
+/// Whether a failed check stops training (`hard`) or is a warning (`soft`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -17,13 +19,74 @@ pub enum Severity {
     Soft,
 }
 
+/// The checks, serialised by their camelCase names (`requiredColumns`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CheckName {
+    RequiredColumns,
+    TypesParse,
+    MinRows,
+    TargetClasses,
+    FeaturesPresent,
+    MissingRate,
+    ClassImbalance,
+    ValuesInDomain,
+}
+
+impl CheckName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::RequiredColumns => "requiredColumns",
+            CheckName::TypesParse => "typesParse",
+            CheckName::MinRows => "minRows",
+            CheckName::TargetClasses => "targetClasses",
+            CheckName::FeaturesPresent => "featuresPresent",
+            CheckName::MissingRate => "missingRate",
+            CheckName::ClassImbalance => "classImbalance",
+            CheckName::ValuesInDomain => "valuesInDomain",
+        }
+    }
+
+    /// The first five stop training; the last three are warnings.
+    pub fn severity(self) -> Severity {
+        match self {
+            CheckName::MissingRate | CheckName::ClassImbalance | CheckName::ValuesInDomain => {
+                Severity::Soft
+            }
+            _ => Severity::Hard,
+        }
+    }
+}
+
+impl std::fmt::Display for CheckName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckResult {
-    pub name: String,
+    pub name: CheckName,
     pub severity: Severity,
     pub passed: bool,
     pub message: String,
+}
+
+impl CheckResult {
+    /// Passed when there are no problems (and says `ok`), else failed with every problem.
+    fn new(name: CheckName, problems: Vec<String>, ok: String) -> CheckResult {
+        CheckResult {
+            name,
+            severity: name.severity(),
+            passed: problems.is_empty(),
+            message: if problems.is_empty() {
+                ok
+            } else {
+                problems.join("; ")
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,216 +120,28 @@ const EXAMPLES: usize = 3;
 /// Runs every check on a raw table.
 pub fn validate(raw: &RawTable, schema: &FeatureSchema, spec: &ValidationSpec) -> ValidationReport {
     let rows = raw.n_rows();
-    let mut checks = Vec::new();
-    let mut check = |name: &str, severity, problems: Vec<String>, ok: String| {
-        checks.push(CheckResult {
-            name: name.to_string(),
-            severity,
-            passed: problems.is_empty(),
-            message: if problems.is_empty() {
-                ok
-            } else {
-                problems.join("; ")
-            },
-        });
-    };
-
-    // 1. Required columns.
-    let missing_columns: Vec<String> = schema
+    let columns: Vec<ColumnScan> = schema
         .features
         .iter()
-        .map(|f| f.name.as_str())
-        .chain([schema.target.name.as_str()])
-        .filter(|name| raw.column(name).is_none())
-        .map(|name| format!("column `{name}` is missing"))
+        .filter_map(|f| Some(ColumnScan::new(f, raw.column(&f.name)?)))
         .collect();
-    check(
-        "requiredColumns",
-        Severity::Hard,
-        missing_columns,
-        format!("all {} columns present", schema.features.len() + 1),
+    let target = raw
+        .column(&schema.target.name)
+        .map(|cells| TargetScan::new(schema, cells));
+    let class_counts = target.as_ref().map_or_else(
+        || vec![0; schema.target.classes.len()],
+        |t| t.counts.clone(),
     );
-
-    // 2. Values parse as their declared types.
-    let mut parse_problems = Vec::new();
-    let mut domain_problems = Vec::new();
-    let mut null_problems = Vec::new();
-    let mut all_null = Vec::new();
-    let mut missing_rates = Vec::new();
-    for feature in &schema.features {
-        let Some(column) = raw.column(&feature.name) else {
-            continue;
-        };
-        let mut bad = Vec::new();
-        let mut out_of_domain = Vec::new();
-        let mut missing = 0usize;
-        for (row, cell) in column.iter().enumerate() {
-            match feature.parse(cell.as_deref()) {
-                Ok(Value::Missing) => missing += 1,
-                Ok(value) => {
-                    if feature.check_value(&value).is_err() {
-                        out_of_domain.push(row);
-                    }
-                }
-                Err(problem) => bad.push((row, problem)),
-            }
-        }
-        if !bad.is_empty() {
-            let examples: Vec<String> = bad
-                .iter()
-                .take(EXAMPLES)
-                .map(|(row, p)| format!("row {}: {p}", row + 1))
-                .collect();
-            parse_problems.push(format!(
-                "column `{}` ({}): {} of {rows} values do not parse ({})",
-                feature.name,
-                type_name(feature.kind),
-                bad.len(),
-                examples.join(", ")
-            ));
-        }
-        if !out_of_domain.is_empty() {
-            domain_problems.push(format!(
-                "column `{}`: {} values outside min/max or allowedValues (first at row {})",
-                feature.name,
-                out_of_domain.len(),
-                out_of_domain[0] + 1
-            ));
-        }
-        let missing_total = missing + bad.len();
-        if missing_total == rows {
-            all_null.push(format!(
-                "column `{}` has no values in {rows} rows",
-                feature.name
-            ));
-        } else if missing > 0 && !feature.nullable {
-            null_problems.push(format!(
-                "column `{}` is not nullable but {missing} of {rows} values are missing",
-                feature.name
-            ));
-        }
-        let rate = missing_total as f64 / rows.max(1) as f64;
-        if rate > spec.max_missing_rate {
-            missing_rates.push(format!(
-                "column `{}` is missing in {:.1}% of rows (limit {:.1}%)",
-                feature.name,
-                rate * 100.0,
-                spec.max_missing_rate * 100.0
-            ));
-        }
-    }
-    check(
-        "typesParse",
-        Severity::Hard,
-        parse_problems,
-        "every value parses as its declared type".into(),
-    );
-
-    // 3. Minimum row count.
-    let few_rows = if rows < spec.min_rows {
-        vec![format!("{rows} rows, at least {} required", spec.min_rows)]
-    } else {
-        vec![]
-    };
-    check("minRows", Severity::Hard, few_rows, format!("{rows} rows"));
-
-    // 4. Target present with known classes, and at least two of them.
-    let mut class_counts = vec![0usize; schema.target.classes.len()];
-    let mut target_problems = Vec::new();
-    if let Some(target) = raw.column(&schema.target.name) {
-        let mut missing = 0usize;
-        let mut unknown: Vec<(usize, &str)> = Vec::new();
-        for (row, cell) in target.iter().enumerate() {
-            match cell.as_deref().map(str::trim) {
-                None | Some("") => missing += 1,
-                Some(class) => match schema.class_index(class) {
-                    Some(k) => class_counts[k] += 1,
-                    None => unknown.push((row, class)),
-                },
-            }
-        }
-        if missing > 0 {
-            target_problems.push(format!(
-                "target `{}` is missing in {missing} rows",
-                schema.target.name
-            ));
-        }
-        if !unknown.is_empty() {
-            let examples: Vec<String> = unknown
-                .iter()
-                .take(EXAMPLES)
-                .map(|(row, c)| format!("row {}: `{}`", row + 1, crate::text::shorten(c, 40)))
-                .collect();
-            target_problems.push(format!(
-                "target `{}` has {} values that are not among the classes {:?} ({})",
-                schema.target.name,
-                unknown.len(),
-                schema.target.classes,
-                examples.join(", ")
-            ));
-        }
-        let present = class_counts.iter().filter(|&&c| c > 0).count();
-        if present < 2 && rows > 0 {
-            target_problems.push(format!(
-                "target `{}` has {present} distinct class(es); at least 2 are needed",
-                schema.target.name
-            ));
-        }
-    } else {
-        target_problems.push(format!("target column `{}` is missing", schema.target.name));
-    }
-    check(
-        "targetClasses",
-        Severity::Hard,
-        target_problems,
-        format!("class counts {:?}", class_counts),
-    );
-
-    // 5. No feature entirely null; non-nullable features complete.
-    all_null.extend(null_problems);
-    check(
-        "featuresPresent",
-        Severity::Hard,
-        all_null,
-        "every feature has values; non-nullable features are complete".into(),
-    );
-
-    // Soft: missing rate, class imbalance, domain.
-    check(
-        "missingRate",
-        Severity::Soft,
-        missing_rates,
-        format!(
-            "every feature is missing in at most {:.1}% of rows",
-            spec.max_missing_rate * 100.0
-        ),
-    );
-    let present: Vec<usize> = class_counts.iter().copied().filter(|&c| c > 0).collect();
-    let imbalance = match (present.iter().max(), present.iter().min()) {
-        (Some(&max), Some(&min)) if present.len() >= 2 => max as f64 / min as f64,
-        _ => 1.0,
-    };
-    let imbalance_problems = if imbalance > spec.max_class_imbalance {
-        vec![format!(
-            "majority/minority class ratio is {imbalance:.2} (limit {:.2})",
-            spec.max_class_imbalance
-        )]
-    } else {
-        vec![]
-    };
-    check(
-        "classImbalance",
-        Severity::Soft,
-        imbalance_problems,
-        format!("majority/minority class ratio {imbalance:.2}"),
-    );
-    check(
-        "valuesInDomain",
-        Severity::Soft,
-        domain_problems,
-        "every value within min/max and allowedValues".into(),
-    );
-
+    let checks = vec![
+        required_columns(raw, schema),
+        types_parse(&columns, rows),
+        min_rows(rows, spec),
+        target_classes(schema, target.as_ref(), &class_counts, rows),
+        features_present(&columns, rows),
+        missing_rate(&columns, rows, spec),
+        class_imbalance(&class_counts, spec),
+        values_in_domain(&columns),
+    ];
     let passed = checks
         .iter()
         .all(|c| c.passed || c.severity == Severity::Soft);
@@ -275,6 +150,260 @@ pub fn validate(raw: &RawTable, schema: &FeatureSchema, spec: &ValidationSpec) -
         rows,
         checks,
     }
+}
+
+/// What one feature column holds: cells that do not parse, values outside the
+/// schema's domain, missing cells.
+struct ColumnScan<'a> {
+    feature: &'a FeatureSpec,
+    bad: Vec<(usize, FieldProblem)>,
+    out_of_domain: Vec<usize>,
+    missing: usize,
+}
+
+impl<'a> ColumnScan<'a> {
+    fn new(feature: &'a FeatureSpec, cells: &[Option<String>]) -> ColumnScan<'a> {
+        let mut scan = ColumnScan {
+            feature,
+            bad: Vec::new(),
+            out_of_domain: Vec::new(),
+            missing: 0,
+        };
+        for (row, cell) in cells.iter().enumerate() {
+            match feature.parse(cell.as_deref()) {
+                Ok(Value::Missing) => scan.missing += 1,
+                Ok(value) => {
+                    if feature.check_value(&value).is_err() {
+                        scan.out_of_domain.push(row);
+                    }
+                }
+                Err(problem) => scan.bad.push((row, problem)),
+            }
+        }
+        scan
+    }
+
+    /// Missing or unparseable.
+    fn missing_total(&self) -> usize {
+        self.missing + self.bad.len()
+    }
+}
+
+/// The target column: class counts, missing cells and values that are not classes.
+struct TargetScan<'a> {
+    counts: Vec<usize>,
+    missing: usize,
+    unknown: Vec<(usize, &'a str)>,
+}
+
+impl<'a> TargetScan<'a> {
+    fn new(schema: &FeatureSchema, cells: &'a [Option<String>]) -> TargetScan<'a> {
+        let mut scan = TargetScan {
+            counts: vec![0; schema.target.classes.len()],
+            missing: 0,
+            unknown: Vec::new(),
+        };
+        for (row, cell) in cells.iter().enumerate() {
+            match cell.as_deref().map(str::trim) {
+                None | Some("") => scan.missing += 1,
+                Some(class) => match schema.class_index(class) {
+                    Some(k) => scan.counts[k] += 1,
+                    None => scan.unknown.push((row, class)),
+                },
+            }
+        }
+        scan
+    }
+}
+
+/// 1. Required columns.
+fn required_columns(raw: &RawTable, schema: &FeatureSchema) -> CheckResult {
+    let missing: Vec<String> = schema
+        .features
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain([schema.target.name.as_str()])
+        .filter(|name| raw.column(name).is_none())
+        .map(|name| format!("column `{name}` is missing"))
+        .collect();
+    CheckResult::new(
+        CheckName::RequiredColumns,
+        missing,
+        format!("all {} columns present", schema.features.len() + 1),
+    )
+}
+
+/// 2. Values parse as their declared types.
+fn types_parse(columns: &[ColumnScan], rows: usize) -> CheckResult {
+    let problems = columns
+        .iter()
+        .filter(|c| !c.bad.is_empty())
+        .map(|c| {
+            let examples: Vec<String> = c
+                .bad
+                .iter()
+                .take(EXAMPLES)
+                .map(|(row, p)| format!("row {}: {p}", row + 1))
+                .collect();
+            format!(
+                "column `{}` ({}): {} of {rows} values do not parse ({})",
+                c.feature.name,
+                type_name(c.feature.kind),
+                c.bad.len(),
+                examples.join(", ")
+            )
+        })
+        .collect();
+    CheckResult::new(
+        CheckName::TypesParse,
+        problems,
+        "every value parses as its declared type".into(),
+    )
+}
+
+/// 3. Minimum row count.
+fn min_rows(rows: usize, spec: &ValidationSpec) -> CheckResult {
+    let few = if rows < spec.min_rows {
+        vec![format!("{rows} rows, at least {} required", spec.min_rows)]
+    } else {
+        vec![]
+    };
+    CheckResult::new(CheckName::MinRows, few, format!("{rows} rows"))
+}
+
+/// 4. Target present with known classes, and at least two of them.
+fn target_classes(
+    schema: &FeatureSchema,
+    target: Option<&TargetScan>,
+    class_counts: &[usize],
+    rows: usize,
+) -> CheckResult {
+    let name = &schema.target.name;
+    let mut problems = Vec::new();
+    match target {
+        None => problems.push(format!("target column `{name}` is missing")),
+        Some(t) => {
+            if t.missing > 0 {
+                problems.push(format!("target `{name}` is missing in {} rows", t.missing));
+            }
+            if !t.unknown.is_empty() {
+                let examples: Vec<String> = t
+                    .unknown
+                    .iter()
+                    .take(EXAMPLES)
+                    .map(|(row, c)| format!("row {}: `{}`", row + 1, shorten(c, 40)))
+                    .collect();
+                problems.push(format!(
+                    "target `{name}` has {} values that are not among the classes {:?} ({})",
+                    t.unknown.len(),
+                    schema.target.classes,
+                    examples.join(", ")
+                ));
+            }
+            let present = t.counts.iter().filter(|&&c| c > 0).count();
+            if present < 2 && rows > 0 {
+                problems.push(format!(
+                    "target `{name}` has {present} distinct class(es); at least 2 are needed"
+                ));
+            }
+        }
+    }
+    CheckResult::new(
+        CheckName::TargetClasses,
+        problems,
+        format!("class counts {:?}", class_counts),
+    )
+}
+
+/// 5. No feature entirely null; non-nullable features complete.
+fn features_present(columns: &[ColumnScan], rows: usize) -> CheckResult {
+    let all_null = columns
+        .iter()
+        .filter(|c| c.missing_total() == rows)
+        .map(|c| format!("column `{}` has no values in {rows} rows", c.feature.name));
+    let incomplete = columns
+        .iter()
+        .filter(|c| c.missing_total() != rows && c.missing > 0 && !c.feature.nullable)
+        .map(|c| {
+            format!(
+                "column `{}` is not nullable but {} of {rows} values are missing",
+                c.feature.name, c.missing
+            )
+        });
+    CheckResult::new(
+        CheckName::FeaturesPresent,
+        all_null.chain(incomplete).collect(),
+        "every feature has values; non-nullable features are complete".into(),
+    )
+}
+
+/// Soft: the share of missing values per feature.
+fn missing_rate(columns: &[ColumnScan], rows: usize, spec: &ValidationSpec) -> CheckResult {
+    let problems = columns
+        .iter()
+        .filter_map(|c| {
+            let rate = c.missing_total() as f64 / rows.max(1) as f64;
+            (rate > spec.max_missing_rate).then(|| {
+                format!(
+                    "column `{}` is missing in {:.1}% of rows (limit {:.1}%)",
+                    c.feature.name,
+                    rate * 100.0,
+                    spec.max_missing_rate * 100.0
+                )
+            })
+        })
+        .collect();
+    CheckResult::new(
+        CheckName::MissingRate,
+        problems,
+        format!(
+            "every feature is missing in at most {:.1}% of rows",
+            spec.max_missing_rate * 100.0
+        ),
+    )
+}
+
+/// Soft: majority over minority class.
+fn class_imbalance(class_counts: &[usize], spec: &ValidationSpec) -> CheckResult {
+    let present: Vec<usize> = class_counts.iter().copied().filter(|&c| c > 0).collect();
+    let imbalance = match (present.iter().max(), present.iter().min()) {
+        (Some(&max), Some(&min)) if present.len() >= 2 => max as f64 / min as f64,
+        _ => 1.0,
+    };
+    let problems = if imbalance > spec.max_class_imbalance {
+        vec![format!(
+            "majority/minority class ratio is {imbalance:.2} (limit {:.2})",
+            spec.max_class_imbalance
+        )]
+    } else {
+        vec![]
+    };
+    CheckResult::new(
+        CheckName::ClassImbalance,
+        problems,
+        format!("majority/minority class ratio {imbalance:.2}"),
+    )
+}
+
+/// Soft: values within `min`/`max` and `allowedValues`.
+fn values_in_domain(columns: &[ColumnScan]) -> CheckResult {
+    let problems = columns
+        .iter()
+        .filter(|c| !c.out_of_domain.is_empty())
+        .map(|c| {
+            format!(
+                "column `{}`: {} values outside min/max or allowedValues (first at row {})",
+                c.feature.name,
+                c.out_of_domain.len(),
+                c.out_of_domain[0] + 1
+            )
+        })
+        .collect();
+    CheckResult::new(
+        CheckName::ValuesInDomain,
+        problems,
+        "every value within min/max and allowedValues".into(),
+    )
 }
 
 fn type_name(kind: FeatureType) -> &'static str {
@@ -308,7 +437,11 @@ mod tests {
     }
 
     fn check<'a>(report: &'a ValidationReport, name: &str) -> &'a CheckResult {
-        report.checks.iter().find(|c| c.name == name).expect(name)
+        report
+            .checks
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .expect(name)
     }
 
     #[test]

@@ -57,32 +57,8 @@ pub(super) fn compare_predictions(
         );
         return out;
     }
-    match chi2_homogeneity(&rc, &cc) {
-        Ok(chi) => {
-            out.class_chi2 = Some(chi.statistic);
-            out.class_p_value = Some(chi.pvalue);
-        }
-        Err(_) => {
-            out.class_chi2 = Some(0.0);
-            out.class_p_value = Some(1.0);
-        }
-    }
-    out.class_jensen_shannon = jensen_shannon_distance(&rc, &cc).ok();
-    let r = reference.score.sorted();
-    let c = current.score.sorted();
-    if let Some((d, s1, s2)) = ks_statistic_from_counts(&r, &c) {
-        let (d, p, _) = ks_pvalue(s1 as usize, s2 as usize, d, mode);
-        out.score_ks = Some(d);
-        out.score_p_value = Some(p);
-        let edges = quantile_bin_edges_from_counts(&r, rules.tests.psi.bins);
-        out.score_psi = psi_from_counts(
-            &bin_counts_weighted(&r, &edges),
-            &bin_counts_weighted(&c, &edges),
-            rules.tests.psi.epsilon,
-        )
-        .ok();
-        out.histogram = numeric_histogram(&r, &c);
-    }
+    class_drift(&rc, &cc, &mut out);
+    score_drift(rules, reference, current, mode, &mut out);
     // Two tests on the predictions: Bonferroni over them.
     let p = [out.class_p_value, out.score_p_value]
         .into_iter()
@@ -103,6 +79,47 @@ pub(super) fn compare_predictions(
     out.verdict = verdict;
     out.rule = rule;
     out
+}
+
+/// χ² and Jensen–Shannon of the predicted classes.
+fn class_drift(rc: &[f64], cc: &[f64], out: &mut PredictionDrift) {
+    match chi2_homogeneity(rc, cc) {
+        Ok(chi) => {
+            out.class_chi2 = Some(chi.statistic);
+            out.class_p_value = Some(chi.pvalue);
+        }
+        Err(_) => {
+            out.class_chi2 = Some(0.0);
+            out.class_p_value = Some(1.0);
+        }
+    }
+    out.class_jensen_shannon = jensen_shannon_distance(rc, cc).ok();
+}
+
+/// KS and PSI of the predicted score, and its bars.
+fn score_drift(
+    rules: &DriftRules,
+    reference: &PredictionProfile,
+    current: &PredictionProfile,
+    mode: PValueMode,
+    out: &mut PredictionDrift,
+) {
+    let r = reference.score.sorted();
+    let c = current.score.sorted();
+    let Some((d, s1, s2)) = ks_statistic_from_counts(&r, &c) else {
+        return;
+    };
+    let (d, p, _) = ks_pvalue(s1 as usize, s2 as usize, d, mode);
+    out.score_ks = Some(d);
+    out.score_p_value = Some(p);
+    let edges = quantile_bin_edges_from_counts(&r, rules.tests.psi.bins);
+    out.score_psi = psi_from_counts(
+        &bin_counts_weighted(&r, &edges),
+        &bin_counts_weighted(&c, &edges),
+        rules.tests.psi.epsilon,
+    )
+    .ok();
+    out.histogram = numeric_histogram(&r, &c);
 }
 
 /// Accuracy on labelled rows against the reference (χ² on correct / wrong counts).

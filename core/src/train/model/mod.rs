@@ -1,89 +1,17 @@
-//! Models: hyper-parameters, fitting with linfa, and prediction.
+//! Models: hyper-parameters ([`params`]), fitting with linfa ([`fit`](mod@fit)), and
+//! prediction.
 //!
 //! linfa fits; Vigil keeps the fitted parameters in its own plain form
 //! (weights, tree nodes) so that an artifact is readable JSON, stable across
 //! linfa versions, and predicting needs no allocation per row.
 
-use linfa::prelude::*;
-use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
-use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
-use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
+mod fit;
+pub mod params;
+
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-/// The learning algorithm.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Algorithm {
-    /// L2-regularised logistic regression (binary or multinomial), fitted by L-BFGS.
-    LogisticRegression,
-    /// CART decision tree; leaf probabilities are the training class frequencies.
-    DecisionTree,
-}
-
-impl std::fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Algorithm::LogisticRegression => "logistic-regression",
-            Algorithm::DecisionTree => "decision-tree",
-        })
-    }
-}
-
-/// Split criterion of a decision tree.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub enum Criterion {
-    #[default]
-    Gini,
-    Entropy,
-}
-
-/// Hyper-parameters as a user writes them: every field optional, checked
-/// against the algorithm by [`Hyperparameters::check`].
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Hyperparameters {
-    /// Logistic regression: maximum L-BFGS iterations (default 100).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_iterations: Option<u64>,
-    /// Logistic regression: L2 penalty strength, ≥ 0 (default 1.0, scikit-learn's `C = 1/l2`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub l2: Option<f64>,
-    /// Logistic regression: gradient tolerance for convergence (default 1e-4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gradient_tolerance: Option<f64>,
-    /// Decision tree: maximum depth (default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_depth: Option<usize>,
-    /// Decision tree: minimum number of samples to split a node (default 2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_samples_split: Option<u32>,
-    /// Decision tree: minimum number of samples in a leaf (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_samples_leaf: Option<u32>,
-    /// Decision tree: `gini` (default) or `entropy`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub criterion: Option<Criterion>,
-}
-
-/// Hyper-parameters that passed [`Hyperparameters::check`].
-#[derive(Clone, Debug, PartialEq)]
-pub enum ValidParams {
-    LogisticRegression {
-        max_iterations: u64,
-        l2: f64,
-        gradient_tolerance: f64,
-    },
-    DecisionTree {
-        max_depth: usize,
-        min_samples_split: u32,
-        min_samples_leaf: u32,
-        criterion: Criterion,
-    },
-}
+pub use params::{Algorithm, Criterion, Hyperparameters, ValidParams};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -107,87 +35,25 @@ pub enum ModelError {
     },
     #[error("input has {found} columns, the model expects {expected}")]
     Width { expected: usize, found: usize },
-}
-
-impl Hyperparameters {
-    /// Checks the hyper-parameters for `algorithm` and fills in defaults.
-    pub fn check(&self, algorithm: Algorithm) -> Result<ValidParams, ModelError> {
-        let inapplicable = |name| Err(ModelError::Inapplicable { name, algorithm });
-        match algorithm {
-            Algorithm::LogisticRegression => {
-                if self.max_depth.is_some() {
-                    return inapplicable("maxDepth");
-                }
-                if self.min_samples_split.is_some() {
-                    return inapplicable("minSamplesSplit");
-                }
-                if self.min_samples_leaf.is_some() {
-                    return inapplicable("minSamplesLeaf");
-                }
-                if self.criterion.is_some() {
-                    return inapplicable("criterion");
-                }
-                let max_iterations = self.max_iterations.unwrap_or(100);
-                let l2 = self.l2.unwrap_or(1.0);
-                let gradient_tolerance = self.gradient_tolerance.unwrap_or(1e-4);
-                if max_iterations == 0 {
-                    return Err(invalid("maxIterations", max_iterations, "must be ≥ 1"));
-                }
-                if !(l2.is_finite() && l2 >= 0.0) {
-                    return Err(invalid("l2", l2, "must be a finite number ≥ 0"));
-                }
-                if !(gradient_tolerance.is_finite() && gradient_tolerance > 0.0) {
-                    return Err(invalid(
-                        "gradientTolerance",
-                        gradient_tolerance,
-                        "must be a finite number > 0",
-                    ));
-                }
-                Ok(ValidParams::LogisticRegression {
-                    max_iterations,
-                    l2,
-                    gradient_tolerance,
-                })
-            }
-            Algorithm::DecisionTree => {
-                if self.max_iterations.is_some() {
-                    return inapplicable("maxIterations");
-                }
-                if self.l2.is_some() {
-                    return inapplicable("l2");
-                }
-                if self.gradient_tolerance.is_some() {
-                    return inapplicable("gradientTolerance");
-                }
-                let max_depth = self.max_depth.unwrap_or(10);
-                let min_samples_split = self.min_samples_split.unwrap_or(2);
-                let min_samples_leaf = self.min_samples_leaf.unwrap_or(1);
-                if max_depth == 0 || max_depth > 64 {
-                    return Err(invalid("maxDepth", max_depth, "must be between 1 and 64"));
-                }
-                if min_samples_split < 2 {
-                    return Err(invalid("minSamplesSplit", min_samples_split, "must be ≥ 2"));
-                }
-                if min_samples_leaf < 1 {
-                    return Err(invalid("minSamplesLeaf", min_samples_leaf, "must be ≥ 1"));
-                }
-                Ok(ValidParams::DecisionTree {
-                    max_depth,
-                    min_samples_split,
-                    min_samples_leaf,
-                    criterion: self.criterion.unwrap_or_default(),
-                })
-            }
-        }
-    }
-}
-
-fn invalid(name: &'static str, value: impl ToString, rule: &'static str) -> ModelError {
-    ModelError::InvalidParam {
-        name,
-        value: value.to_string(),
-        rule,
-    }
+    #[error("logistic regression with {n_classes} classes needs {rows} weight rows and intercepts, found {weights} and {intercepts}")]
+    WeightShape {
+        n_classes: usize,
+        rows: usize,
+        weights: usize,
+        intercepts: usize,
+    },
+    #[error("weight rows differ in length")]
+    RaggedWeights,
+    #[error("decision tree has no nodes")]
+    NoNodes,
+    #[error("tree node {0} is malformed")]
+    MalformedNode(usize),
+    #[error("tree leaf {leaf} has {found} probabilities for {n_classes} classes")]
+    LeafWidth {
+        leaf: usize,
+        found: usize,
+        n_classes: usize,
+    },
 }
 
 /// A fitted model over the pipeline's output columns.
@@ -251,29 +117,21 @@ impl Model {
                 max_iterations,
                 l2,
                 gradient_tolerance,
-            } => fit_logistic(x, y, n_classes, max_iterations, l2, gradient_tolerance),
+            } => fit::fit_logistic(x, y, n_classes, max_iterations, l2, gradient_tolerance),
             ValidParams::DecisionTree {
                 max_depth,
                 min_samples_split,
                 min_samples_leaf,
                 criterion,
-            } => {
-                let quality = match criterion {
-                    Criterion::Gini => SplitQuality::Gini,
-                    Criterion::Entropy => SplitQuality::Entropy,
-                };
-                let tree = DecisionTree::params()
-                    .split_quality(quality)
-                    .max_depth(Some(max_depth))
-                    .min_weight_split(min_samples_split as f32)
-                    .min_weight_leaf(min_samples_leaf as f32)
-                    .fit(&Dataset::new(x.to_owned(), Array1::from(y.to_vec())))
-                    .map_err(|e| ModelError::Fit {
-                        algorithm: Algorithm::DecisionTree,
-                        message: e.to_string(),
-                    })?;
-                Ok(tree_from_linfa(tree.root_node(), x, y, n_classes))
-            }
+            } => fit::fit_tree(
+                x,
+                y,
+                n_classes,
+                max_depth,
+                min_samples_split,
+                min_samples_leaf,
+                criterion,
+            ),
         }
     }
 
@@ -366,7 +224,7 @@ impl Model {
     }
 
     /// Checks internal consistency after loading from an untrusted file.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ModelError> {
         match self {
             Model::LogisticRegression {
                 n_classes,
@@ -375,15 +233,16 @@ impl Model {
             } => {
                 let rows = if *n_classes == 2 { 1 } else { *n_classes };
                 if *n_classes < 2 || weights.len() != rows || intercepts.len() != rows {
-                    return Err(format!(
-                        "logistic regression with {n_classes} classes needs {rows} weight rows and intercepts, found {} and {}",
-                        weights.len(),
-                        intercepts.len()
-                    ));
+                    return Err(ModelError::WeightShape {
+                        n_classes: *n_classes,
+                        rows,
+                        weights: weights.len(),
+                        intercepts: intercepts.len(),
+                    });
                 }
                 let width = weights[0].len();
                 if weights.iter().any(|w| w.len() != width) {
-                    return Err("weight rows differ in length".into());
+                    return Err(ModelError::RaggedWeights);
                 }
                 Ok(())
             }
@@ -393,7 +252,7 @@ impl Model {
                 nodes,
             } => {
                 if nodes.is_empty() {
-                    return Err("decision tree has no nodes".into());
+                    return Err(ModelError::NoNodes);
                 }
                 for (i, node) in nodes.iter().enumerate() {
                     match node {
@@ -410,15 +269,16 @@ impl Model {
                                 || *left >= nodes.len()
                                 || *right >= nodes.len()
                             {
-                                return Err(format!("tree node {i} is malformed"));
+                                return Err(ModelError::MalformedNode(i));
                             }
                         }
                         TreeNodeRepr::Leaf { probabilities, .. } => {
                             if probabilities.len() != *n_classes {
-                                return Err(format!(
-                                    "tree leaf {i} has {} probabilities for {n_classes} classes",
-                                    probabilities.len()
-                                ));
+                                return Err(ModelError::LeafWidth {
+                                    leaf: i,
+                                    found: probabilities.len(),
+                                    n_classes: *n_classes,
+                                });
                             }
                         }
                     }
@@ -427,165 +287,6 @@ impl Model {
             }
         }
     }
-}
-
-fn fit_logistic(
-    x: ArrayView2<f64>,
-    y: &[usize],
-    n_classes: usize,
-    max_iterations: u64,
-    l2: f64,
-    gradient_tolerance: f64,
-) -> Result<Model, ModelError> {
-    let fit_error = |e: linfa_logistic::error::Error| ModelError::Fit {
-        algorithm: Algorithm::LogisticRegression,
-        message: e.to_string(),
-    };
-    // Column-major, so that linfa's gradient `xᵀ·r` walks memory in order
-    // (row-major makes it stride across the whole matrix: ~20× slower here).
-    let mut x_columns = Array2::zeros(x.raw_dim().f());
-    x_columns.assign(&x);
-    if n_classes == 2 {
-        let dataset = Dataset::new(x_columns, Array1::from(y.to_vec()));
-        let fitted = LogisticRegression::default()
-            .alpha(l2)
-            .max_iterations(max_iterations)
-            .gradient_tolerance(gradient_tolerance)
-            .fit(&dataset)
-            .map_err(fit_error)?;
-        // linfa's positive class is the larger one; store the logit of class 1.
-        let sign = if fitted.labels().pos.class == 1 {
-            1.0
-        } else {
-            -1.0
-        };
-        Ok(Model::LogisticRegression {
-            n_classes,
-            weights: vec![fitted.params().iter().map(|w| sign * w).collect()],
-            intercepts: vec![sign * fitted.intercept()],
-        })
-    } else {
-        let dataset = Dataset::new(x_columns, Array1::from(y.to_vec()));
-        let fitted = MultiLogisticRegression::default()
-            .alpha(l2)
-            .max_iterations(max_iterations)
-            .gradient_tolerance(gradient_tolerance)
-            .fit(&dataset)
-            .map_err(fit_error)?;
-        // Classes absent from training get a row that never wins.
-        let mut weights = vec![vec![0.0; x.ncols()]; n_classes];
-        let mut intercepts = vec![-1e3; n_classes];
-        for (column, &class) in fitted.classes().iter().enumerate() {
-            weights[class] = fitted.params().column(column).to_vec();
-            intercepts[class] = fitted.intercept()[column];
-        }
-        Ok(Model::LogisticRegression {
-            n_classes,
-            weights,
-            intercepts,
-        })
-    }
-}
-
-/// Flattens linfa's tree and attaches leaf class frequencies by routing the
-/// training rows (linfa keeps only a label per leaf).
-fn tree_from_linfa(
-    root: &TreeNode<f64, usize>,
-    x: ArrayView2<f64>,
-    y: &[usize],
-    n_classes: usize,
-) -> Model {
-    let mut nodes = Vec::new();
-    let mut leaf_labels = Vec::new();
-    flatten(root, &mut nodes, &mut leaf_labels);
-    let mut counts = vec![vec![0usize; n_classes]; nodes.len()];
-    for (row, &class) in x.rows().into_iter().zip(y) {
-        let mut index = 0;
-        while let TreeNodeRepr::Split {
-            feature,
-            threshold,
-            left,
-            right,
-        } = &nodes[index]
-        {
-            index = if row[*feature] < *threshold {
-                *left
-            } else {
-                *right
-            };
-        }
-        counts[index][class] += 1;
-    }
-    for (index, node) in nodes.iter_mut().enumerate() {
-        if let TreeNodeRepr::Leaf {
-            probabilities,
-            samples,
-        } = node
-        {
-            let total: usize = counts[index].iter().sum();
-            *samples = total;
-            *probabilities = if total == 0 {
-                // No training row reaches it: fall back to linfa's label.
-                let mut p = vec![0.0; n_classes];
-                if let Some(&(_, label)) = leaf_labels.iter().find(|(i, _)| *i == index) {
-                    p[label] = 1.0;
-                }
-                p
-            } else {
-                counts[index]
-                    .iter()
-                    .map(|&c| c as f64 / total as f64)
-                    .collect()
-            };
-        }
-    }
-    Model::DecisionTree {
-        n_classes,
-        n_features: x.ncols(),
-        nodes,
-    }
-}
-
-fn flatten(
-    node: &TreeNode<f64, usize>,
-    nodes: &mut Vec<TreeNodeRepr>,
-    leaf_labels: &mut Vec<(usize, usize)>,
-) -> usize {
-    let index = nodes.len();
-    let children = node.children();
-    match (
-        node.is_leaf(),
-        children[0].as_deref(),
-        children[1].as_deref(),
-    ) {
-        (false, Some(left), Some(right)) => {
-            let (feature, threshold, _) = node.split();
-            nodes.push(TreeNodeRepr::Split {
-                feature,
-                threshold,
-                left: 0,
-                right: 0,
-            });
-            let left_index = flatten(left, nodes, leaf_labels);
-            let right_index = flatten(right, nodes, leaf_labels);
-            nodes[index] = TreeNodeRepr::Split {
-                feature,
-                threshold,
-                left: left_index,
-                right: right_index,
-            };
-        }
-        _ => {
-            nodes.push(TreeNodeRepr::Leaf {
-                probabilities: Vec::new(),
-                samples: 0,
-            });
-            if let Some(label) = node.prediction() {
-                leaf_labels.push((index, label));
-            }
-        }
-    }
-    index
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
