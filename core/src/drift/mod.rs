@@ -10,6 +10,7 @@
 
 pub mod assess;
 pub mod job;
+mod par;
 pub mod profile;
 pub mod quality;
 pub mod report;

@@ -36,30 +36,7 @@ pub struct Chi2Result {
 /// empty categories first).
 pub fn chi2_contingency(table: &[Vec<f64>]) -> Result<Chi2Result, StatsError> {
     let rows = table.len();
-    let first = table
-        .first()
-        .ok_or(StatsError::EmptySample { name: "table" })?;
-    let cols = first.len();
-    if cols == 0 {
-        return Err(StatsError::EmptySample { name: "table" });
-    }
-    for (row, values) in table.iter().enumerate() {
-        if values.len() != cols {
-            return Err(StatsError::RaggedTable {
-                row,
-                len: values.len(),
-                expected: cols,
-            });
-        }
-        if let Some(column) = values.iter().position(|c| !(c.is_finite() && *c >= 0.0)) {
-            return Err(StatsError::InvalidCount {
-                name: "table",
-                index: row * cols + column,
-                value: values[column],
-            });
-        }
-    }
-
+    let cols = check_table(table)?;
     let row_totals: Vec<f64> = table.iter().map(|r| pairwise_sum(r)).collect();
     let col_totals: Vec<f64> = (0..cols)
         .map(|c| pairwise_sum(&table.iter().map(|r| r[c]).collect::<Vec<f64>>()))
@@ -114,6 +91,34 @@ pub fn chi2_contingency(table: &[Vec<f64>]) -> Result<Chi2Result, StatsError> {
         dof,
         yates_corrected: yates,
     })
+}
+
+/// The number of columns of a rectangular, non-empty table of finite counts `>= 0`.
+fn check_table(table: &[Vec<f64>]) -> Result<usize, StatsError> {
+    let first = table
+        .first()
+        .ok_or(StatsError::EmptySample { name: "table" })?;
+    let cols = first.len();
+    if cols == 0 {
+        return Err(StatsError::EmptySample { name: "table" });
+    }
+    for (row, values) in table.iter().enumerate() {
+        if values.len() != cols {
+            return Err(StatsError::RaggedTable {
+                row,
+                len: values.len(),
+                expected: cols,
+            });
+        }
+        if let Some(column) = values.iter().position(|c| !(c.is_finite() && *c >= 0.0)) {
+            return Err(StatsError::InvalidCount {
+                name: "table",
+                index: row * cols + column,
+                value: values[column],
+            });
+        }
+    }
+    Ok(cols)
 }
 
 /// NumPy's `sign`: -1, 0 or 1.

@@ -34,7 +34,8 @@ mod rule;
 use crate::data::schema::FeatureSchema;
 use crate::stats::{Correction, PValueMode};
 
-use super::profile::{par_map, ColumnProfile, WindowProfile};
+use super::par::par_map;
+use super::profile::{ColumnProfile, WindowProfile};
 use super::quality::{assess_quality, QualityContext};
 use super::report::{Assessment, FeatureDrift};
 use super::rules::DriftRules;

@@ -3,7 +3,8 @@
 //! A [`WindowProfile`] is what the verdict compares: one [`ColumnProfile`] per
 //! schema feature, the predicted classes and scores, the labelled rows, request
 //! ids and timestamps. Rows are observed one at a time, so a window of any
-//! length is streamed in O(columns × sketch size) memory.
+//! length is streamed in O(columns × sketch size) memory. [`TypedColumn`] is the
+//! compact column layout that whole columns are profiled from at once.
 
 use chrono::{DateTime, Utc};
 
@@ -11,7 +12,13 @@ use crate::data::schema::{FeatureSchema, FeatureSpec, FeatureType, Value};
 use crate::train::artifact::ReferenceSample;
 use crate::wire::PredictionRecord;
 
+use super::par::par_map;
 use super::sketch::{CategoryCounts, IdSampler, NumericSketch, MISSING_CATEGORY};
+
+mod typed;
+
+use typed::is_integer;
+pub use typed::{TypedColumn, MISSING_CODE};
 
 /// Summary of one feature column.
 #[derive(Clone, Debug)]
@@ -376,240 +383,11 @@ impl WindowProfile {
     }
 }
 
-/// A column in a compact, Arrow-like layout: numeric values as `f64` (NaN is
-/// missing), categorical values as dictionary codes ([`MISSING_CODE`] is missing).
-#[derive(Clone, Debug, PartialEq)]
-pub enum TypedColumn {
-    Numeric(Vec<f64>),
-    Categorical {
-        codes: Vec<u32>,
-        dictionary: Vec<String>,
-    },
-}
-
-/// Whether `x` is an integer of magnitude below 2^52 (without `f64::fract`, which is a
-/// libm call on baseline x86-64).
-#[inline]
-fn is_integer(x: f64) -> bool {
-    x.abs() < 4.5e15 && (x as i64) as f64 == x
-}
-
-/// The code of a missing categorical value.
-pub const MISSING_CODE: u32 = u32::MAX;
-
-impl TypedColumn {
-    /// Encodes typed values by the feature's type (wrong-typed values become missing).
-    pub fn from_values(spec: &FeatureSpec, values: &[Value]) -> TypedColumn {
-        match spec.kind {
-            FeatureType::Numeric => TypedColumn::Numeric(
-                values
-                    .iter()
-                    .map(|v| match v {
-                        Value::Number(x) => *x,
-                        _ => f64::NAN,
-                    })
-                    .collect(),
-            ),
-            FeatureType::Categorical => {
-                let mut dictionary: Vec<String> = Vec::new();
-                let mut index: std::collections::HashMap<&str, u32> = Default::default();
-                let mut codes = Vec::with_capacity(values.len());
-                for v in values {
-                    codes.push(match v {
-                        Value::Category(c) => *index.entry(c.as_str()).or_insert_with(|| {
-                            dictionary.push(c.clone());
-                            (dictionary.len() - 1) as u32
-                        }),
-                        _ => MISSING_CODE,
-                    });
-                }
-                TypedColumn::Categorical { codes, dictionary }
-            }
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            TypedColumn::Numeric(v) => v.len(),
-            TypedColumn::Categorical { codes, .. } => codes.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl ColumnProfile {
-    /// Observes a whole compact column.
-    pub fn observe_typed(&mut self, spec: &FeatureSpec, column: &TypedColumn) {
-        match column {
-            TypedColumn::Numeric(values) => {
-                const MAX_RANGE: f64 = (1u64 << 22) as f64;
-                let (mut lo, mut hi, mut integers) = (f64::INFINITY, f64::NEG_INFINITY, true);
-                for &x in values {
-                    if !x.is_nan() {
-                        lo = lo.min(x);
-                        hi = hi.max(x);
-                        integers &= is_integer(x);
-                    }
-                }
-                if integers && hi >= lo && hi - lo < MAX_RANGE {
-                    let mut counts = vec![0u64; (hi - lo) as usize + 1];
-                    let mut missing = 0;
-                    for &x in values {
-                        if x.is_nan() {
-                            missing += 1;
-                        } else {
-                            counts[(x - lo) as usize] += 1;
-                        }
-                    }
-                    self.rows += values.len() as u64;
-                    self.missing += missing;
-                    for (i, &c) in counts.iter().enumerate() {
-                        if c > 0 {
-                            let x = lo + i as f64;
-                            if spec.min.is_some_and(|min| x < min)
-                                || spec.max.is_some_and(|max| x > max)
-                            {
-                                self.out_of_range += c;
-                            }
-                            self.numeric.add_count(x, c);
-                        }
-                    }
-                } else {
-                    for &x in values {
-                        self.rows += 1;
-                        if x.is_nan() {
-                            self.observe_missing();
-                        } else {
-                            self.observe_number(spec, x);
-                        }
-                    }
-                }
-            }
-            TypedColumn::Categorical { codes, dictionary } => {
-                let mut counts = vec![0u64; dictionary.len()];
-                let mut missing = 0u64;
-                for &code in codes {
-                    match counts.get_mut(code as usize) {
-                        Some(c) => *c += 1,
-                        None => missing += 1,
-                    }
-                }
-                self.rows += codes.len() as u64;
-                for (name, &c) in dictionary.iter().zip(&counts) {
-                    if c > 0 {
-                        match spec.kind {
-                            FeatureType::Categorical => self.categories.add_count(name, c),
-                            FeatureType::Numeric => self.parse_errors += c,
-                        }
-                    }
-                }
-                self.missing += missing;
-                if missing > 0 && self.kind == FeatureType::Categorical {
-                    self.categories.add_count(MISSING_CATEGORY, missing);
-                }
-            }
-        }
-    }
-}
-
-impl WindowProfile {
-    /// The profile of compact columns (schema order), with optional predicted class
-    /// indices and scores (see [`score_of`]) per row. Columns are summarised on up to
-    /// `threads` threads.
-    pub fn from_typed(
-        schema: &FeatureSchema,
-        columns: &[TypedColumn],
-        classes: Option<&[u32]>,
-        scores: Option<&[f64]>,
-        threads: usize,
-    ) -> Self {
-        let rows = columns.first().map_or(0, TypedColumn::len);
-        let work: Vec<(&FeatureSpec, Option<&TypedColumn>)> = schema
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, spec)| (spec, columns.get(i)))
-            .collect();
-        let profiles = par_map(&work, threads, |(spec, column)| {
-            let mut profile = ColumnProfile::new(spec);
-            match column {
-                Some(column) => profile.observe_typed(spec, column),
-                None => {
-                    for _ in 0..rows {
-                        profile.observe(spec, None);
-                    }
-                }
-            }
-            profile
-        });
-        let mut profile = WindowProfile::new(schema);
-        profile.rows = rows as u64;
-        profile.columns = profiles;
-        if let Some(classes) = classes {
-            let mut predictions = PredictionProfile::new(schema.target.classes.len());
-            for &c in classes {
-                match predictions.class_counts.get_mut(c as usize) {
-                    Some(n) => *n += 1,
-                    None => predictions.unknown_classes += 1,
-                }
-            }
-            for &s in scores.unwrap_or_default() {
-                if s.is_finite() {
-                    predictions.score.add(s);
-                }
-            }
-            profile.predictions = Some(predictions);
-        }
-        profile
-    }
-}
-
-/// Maps `f` over `items` on up to `threads` scoped threads, keeping the order.
-pub fn par_map<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let threads = threads.clamp(1, items.len().max(1));
-    if threads == 1 {
-        return items.iter().map(&f).collect();
-    }
-    let f = &f;
-    // Interleave items over threads so that expensive neighbours spread out.
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    items
-                        .iter()
-                        .enumerate()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(|(i, item)| (i, f(item)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(part) => part,
-                Err(payload) => std::panic::resume_unwind(payload),
-            })
-            .collect()
-    });
-    results.sort_unstable_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn schema() -> FeatureSchema {
+    pub(super) fn schema() -> FeatureSchema {
         serde_yaml::from_str(
             r#"
 target: {name: y, classes: [no, yes]}
@@ -639,53 +417,6 @@ features:
         colour.observe(&s.features[1], Some(&Value::Number(3.0)));
         assert_eq!(colour.categories.get(MISSING_CATEGORY), 1);
         assert_eq!((colour.missing, colour.parse_errors), (1, 1));
-    }
-
-    #[test]
-    fn typed_columns_profile_like_values() {
-        let s = schema();
-        let values = vec![
-            vec![
-                Value::Number(20.0),
-                Value::Missing,
-                Value::Number(150.0),
-                Value::Number(20.5),
-            ],
-            vec![
-                Value::Category("red".into()),
-                Value::Missing,
-                Value::Category("blue".into()),
-                Value::Category("red".into()),
-            ],
-        ];
-        let by_values = WindowProfile::from_columns(&s, &values, None, None, 1);
-        let typed: Vec<TypedColumn> = s
-            .features
-            .iter()
-            .zip(&values)
-            .map(|(f, v)| TypedColumn::from_values(f, v))
-            .collect();
-        let by_typed = WindowProfile::from_typed(&s, &typed, None, None, 2);
-        for (a, b) in by_values.columns.iter().zip(&by_typed.columns) {
-            assert_eq!(
-                (a.rows, a.missing, a.out_of_range, a.parse_errors),
-                (b.rows, b.missing, b.out_of_range, b.parse_errors)
-            );
-            assert_eq!(a.numeric.sorted(), b.numeric.sorted());
-            let mut ca: Vec<_> = a.categories.iter().collect();
-            let mut cb: Vec<_> = b.categories.iter().collect();
-            ca.sort();
-            cb.sort();
-            assert_eq!(ca, cb);
-        }
-    }
-
-    #[test]
-    fn parallel_map_keeps_order_and_matches_serial() {
-        let items: Vec<u64> = (0..37).collect();
-        let serial = par_map(&items, 1, |x| x * x);
-        let parallel = par_map(&items, 3, |x| x * x);
-        assert_eq!(serial, parallel);
     }
 
     #[test]
