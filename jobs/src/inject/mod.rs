@@ -18,11 +18,15 @@
 //! whose values are all integers stay integers (shifted values are rounded).
 //! Without `feature`, one applicable feature is chosen with the seed.
 
+mod http;
+mod kinds;
+
+pub use http::{feedback_jsonl, post, request, request_id, requests_jsonl, PostError};
+
 use serde::Serialize;
 use vigil_core::data::dataset::RawTable;
 use vigil_core::data::schema::{FeatureSchema, FeatureType, Value};
 use vigil_core::train::split::SplitMix64;
-use vigil_core::wire::{BatchRequest, FeedbackRequest, PredictRequest};
 
 /// The kinds of drift.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -247,177 +251,29 @@ pub fn inject(
     };
     let feature = &schema.features[index];
     let n = rows.n_rows();
-    let strength = |i: usize| match spec.profile {
-        RampProfile::Sudden => spec.intensity,
-        RampProfile::Gradual => spec.intensity * (i + 1) as f64 / n.max(1) as f64,
+    let ctx = kinds::Context {
+        feature,
+        spec,
+        rows: n,
     };
     let column = &mut rows.columns[index];
-    let present: Vec<f64> = column
-        .iter()
-        .filter_map(|v| match v {
-            Value::Number(x) => Some(*x),
-            _ => None,
-        })
-        .collect();
-    let integers = !present.is_empty() && present.iter().all(|x| x.fract() == 0.0);
-    let round = |x: f64| if integers { x.round() } else { x };
-    let mut affected = 0;
-    let description;
-    match spec.kind {
-        DriftKind::MeanShift | DriftKind::VarianceChange => {
-            if present.is_empty() {
-                return Err(InjectError::NoValues(feature.name.clone()));
-            }
-            let mean = present.iter().sum::<f64>() / present.len() as f64;
-            let sd = (present.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
-                / present.len() as f64)
-                .sqrt();
-            for (i, v) in column.iter_mut().enumerate() {
-                if let Value::Number(x) = v {
-                    let s = strength(i);
-                    let new = if spec.kind == DriftKind::MeanShift {
-                        round(*x + s * sd)
-                    } else {
-                        round(mean + (*x - mean) * (1.0 + s))
-                    };
-                    if new != *x {
-                        affected += 1;
-                    }
-                    *x = new;
-                }
-            }
-            description = if spec.kind == DriftKind::MeanShift {
-                format!(
-                    "`{}` shifted by {:.3} × σ ({:.4})",
-                    feature.name, spec.intensity, sd
-                )
-            } else {
-                format!(
-                    "`{}` spread around its mean {:.4} scaled by {:.3}",
-                    feature.name,
-                    mean,
-                    1.0 + spec.intensity
-                )
-            };
-        }
+    let (affected, description) = match spec.kind {
+        DriftKind::MeanShift | DriftKind::VarianceChange => kinds::shift_numeric(&ctx, column)?,
         DriftKind::CategoryFrequencyShift => {
-            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-            for v in column.iter() {
-                if let Value::Category(c) = v {
-                    *counts.entry(c.as_str()).or_insert(0) += 1;
-                }
-            }
-            let mut ranked: Vec<(String, usize)> = counts
-                .into_iter()
-                .map(|(c, n)| (c.to_string(), n))
-                .collect();
-            ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            if ranked.len() < 2 {
-                return Err(InjectError::TooFewCategories(feature.name.clone()));
-            }
-            let total: usize = ranked.iter().map(|r| r.1).sum();
-            let mut split = 0;
-            let mut covered = 0;
-            while split < ranked.len() - 1 && covered * 2 < total {
-                covered += ranked[split].1;
-                split += 1;
-            }
-            let top: std::collections::BTreeSet<String> =
-                ranked[..split].iter().map(|r| r.0.clone()).collect();
-            let rest: Vec<String> = ranked[split..].iter().map(|r| r.0.clone()).collect();
-            for (i, v) in column.iter_mut().enumerate() {
-                let p = 0.6 * strength(i);
-                if matches!(v, Value::Category(c) if top.contains(c)) && rng.next_f64() < p {
-                    *v = Value::Category(rest[rng.below(rest.len())].clone());
-                    affected += 1;
-                }
-            }
-            description = format!(
-                "`{}`: rows of the most frequent categories ({}) moved to one of the other {} with probability {:.3}",
-                feature.name,
-                top.iter().cloned().collect::<Vec<_>>().join(", "),
-                rest.len(),
-                0.6 * spec.intensity
-            );
+            kinds::category_frequency_shift(&ctx, column, &mut rng)?
         }
-        DriftKind::NewCategory => {
-            let new = format!("{}-unseen", feature.name);
-            for (i, v) in column.iter_mut().enumerate() {
-                if rng.next_f64() < 0.2 * strength(i) {
-                    *v = Value::Category(new.clone());
-                    affected += 1;
-                }
-            }
-            description = format!(
-                "`{}`: new category `{new}` in a share {:.3} of rows",
-                feature.name,
-                0.2 * spec.intensity
-            );
-        }
-        DriftKind::MissingSurge => {
-            for (i, v) in column.iter_mut().enumerate() {
-                if rng.next_f64() < 0.6 * strength(i) && *v != Value::Missing {
-                    *v = Value::Missing;
-                    affected += 1;
-                }
-            }
-            description = format!(
-                "`{}`: values missing with probability {:.3}",
-                feature.name,
-                0.6 * spec.intensity
-            );
-        }
-        DriftKind::OutOfRange => {
-            if present.is_empty() {
-                return Err(InjectError::NoValues(feature.name.clone()));
-            }
-            let lo = present.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let span = (hi - lo).max(1.0);
-            for (i, v) in column.iter_mut().enumerate() {
-                if rng.next_f64() < 0.1 * strength(i) {
-                    let u = 1.0 + rng.next_f64();
-                    let x = match (feature.max, feature.min) {
-                        (Some(max), _) => max + u * span * 0.5,
-                        (None, Some(min)) => min - u * span * 0.5,
-                        (None, None) => hi + u * span,
-                    };
-                    *v = Value::Number(round(x));
-                    affected += 1;
-                }
-            }
-            description = format!(
-                "`{}`: values beyond the range with probability {:.3}",
-                feature.name,
-                0.1 * spec.intensity
-            );
-        }
+        DriftKind::NewCategory => kinds::new_category(&ctx, column, &mut rng),
+        DriftKind::MissingSurge => kinds::missing_surge(&ctx, column, &mut rng),
+        DriftKind::OutOfRange => kinds::out_of_range(&ctx, column, &mut rng)?,
         DriftKind::ConceptDrift => {
-            let n_classes = schema.target.classes.len();
             let labels = rows
                 .labels
                 .as_mut()
                 .ok_or_else(|| InjectError::NoLabels(schema.target.name.clone()))?;
-            let column = &rows.columns[index];
-            let segment = concept_segment(column, feature.kind, &mut rng);
-            if segment.iter().all(|s| !s) {
-                return Err(InjectError::NoValues(feature.name.clone()));
-            }
-            for (i, label) in labels.iter_mut().enumerate() {
-                if let Some(class) = label {
-                    if segment[i] && rng.next_f64() < 0.6 * strength(i) {
-                        *class = (*class + 1) % n_classes;
-                        affected += 1;
-                    }
-                }
-            }
-            description = format!(
-                "labels flipped with probability {:.3} in the upper half of `{}` (by rank, or its most frequent categories)",
-                0.6 * spec.intensity,
-                feature.name
-            );
+            let n_classes = schema.target.classes.len();
+            kinds::concept_drift(&ctx, &rows.columns[index], labels, n_classes, &mut rng)?
         }
-    }
+    };
     Ok(InjectOutcome {
         kind: spec.kind,
         feature: feature.name.clone(),
@@ -425,186 +281,6 @@ pub fn inject(
         rows: n,
         description,
     })
-}
-
-/// The rows whose label relationship changes: for a numeric feature the upper half of
-/// the present values by rank (ties broken at random), for a categorical one the most
-/// frequent categories that together cover at least half of the rows.
-fn concept_segment(column: &[Value], kind: FeatureType, rng: &mut SplitMix64) -> Vec<bool> {
-    let mut segment = vec![false; column.len()];
-    match kind {
-        FeatureType::Numeric => {
-            let mut ranked: Vec<(f64, u64, usize)> = column
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| match v {
-                    Value::Number(x) => Some((*x, rng.next_u64(), i)),
-                    _ => None,
-                })
-                .collect();
-            ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let half = ranked.len() / 2;
-            for &(_, _, i) in &ranked[half..] {
-                segment[i] = true;
-            }
-        }
-        FeatureType::Categorical => {
-            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-            for v in column {
-                if let Value::Category(c) = v {
-                    *counts.entry(c.as_str()).or_insert(0) += 1;
-                }
-            }
-            let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
-            ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-            let mut chosen = std::collections::BTreeSet::new();
-            let mut covered = 0;
-            for (c, n) in ranked {
-                if covered * 2 >= column.len() {
-                    break;
-                }
-                chosen.insert(c.to_string());
-                covered += n;
-            }
-            for (i, v) in column.iter().enumerate() {
-                segment[i] = matches!(v, Value::Category(c) if chosen.contains(c));
-            }
-        }
-    }
-    segment
-}
-
-/// The request of row `i`: `{"request_id", "features": {...}}`, missing as null.
-pub fn request(schema: &FeatureSchema, rows: &Rows, i: usize, id: &str) -> PredictRequest {
-    PredictRequest::from_values(
-        Some(id.to_string()),
-        schema
-            .features
-            .iter()
-            .zip(&rows.columns)
-            .map(|(f, c)| (f.name.as_str(), &c[i])),
-    )
-}
-
-/// The request id of row `i`.
-pub fn request_id(prefix: &str, i: usize) -> String {
-    format!("{prefix}-{i}")
-}
-
-/// The `/feedback` bodies of the rows that have a label, with their row.
-fn feedback(schema: &FeatureSchema, rows: &Rows, prefix: &str) -> Option<Vec<FeedbackRequest>> {
-    let labels = rows.labels.as_ref()?;
-    Some(
-        labels
-            .iter()
-            .enumerate()
-            .filter_map(|(i, label)| {
-                Some(FeedbackRequest {
-                    label: schema.target.classes[(*label)?].clone(),
-                    request_id: request_id(prefix, i),
-                    timestamp: None,
-                })
-            })
-            .collect(),
-    )
-}
-
-fn json_line(out: &mut String, body: &impl Serialize) {
-    // Serializing these bodies into a string cannot fail.
-    out.push_str(&serde_json::to_string(body).unwrap_or_default());
-    out.push('\n');
-}
-
-/// Requests as JSON Lines (the benchmark's body format), one per row.
-pub fn requests_jsonl(schema: &FeatureSchema, rows: &Rows, prefix: &str) -> String {
-    let mut out = String::new();
-    for i in 0..rows.n_rows() {
-        json_line(&mut out, &request(schema, rows, i, &request_id(prefix, i)));
-    }
-    out
-}
-
-/// Ground truth as JSON Lines `{"label", "request_id"}` (rows without a label are left out).
-pub fn feedback_jsonl(schema: &FeatureSchema, rows: &Rows, prefix: &str) -> Option<String> {
-    let mut out = String::new();
-    for body in feedback(schema, rows, prefix)? {
-        json_line(&mut out, &body);
-    }
-    Some(out)
-}
-
-/// Errors talking to a server.
-#[derive(Debug, thiserror::Error)]
-pub enum PostError {
-    #[error("POST {url} failed: {message}")]
-    Transport { url: String, message: String },
-    #[error("POST {url} answered {status}: {body}")]
-    Status {
-        url: String,
-        status: u16,
-        body: String,
-    },
-}
-
-/// Sends every row to `base_url/predict/batch` in batches, then (when labels exist)
-/// each label to `base_url/feedback`. Returns (requests sent, labels sent).
-pub async fn post(
-    base_url: &str,
-    schema: &FeatureSchema,
-    rows: &Rows,
-    prefix: &str,
-    batch_size: usize,
-    send_feedback: bool,
-) -> Result<(usize, usize), PostError> {
-    let client = reqwest::Client::new();
-    let base = base_url.trim_end_matches('/');
-    let predict = format!("{base}/predict/batch");
-    let mut sent = 0;
-    let n = rows.n_rows();
-    let mut start = 0;
-    while start < n {
-        let end = (start + batch_size.max(1)).min(n);
-        let batch = BatchRequest {
-            requests: (start..end)
-                .map(|i| request(schema, rows, i, &request_id(prefix, i)))
-                .collect(),
-        };
-        send(&client, &predict, &batch).await?;
-        sent += end - start;
-        start = end;
-    }
-    let mut labelled = 0;
-    if send_feedback {
-        let url = format!("{base}/feedback");
-        for body in feedback(schema, rows, prefix).unwrap_or_default() {
-            send(&client, &url, &body).await?;
-            labelled += 1;
-        }
-    }
-    Ok((sent, labelled))
-}
-
-async fn send(client: &reqwest::Client, url: &str, body: &impl Serialize) -> Result<(), PostError> {
-    let response = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(body).unwrap_or_default())
-        .send()
-        .await
-        .map_err(|e| PostError::Transport {
-            url: url.to_string(),
-            message: e.to_string(),
-        })?;
-    let status = response.status();
-    if !status.is_success() {
-        let text = response.text().await.unwrap_or_default();
-        return Err(PostError::Status {
-            url: url.to_string(),
-            status: status.as_u16(),
-            body: text.chars().take(300).collect(),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]
