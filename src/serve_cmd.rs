@@ -78,10 +78,31 @@ pub enum OutOfRangeArg {
     Accept,
 }
 
-fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, String> {
+/// Flags that cannot make a server.
+#[derive(Debug, thiserror::Error)]
+enum ArgsError {
+    #[error("cannot read admin token file `{path}`: {source}")]
+    TokenFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the admin token is empty")]
+    EmptyToken,
+    #[error("--flush-interval must be at most 1h")]
+    FlushInterval,
+    #[error("--log-sample-rate must be between 0 and 1")]
+    SampleRate,
+    #[error("--max-batch, --buffer and --flush-records must be at least 1")]
+    ZeroSize,
+}
+
+fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, ArgsError> {
     let text = match &args.admin_token_file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read admin token file `{}`: {e}", path.display()))?,
+        Some(path) => std::fs::read_to_string(path).map_err(|source| ArgsError::TokenFile {
+            path: path.display().to_string(),
+            source,
+        })?,
         None => match std::env::var("VIGIL_ADMIN_TOKEN") {
             Ok(token) => token,
             Err(_) => return Ok(None),
@@ -89,18 +110,18 @@ fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, String> {
     };
     AdminToken::new(&text)
         .map(Some)
-        .ok_or_else(|| "the admin token is empty".to_string())
+        .ok_or(ArgsError::EmptyToken)
 }
 
-fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
+fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
     if args.flush_interval > Span::from_hours(1) {
-        return Err("--flush-interval must be at most 1h".into());
+        return Err(ArgsError::FlushInterval);
     }
     if !(0.0..=1.0).contains(&args.log_sample_rate) {
-        return Err("--log-sample-rate must be between 0 and 1".into());
+        return Err(ArgsError::SampleRate);
     }
     if args.max_batch == 0 || args.buffer == 0 || args.flush_records == 0 {
-        return Err("--max-batch, --buffer and --flush-records must be at least 1".into());
+        return Err(ArgsError::ZeroSize);
     }
     Ok(ServerConfig {
         max_body_bytes: args.max_body_bytes,
