@@ -527,22 +527,16 @@ async fn metrics_pass_promtool() {
     s.post("/predict", &good_request("a")).await;
     s.post("/predict", &json!({})).await;
     let text = s.metrics_text().await;
-    let child = std::process::Command::new("promtool")
+    let Some(promtool) = vigil_testkit::PROMTOOL.find() else {
+        return;
+    };
+    let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) if std::env::var("VIGIL_REQUIRE_PROMTOOL").as_deref() == Ok("1") => {
-            panic!("promtool is required (VIGIL_REQUIRE_PROMTOOL=1) but cannot run: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: promtool not available ({e})");
-            return;
-        }
-    };
+        .spawn()
+        .expect("promtool runs");
     use std::io::Write;
     child
         .stdin
