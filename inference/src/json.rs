@@ -1,15 +1,10 @@
-//! JSON in and out. The body extractors, whose every rejection is our JSON error body
-//! (never axum's plain text), and [`response`]: the one way the server answers with
-//! JSON (handlers return [`Json`], errors and pre-built views call [`response`]).
+//! JSON out: [`response`] is the one way the server answers with JSON (handlers return
+//! [`Json`], errors and pre-built views call [`response`]). A leaf: the extractors that
+//! read JSON bodies are in `extract`.
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
-
-use crate::error::AppError;
 
 /// `value` as an `application/json` response with `status`. Serialising our own
 /// response types cannot fail; if one ever did, the answer is a 500 that says so.
@@ -28,55 +23,11 @@ pub fn response(status: StatusCode, value: &impl Serialize) -> Response {
     }
 }
 
-/// The raw body of a JSON request: content type checked (absent is accepted, anything
-/// but `application/json` or `*+json` is a 415), size limited (413), not empty (400).
-/// Parsing is left to the handler, which needs the model's schema for it.
-pub struct JsonBody(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(value) = req.headers().get(header::CONTENT_TYPE) {
-            let text = value.to_str().unwrap_or("");
-            let essence = text
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(AppError::UnsupportedMediaType(vigil_core::text::shorten(
-                    text, 60,
-                )));
-            }
-        }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(AppError::from_bytes_rejection)?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(AppError::EmptyBody);
-        }
-        Ok(JsonBody(bytes))
-    }
-}
-
 /// A typed JSON body (for the small admin and feedback requests), and a 200 JSON answer.
 pub struct Json<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         response(StatusCode::OK, &self.0)
-    }
-}
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
-    type Rejection = AppError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let JsonBody(bytes) = JsonBody::from_request(req, state).await?;
-        serde_json::from_slice(&bytes)
-            .map(Json)
-            .map_err(|e| AppError::from_json(&e))
     }
 }

@@ -11,12 +11,13 @@
 //!
 //! Layout: [`state`] (config, shared state, model loading) ← [`router`] (routes and
 //! layers) → [`handlers`] (one module per endpoint group) and [`middleware`] (metrics
-//! per route); [`json`] is the one way JSON comes in and goes out, [`parse`] the
+//! per route); [`extract`] and [`json`] are the one way JSON comes in and goes out, [`parse`] the
 //! streaming request parser, [`served`] the model slot, [`sink`] the log writers,
 //! [`serve`] the socket and graceful shutdown.
 
 pub mod auth;
 pub mod error;
+pub mod extract;
 pub mod handlers;
 pub mod json;
 pub mod metrics;

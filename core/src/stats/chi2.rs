@@ -1,7 +1,7 @@
 //! Chi-square test of independence/homogeneity on a contingency table, matching
 //! `scipy.stats.chi2_contingency(table, correction=True)`.
 
-use super::error::{check_aligned, check_counts, StatsError};
+use super::error::{check_count_pair, StatsError};
 use super::special::chi2_sf;
 use super::sum::pairwise_sum;
 
@@ -154,14 +154,7 @@ pub fn chi2_homogeneity(
     reference_counts: &[f64],
     current_counts: &[f64],
 ) -> Result<Chi2Result, StatsError> {
-    check_aligned(
-        "reference_counts",
-        reference_counts,
-        "current_counts",
-        current_counts,
-    )?;
-    check_counts("reference_counts", reference_counts)?;
-    check_counts("current_counts", current_counts)?;
+    check_count_pair(reference_counts, current_counts)?;
     for (name, counts) in [
         ("reference_counts", reference_counts),
         ("current_counts", current_counts),

@@ -14,7 +14,8 @@ use vigil_core::train::pipeline::Encoded;
 use vigil_core::wire::{BatchResponse, PredictResponse};
 
 use crate::error::{AppError, Problem};
-use crate::json::{self, JsonBody};
+use crate::extract::JsonBody;
+use crate::json;
 use crate::parse::{self, ParsedRow, Raw, RowPath};
 use crate::record::PendingPrediction;
 use crate::served::LoadedModel;
