@@ -98,7 +98,7 @@ def alerts():
 # ---------------------------------------------------------------- rules
 
 
-def cmd_rules(_args):
+def cmd_rules(args):
     rules = alerts()
     names = [r["alert"] for _, r in rules]
     check(len(names) == len(set(names)), "alert names are unique", names)
@@ -134,7 +134,7 @@ def cmd_rules(_args):
             bad.append(f"{name}: the expression does not keep the namespace and model labels")
     check(not bad, f"{len(rules)} alerts: severity, for, summary, description with namespace and model, runbook",
           "; ".join(bad))
-    check_alert_tests(rules)
+    check_alert_tests(rules, pathlib.Path(args.tests))
 
 
 def heading_anchor(line):
@@ -143,8 +143,8 @@ def heading_anchor(line):
     return re.sub(r"[^a-z0-9 _-]", "", text).replace(" ", "-")
 
 
-def check_alert_tests(rules):
-    spec = yaml.safe_load(ALERT_TESTS.read_text())
+def check_alert_tests(rules, tests):
+    spec = yaml.safe_load(tests.read_text())
     step = duration_seconds(spec.get("evaluation_interval", "1m"))
     # alert -> group name -> {eval seconds: fired?}
     seen = {}
@@ -321,7 +321,8 @@ def cmd_manifests(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("rules")
+    rules = sub.add_parser("rules")
+    rules.add_argument("--tests", default=str(ALERT_TESTS), help="the promtool test file (default: monitoring/alerts_test.yaml)")
     dashboard = sub.add_parser("dashboard")
     dashboard.add_argument("--queries", help="write the panel queries as recording rules here")
     manifests = sub.add_parser("manifests")
