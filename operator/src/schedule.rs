@@ -162,7 +162,14 @@ mod tests {
         assert_eq!(gap("0 0 29 2 *"), Some((3 * 365 + 366) * 1440));
         assert_eq!(gap("0 0 30 2 *"), None, "never runs");
         assert_eq!(gap("0 0 1 1 *"), Some(366 * 1440));
-        for bad in ["", "0 * * *", "61 * * * *", "*/0 * * * *", "0 0 * * funday", "5-1 * * * *"] {
+        for bad in [
+            "",
+            "0 * * *",
+            "61 * * * *",
+            "*/0 * * * *",
+            "0 0 * * funday",
+            "5-1 * * * *",
+        ] {
             assert_eq!(gap(bad), None, "{bad:?}");
         }
     }
