@@ -54,7 +54,10 @@ fn exported() -> BTreeMap<String, MetricType> {
     .expect("summary");
     operator.drift_check("ml", "income", "income-drift", &check);
     operator.check_schedule("ml", "income", "income-drift", "0 */6 * * *");
-    operator.model_conditions("ml", "income", &[("Ready", true, "Serving")]);
+    let conditions = serde_json::from_value::<Vec<_>>(serde_json::json!([{"type": "Ready",
+        "status": "True", "reason": "Serving", "message": "", "lastTransitionTime": "2026-11-28T18:00:00Z"}]))
+    .expect("conditions");
+    operator.model_conditions("ml", "income", &conditions);
     operator.model_event("ml", "income", "ModelPromoted");
 
     let mut names = BTreeMap::new();
@@ -73,12 +76,43 @@ fn exported() -> BTreeMap<String, MetricType> {
 /// aggregations, keywords, label names (in braces or grouping lists), strings or durations.
 fn metric_names(expr: &str) -> Vec<String> {
     const KEYWORDS: &[&str] = &[
-        "and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
-        "group_left", "group_right", "sum", "avg", "min", "max", "count", "stddev", "stdvar",
-        "topk", "bottomk", "quantile", "count_values", "group", "limitk", "limit_ratio", "inf",
-        "nan", "atan2",
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "count",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
+        "group",
+        "limitk",
+        "limit_ratio",
+        "inf",
+        "nan",
+        "atan2",
     ];
-    const LABEL_LISTS: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
+    const LABEL_LISTS: &[&str] = &[
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
     let chars: Vec<char> = expr.chars().collect();
     let mut names = Vec::new();
     let mut i = 0;
@@ -109,13 +143,17 @@ fn metric_names(expr: &str) -> Vec<String> {
             i = skip_group(i, '{', '}');
         } else if c == '[' {
             i = skip_group(i, '[', ']');
-        } else if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+        } else if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
                 i += 1;
             }
         } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
             let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':') {
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+            {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
@@ -157,22 +195,30 @@ fn skip_string(chars: &[char], start: usize) -> usize {
 /// (where, expression) of every rule and every dashboard query and variable.
 fn queries() -> (Vec<(String, String)>, BTreeSet<String>) {
     let rules: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(root().join("charts/vigil/monitoring/alerts.yaml")).expect("alerts.yaml"),
+        &std::fs::read_to_string(root().join("charts/vigil/monitoring/alerts.yaml"))
+            .expect("alerts.yaml"),
     )
     .expect("rules yaml");
     let mut out = Vec::new();
     let mut recorded = BTreeSet::new();
     for group in rules["groups"].as_sequence().expect("groups") {
         for rule in group["rules"].as_sequence().expect("rules") {
-            let name = rule["alert"].as_str().or(rule["record"].as_str()).expect("a rule name");
+            let name = rule["alert"]
+                .as_str()
+                .or(rule["record"].as_str())
+                .expect("a rule name");
             if let Some(record) = rule["record"].as_str() {
                 recorded.insert(record.to_string());
             }
-            out.push((format!("rule {name}"), rule["expr"].as_str().expect("expr").to_string()));
+            out.push((
+                format!("rule {name}"),
+                rule["expr"].as_str().expect("expr").to_string(),
+            ));
         }
     }
     let board: Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("charts/vigil/dashboards/vigil.json")).expect("vigil.json"),
+        &std::fs::read_to_string(root().join("charts/vigil/dashboards/vigil.json"))
+            .expect("vigil.json"),
     )
     .expect("dashboard json");
     for panel in board["panels"].as_array().expect("panels") {
@@ -190,7 +236,9 @@ fn queries() -> (Vec<(String, String)>, BTreeSet<String>) {
                 .strip_prefix("label_values(")
                 .and_then(|q| q.rsplit_once(','))
                 .map(|(selector, _)| selector.to_string())
-                .unwrap_or_else(|| panic!("variable query {query:?} is not label_values(selector, label)"));
+                .unwrap_or_else(|| {
+                    panic!("variable query {query:?} is not label_values(selector, label)")
+                });
             out.push((format!("variable {}", variable["name"]), inner));
         }
     }
@@ -210,7 +258,11 @@ fn the_tokenizer_finds_metric_names_and_nothing_else() {
 #[test]
 fn every_metric_in_the_alerts_and_the_dashboard_is_exported() {
     let families = exported();
-    assert!(families.len() >= 25, "only {} families gathered", families.len());
+    assert!(
+        families.len() >= 25,
+        "only {} families gathered",
+        families.len()
+    );
     let (queries, recorded) = queries();
     let mut used = BTreeSet::new();
     let mut unknown = Vec::new();
