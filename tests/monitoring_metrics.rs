@@ -5,6 +5,8 @@
 //! `h` provides `h_bucket`, `h_sum` and `h_count`; names with a colon are the rule file's
 //! own recording rules.
 
+#![allow(clippy::panic)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
