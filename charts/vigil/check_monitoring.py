@@ -29,6 +29,10 @@ import sys
 import jsonschema
 import yaml
 
+sys.dont_write_bytecode = True  # no __pycache__ in the chart
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from check_rendered import FAILED, check  # noqa: E402 (one reporter for both checkers)
+
 CHART = pathlib.Path(__file__).resolve().parent
 ROOT = CHART.parent.parent
 ALERTS = CHART / "monitoring" / "alerts.yaml"
@@ -70,15 +74,6 @@ INFERENCE_POD_LABELS = {
     "app.kubernetes.io/managed-by": "vigil-operator",
 }
 
-FAILED = []
-
-
-def check(ok, what, detail=""):
-    if ok:
-        print(f"  ok    {what}")
-    else:
-        print(f"  FAIL  {what}: {detail}")
-        FAILED.append(what)
 
 
 def duration_seconds(text):
