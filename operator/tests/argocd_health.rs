@@ -164,7 +164,7 @@ fn plan(model: &MonitoredModel, world: &ModelWorld, now: DateTime<Utc>) -> Monit
         .status
 }
 
-/// A model whose status the operator last wrote for `generation`.
+/// The model as the API server returns it once the operator has written `status`.
 fn observed(model: &MonitoredModel, status: MonitoredModelStatus) -> MonitoredModel {
     let mut model = model.clone();
     model.status = Some(status);
