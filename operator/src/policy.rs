@@ -534,7 +534,7 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         &namespace,
         &policy.spec.model_ref.name,
         &policy.name_any(),
-        &policy.spec.policy.schedule,
+        &policy.spec.rules.schedule,
     );
     let plan = plan(&policy, &world, &ctx.image, now)?;
     let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);

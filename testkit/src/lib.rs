@@ -1,4 +1,4 @@
-//! Tests that need an external tool (kubectl, helm, promtool, an S3 server) find it
+//! Tests that need an external tool (kubectl, helm, promtool, lua, an S3 server) find it
 //! here. A missing tool skips the test *visibly*: a line with [`SKIP_MARKER`] goes
 //! straight to the terminal (past the test harness's output capture), so a person sees
 //! it and CI can grep for it. With `VIGIL_REQUIRE_<NAME>=1` a missing tool fails the
@@ -45,6 +45,14 @@ pub const PROMTOOL: Tool = Tool {
     require: "PROMTOOL",
     path_env: "PROMTOOL",
     probe: &["--version"],
+};
+
+/// Lua 5.1, the language of Argo CD's health checks (gopher-lua).
+pub const LUA: Tool = Tool {
+    command: "lua5.1",
+    require: "LUA",
+    path_env: "LUA",
+    probe: &["-v"],
 };
 
 /// moto, a local S3-compatible server (`pip install 'moto[server]'`).
