@@ -6,7 +6,7 @@
 //! → [`DriftReport`] (full, JSON + HTML) and [`DriftSummary`] (termination message).
 //!
 //! Imports point one way: `verdict` ← `rules` ← `report` ← `quality` ← `assess`;
-//! `sketch` ← `profile` ← `quality`, `assess`; `job` uses `rules`.
+//! `sketch`, `par` ← `profile` ← `quality`, `assess`; `job` uses `rules`.
 
 pub mod assess;
 pub mod job;
