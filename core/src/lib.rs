@@ -8,6 +8,7 @@ pub mod config;
 pub mod dataset;
 pub mod drift;
 pub mod evaluation;
+pub mod learn;
 pub mod model;
 pub mod pipeline;
 pub mod prediction_log;

@@ -1,21 +1,26 @@
-//! Models: hyper-parameters, fitting with linfa, and prediction.
+//! Models: hyper-parameters, fitting, and prediction.
 //!
-//! linfa fits; Vigil keeps the fitted parameters in its own plain form
-//! (weights, tree nodes) so that an artifact is readable JSON, stable across
-//! linfa versions, and predicting needs no allocation per row.
+//! The learners of [`crate::learn`] fit (through linfa's traits); Vigil keeps
+//! the fitted parameters in its own plain form (weights, tree nodes) so that an
+//! artifact is readable JSON, stable across versions, and predicting needs no
+//! allocation per row.
 
 use linfa::prelude::*;
-use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
-use linfa_trees::{DecisionTree, SplitQuality, TreeNode};
-use ndarray::{Array1, Array2, ArrayView2, ShapeBuilder};
+use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
+
+use crate::learn::logistic::sigmoid;
+use crate::learn::{
+    Convergence, DecisionTreeParams, FittedLogisticRegression, FittedTree, Iteration, LearnError,
+    LogisticRegressionParams, SparseRows,
+};
 
 /// The learning algorithm.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Algorithm {
-    /// L2-regularised logistic regression (binary or multinomial), fitted by L-BFGS.
+    /// L2-regularised logistic regression (binary or multinomial), fitted by Newton's method.
     LogisticRegression,
     /// CART decision tree; leaf probabilities are the training class frequencies.
     DecisionTree,
@@ -46,13 +51,14 @@ pub enum Criterion {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Hyperparameters {
-    /// Logistic regression: maximum L-BFGS iterations (default 100).
+    /// Logistic regression: maximum Newton iterations (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_iterations: Option<u64>,
     /// Logistic regression: L2 penalty strength, ≥ 0 (default 1.0, scikit-learn's `C = 1/l2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l2: Option<f64>,
-    /// Logistic regression: gradient tolerance for convergence (default 1e-4).
+    /// Logistic regression: converged when no component of the mean loss's gradient
+    /// exceeds this (default 1e-4, scikit-learn's `tol`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gradient_tolerance: Option<f64>,
     /// Decision tree: maximum depth (default 10).
@@ -182,6 +188,15 @@ impl Hyperparameters {
     }
 }
 
+impl ValidParams {
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            ValidParams::LogisticRegression { .. } => Algorithm::LogisticRegression,
+            ValidParams::DecisionTree { .. } => Algorithm::DecisionTree,
+        }
+    }
+}
+
 fn invalid(name: &'static str, value: impl ToString, rule: &'static str) -> ModelError {
     ModelError::InvalidParam {
         name,
@@ -227,52 +242,75 @@ pub enum TreeNodeRepr {
     },
 }
 
+/// A fitted model and how its solver ended (logistic regression only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FittedModel {
+    pub model: Model,
+    pub convergence: Option<Convergence>,
+}
+
 impl Model {
-    /// Fits a model on encoded features `x` and class indices `y` (each < `n_classes`).
+    /// Fits a model on encoded features `x` and class indices `y` (each <
+    /// `n_classes`); `observe` hears every solver iteration.
     pub fn fit(
         params: &ValidParams,
-        x: ArrayView2<f64>,
+        x: &SparseRows,
         y: &[usize],
         n_classes: usize,
-    ) -> Result<Model, ModelError> {
+        observe: &mut dyn FnMut(Iteration),
+    ) -> Result<FittedModel, ModelError> {
         let distinct = {
             let mut seen = vec![false; n_classes];
             y.iter().for_each(|&c| seen[c] = true);
             seen.iter().filter(|&&s| s).count()
         };
-        if x.nrows() < 2 || distinct < 2 {
+        if x.n_rows() < 2 || distinct < 2 {
             return Err(ModelError::TooLittleData {
-                rows: x.nrows(),
+                rows: x.n_rows(),
                 classes: distinct,
             });
         }
+        let algorithm = params.algorithm();
+        let fit_error = |e: LearnError| ModelError::Fit {
+            algorithm,
+            message: e.to_string(),
+        };
+        let dataset = DatasetBase::new(x.clone(), Array1::from(y.to_vec()));
         match *params {
             ValidParams::LogisticRegression {
                 max_iterations,
                 l2,
                 gradient_tolerance,
-            } => fit_logistic(x, y, n_classes, max_iterations, l2, gradient_tolerance),
+            } => {
+                let fitted = LogisticRegressionParams::default()
+                    .l2(l2)
+                    .max_iterations(max_iterations)
+                    .gradient_tolerance(gradient_tolerance)
+                    .check()
+                    .and_then(|p| p.fit_observed(&dataset, observe))
+                    .map_err(fit_error)?;
+                Ok(FittedModel {
+                    convergence: Some(fitted.convergence),
+                    model: logistic_model(&fitted, n_classes),
+                })
+            }
             ValidParams::DecisionTree {
                 max_depth,
                 min_samples_split,
                 min_samples_leaf,
                 criterion,
             } => {
-                let quality = match criterion {
-                    Criterion::Gini => SplitQuality::Gini,
-                    Criterion::Entropy => SplitQuality::Entropy,
-                };
-                let tree = DecisionTree::params()
-                    .split_quality(quality)
-                    .max_depth(Some(max_depth))
-                    .min_weight_split(min_samples_split as f32)
-                    .min_weight_leaf(min_samples_leaf as f32)
-                    .fit(&Dataset::new(x.to_owned(), Array1::from(y.to_vec())))
-                    .map_err(|e| ModelError::Fit {
-                        algorithm: Algorithm::DecisionTree,
-                        message: e.to_string(),
-                    })?;
-                Ok(tree_from_linfa(tree.root_node(), x, y, n_classes))
+                let fitted = DecisionTreeParams::default()
+                    .max_depth(max_depth)
+                    .min_samples_split(min_samples_split as usize)
+                    .min_samples_leaf(min_samples_leaf as usize)
+                    .criterion(criterion)
+                    .fit(&dataset)
+                    .map_err(fit_error)?;
+                Ok(FittedModel {
+                    model: tree_model(fitted, n_classes),
+                    convergence: None,
+                })
             }
         }
     }
@@ -429,176 +467,55 @@ impl Model {
     }
 }
 
-fn fit_logistic(
-    x: ArrayView2<f64>,
-    y: &[usize],
-    n_classes: usize,
-    max_iterations: u64,
-    l2: f64,
-    gradient_tolerance: f64,
-) -> Result<Model, ModelError> {
-    let fit_error = |e: linfa_logistic::error::Error| ModelError::Fit {
-        algorithm: Algorithm::LogisticRegression,
-        message: e.to_string(),
-    };
-    // Column-major, so that linfa's gradient `xᵀ·r` walks memory in order
-    // (row-major makes it stride across the whole matrix: ~20× slower here).
-    let mut x_columns = Array2::zeros(x.raw_dim().f());
-    x_columns.assign(&x);
+/// Vigil's form of a fitted logistic regression over `n_classes` classes.
+fn logistic_model(fitted: &FittedLogisticRegression, n_classes: usize) -> Model {
+    let width = fitted.weights.ncols();
     if n_classes == 2 {
-        let dataset = Dataset::new(x_columns, Array1::from(y.to_vec()));
-        let fitted = LogisticRegression::default()
-            .alpha(l2)
-            .max_iterations(max_iterations)
-            .gradient_tolerance(gradient_tolerance)
-            .fit(&dataset)
-            .map_err(fit_error)?;
-        // linfa's positive class is the larger one; store the logit of class 1.
-        let sign = if fitted.labels().pos.class == 1 {
-            1.0
-        } else {
-            -1.0
+        // Both classes are present, so the fitted row is the logit of class 1.
+        return Model::LogisticRegression {
+            n_classes,
+            weights: vec![fitted.weights.row(0).to_vec()],
+            intercepts: vec![fitted.intercepts[0]],
         };
-        Ok(Model::LogisticRegression {
-            n_classes,
-            weights: vec![fitted.params().iter().map(|w| sign * w).collect()],
-            intercepts: vec![sign * fitted.intercept()],
-        })
+    }
+    // Classes absent from training get a row that never wins.
+    let mut weights = vec![vec![0.0; width]; n_classes];
+    let mut intercepts = vec![-1e3; n_classes];
+    if fitted.weights.nrows() == 1 {
+        // Two classes present: softmax over (0, logit) is the sigmoid.
+        let (negative, positive) = (fitted.classes[0], fitted.classes[1]);
+        intercepts[negative] = 0.0;
+        weights[positive] = fitted.weights.row(0).to_vec();
+        intercepts[positive] = fitted.intercepts[0];
     } else {
-        let dataset = Dataset::new(x_columns, Array1::from(y.to_vec()));
-        let fitted = MultiLogisticRegression::default()
-            .alpha(l2)
-            .max_iterations(max_iterations)
-            .gradient_tolerance(gradient_tolerance)
-            .fit(&dataset)
-            .map_err(fit_error)?;
-        // Classes absent from training get a row that never wins.
-        let mut weights = vec![vec![0.0; x.ncols()]; n_classes];
-        let mut intercepts = vec![-1e3; n_classes];
-        for (column, &class) in fitted.classes().iter().enumerate() {
-            weights[class] = fitted.params().column(column).to_vec();
-            intercepts[class] = fitted.intercept()[column];
+        for (row, &class) in fitted.classes.iter().enumerate() {
+            weights[class] = fitted.weights.row(row).to_vec();
+            intercepts[class] = fitted.intercepts[row];
         }
-        Ok(Model::LogisticRegression {
-            n_classes,
-            weights,
-            intercepts,
-        })
+    }
+    Model::LogisticRegression {
+        n_classes,
+        weights,
+        intercepts,
     }
 }
 
-/// Flattens linfa's tree and attaches leaf class frequencies by routing the
-/// training rows (linfa keeps only a label per leaf).
-fn tree_from_linfa(
-    root: &TreeNode<f64, usize>,
-    x: ArrayView2<f64>,
-    y: &[usize],
-    n_classes: usize,
-) -> Model {
-    let mut nodes = Vec::new();
-    let mut leaf_labels = Vec::new();
-    flatten(root, &mut nodes, &mut leaf_labels);
-    let mut counts = vec![vec![0usize; n_classes]; nodes.len()];
-    for (row, &class) in x.rows().into_iter().zip(y) {
-        let mut index = 0;
-        while let TreeNodeRepr::Split {
-            feature,
-            threshold,
-            left,
-            right,
-        } = &nodes[index]
-        {
-            index = if row[*feature] < *threshold {
-                *left
-            } else {
-                *right
-            };
-        }
-        counts[index][class] += 1;
-    }
-    for (index, node) in nodes.iter_mut().enumerate() {
-        if let TreeNodeRepr::Leaf {
-            probabilities,
-            samples,
-        } = node
-        {
-            let total: usize = counts[index].iter().sum();
-            *samples = total;
-            *probabilities = if total == 0 {
-                // No training row reaches it: fall back to linfa's label.
-                let mut p = vec![0.0; n_classes];
-                if let Some(&(_, label)) = leaf_labels.iter().find(|(i, _)| *i == index) {
-                    p[label] = 1.0;
-                }
-                p
-            } else {
-                counts[index]
-                    .iter()
-                    .map(|&c| c as f64 / total as f64)
-                    .collect()
-            };
+/// Vigil's form of a fitted tree; leaves get an entry for every class.
+fn tree_model(mut fitted: FittedTree, n_classes: usize) -> Model {
+    for node in &mut fitted.nodes {
+        if let TreeNodeRepr::Leaf { probabilities, .. } = node {
+            probabilities.resize(n_classes, 0.0);
         }
     }
     Model::DecisionTree {
         n_classes,
-        n_features: x.ncols(),
-        nodes,
+        n_features: fitted.n_features,
+        nodes: fitted.nodes,
     }
-}
-
-fn flatten(
-    node: &TreeNode<f64, usize>,
-    nodes: &mut Vec<TreeNodeRepr>,
-    leaf_labels: &mut Vec<(usize, usize)>,
-) -> usize {
-    let index = nodes.len();
-    let children = node.children();
-    match (
-        node.is_leaf(),
-        children[0].as_deref(),
-        children[1].as_deref(),
-    ) {
-        (false, Some(left), Some(right)) => {
-            let (feature, threshold, _) = node.split();
-            nodes.push(TreeNodeRepr::Split {
-                feature,
-                threshold,
-                left: 0,
-                right: 0,
-            });
-            let left_index = flatten(left, nodes, leaf_labels);
-            let right_index = flatten(right, nodes, leaf_labels);
-            nodes[index] = TreeNodeRepr::Split {
-                feature,
-                threshold,
-                left: left_index,
-                right: right_index,
-            };
-        }
-        _ => {
-            nodes.push(TreeNodeRepr::Leaf {
-                probabilities: Vec::new(),
-                samples: 0,
-            });
-            if let Some(label) = node.prediction() {
-                leaf_labels.push((index, label));
-            }
-        }
-    }
-    index
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
-    }
 }
 
 fn softmax(values: &mut [f64]) {
@@ -615,6 +532,16 @@ fn softmax(values: &mut [f64]) {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    fn fit(
+        params: &ValidParams,
+        x: &Array2<f64>,
+        y: &[usize],
+        n_classes: usize,
+    ) -> Result<Model, ModelError> {
+        let rows = SparseRows::from_dense(x.view());
+        Model::fit(params, &rows, y, n_classes, &mut |_| {}).map(|f| f.model)
+    }
 
     fn separable() -> (Array2<f64>, Vec<usize>) {
         let x = array![
@@ -673,7 +600,7 @@ mod tests {
         let params = Hyperparameters::default()
             .check(Algorithm::LogisticRegression)
             .expect("params");
-        let model = Model::fit(&params, x.view(), &y, 2).expect("fit");
+        let model = fit(&params, &x, &y, 2).expect("fit");
         let p = model.predict_proba(x.view()).expect("predict");
         for (row, &class) in p.rows().into_iter().zip(&y) {
             assert!((row.sum() - 1.0).abs() < 1e-12);
@@ -686,7 +613,7 @@ mod tests {
         let (x, y) = separable();
         for algorithm in [Algorithm::LogisticRegression, Algorithm::DecisionTree] {
             let params = Hyperparameters::default().check(algorithm).expect("params");
-            let model = Model::fit(&params, x.view(), &y, 3).expect("fit");
+            let model = fit(&params, &x, &y, 3).expect("fit");
             model.check().expect("consistent");
             let p = model.predict_proba(x.view()).expect("predict");
             let predicted: Vec<usize> = p
@@ -712,7 +639,7 @@ mod tests {
         }
         .check(Algorithm::DecisionTree)
         .expect("params");
-        let model = Model::fit(&params, x.view(), &y, 2).expect("fit");
+        let model = fit(&params, &x, &y, 2).expect("fit");
         let p = model.predict_proba(x.view()).expect("predict");
         assert!((p[[0, 1]] - 1.0 / 3.0).abs() < 1e-12, "{p}");
         assert!((p[[3, 1]] - 0.75).abs() < 1e-12, "{p}");
@@ -724,7 +651,7 @@ mod tests {
         let params = Hyperparameters::default()
             .check(Algorithm::LogisticRegression)
             .expect("params");
-        let err = Model::fit(&params, x.view(), &[0; 9], 2).expect_err("one class");
+        let err = fit(&params, &x, &[0; 9], 2).expect_err("one class");
         assert_eq!(
             err.to_string(),
             "cannot fit on 9 rows with 1 distinct classes; need at least 2 of each"

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::evaluation::Metrics;
+use crate::learn::Convergence;
 use crate::model::Algorithm;
 use crate::validation::ValidationReport;
 
@@ -123,6 +124,9 @@ pub struct TrainingReport {
     pub metrics: Metrics,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_metrics: Option<Metrics>,
+    /// How the solver ended (logistic regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<Convergence>,
     /// Seconds spent in each stage.
     pub timings: Vec<(String, f64)>,
 }

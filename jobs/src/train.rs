@@ -12,6 +12,7 @@ use vigil_core::artifact::{
 use vigil_core::config::TrainJobConfig;
 use vigil_core::dataset::{DatasetError, Frame, RawTable};
 use vigil_core::evaluation::Metrics;
+use vigil_core::learn::SparseRows;
 use vigil_core::model::{Model, ModelError};
 use vigil_core::pipeline::FeaturePipeline;
 use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison, TrainSummary, TrainingReport};
@@ -19,6 +20,9 @@ use vigil_core::schema::{FeatureSchema, FeatureType};
 use vigil_core::split::{sample_indices, stratified_split};
 use vigil_core::storage::{self, Store, StoreError};
 use vigil_core::validation::{self, Severity, ValidationReport};
+
+/// The warning a run carries when its solver stopped before converging.
+pub const SOLVER_NOT_CONVERGED: &str = "solverNotConverged";
 
 /// Stages, in order, for progress reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,11 +195,26 @@ pub async fn train(
     let n_classes = schema.target.classes.len();
     let fit_started = Instant::now();
     let pipeline = FeaturePipeline::fit(schema, &train_frame, &training.pipeline);
-    let x_train = pipeline
-        .transform(&train_frame)
+    let x_train = SparseRows::encode(&pipeline, &train_frame)
         .map_err(|(row, p)| TrainError::InvalidConfig(format!("training row {row}: {p}")))?;
-    let model = Model::fit(&params, x_train.view(), &train_frame.target, n_classes)?;
+    let fitted = Model::fit(
+        &params,
+        &x_train,
+        &train_frame.target,
+        n_classes,
+        &mut |_| {},
+    )?;
+    drop(x_train);
     let fit_seconds = fit_started.elapsed().as_secs_f64();
+    let (model, convergence) = (fitted.model, fitted.convergence);
+    let not_converged = convergence.filter(|c| !c.converged);
+    if let Some(c) = not_converged {
+        tracing::warn!(
+            iterations = c.iterations,
+            gradient_norm = c.gradient_norm,
+            "the solver did not converge; raise maxIterations or gradientTolerance"
+        );
+    }
     lap("fit", &mut timings);
 
     progress(Stage::Evaluate);
@@ -279,6 +298,7 @@ pub async fn train(
         warnings: validation
             .failed(Severity::Soft)
             .map(|c| c.name.clone())
+            .chain(not_converged.map(|_| SOLVER_NOT_CONVERGED.to_string()))
             .collect(),
         rows: RowCounts {
             train: train_rows.len(),
@@ -293,6 +313,7 @@ pub async fn train(
         validation,
         metrics: candidate.metrics.clone(),
         served_metrics,
+        convergence,
         timings,
     };
     let report_json = serde_json::to_vec_pretty(&report).unwrap_or_default();
