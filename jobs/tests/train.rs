@@ -82,6 +82,16 @@ async fn logistic_regression_on_adult_meets_the_bar_and_round_trips() {
     let report: serde_json::Value =
         serde_json::from_slice(&store.get(report_key).await.expect("report")).expect("json");
     assert_eq!(report["metrics"]["rocAuc"].as_f64(), Some(auc));
+    // Newton converges in a few steps; the report says so.
+    assert_eq!(report["convergence"]["converged"], true, "{report}");
+    assert!(
+        report["convergence"]["iterations"].as_u64() <= Some(20),
+        "{report}"
+    );
+    assert!(
+        report["convergence"]["gradientNorm"].as_f64() <= Some(1e-4),
+        "{report}"
+    );
     assert!(outcome.summary.to_termination_message().len() < 1024);
 
     // A second training compares itself with the first on the same hold-out.
@@ -114,8 +124,10 @@ async fn decision_tree_on_adult_meets_the_bar() {
     let outcome = train(&config, chrono::Utc::now(), &no_progress)
         .await
         .expect("training succeeds");
+    // scikit-learn's depth-10 tree reaches 0.9001 on this split (bench/train).
     let auc = outcome.artifact.metrics.roc_auc.expect("auc");
-    assert!(auc >= 0.89, "ROC-AUC {auc}");
+    assert!(auc >= 0.898, "ROC-AUC {auc}");
+    assert!(outcome.report.convergence.is_none());
     let store = Store::open(&config.storage.uri).expect("store");
     let loaded = ModelArtifact::load(&store, &outcome.artifact.version)
         .await
@@ -187,6 +199,24 @@ fn rows(n: usize) -> String {
             )
         })
         .collect()
+}
+
+#[tokio::test]
+async fn a_solver_that_stops_early_is_a_warning_not_a_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = small_config(dir.path(), &format!("x,c,y\n{}", rows(40)));
+    config.training.hyperparameters.max_iterations = Some(1);
+    config.training.hyperparameters.gradient_tolerance = Some(1e-12);
+    let outcome = train(&config, chrono::Utc::now(), &no_progress)
+        .await
+        .expect("trains");
+    let convergence = outcome.report.convergence.expect("reported");
+    assert_eq!((convergence.iterations, convergence.converged), (1, false));
+    assert!(convergence.gradient_norm > 1e-12);
+    let TrainSummary::Succeeded { warnings, .. } = &outcome.summary else {
+        panic!("expected success, got {:?}", outcome.summary)
+    };
+    assert_eq!(warnings, &[vigil_jobs::train::SOLVER_NOT_CONVERGED]);
 }
 
 #[tokio::test]

@@ -137,7 +137,7 @@ impl LogisticRegressionValidParams {
         };
         let d = x.n_cols();
         if classes.len() == 2 {
-            let mut objective = Binary::new(x, &y, self.l2);
+            let mut objective = Binary::new(x, &y, self.l2, d < DENSE_HESSIAN_LIMIT);
             let mut theta = vec![0.0; d + 1];
             let convergence = newton::minimize(&mut objective, &mut theta, stopping, observe);
             Ok(FittedLogisticRegression {
@@ -211,14 +211,15 @@ struct Binary<'a> {
 }
 
 impl<'a> Binary<'a> {
-    fn new(x: &'a SparseRows, y: &'a [usize], l2: f64) -> Self {
+    /// `dense`: build the Hessian explicitly (else matrix-free products).
+    fn new(x: &'a SparseRows, y: &'a [usize], l2: f64, dense: bool) -> Self {
         let dim = x.n_cols() + 1;
         Binary {
             x,
             y,
             l2,
             curvature: vec![0.0; x.n_rows()],
-            hessian: (dim <= DENSE_HESSIAN_LIMIT).then(|| vec![0.0; dim * dim]),
+            hessian: dense.then(|| vec![0.0; dim * dim]),
             scratch: std::cell::RefCell::new(vec![0.0; x.n_rows()]),
         }
     }
@@ -513,4 +514,62 @@ pub(crate) fn sigmoid(z: f64) -> f64 {
 fn log_sum_exp(z: &[f64]) -> f64 {
     let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     max + z.iter().map(|v| (v - max).exp()).sum::<f64>().ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn problem() -> (SparseRows, Vec<usize>) {
+        let x = array![
+            [0.5, 1.0, 0.0],
+            [-1.0, 0.0, 1.0],
+            [2.0, 1.0, 0.0],
+            [0.1, 0.0, 1.0],
+            [-0.3, 1.0, 0.0],
+            [1.5, 0.0, 1.0],
+            [-2.0, 1.0, 0.0],
+            [0.7, 0.0, 1.0]
+        ];
+        (
+            SparseRows::from_dense(x.view()),
+            vec![1, 0, 1, 0, 0, 1, 0, 1],
+        )
+    }
+
+    fn solve(objective: &mut dyn Objective) -> (Vec<f64>, Convergence) {
+        let mut theta = vec![0.0; objective.dim()];
+        let stopping = Stopping {
+            max_iterations: 50,
+            gradient_tolerance: 1e-12,
+        };
+        let c = newton::minimize(objective, &mut theta, stopping, &mut |_| {});
+        (theta, c)
+    }
+
+    #[test]
+    fn explicit_and_matrix_free_hessians_agree() {
+        let (x, y) = problem();
+        let (dense, a) = solve(&mut Binary::new(&x, &y, 0.5, true));
+        let (free, b) = solve(&mut Binary::new(&x, &y, 0.5, false));
+        assert!(a.converged && b.converged, "{a:?} {b:?}");
+        for (d, f) in dense.iter().zip(&free) {
+            assert!((d - f).abs() < 1e-10, "{dense:?} vs {free:?}");
+        }
+    }
+
+    #[test]
+    fn a_two_class_multinomial_is_the_binary_model() {
+        // Softmax over two classes with a penalty on both rows: at the optimum
+        // w₁ = −w₀, so w₁ − w₀ is the binary weight vector at half the penalty.
+        let (x, y) = problem();
+        let (binary, _) = solve(&mut Binary::new(&x, &y, 0.5, true));
+        let (multi, c) = solve(&mut Multinomial::new(&x, &y, 2, 1.0));
+        assert!(c.converged, "{c:?}");
+        for (i, b) in binary.iter().enumerate() {
+            let difference = multi[i * 2 + 1] - multi[i * 2];
+            assert!((difference - b).abs() < 1e-8, "{i}: {difference} vs {b}");
+        }
+    }
 }

@@ -229,7 +229,10 @@ impl Grower<'_> {
         histogram: Option<Histogram>,
     ) -> usize {
         let index = self.nodes.len();
-        let split = histogram.as_ref().and_then(|h| self.best_split(h));
+        let split = histogram
+            .as_ref()
+            .filter(|_| self.may_split(range.len(), depth))
+            .and_then(|h| self.best_split(h));
         let (Some(split), Some(parent)) = (split, histogram) else {
             self.nodes.push(self.leaf(range));
             return index;
@@ -421,5 +424,106 @@ impl Criterion {
                 .map(|&c| f64::from(c) * (f64::from(c) / n).ln())
                 .sum(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linfa::traits::Predict;
+    use ndarray::Array2;
+
+    /// 2 000 rows: a continuous column (far more values than bins), a one-hot
+    /// column and a noisy label that depends on both.
+    fn data() -> (SparseRows, Array1<usize>) {
+        let mut state = 7u64;
+        let mut uniform = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let n = 2000;
+        let mut x = Array2::zeros((n, 2));
+        let mut y = Array1::zeros(n);
+        for r in 0..n {
+            x[[r, 0]] = uniform() * 10.0 - 5.0;
+            x[[r, 1]] = f64::from(uniform() < 0.3);
+            let signal = (x[[r, 0]]).sin() + x[[r, 1]];
+            y[r] = usize::from(signal + uniform() - 0.5 > 0.2);
+        }
+        (SparseRows::from_dense(x.view()), y)
+    }
+
+    fn route(tree: &FittedTree, x: &SparseRows, r: usize) -> usize {
+        let (columns, values) = x.row(r);
+        let mut index = 0;
+        while let TreeNodeRepr::Split {
+            feature,
+            threshold,
+            left,
+            right,
+        } = &tree.nodes[index]
+        {
+            let v = columns
+                .binary_search(&(*feature as u32))
+                .map_or(0.0, |i| values[i]);
+            index = if v < *threshold { *left } else { *right };
+        }
+        index
+    }
+
+    #[test]
+    fn thresholds_route_training_rows_to_the_leaves_that_counted_them() {
+        let (x, y) = data();
+        let params = DecisionTreeParams::default()
+            .max_depth(8)
+            .max_bins(16)
+            .min_samples_leaf(5);
+        let tree = params
+            .fit(&DatasetBase::new(x.clone(), y.clone()))
+            .expect("fit");
+        let mut counts = vec![[0usize; 2]; tree.nodes.len()];
+        for r in 0..x.n_rows() {
+            counts[route(&tree, &x, r)][y[r]] += 1;
+        }
+        let mut leaves = 0;
+        for (node, count) in tree.nodes.iter().zip(&counts) {
+            if let TreeNodeRepr::Leaf {
+                probabilities,
+                samples,
+            } = node
+            {
+                leaves += 1;
+                let total = count[0] + count[1];
+                assert_eq!(*samples, total);
+                assert!(total >= 5, "min_samples_leaf: {total}");
+                assert_eq!(probabilities[1], count[1] as f64 / total as f64);
+            }
+        }
+        assert!(leaves > 16, "{leaves} leaves");
+        let predicted = tree.predict(&DatasetBase::new(x, y.clone()));
+        let accuracy = predicted.iter().zip(&y).filter(|(a, b)| a == b).count();
+        assert!(accuracy > 1500, "{accuracy} of 2000");
+    }
+
+    #[test]
+    fn stopping_rules_hold() {
+        let (x, y) = data();
+        let stump = DecisionTreeParams::default().max_depth(1);
+        let tree = stump
+            .fit(&DatasetBase::new(x.clone(), y.clone()))
+            .expect("fit");
+        assert_eq!(tree.nodes.len(), 3);
+        let whole = DecisionTreeParams::default().min_samples_split(5000);
+        let tree = whole.fit(&DatasetBase::new(x, y)).expect("fit");
+        assert_eq!(tree.nodes.len(), 1);
+        assert!(matches!(
+            DecisionTreeParams::default().max_depth(0).check(),
+            Err(LearnError::InvalidParam {
+                name: "maxDepth",
+                ..
+            })
+        ));
     }
 }
