@@ -12,7 +12,7 @@ use vigil_core::artifact::{
 use vigil_core::config::TrainJobConfig;
 use vigil_core::dataset::{DatasetError, Frame, RawTable};
 use vigil_core::evaluation::Metrics;
-use vigil_core::learn::SparseRows;
+use vigil_core::learn::{Iteration, SparseRows};
 use vigil_core::model::{Model, ModelError};
 use vigil_core::pipeline::FeaturePipeline;
 use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison, TrainSummary, TrainingReport};
@@ -108,11 +108,23 @@ pub struct TrainOutcome {
     pub artifact: ModelArtifact,
 }
 
-/// Runs a training job. `now` names the version; `progress` is told each stage as it starts.
+/// What a running training tells its caller (the progress bar).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Progress {
+    /// A stage starts.
+    Stage(Stage),
+    /// Rows of training data read so far.
+    RowsRead(usize),
+    /// The solver finished an iteration.
+    Iteration(Iteration),
+}
+
+/// Runs a training job. `now` names the version; `progress` hears each stage as it
+/// starts, the rows read and every solver iteration.
 pub async fn train(
     config: &TrainJobConfig,
     now: DateTime<Utc>,
-    progress: &(dyn Fn(Stage) + Send + Sync),
+    progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<TrainOutcome, TrainError> {
     config
         .check()
@@ -127,7 +139,7 @@ pub async fn train(
         clock = Instant::now();
     };
 
-    progress(Stage::Read);
+    progress(Progress::Stage(Stage::Read));
     let data_uri = &training.data.uri;
     let bytes = storage::read_uri(data_uri)
         .await
@@ -150,9 +162,10 @@ pub async fn train(
             return Err(invalid_data(DatasetError::NoRows));
         }
     }
+    progress(Progress::RowsRead(raw.n_rows()));
     lap("read", &mut timings);
 
-    progress(Stage::Validate);
+    progress(Progress::Stage(Stage::Validate));
     let validation = validation::validate(&raw, schema, &training.validation);
     if !validation.passed {
         return Err(TrainError::ValidationFailed(Box::new(validation)));
@@ -187,7 +200,7 @@ pub async fn train(
     drop(frame);
     lap("validate", &mut timings);
 
-    progress(Stage::Fit);
+    progress(Progress::Stage(Stage::Fit));
     let params = training
         .hyperparameters
         .check(training.algorithm)
@@ -202,7 +215,7 @@ pub async fn train(
         &x_train,
         &train_frame.target,
         n_classes,
-        &mut |_| {},
+        &mut |i| progress(Progress::Iteration(i)),
     )?;
     drop(x_train);
     let fit_seconds = fit_started.elapsed().as_secs_f64();
@@ -217,7 +230,7 @@ pub async fn train(
     }
     lap("fit", &mut timings);
 
-    progress(Stage::Evaluate);
+    progress(Progress::Stage(Stage::Evaluate));
     let holdout_probabilities = artifact::predict_frame(&pipeline, &model, &holdout_frame)
         .map_err(|(row, p)| TrainError::InvalidConfig(format!("hold-out row {row}: {p}")))?;
     let metrics = Metrics::compute(holdout_probabilities.view(), &holdout_frame.target);
@@ -252,7 +265,7 @@ pub async fn train(
     };
     lap("evaluate", &mut timings);
 
-    progress(Stage::CompareServed);
+    progress(Progress::Stage(Stage::CompareServed));
     let mut served_metrics = None;
     let served = match &config.served_version {
         None => None,
@@ -277,7 +290,7 @@ pub async fn train(
     };
     lap("compareServed", &mut timings);
 
-    progress(Stage::Write);
+    progress(Progress::Stage(Stage::Write));
     let reference = reference_sample(
         &candidate,
         &train_frame,

@@ -7,7 +7,7 @@ use vigil_core::config::TrainJobConfig;
 use vigil_core::dataset::{DataFormat, Frame, RawTable};
 use vigil_core::report::TrainSummary;
 use vigil_core::storage::Store;
-use vigil_jobs::train::{train, Stage, TrainError};
+use vigil_jobs::train::{train, Progress, Stage, TrainError};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -24,7 +24,7 @@ fn adult_config(example: &str, store: &Path) -> TrainJobConfig {
     config
 }
 
-fn no_progress(_: Stage) {}
+fn no_progress(_: Progress) {}
 
 /// The Adult test split, typed by the artifact's schema.
 fn adult_test_split(artifact: &ModelArtifact) -> Frame {
@@ -39,10 +39,33 @@ fn adult_test_split(artifact: &ModelArtifact) -> Frame {
 async fn logistic_regression_on_adult_meets_the_bar_and_round_trips() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = adult_config("train-adult.yaml", dir.path());
-    let outcome = train(&config, chrono::Utc::now(), &no_progress)
+    let events = std::sync::Mutex::new(Vec::new());
+    let record = |e: Progress| events.lock().expect("lock").push(e);
+    let outcome = train(&config, chrono::Utc::now(), &record)
         .await
         .expect("training succeeds");
     let metrics = &outcome.artifact.metrics;
+
+    // The progress bar hears every stage in order, the rows read and each iteration.
+    let events = events.into_inner().expect("events");
+    let stages: Vec<Stage> = events
+        .iter()
+        .filter_map(|e| match e {
+            Progress::Stage(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stages, Stage::ALL);
+    assert!(events.contains(&Progress::RowsRead(48_842)), "{events:?}");
+    let iterations: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Progress::Iteration(i) => Some(i.iteration),
+            _ => None,
+        })
+        .collect();
+    let convergence = outcome.report.convergence.expect("convergence");
+    assert_eq!(iterations, (0..=convergence.iterations).collect::<Vec<_>>());
     assert_eq!(outcome.artifact.lineage.rows_train, 32_561);
     assert_eq!(outcome.artifact.lineage.rows_holdout, 16_281);
     let auc = metrics.roc_auc.expect("auc");
