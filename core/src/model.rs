@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::learn::logistic::sigmoid;
 use crate::learn::{
-    Convergence, DecisionTreeParams, FittedLogisticRegression, FittedTree, Iteration, LearnError,
-    LogisticRegressionParams, SparseRows,
+    Convergence, DecisionTreeParams, DecisionTreeValidParams, FittedLogisticRegression, FittedTree,
+    Iteration, LearnError, LogisticRegressionParams, LogisticRegressionValidParams, SparseRows,
 };
 
 /// The learning algorithm.
@@ -75,20 +75,12 @@ pub struct Hyperparameters {
     pub criterion: Option<Criterion>,
 }
 
-/// Hyper-parameters that passed [`Hyperparameters::check`].
+/// Hyper-parameters that passed [`Hyperparameters::check`]: the learner's own
+/// checked parameters (linfa's `ValidParams`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValidParams {
-    LogisticRegression {
-        max_iterations: u64,
-        l2: f64,
-        gradient_tolerance: f64,
-    },
-    DecisionTree {
-        max_depth: usize,
-        min_samples_split: u32,
-        min_samples_leaf: u32,
-        criterion: Criterion,
-    },
+    LogisticRegression(LogisticRegressionValidParams),
+    DecisionTree(DecisionTreeValidParams),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,110 +90,68 @@ pub enum ModelError {
         name: &'static str,
         algorithm: Algorithm,
     },
-    #[error("hyperparameter `{name}` = {value} is invalid: {rule}")]
-    InvalidParam {
-        name: &'static str,
-        value: String,
-        rule: &'static str,
-    },
-    #[error("cannot fit on {rows} rows with {classes} distinct classes; need at least 2 of each")]
-    TooLittleData { rows: usize, classes: usize },
-    #[error("{algorithm} failed to fit: {message}")]
-    Fit {
-        algorithm: Algorithm,
-        message: String,
-    },
+    /// An invalid hyperparameter, or data a learner cannot fit.
+    #[error(transparent)]
+    Learn(#[from] LearnError),
     #[error("input has {found} columns, the model expects {expected}")]
     Width { expected: usize, found: usize },
+    #[error("class index {label} is not below the number of classes, {n_classes}")]
+    UnknownClass { label: usize, n_classes: usize },
 }
 
 impl Hyperparameters {
-    /// Checks the hyper-parameters for `algorithm` and fills in defaults.
+    /// Checks the hyper-parameters for `algorithm` and fills in defaults (the
+    /// learners' own checks and defaults).
     pub fn check(&self, algorithm: Algorithm) -> Result<ValidParams, ModelError> {
         let inapplicable = |name| Err(ModelError::Inapplicable { name, algorithm });
-        match algorithm {
+        let given: [(&'static str, bool); 7] = [
+            ("maxIterations", self.max_iterations.is_some()),
+            ("l2", self.l2.is_some()),
+            ("gradientTolerance", self.gradient_tolerance.is_some()),
+            ("maxDepth", self.max_depth.is_some()),
+            ("minSamplesSplit", self.min_samples_split.is_some()),
+            ("minSamplesLeaf", self.min_samples_leaf.is_some()),
+            ("criterion", self.criterion.is_some()),
+        ];
+        // The first three belong to logistic regression, the others to the tree.
+        let foreign = match algorithm {
+            Algorithm::LogisticRegression => 3..7,
+            Algorithm::DecisionTree => 0..3,
+        };
+        if let Some((name, _)) = given[foreign].iter().find(|(_, set)| *set) {
+            return inapplicable(name);
+        }
+        Ok(match algorithm {
             Algorithm::LogisticRegression => {
-                if self.max_depth.is_some() {
-                    return inapplicable("maxDepth");
+                let mut p = LogisticRegressionParams::default();
+                if let Some(v) = self.max_iterations {
+                    p = p.max_iterations(v);
                 }
-                if self.min_samples_split.is_some() {
-                    return inapplicable("minSamplesSplit");
+                if let Some(v) = self.l2 {
+                    p = p.l2(v);
                 }
-                if self.min_samples_leaf.is_some() {
-                    return inapplicable("minSamplesLeaf");
+                if let Some(v) = self.gradient_tolerance {
+                    p = p.gradient_tolerance(v);
                 }
-                if self.criterion.is_some() {
-                    return inapplicable("criterion");
-                }
-                let max_iterations = self.max_iterations.unwrap_or(100);
-                let l2 = self.l2.unwrap_or(1.0);
-                let gradient_tolerance = self.gradient_tolerance.unwrap_or(1e-4);
-                if max_iterations == 0 {
-                    return Err(invalid("maxIterations", max_iterations, "must be ≥ 1"));
-                }
-                if !(l2.is_finite() && l2 >= 0.0) {
-                    return Err(invalid("l2", l2, "must be a finite number ≥ 0"));
-                }
-                if !(gradient_tolerance.is_finite() && gradient_tolerance > 0.0) {
-                    return Err(invalid(
-                        "gradientTolerance",
-                        gradient_tolerance,
-                        "must be a finite number > 0",
-                    ));
-                }
-                Ok(ValidParams::LogisticRegression {
-                    max_iterations,
-                    l2,
-                    gradient_tolerance,
-                })
+                ValidParams::LogisticRegression(p.check()?)
             }
             Algorithm::DecisionTree => {
-                if self.max_iterations.is_some() {
-                    return inapplicable("maxIterations");
+                let mut p = DecisionTreeParams::default();
+                if let Some(v) = self.max_depth {
+                    p = p.max_depth(v);
                 }
-                if self.l2.is_some() {
-                    return inapplicable("l2");
+                if let Some(v) = self.min_samples_split {
+                    p = p.min_samples_split(v as usize);
                 }
-                if self.gradient_tolerance.is_some() {
-                    return inapplicable("gradientTolerance");
+                if let Some(v) = self.min_samples_leaf {
+                    p = p.min_samples_leaf(v as usize);
                 }
-                let max_depth = self.max_depth.unwrap_or(10);
-                let min_samples_split = self.min_samples_split.unwrap_or(2);
-                let min_samples_leaf = self.min_samples_leaf.unwrap_or(1);
-                if max_depth == 0 || max_depth > 64 {
-                    return Err(invalid("maxDepth", max_depth, "must be between 1 and 64"));
+                if let Some(v) = self.criterion {
+                    p = p.criterion(v);
                 }
-                if min_samples_split < 2 {
-                    return Err(invalid("minSamplesSplit", min_samples_split, "must be ≥ 2"));
-                }
-                if min_samples_leaf < 1 {
-                    return Err(invalid("minSamplesLeaf", min_samples_leaf, "must be ≥ 1"));
-                }
-                Ok(ValidParams::DecisionTree {
-                    max_depth,
-                    min_samples_split,
-                    min_samples_leaf,
-                    criterion: self.criterion.unwrap_or_default(),
-                })
+                ValidParams::DecisionTree(p.check()?)
             }
-        }
-    }
-}
-
-impl ValidParams {
-    pub fn algorithm(&self) -> Algorithm {
-        match self {
-            ValidParams::LogisticRegression { .. } => Algorithm::LogisticRegression,
-            ValidParams::DecisionTree { .. } => Algorithm::DecisionTree,
-        }
-    }
-}
-
-fn invalid(name: &'static str, value: impl ToString, rule: &'static str) -> ModelError {
-    ModelError::InvalidParam {
-        name,
-        value: value.to_string(),
-        rule,
+        })
     }
 }
 
@@ -259,59 +209,22 @@ impl Model {
         n_classes: usize,
         observe: &mut dyn FnMut(Iteration),
     ) -> Result<FittedModel, ModelError> {
-        let distinct = {
-            let mut seen = vec![false; n_classes];
-            y.iter().for_each(|&c| seen[c] = true);
-            seen.iter().filter(|&&s| s).count()
-        };
-        if x.n_rows() < 2 || distinct < 2 {
-            return Err(ModelError::TooLittleData {
-                rows: x.n_rows(),
-                classes: distinct,
-            });
+        if let Some(&label) = y.iter().find(|&&c| c >= n_classes) {
+            return Err(ModelError::UnknownClass { label, n_classes });
         }
-        let algorithm = params.algorithm();
-        let fit_error = |e: LearnError| ModelError::Fit {
-            algorithm,
-            message: e.to_string(),
-        };
         let dataset = DatasetBase::new(x.clone(), Array1::from(y.to_vec()));
-        match *params {
-            ValidParams::LogisticRegression {
-                max_iterations,
-                l2,
-                gradient_tolerance,
-            } => {
-                let fitted = LogisticRegressionParams::default()
-                    .l2(l2)
-                    .max_iterations(max_iterations)
-                    .gradient_tolerance(gradient_tolerance)
-                    .check()
-                    .and_then(|p| p.fit_observed(&dataset, observe))
-                    .map_err(fit_error)?;
+        match params {
+            ValidParams::LogisticRegression(p) => {
+                let fitted = p.fit_observed(&dataset, observe)?;
                 Ok(FittedModel {
                     convergence: Some(fitted.convergence),
                     model: logistic_model(&fitted, n_classes),
                 })
             }
-            ValidParams::DecisionTree {
-                max_depth,
-                min_samples_split,
-                min_samples_leaf,
-                criterion,
-            } => {
-                let fitted = DecisionTreeParams::default()
-                    .max_depth(max_depth)
-                    .min_samples_split(min_samples_split as usize)
-                    .min_samples_leaf(min_samples_leaf as usize)
-                    .criterion(criterion)
-                    .fit(&dataset)
-                    .map_err(fit_error)?;
-                Ok(FittedModel {
-                    model: tree_model(fitted, n_classes),
-                    convergence: None,
-                })
-            }
+            ValidParams::DecisionTree(p) => Ok(FittedModel {
+                model: tree_model(p.fit(&dataset)?, n_classes),
+                convergence: None,
+            }),
         }
     }
 
@@ -359,27 +272,7 @@ impl Model {
                 }
             }
             Model::DecisionTree { nodes, .. } => {
-                let mut index = 0;
-                loop {
-                    match &nodes[index] {
-                        TreeNodeRepr::Split {
-                            feature,
-                            threshold,
-                            left,
-                            right,
-                        } => {
-                            index = if x[*feature] < *threshold {
-                                *left
-                            } else {
-                                *right
-                            }
-                        }
-                        TreeNodeRepr::Leaf { probabilities, .. } => {
-                            out.copy_from_slice(probabilities);
-                            return;
-                        }
-                    }
-                }
+                out.copy_from_slice(leaf_probabilities(nodes, |f| x[f]));
             }
         }
     }
@@ -463,6 +356,29 @@ impl Model {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+/// The class probabilities of the leaf a row reaches; `value(f)` is its feature `f`.
+/// A row goes left when `value < threshold`.
+pub fn leaf_probabilities(nodes: &[TreeNodeRepr], value: impl Fn(usize) -> f64) -> &[f64] {
+    let mut index = 0;
+    loop {
+        match &nodes[index] {
+            TreeNodeRepr::Split {
+                feature,
+                threshold,
+                left,
+                right,
+            } => {
+                index = if value(*feature) < *threshold {
+                    *left
+                } else {
+                    *right
+                }
+            }
+            TreeNodeRepr::Leaf { probabilities, .. } => return probabilities,
         }
     }
 }
@@ -584,12 +500,7 @@ mod tests {
             Hyperparameters::default()
                 .check(Algorithm::DecisionTree)
                 .expect("defaults"),
-            ValidParams::DecisionTree {
-                max_depth: 10,
-                min_samples_split: 2,
-                min_samples_leaf: 1,
-                criterion: Criterion::Gini
-            }
+            ValidParams::DecisionTree(DecisionTreeParams::default().check().expect("defaults"))
         );
     }
 

@@ -16,10 +16,12 @@ pub mod newton;
 pub mod rows;
 pub mod tree;
 
-pub use logistic::{FittedLogisticRegression, LogisticRegressionParams};
+pub use logistic::{
+    FittedLogisticRegression, LogisticRegressionParams, LogisticRegressionValidParams,
+};
 pub use newton::{Convergence, Iteration};
 pub use rows::SparseRows;
-pub use tree::{DecisionTreeParams, FittedTree};
+pub use tree::{DecisionTreeParams, DecisionTreeValidParams, FittedTree};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LearnError {

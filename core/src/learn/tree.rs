@@ -14,7 +14,7 @@ use ndarray::Array1;
 use super::bins::Binned;
 use super::rows::SparseRows;
 use super::LearnError;
-use crate::model::{Criterion, TreeNodeRepr};
+use crate::model::{leaf_probabilities, Criterion, TreeNodeRepr};
 
 /// Bins per column; columns with fewer distinct training values split exactly.
 pub const MAX_BINS: usize = 256;
@@ -165,28 +165,10 @@ impl PredictInplace<SparseRows, Array1<usize>> for FittedTree {
                 Ok(i) => values[i],
                 Err(_) => 0.0,
             };
-            let mut index = 0;
-            *y = loop {
-                match &self.nodes[index] {
-                    TreeNodeRepr::Split {
-                        feature,
-                        threshold,
-                        left,
-                        right,
-                    } => {
-                        index = if value(*feature) < *threshold {
-                            *left
-                        } else {
-                            *right
-                        }
-                    }
-                    TreeNodeRepr::Leaf { probabilities, .. } => {
-                        break (0..probabilities.len())
-                            .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]))
-                            .unwrap_or(0)
-                    }
-                }
-            };
+            let probabilities = leaf_probabilities(&self.nodes, value);
+            *y = (0..probabilities.len())
+                .max_by(|&a, &b| probabilities[a].total_cmp(&probabilities[b]))
+                .unwrap_or(0);
         }
     }
 
