@@ -8,9 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use vigil_core::artifact::{ModelArtifact, FORMAT_VERSION};
-use vigil_core::dataset::{DataFormat, Frame, RawTable};
-use vigil_core::evaluation::Metrics;
+use vigil_core::data::dataset::{DataFormat, Frame, RawTable};
+use vigil_core::train::artifact::{ModelArtifact, FORMAT_VERSION};
+use vigil_core::train::evaluation::Metrics;
 
 fn holdout(artifact: &ModelArtifact) -> Frame {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/adult.csv.gz");

@@ -18,8 +18,8 @@
 use linfa::prelude::*;
 use ndarray::{Array1, Array2};
 use serde_json::Value;
-use vigil_core::learn::{DecisionTreeParams, LogisticRegressionParams, SparseRows};
-use vigil_core::model::{Criterion, Model};
+use vigil_core::train::learn::{DecisionTreeParams, LogisticRegressionParams, SparseRows};
+use vigil_core::train::model::{Criterion, Model};
 
 const COEFFICIENTS: f64 = 1e-4;
 
@@ -157,7 +157,7 @@ fn check_tree(name: &str) {
     let leaves = fitted
         .nodes
         .iter()
-        .filter(|n| matches!(n, vigil_core::model::TreeNodeRepr::Leaf { .. }))
+        .filter(|n| matches!(n, vigil_core::train::model::TreeNodeRepr::Leaf { .. }))
         .count();
     assert_eq!(
         leaves as u64,

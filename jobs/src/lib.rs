@@ -7,6 +7,7 @@ pub mod drift;
 pub mod html;
 pub mod inject;
 pub mod labelled;
+mod laps;
 pub mod termination;
 pub mod train;
 pub mod trials;
