@@ -8,6 +8,7 @@ pub mod html;
 pub mod inject;
 pub mod labelled;
 mod laps;
+pub mod postgres;
 pub mod termination;
 pub mod train;
 pub mod trials;

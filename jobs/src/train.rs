@@ -12,7 +12,7 @@ use vigil_core::train::artifact::{
     self, ArtifactError, Lineage, ModelArtifact, ReferenceInfo, ReferenceSample, FORMAT_VERSION,
     REFERENCE_FILE,
 };
-use vigil_core::train::config::TrainJobConfig;
+use vigil_core::train::config::{is_postgres_uri, TrainJobConfig};
 use vigil_core::train::evaluation::Metrics;
 use vigil_core::train::learn::{Convergence, Iteration, SparseRows};
 use vigil_core::train::model::{Model, ModelError};
@@ -24,6 +24,7 @@ use vigil_core::train::split::{sample_indices, stratified_split};
 use vigil_core::train::validation::{self, Severity, ValidationReport};
 
 use crate::laps::Laps;
+use crate::postgres::{self, PostgresError};
 
 /// The warning a run carries when its solver stopped before converging.
 pub const SOLVER_NOT_CONVERGED: &str = "solverNotConverged";
@@ -73,6 +74,8 @@ pub enum TrainError {
     },
     #[error("training data failed validation: {}", .0.hard_failure_summary())]
     ValidationFailed(Box<ValidationReport>),
+    #[error(transparent)]
+    Database(#[from] PostgresError),
     #[error("{0}")]
     InvalidConfig(String),
     #[error(transparent)]
@@ -88,6 +91,8 @@ impl TrainError {
     pub fn reason(&self) -> &'static str {
         match self {
             TrainError::DataUnavailable(_) => "DataUnavailable",
+            TrainError::Database(PostgresError::Connect { .. }) => "DataUnavailable",
+            TrainError::Database(_) => "InvalidData",
             TrainError::InvalidData { .. } => "InvalidData",
             TrainError::ValidationFailed(_) => "ValidationFailed",
             TrainError::InvalidConfig(_) => "InvalidConfig",
@@ -137,7 +142,7 @@ pub async fn train(
     let mut laps = Laps::new();
 
     progress(Progress::Stage(Stage::Read));
-    let (raw, data_sha256) = read_data(config).await?;
+    let (raw, data_sha256) = read_data(config, progress).await?;
     progress(Progress::RowsRead(raw.n_rows()));
     laps.lap("read");
 
@@ -203,19 +208,33 @@ pub async fn train(
     })
 }
 
-/// The training data as read (after the row filter), and the SHA-256 of its bytes.
-async fn read_data(config: &TrainJobConfig) -> Result<(RawTable, String), TrainError> {
+/// The training data as read (after the row filter), and the SHA-256 of what was
+/// read (a file's bytes; a query's column names and cells).
+async fn read_data(
+    config: &TrainJobConfig,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<(RawTable, String), TrainError> {
     let data = &config.training.data;
-    let bytes = storage::read_uri(&data.uri)
-        .await
-        .map_err(TrainError::DataUnavailable)?;
-    let data_sha256 = artifact::sha256_hex(&bytes);
     let invalid_data = |source| TrainError::InvalidData {
-        uri: data.uri.clone(),
+        uri: postgres::redact(&data.uri),
         source,
     };
-    let mut raw = RawTable::parse(&bytes, data.format.resolve(&data.uri)).map_err(invalid_data)?;
-    drop(bytes);
+    let (mut raw, data_sha256) = match &data.query {
+        Some(query) if is_postgres_uri(&data.uri) => {
+            let rows = |n| progress(Progress::RowsRead(n));
+            let read = postgres::read(&data.uri, query, data.max_rows, &rows).await?;
+            (read.table, read.sha256)
+        }
+        _ => {
+            let bytes = storage::read_uri(&data.uri)
+                .await
+                .map_err(TrainError::DataUnavailable)?;
+            let sha256 = artifact::sha256_hex(&bytes);
+            let format = data.format.resolve(&data.uri);
+            let raw = RawTable::read(bytes, format, data.max_rows).map_err(invalid_data)?;
+            (raw, sha256)
+        }
+    };
     if let Some(filter) = &data.filter {
         let column = raw
             .column(&filter.column)
@@ -242,7 +261,7 @@ fn validate_and_split(
 ) -> Result<(ValidationReport, Split), TrainError> {
     let training = &config.training;
     let invalid_data = |source| TrainError::InvalidData {
-        uri: training.data.uri.clone(),
+        uri: postgres::redact(&training.data.uri),
         source,
     };
     let validation = validation::validate(&raw, &config.schema, &training.validation);
@@ -359,7 +378,7 @@ fn candidate(
         metrics: Metrics::compute(probabilities.view(), &holdout.target),
         validation: validation.clone(),
         lineage: Lineage {
-            data_uri: training.data.uri.clone(),
+            data_uri: postgres::redact(&training.data.uri),
             data_sha256,
             rows_total: rows_train + rows_holdout,
             rows_train,
