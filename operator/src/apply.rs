@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::events::publish;
-use crate::status::EventNote;
+use crate::events::{publish, EventNote};
 
 pub const FIELD_MANAGER: &str = "vigil.dev/operator";
 
@@ -145,7 +144,7 @@ where
 pub async fn termination_message(pods: &Api<Pod>, job: &str) -> Result<Option<String>> {
     let params = ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}"));
     let pods = pods.list(&params).await?;
-    Ok(crate::jobs::last_termination_message(&pods.items))
+    Ok(crate::observe::last_termination_message(&pods.items))
 }
 
 #[cfg(test)]

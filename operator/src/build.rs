@@ -22,9 +22,12 @@ use vigil_core::drift::DriftJobConfig;
 use vigil_core::storage::DEFAULT_PVC_ROOT;
 
 use crate::crd::{DriftPolicy, MonitoredModel};
-use crate::jobs::POLICY_LABEL;
 
 pub const MANAGED_BY: &str = "vigil-operator";
+/// The label that ties a drift Job (and its CronJob) to its DriftPolicy.
+pub const POLICY_LABEL: &str = "vigil.dev/policy";
+/// The annotation that says why a training Job runs.
+pub const TRIGGER_ANNOTATION: &str = "vigil.dev/trigger";
 pub const SERVE_PORT: i32 = 8080;
 /// The container's Vigil binary.
 const BINARY: &str = "/usr/local/bin/vigil";
@@ -456,7 +459,7 @@ pub fn build_training_job(
 ) -> Result<Job, BuildError> {
     let mut metadata = metadata(model, name, Component::Training)?;
     metadata.annotations = Some(
-        [("vigil.dev/trigger".to_string(), trigger.to_string())]
+        [(TRIGGER_ANNOTATION.to_string(), trigger.to_string())]
             .into_iter()
             .collect(),
     );
@@ -487,7 +490,7 @@ pub fn build_training_cronjob(
                 metadata: Some(ObjectMeta {
                     labels: Some(labels(model, Component::Training)),
                     annotations: Some(
-                        [("vigil.dev/trigger".to_string(), "Schedule".to_string())]
+                        [(TRIGGER_ANNOTATION.to_string(), "Schedule".to_string())]
                             .into_iter()
                             .collect(),
                     ),

@@ -6,7 +6,16 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
 use crate::context::Context;
-use crate::status::EventNote;
+
+/// An Event the controller should publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventNote {
+    /// `Normal` or `Warning`.
+    pub warning: bool,
+    /// CamelCase reason (`ModelPromoted`, `PromotionRejected`, …).
+    pub reason: &'static str,
+    pub note: String,
+}
 
 /// Kubernetes caps an Event's note at 1 KiB.
 const NOTE_LIMIT: usize = 1000;

@@ -4,14 +4,13 @@
 pub mod apply;
 pub mod build;
 pub mod context;
+pub mod controller;
 pub mod crd;
 pub mod crdgen;
 pub mod error;
 pub mod events;
-pub mod jobs;
 pub mod metrics;
-pub mod model;
 pub mod notify;
-pub mod policy;
+pub mod observe;
 pub mod run;
-pub mod status;
+pub mod time;

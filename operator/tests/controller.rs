@@ -15,8 +15,8 @@ use k8s_openapi::ByteString;
 use kube::core::DeserializeGuard;
 use serde_json::{json, Value};
 use vigil_core::report::TrainSummary;
-use vigil_operator::crd::{Action, DriftPolicy, MonitoredModel};
-use vigil_operator::{model, policy, run};
+use vigil_operator::controller::{self, drift_policy, monitored_model};
+use vigil_operator::crd::{DriftPolicy, HistoryAction, MonitoredModel};
 
 const MODELS: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/monitoredmodels";
 const POLICIES: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/driftpolicies";
@@ -78,7 +78,7 @@ fn put_drift_job(api: &FakeApi, name: &str, created: &str) {
 
 async fn reconcile_model(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) -> Vec<Recorded> {
     let model: MonitoredModel = api.get(MODELS, "income").expect("model in the world");
-    model::reconcile(Arc::new(model), api.context(now))
+    monitored_model::reconcile(Arc::new(model), api.context(now))
         .await
         .expect("reconcile");
     api.take_writes()
@@ -88,7 +88,7 @@ async fn reconcile_policy(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) -> 
     let policy: DriftPolicy = api
         .get(POLICIES, "income-drift")
         .expect("policy in the world");
-    policy::reconcile(Arc::new(policy), api.context(now))
+    drift_policy::reconcile(Arc::new(policy), api.context(now))
         .await
         .expect("reconcile");
     api.take_writes()
@@ -345,7 +345,7 @@ async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
     let writes = reconcile_model(&api, at(20, 30)).await;
     assert_eq!(event_reasons(&writes), vec!["MonitoredModel:Unpinned"]);
     assert_eq!(served_version_of(&api), V3);
-    let actions: Vec<Action> = serde_json::from_value::<MonitoredModel>(
+    let actions: Vec<HistoryAction> = serde_json::from_value::<MonitoredModel>(
         serde_json::to_value(api.get::<MonitoredModel>(MODELS, "income").expect("m")).expect("v"),
     )
     .expect("m")
@@ -358,11 +358,11 @@ async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
     assert_eq!(
         actions,
         vec![
-            Action::Promoted,
-            Action::Rejected,
-            Action::Promoted,
-            Action::RolledBack,
-            Action::Unpinned
+            HistoryAction::Promoted,
+            HistoryAction::Rejected,
+            HistoryAction::Promoted,
+            HistoryAction::RolledBack,
+            HistoryAction::Unpinned
         ]
     );
 }
@@ -437,7 +437,7 @@ async fn invalid_spec_is_a_condition_and_an_event_and_waits() {
     api.put(&model);
     let ctx = api.context(at(17, 0));
     let stored: MonitoredModel = api.get(MODELS, "income").expect("model");
-    let action = model::reconcile(Arc::new(stored), ctx)
+    let action = monitored_model::reconcile(Arc::new(stored), ctx)
         .await
         .expect("reconcile");
     assert_eq!(
@@ -478,7 +478,7 @@ async fn a_malformed_object_is_reported_not_retried() {
         "spec": {"schema": 5}});
     let guard: DeserializeGuard<MonitoredModel> = serde_json::from_value(raw).expect("guard");
     assert!(guard.0.is_err());
-    let action = run::reconcile_model(Arc::new(guard), api.context(at(17, 0)))
+    let action = controller::reconcile_model(Arc::new(guard), api.context(at(17, 0)))
         .await
         .expect("no error: nothing to retry");
     assert_eq!(
@@ -496,7 +496,7 @@ async fn api_errors_back_off_exponentially() {
     api.fail("/deployments", 500);
     let ctx = api.context(at(17, 0));
     let model: MonitoredModel = api.get(MODELS, "income").expect("model");
-    let error = model::reconcile(Arc::new(model.clone()), ctx.clone())
+    let error = monitored_model::reconcile(Arc::new(model.clone()), ctx.clone())
         .await
         .expect_err("the API server fails");
     assert_eq!(error.metric_label(), "api_error");
@@ -509,7 +509,7 @@ async fn api_errors_back_off_exponentially() {
         .map(|_| {
             format!(
                 "{:?}",
-                run::error_policy(guard.clone(), &error, ctx.clone())
+                controller::error_policy(guard.clone(), &error, ctx.clone())
             )
         })
         .collect();
@@ -862,7 +862,7 @@ async fn a_reconcile_on_a_stale_copy_decides_nothing_twice() {
     );
 
     // A watch event delivered with the copy from before the promotion was recorded.
-    let action = model::reconcile(Arc::new(before_result), api.context(at(17, 31)))
+    let action = monitored_model::reconcile(Arc::new(before_result), api.context(at(17, 31)))
         .await
         .expect("a conflict is not a failure");
     assert_eq!(format!("{action:?}"), "Action { requeue_after: Some(1s) }");

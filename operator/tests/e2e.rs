@@ -181,7 +181,8 @@ async fn adult_model_trains_serves_checks_and_pins() {
             .history
             .iter()
             .any(|h| {
-                h.version == version && matches!(h.action, vigil_operator::crd::Action::Pinned)
+                h.version == version
+                    && matches!(h.action, vigil_operator::crd::HistoryAction::Pinned)
             })
             .then_some(())
     })

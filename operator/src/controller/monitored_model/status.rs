@@ -2,98 +2,22 @@
 //! rollback and pinning, history. The controller feeds observations in and
 //! applies what comes out; nothing here does IO or reads a clock.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::apps::v1::Deployment;
 use vigil_core::promotion::{self, PromotionSpec};
 use vigil_core::report::TrainSummary;
 
-use crate::crd::{Action, Candidate, HistoryEntry, MonitoredModelStatus, TrainingRun};
+use super::ModelWorld;
+use crate::build::serving_name;
+use crate::controller::conditions::{condition, set_condition, set_invalid_spec};
+use crate::crd::{
+    Candidate, HistoryAction, HistoryEntry, MonitoredModel, MonitoredModelStatus, TrainingRun,
+};
+use crate::events::EventNote;
+use crate::time::rfc3339;
 
 /// Bound of `status.history`.
 pub const HISTORY_LIMIT: usize = 20;
-
-pub mod condition {
-    pub const READY: &str = "Ready";
-    pub const MODEL_AVAILABLE: &str = "ModelAvailable";
-    pub const TRAINING: &str = "Training";
-    pub const DRIFTED: &str = "Drifted";
-    pub const DEGRADED: &str = "Degraded";
-}
-
-/// An Event the controller should publish.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventNote {
-    /// `Normal` or `Warning`.
-    pub warning: bool,
-    /// CamelCase reason (`ModelPromoted`, `PromotionRejected`, …).
-    pub reason: &'static str,
-    pub note: String,
-}
-
-/// Kubernetes' time type, to the second (as the API server stores it).
-pub fn k8s_time(time: DateTime<Utc>) -> Time {
-    Time(
-        k8s_openapi::jiff::Timestamp::from_second(time.timestamp())
-            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
-    )
-}
-
-pub fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// Sets a condition; `lastTransitionTime` moves only when the status changes.
-pub fn set_condition(
-    conditions: &mut Vec<Condition>,
-    type_: &str,
-    status: bool,
-    reason: &str,
-    message: &str,
-    generation: Option<i64>,
-    now: DateTime<Utc>,
-) {
-    let status = if status { "True" } else { "False" }.to_string();
-    match conditions.iter_mut().find(|c| c.type_ == type_) {
-        Some(existing) => {
-            if existing.status != status {
-                existing.last_transition_time = k8s_time(now);
-            }
-            existing.status = status;
-            existing.reason = reason.into();
-            existing.message = message.into();
-            existing.observed_generation = generation;
-        }
-        None => conditions.push(Condition {
-            type_: type_.into(),
-            status,
-            reason: reason.into(),
-            message: message.into(),
-            observed_generation: generation,
-            last_transition_time: k8s_time(now),
-        }),
-    }
-}
-
-/// `Ready=False` and `Degraded=True`, reason `InvalidSpec`: what an invalid spec shows.
-pub fn set_invalid_spec(
-    conditions: &mut Vec<Condition>,
-    message: &str,
-    generation: Option<i64>,
-    now: DateTime<Utc>,
-) {
-    let message = format!("invalid spec: {message}");
-    for (type_, value) in [(condition::READY, false), (condition::DEGRADED, true)] {
-        set_condition(
-            conditions,
-            type_,
-            value,
-            "InvalidSpec",
-            &message,
-            generation,
-            now,
-        );
-    }
-}
 
 fn push_history(status: &mut MonitoredModelStatus, entry: HistoryEntry) {
     status.history.push(entry);
@@ -142,9 +66,9 @@ pub fn record_training(
                     metrics: metrics.clone(),
                 };
                 let action = match (decision.passed, promotion.auto) {
-                    (true, true) => Action::Promoted,
-                    (true, false) => Action::AwaitingApproval,
-                    (false, _) => Action::Rejected,
+                    (true, true) => HistoryAction::Promoted,
+                    (true, false) => HistoryAction::AwaitingApproval,
+                    (false, _) => HistoryAction::Rejected,
                 };
                 push_history(
                     status,
@@ -157,7 +81,7 @@ pub fn record_training(
                     },
                 );
                 match action {
-                    Action::Promoted => {
+                    HistoryAction::Promoted => {
                         status.promoted_version = Some(version.clone());
                         status.latest_candidate = None;
                         events.push(EventNote {
@@ -169,8 +93,8 @@ pub fn record_training(
                     _ => {
                         status.latest_candidate = Some(candidate);
                         events.push(EventNote {
-                            warning: action == Action::Rejected,
-                            reason: if action == Action::Rejected {
+                            warning: action == HistoryAction::Rejected,
+                            reason: if action == HistoryAction::Rejected {
                                 "PromotionRejected"
                             } else {
                                 "AwaitingApproval"
@@ -204,7 +128,7 @@ pub fn approve(
         status,
         HistoryEntry {
             version: candidate.version.clone(),
-            action: Action::Promoted,
+            action: HistoryAction::Promoted,
             time: rfc3339(now),
             reason: "approved".into(),
             metrics: Some(candidate.metrics),
@@ -236,22 +160,25 @@ pub fn reconcile_serving(
         return vec![];
     };
     let action = match (pinned, previous.as_deref()) {
-        (Some(pin), Some(prev)) if pin < prev => Action::RolledBack,
-        (Some(_), _) => Action::Pinned,
+        (Some(pin), Some(prev)) if pin < prev => HistoryAction::RolledBack,
+        (Some(_), _) => HistoryAction::Pinned,
         // Following promotions again after a pin was cleared.
         (None, Some(prev))
             if status.history.last().is_some_and(|h| {
-                h.version == prev && matches!(h.action, Action::Pinned | Action::RolledBack)
+                h.version == prev
+                    && matches!(h.action, HistoryAction::Pinned | HistoryAction::RolledBack)
             }) =>
         {
-            Action::Unpinned
+            HistoryAction::Unpinned
         }
         // An ordinary promotion is already in the history.
         (None, _) => return vec![],
     };
     let reason = match (action, previous.as_deref()) {
-        (Action::RolledBack, Some(prev)) => format!("serving.pinnedVersion rolls back from {prev}"),
-        (Action::Pinned, _) => "serving.pinnedVersion pins it".to_string(),
+        (HistoryAction::RolledBack, Some(prev)) => {
+            format!("serving.pinnedVersion rolls back from {prev}")
+        }
+        (HistoryAction::Pinned, _) => "serving.pinnedVersion pins it".to_string(),
         _ => "serving.pinnedVersion cleared; serving the promoted version".to_string(),
     };
     push_history(
@@ -267,12 +194,177 @@ pub fn reconcile_serving(
     vec![EventNote {
         warning: false,
         reason: match action {
-            Action::RolledBack => "RolledBack",
-            Action::Pinned => "Pinned",
+            HistoryAction::RolledBack => "RolledBack",
+            HistoryAction::Pinned => "Pinned",
             _ => "Unpinned",
         },
         note: format!("{version}: {reason}"),
     }]
+}
+
+fn deployment_ready(deployment: Option<&Deployment>, version: &str, replicas: i32) -> bool {
+    let Some(deployment) = deployment else {
+        return false;
+    };
+    let serves_version = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.labels.as_ref())
+        .and_then(|l| l.get("vigil.dev/version"))
+        .is_some_and(|v| v == version);
+    let status = deployment.status.clone().unwrap_or_default();
+    let rolled_out = status.observed_generation >= deployment.metadata.generation
+        && status.updated_replicas.unwrap_or(0) >= replicas
+        && status.available_replicas.unwrap_or(0) >= replicas;
+    serves_version && rolled_out
+}
+
+pub(super) fn set_conditions(
+    status: &mut MonitoredModelStatus,
+    model: &MonitoredModel,
+    world: &ModelWorld,
+    training: bool,
+    now: DateTime<Utc>,
+) {
+    let generation = model.metadata.generation;
+    let mut conditions = std::mem::take(&mut status.conditions);
+    let mut set = |type_: &str, value: bool, reason: &str, message: String| {
+        set_condition(
+            &mut conditions,
+            type_,
+            value,
+            reason,
+            &message,
+            generation,
+            now,
+        )
+    };
+    let last = status.last_training.as_ref();
+    match last {
+        Some(run) if training => set(
+            condition::TRAINING,
+            true,
+            "Running",
+            format!("{} training in Job {}", run.trigger, run.job),
+        ),
+        _ => set(
+            condition::TRAINING,
+            false,
+            "Idle",
+            "no training Job is running".into(),
+        ),
+    }
+    match &status.serving_version {
+        Some(version) => {
+            set(
+                condition::MODEL_AVAILABLE,
+                true,
+                "Serving",
+                format!("serving {version}"),
+            );
+            let replicas = model.spec.serving.replicas;
+            if deployment_ready(world.deployment.as_ref(), version, replicas) {
+                set(
+                    condition::READY,
+                    true,
+                    "Serving",
+                    format!("{replicas} replica(s) serve {version}"),
+                );
+            } else {
+                set(
+                    condition::READY,
+                    false,
+                    "RollingOut",
+                    format!(
+                        "Deployment {} is rolling out {version}",
+                        serving_name(model)
+                    ),
+                );
+            }
+        }
+        None => {
+            let why = match last {
+                Some(run) if run.outcome == "Failed" => format!(
+                    "training failed: {}",
+                    run.message.clone().unwrap_or_default()
+                ),
+                Some(run) if run.outcome == "Running" => {
+                    format!("waiting for training Job {}", run.job)
+                }
+                _ => "no version has been promoted yet".into(),
+            };
+            set(condition::MODEL_AVAILABLE, false, "NoModel", why.clone());
+            set(condition::READY, false, "NoModel", why);
+        }
+    }
+    match &status.drift {
+        Some(d) if d.verdict == "Warning" || d.verdict == "Critical" => set(
+            condition::DRIFTED,
+            true,
+            &d.verdict,
+            format!(
+                "policy {} found {} drift in: {}",
+                d.policy,
+                d.verdict,
+                d.drifted_features.join(", ")
+            ),
+        ),
+        Some(d) => set(
+            condition::DRIFTED,
+            false,
+            "NoDrift",
+            format!("last check by policy {}: {}", d.policy, d.verdict),
+        ),
+        None => set(
+            condition::DRIFTED,
+            false,
+            "NotChecked",
+            "no drift check has run".into(),
+        ),
+    }
+    match (last, &status.drift) {
+        (Some(run), _) if run.outcome == "Failed" => set(
+            condition::DEGRADED,
+            true,
+            "TrainingFailed",
+            format!(
+                "Job {}: {}",
+                run.job,
+                run.message.clone().unwrap_or_default()
+            ),
+        ),
+        (_, Some(d)) if d.verdict == "Failed" => set(
+            condition::DEGRADED,
+            true,
+            "DriftCheckFailed",
+            format!("the last check of policy {} failed", d.policy),
+        ),
+        _ => set(
+            condition::DEGRADED,
+            false,
+            "AsExpected",
+            "training and checks succeed".into(),
+        ),
+    }
+    status.conditions = conditions;
+}
+
+/// The status of a model whose spec is invalid: the children are left alone.
+pub fn invalid_status(
+    model: &MonitoredModel,
+    message: &str,
+    now: DateTime<Utc>,
+) -> MonitoredModelStatus {
+    let mut status = model.status.clone().unwrap_or_default();
+    status.observed_generation = model.metadata.generation;
+    set_invalid_spec(
+        &mut status.conditions,
+        message,
+        model.metadata.generation,
+        now,
+    );
+    status
 }
 
 #[cfg(test)]
@@ -401,15 +493,15 @@ mod tests {
         let events = reconcile_serving(&mut status, None, at(6));
         assert_eq!(events[0].reason, "Unpinned");
         assert_eq!(status.serving_version.as_deref(), Some("v3"));
-        let actions: Vec<Action> = status.history.iter().map(|h| h.action).collect();
+        let actions: Vec<HistoryAction> = status.history.iter().map(|h| h.action).collect();
         assert_eq!(
             actions,
             vec![
-                Action::Promoted,
-                Action::Rejected,
-                Action::Promoted,
-                Action::RolledBack,
-                Action::Unpinned
+                HistoryAction::Promoted,
+                HistoryAction::Rejected,
+                HistoryAction::Promoted,
+                HistoryAction::RolledBack,
+                HistoryAction::Unpinned
             ]
         );
     }
@@ -468,41 +560,5 @@ mod tests {
         }
         assert_eq!(status.history.len(), HISTORY_LIMIT);
         assert_eq!(status.history[0].version, "v10");
-    }
-
-    #[test]
-    fn condition_transition_time_moves_only_on_change() {
-        let mut conditions = Vec::new();
-        set_condition(
-            &mut conditions,
-            condition::READY,
-            false,
-            "Training",
-            "first model",
-            Some(1),
-            at(1),
-        );
-        set_condition(
-            &mut conditions,
-            condition::READY,
-            false,
-            "Training",
-            "still",
-            Some(2),
-            at(2),
-        );
-        assert_eq!(conditions[0].last_transition_time, k8s_time(at(1)));
-        assert_eq!(conditions[0].message, "still");
-        set_condition(
-            &mut conditions,
-            condition::READY,
-            true,
-            "Serving",
-            "v1",
-            Some(2),
-            at(3),
-        );
-        assert_eq!(conditions[0].last_transition_time, k8s_time(at(3)));
-        assert_eq!(conditions.len(), 1);
     }
 }

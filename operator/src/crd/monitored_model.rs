@@ -1,5 +1,5 @@
-//! The custom resources: `MonitoredModel` (what to train, serve and watch),
-//! `DriftPolicy` (how its traffic is checked) and their status. Every field's doc comment is its `kubectl explain` text.
+//! `MonitoredModel`: what Vigil trains, serves and watches, and what it observed and
+//! decided. Every field's doc comment is its `kubectl explain` text.
 
 // The derive's repeated `printcolumn(type_ = …)` arguments are distinct columns,
 // not duplicated attributes.
@@ -13,9 +13,6 @@ use vigil_core::config::{Resources, StorageSpec, TrainingSpec};
 use vigil_core::promotion::{GateResult, PromotionSpec};
 use vigil_core::report::KeyMetrics;
 use vigil_core::schema::FeatureSchema;
-
-pub const GROUP: &str = "vigil.dev";
-pub const VERSION: &str = "v1alpha1";
 
 /// A machine-learning model that Vigil trains, serves, logs and watches.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -195,7 +192,7 @@ pub struct Candidate {
 
 /// What happened to a version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum Action {
+pub enum HistoryAction {
     /// Passed its gates and became the served version.
     Promoted,
     /// Failed a gate; not served.
@@ -217,7 +214,7 @@ pub struct HistoryEntry {
     /// The version concerned.
     pub version: String,
     /// What was decided.
-    pub action: Action,
+    pub action: HistoryAction,
     /// When (RFC 3339).
     pub time: String,
     /// Why, with the numbers.
@@ -269,109 +266,4 @@ pub struct DriftStatus {
     /// What was decided about retraining, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrain: Option<String>,
-}
-
-/// How a MonitoredModel's live traffic is checked for drift, and what happens then.
-/// Every policy field is optional; `{modelRef: {name: m}}` is a complete policy.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(
-    group = "vigil.dev",
-    version = "v1alpha1",
-    kind = "DriftPolicy",
-    namespaced,
-    status = "DriftPolicyStatus",
-    derive = "PartialEq",
-    shortname = "dp",
-    category = "vigil",
-    doc = "Scheduled drift and data-quality checks of a MonitoredModel's traffic",
-    printcolumn(name = "Model", type_ = "string", json_path = ".spec.modelRef.name"),
-    printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.schedule"),
-    printcolumn(name = "Verdict", type_ = "string", json_path = ".status.lastCheck.verdict"),
-    printcolumn(
-        name = "Last-Check",
-        type_ = "date",
-        json_path = ".status.lastCheck.checkedAt"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    ),
-    validation = Rule::new("self.spec.modelRef.name == oldSelf.spec.modelRef.name")
-        .message("spec.modelRef.name is immutable: delete and re-create the DriftPolicy")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(self.spec.tests) || !has(self.spec.tests.psi) || !has(self.spec.tests.psi.warning) || !has(self.spec.tests.psi.critical) || self.spec.tests.psi.warning <= self.spec.tests.psi.critical")
-        .message("spec.tests.psi.warning must not exceed spec.tests.psi.critical")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(self.spec.actions) || !has(self.spec.actions.retrain) || !has(self.spec.actions.retrain.minVerdict) || self.spec.actions.retrain.minVerdict in ['Warning', 'Critical']")
-        .message("spec.actions.retrain.minVerdict must be Warning or Critical")
-        .reason(Reason::FieldValueInvalid),
-)]
-#[serde(rename_all = "camelCase")]
-pub struct DriftPolicySpec {
-    /// The MonitoredModel (same namespace) whose traffic is checked.
-    pub model_ref: ModelRef,
-    /// Schedule, window, tests, feature selection, quality thresholds and actions.
-    #[serde(flatten)]
-    pub policy: vigil_core::drift::DriftPolicy,
-}
-
-/// A MonitoredModel in the same namespace.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ModelRef {
-    /// Name of the MonitoredModel.
-    #[schemars(length(min = 1, max = 63))]
-    pub name: String,
-}
-
-/// What a DriftPolicy's checks found and what was done about it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DriftPolicyStatus {
-    /// The `metadata.generation` this status was computed from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// Ready (the check CronJob exists), Drifted and Degraded.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// The newest recorded check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_check: Option<DriftCheck>,
-    /// When this policy last started a retraining (RFC 3339); the cooldown counts from here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_retrain_triggered: Option<String>,
-    /// The last checks, newest last (at most 10).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub history: Vec<DriftCheck>,
-}
-
-/// One recorded drift check.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DriftCheck {
-    /// The Job that ran the check.
-    pub job: String,
-    /// `None`, `Warning`, `Critical` or `InsufficientData`; `Failed` when the check itself failed.
-    pub verdict: String,
-    /// When the check ran (RFC 3339).
-    pub checked_at: String,
-    /// Features that drifted, worst first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub drifted_features: Vec<String>,
-    /// Failed data-quality checks.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub quality_failures: Vec<String>,
-    /// The full JSON report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_uri: Option<String>,
-    /// Why the check failed, when it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// What was decided about retraining, and why.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retrain: Option<String>,
-    /// How many webhooks were notified (or why not).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notified: Option<String>,
 }

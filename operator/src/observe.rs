@@ -1,14 +1,11 @@
-//! Reading Jobs and their Pods: state, order, trigger and the result a job
-//! leaves in its termination message. Pure.
+//! What Kubernetes reports about the children: a Job's state, order and
+//! trigger, and the result a job leaves in its Pod's termination message. Pure.
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
-/// The annotation that says why a training Job runs.
-pub const TRIGGER_ANNOTATION: &str = "vigil.dev/trigger";
-/// The label that ties a drift Job (and its CronJob) to its DriftPolicy.
-pub const POLICY_LABEL: &str = "vigil.dev/policy";
+use crate::build::TRIGGER_ANNOTATION;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JobState {

@@ -1,0 +1,35 @@
+//! Cross-field checks of a MonitoredModel spec that the schema cannot express.
+
+use crate::build::train_job_config;
+use crate::crd::MonitoredModel;
+
+/// Cross-field checks the schema cannot express; the message names the field.
+pub fn validate(model: &MonitoredModel) -> Result<(), String> {
+    train_job_config(model, None)
+        .check()
+        .map_err(|e| e.to_string())?;
+    model.spec.promotion.gates.check()?;
+    vigil_core::storage::split_uri(&model.spec.storage.uri)
+        .map_err(|e| format!("spec.storage.uri: {e}"))?;
+    let serving = &model.spec.serving;
+    if serving
+        .pinned_version
+        .as_deref()
+        .is_some_and(|v| v.trim().is_empty())
+    {
+        return Err("spec.serving.pinnedVersion is empty: remove it to follow promotions".into());
+    }
+    let flush = vigil_core::config::parse_duration(&serving.logging.flush_interval)
+        .map_err(|e| format!("spec.serving.logging.flushInterval: {e}"))?;
+    if flush > std::time::Duration::from_secs(3600) {
+        return Err("spec.serving.logging.flushInterval must be at most 1h".into());
+    }
+    if let (Some(min), replicas) = (serving.min_available, serving.replicas) {
+        if min > replicas {
+            return Err(format!(
+                "spec.serving.minAvailable ({min}) exceeds spec.serving.replicas ({replicas})"
+            ));
+        }
+    }
+    Ok(())
+}

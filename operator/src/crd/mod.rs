@@ -1,0 +1,11 @@
+//! The custom resources of group `vigil.dev`, version `v1alpha1`: their specs
+//! and the status the controllers write.
+
+mod drift_policy;
+mod monitored_model;
+
+pub use drift_policy::*;
+pub use monitored_model::*;
+
+pub const GROUP: &str = "vigil.dev";
+pub const VERSION: &str = "v1alpha1";
