@@ -63,7 +63,7 @@ fn operator_writes(api: &FakeApi) -> Vec<Recorded> {
 fn lines(requests: &[Recorded]) -> String {
     requests
         .iter()
-        .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+        .map(|r| format!("{} {} {}?{}", r.code, r.method, r.path, r.query))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -258,15 +258,16 @@ async fn operator_process_trains_and_promotes_through_watches_against_a_fake_api
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "income-train-initial-x7k2p", "namespace": "ml",
-                     "labels": {"batch.kubernetes.io/job-name": "income-train-initial"}},
+                     "labels": common::pod_labels(&job)},
         "status": {"containerStatuses": [{"name": "train", "image": "vigil:test", "imageID": "",
             "ready": false, "restartCount": 0,
             "state": {"terminated": {"exitCode": 0, "message": common::trained(VERSION, 0.90, None)}}}]}
     });
     api.put(&pod);
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     api.edit(JOBS, "income-train-initial", |j| {
-        j["status"] =
-            json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]});
+        j["status"] = json!({"succeeded": 1, "completionTime": now,
+            "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": now}]});
     });
     let finished = Instant::now();
     let within = Duration::from_secs(15);
@@ -287,6 +288,19 @@ async fn operator_process_trains_and_promotes_through_watches_against_a_fake_api
         )
         .await;
     assert_eq!(served, VERSION);
+    // Play the Deployment controller: the new Pods are ready. Only now does
+    // the model report the version as served (observed, not desired).
+    let desired: Value = api.get(MODELS, "income").expect("model");
+    assert_eq!(
+        desired["status"]["servingVersion"],
+        Value::Null,
+        "{desired:#}"
+    );
+    api.edit(DEPLOYMENTS, "income-inference", |d| {
+        let generation = d["metadata"]["generation"].clone();
+        d["status"] = json!({"observedGeneration": generation, "replicas": 1,
+                             "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1});
+    });
     operator
         .until(&api, "status.servingVersion", within, || async {
             let model: Value = api.get(MODELS, "income")?;
@@ -339,7 +353,7 @@ async fn operator_process_trains_and_promotes_through_watches_against_a_fake_api
     let training_jobs = |r: &&Recorded| {
         r.method == "GET"
             && r.path == "/apis/batch/v1/jobs"
-            && r.query.contains("component%3Dtraining")
+            && r.query.contains("managed-by%3Dvigil-operator")
     };
     let requests = api.requests();
     let (watches, lists): (Vec<&Recorded>, Vec<&Recorded>) = requests
@@ -348,7 +362,7 @@ async fn operator_process_trains_and_promotes_through_watches_against_a_fake_api
         .partition(|r| r.is_watch());
     assert!(
         lists.len() == 1 && watches.len() >= 2,
-        "one LIST, then watches resumed from their resourceVersion:\n{}",
+        "one LIST of Jobs (shared by both controllers), then watches resumed from their resourceVersion:\n{}",
         lines(
             &requests
                 .iter()

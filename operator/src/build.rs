@@ -21,13 +21,23 @@ use vigil_core::config::{Resources, TrainJobConfig};
 use vigil_core::drift::DriftJobConfig;
 use vigil_core::storage::DEFAULT_PVC_ROOT;
 
-use crate::crd::{DriftPolicy, MonitoredModel};
+use crate::crd::{DriftPolicy, MonitoredModel, TrainingTrigger};
+use crate::observe::VERSION_LABEL;
 
 pub const MANAGED_BY: &str = "vigil-operator";
 /// The label that ties a drift Job (and its CronJob) to its DriftPolicy.
 pub const POLICY_LABEL: &str = "vigil.dev/policy";
 /// The annotation that says why a training Job runs.
 pub const TRIGGER_ANNOTATION: &str = "vigil.dev/trigger";
+/// The annotation that numbers the attempts of a first training.
+pub const ATTEMPT_ANNOTATION: &str = "vigil.dev/attempt";
+/// How long a training Job may run before Kubernetes stops it (2 h).
+pub const TRAINING_DEADLINE_SECONDS: i64 = 7200;
+/// How long a check Job may run before Kubernetes stops it (30 min).
+pub const CHECK_DEADLINE_SECONDS: i64 = 1800;
+/// How long a rollout may take before the Deployment controller reports
+/// `ProgressDeadlineExceeded` and Vigil rolls back (10 min).
+pub const PROGRESS_DEADLINE_SECONDS: i32 = 600;
 pub const SERVE_PORT: i32 = 8080;
 /// The container's Vigil binary.
 const BINARY: &str = "/usr/local/bin/vigil";
@@ -299,11 +309,16 @@ pub fn build_serving_deployment(
         ..Container::default()
     };
     let mut pod_labels = labels(model, Component::Inference);
-    pod_labels.insert("vigil.dev/version".into(), version.to_string());
+    pod_labels.insert(VERSION_LABEL.into(), version.to_string());
     Ok(Deployment {
         metadata: metadata(model, serving_name(model), Component::Inference)?,
         spec: Some(DeploymentSpec {
             replicas: Some(serving.replicas),
+            progress_deadline_seconds: Some(
+                serving
+                    .progress_deadline_seconds
+                    .unwrap_or(PROGRESS_DEADLINE_SECONDS),
+            ),
             selector: LabelSelector {
                 match_labels: Some(selector_labels(model, Component::Inference)),
                 ..LabelSelector::default()
@@ -442,6 +457,7 @@ fn training_job_spec(
 ) -> Result<JobSpec, BuildError> {
     Ok(JobSpec {
         backoff_limit: Some(1),
+        active_deadline_seconds: Some(TRAINING_DEADLINE_SECONDS),
         // Keep finished Jobs a day for `kubectl logs`; the result is in status already.
         ttl_seconds_after_finished: Some(86_400),
         template: training_pod(model, config, image)?,
@@ -452,17 +468,19 @@ fn training_job_spec(
 /// A one-off training Job (first model, drift retrain, manual).
 pub fn build_training_job(
     model: &MonitoredModel,
-    name: String,
-    trigger: &str,
+    name: &str,
+    trigger: TrainingTrigger,
+    attempt: Option<i32>,
     config: &TrainJobConfig,
     image: &str,
 ) -> Result<Job, BuildError> {
-    let mut metadata = metadata(model, name, Component::Training)?;
-    metadata.annotations = Some(
-        [(TRIGGER_ANNOTATION.to_string(), trigger.to_string())]
-            .into_iter()
-            .collect(),
-    );
+    let mut metadata = metadata(model, name.to_string(), Component::Training)?;
+    let mut annotations: BTreeMap<String, String> =
+        [(TRIGGER_ANNOTATION.to_string(), trigger.as_str().to_string())].into();
+    if let Some(attempt) = attempt {
+        annotations.insert(ATTEMPT_ANNOTATION.into(), attempt.to_string());
+    }
+    metadata.annotations = Some(annotations);
     Ok(Job {
         metadata,
         spec: Some(training_job_spec(model, config, image)?),
@@ -550,6 +568,12 @@ pub fn build_drift_cronjob(
                 spec: Some(JobSpec {
                     // A failed check is recorded, not retried: the next one comes on schedule.
                     backoff_limit: Some(0),
+                    active_deadline_seconds: Some(
+                        policy
+                            .spec
+                            .active_deadline_seconds
+                            .unwrap_or(CHECK_DEADLINE_SECONDS),
+                    ),
                     ttl_seconds_after_finished: Some(86_400),
                     template: job_pod(model, labels, "drift", json, None, image),
                     ..JobSpec::default()
@@ -628,6 +652,7 @@ spec:
                              "labels": labels_json("inference"), "ownerReferences": owner_json()},
                 "spec": {
                     "replicas": 2,
+                    "progressDeadlineSeconds": 600,
                     "selector": {"matchLabels": selector},
                     "template": {
                         "metadata": {"labels": pod_labels},
@@ -689,8 +714,9 @@ spec:
         let config = train_job_config(&m, Some("v1"));
         let job = build_training_job(
             &m,
-            training_job_name(&m, "20261128-171500"),
-            "Drift",
+            &training_job_name(&m, "20261128-171500"),
+            TrainingTrigger::Drift,
+            None,
             &config,
             "vigil:0.1.0",
         )
@@ -762,7 +788,8 @@ spec:
         model.spec.storage.uri = "pvc://vigil-store/income".into();
         model.spec.training.data.uri = "pvc://datasets/adult/train.csv".into();
         let config = train_job_config(&model, None);
-        let job = build_training_job(&model, "j".into(), "Manual", &config, "vigil").expect("job");
+        let job = build_training_job(&model, "j", TrainingTrigger::Manual, None, &config, "vigil")
+            .expect("job");
         let pod = serde_json::to_value(job.spec.expect("spec").template.spec.expect("pod"))
             .expect("json");
         assert_eq!(

@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod notify;
 pub mod observe;
 pub mod run;
+pub mod stores;
 pub mod time;

@@ -172,6 +172,27 @@ impl Metrics {
         }
     }
 
+    /// Removes the series of models and policies that no longer exist:
+    /// `models` and `policies` are the (namespace, name) pairs that do.
+    pub fn retain(&self, models: &[(String, String)], policies: &[(String, String)]) {
+        let model_gone = |v: &[String]| !models.iter().any(|(ns, m)| *ns == v[0] && *m == v[1]);
+        let policy_gone = |v: &[String]| !policies.iter().any(|(ns, p)| *ns == v[0] && *p == v[2]);
+        remove_series(
+            &self.serving_info,
+            &["namespace", "model", "version"],
+            model_gone,
+        );
+        remove_series(
+            &self.feature_psi,
+            &["namespace", "model", "feature"],
+            model_gone,
+        );
+        let drift = ["namespace", "model", "policy"];
+        remove_series(&self.drift_verdict, &drift, policy_gone);
+        remove_series(&self.drift_checked, &drift, policy_gone);
+        remove_series(&self.drifted_features, &drift, policy_gone);
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
@@ -274,5 +295,17 @@ mod tests {
             "a feature that no longer drifts keeps no PSI: {text}"
         );
         assert!(text.contains(r#"vigil_drift_last_check_timestamp_seconds{model="income",namespace="ml",policy="p"} 1795888800"#), "{text}");
+
+        // The policy, then the model, is deleted: their series go.
+        metrics.serving("ml", "income", Some("v1"));
+        let model = [("ml".to_string(), "income".to_string())];
+        metrics.retain(&model, &[]);
+        let text = metrics.render();
+        assert!(!text.contains("vigil_drift_verdict{"), "{text}");
+        assert!(text.contains("vigil_model_serving_info{"), "{text}");
+        metrics.retain(&[], &[]);
+        let text = metrics.render();
+        assert!(!text.contains("vigil_model_serving_info{"), "{text}");
+        assert!(!text.contains("vigil_drift_feature_psi{"), "{text}");
     }
 }

@@ -216,35 +216,65 @@ async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
     );
     assert!(lines(&writes).contains(&format!("PATCH {DEPLOYMENTS}/income-inference")));
     assert_eq!(served_version_of(&api), V1);
+    // Observed, not desired: nothing serves v1 until the Deployment says so.
     let status = status_of(&api);
-    assert_eq!(status["servingVersion"], V1);
+    assert_eq!(status["desiredVersion"], V1);
+    assert_eq!(status["servingVersion"], Value::Null);
     assert_eq!(status["history"][0]["action"], "Promoted");
     assert_eq!(
         condition(&status, "ModelAvailable"),
-        ("True".into(), "Serving".into())
+        ("False".into(), "RollingOut".into())
     );
     assert_eq!(
         condition(&status, "Ready"),
         ("False".into(), "RollingOut".into())
     );
     assert_eq!(
+        condition(&status, "Reconciling"),
+        ("True".into(), "RollingOut".into())
+    );
+    assert_eq!(
         lines(&reconcile_model(&api, at(17, 31)).await),
         Vec::<String>::new()
     );
 
-    // The Deployment becomes available: only status changes.
+    // The Deployment becomes available: v1 serves, so scheduled trainings
+    // compare with it from now on.
     api.edit(DEPLOYMENTS, "income-inference", |d| {
         d["status"] = json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1});
     });
     let writes = reconcile_model(&api, at(17, 32)).await;
     assert_eq!(
         lines(&writes),
-        vec![format!("PATCH {MODELS}/income/status")]
+        vec![
+            format!("PATCH {CRONJOBS}/income-train"),
+            format!("PATCH {MODELS}/income/status")
+        ]
     );
+    let status = status_of(&api);
+    assert_eq!(status["servingVersion"], V1);
     assert_eq!(
-        condition(&status_of(&api), "Ready"),
+        condition(&status, "Ready"),
         ("True".into(), "Serving".into())
     );
+    assert_eq!(
+        condition(&status, "ModelAvailable"),
+        ("True".into(), "Serving".into())
+    );
+    for (type_, reason) in [
+        ("Reconciling", "Reconciled"),
+        ("Stalled", "AsExpected"),
+        ("Degraded", "AsExpected"),
+    ] {
+        assert_eq!(
+            condition(&status, type_),
+            ("False".into(), reason.into()),
+            "{type_}"
+        );
+    }
+    for c in status["conditions"].as_array().expect("conditions") {
+        assert_eq!(c["observedGeneration"], 1, "{c}");
+    }
 
     // A manual training request; the candidate regresses: rejected, v1 stays.
     api.edit(MODELS, "income", |m| {
@@ -422,10 +452,47 @@ async fn failed_training_is_recorded_as_degraded() {
         condition(&status, "Ready"),
         ("False".into(), "NoModel".into())
     );
-    // No crash loop: a failed first training is not retried by itself.
+    let message = status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Degraded"))
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(
-        lines(&reconcile_model(&api, at(17, 20)).await),
+        message,
+        "training Job income-train-initial failed: DataUnavailable: cannot read \
+         s3://data/adult.csv: 403 Forbidden; retrying at 2026-11-28T17:15:00Z (or annotate \
+         vigil.dev/train-request)"
+    );
+    // No crash loop: nothing until the backoff has passed…
+    assert_eq!(
+        lines(&reconcile_model(&api, at(17, 12)).await),
         Vec::<String>::new()
+    );
+    // …then the second attempt, and a longer wait after it fails too.
+    let writes = reconcile_model(&api, at(17, 16)).await;
+    assert_eq!(
+        lines(&writes),
+        vec![
+            format!("PATCH {JOBS}/income-train-initial-2"),
+            format!("PATCH {MODELS}/income/status"),
+            format!("POST {EVENTS}"),
+        ]
+    );
+    let status = status_of(&api);
+    assert_eq!(status["lastTraining"]["attempt"], 2);
+    assert_eq!(
+        condition(&status, "Reconciling"),
+        ("True".into(), "Training".into())
+    );
+    finish_job(&api, "income-train-initial-2", false, &failure);
+    reconcile_model(&api, at(17, 20)).await;
+    assert!(lines(&reconcile_model(&api, at(17, 29)).await).is_empty());
+    let writes = reconcile_model(&api, at(17, 31)).await;
+    assert!(
+        lines(&writes).contains(&format!("PATCH {JOBS}/income-train-initial-3")),
+        "{:?}",
+        lines(&writes)
     );
 }
 

@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use vigil_core::drift::Verdict;
 
 /// How a MonitoredModel's live traffic is checked for drift, and what happens then.
 /// Every policy field is optional; `{modelRef: {name: m}}` is a complete policy.
@@ -50,6 +51,10 @@ use serde::{Deserialize, Serialize};
 pub struct DriftPolicySpec {
     /// The MonitoredModel (same namespace) whose traffic is checked.
     pub model_ref: ModelRef,
+    /// How long one check may run before Kubernetes stops it (default 1800).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 60))]
+    pub active_deadline_seconds: Option<i64>,
     /// Schedule, window, tests, feature selection, quality thresholds and actions.
     #[serde(flatten)]
     pub policy: vigil_core::drift::DriftPolicy,
@@ -71,8 +76,9 @@ pub struct DriftPolicyStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready (the check CronJob exists), Drifted and Degraded.
+    /// Ready, Reconciling, Stalled, Degraded (kstatus) and Drifted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// The newest recorded check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,7 +98,7 @@ pub struct DriftCheck {
     /// The Job that ran the check.
     pub job: String,
     /// `None`, `Warning`, `Critical` or `InsufficientData`; `Failed` when the check itself failed.
-    pub verdict: String,
+    pub verdict: CheckVerdict,
     /// When the check ran (RFC 3339).
     pub checked_at: String,
     /// Features that drifted, worst first.
@@ -104,6 +110,9 @@ pub struct DriftCheck {
     /// The full JSON report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_uri: Option<String>,
+    /// Why the check failed, as a condition reason (`CheckFailed`, `OOMKilled`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Why the check failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -113,4 +122,49 @@ pub struct DriftCheck {
     /// How many webhooks were notified (or why not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notified: Option<String>,
+}
+
+/// A check's verdict as recorded: the drift verdict, or `Failed` when the
+/// check itself did not finish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum CheckVerdict {
+    None,
+    Warning,
+    Critical,
+    InsufficientData,
+    Failed,
+}
+
+impl CheckVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckVerdict::None => "None",
+            CheckVerdict::Warning => "Warning",
+            CheckVerdict::Critical => "Critical",
+            CheckVerdict::InsufficientData => "InsufficientData",
+            CheckVerdict::Failed => "Failed",
+        }
+    }
+
+    /// Warning or Critical.
+    pub fn is_drift(self) -> bool {
+        matches!(self, CheckVerdict::Warning | CheckVerdict::Critical)
+    }
+}
+
+impl From<Verdict> for CheckVerdict {
+    fn from(verdict: Verdict) -> CheckVerdict {
+        match verdict {
+            Verdict::None => CheckVerdict::None,
+            Verdict::Warning => CheckVerdict::Warning,
+            Verdict::Critical => CheckVerdict::Critical,
+            Verdict::InsufficientData => CheckVerdict::InsufficientData,
+        }
+    }
+}
+
+impl std::fmt::Display for CheckVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

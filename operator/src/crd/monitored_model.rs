@@ -14,6 +14,8 @@ use vigil_core::promotion::{GateResult, PromotionSpec};
 use vigil_core::report::KeyMetrics;
 use vigil_core::schema::FeatureSchema;
 
+use super::CheckVerdict;
+
 /// A machine-learning model that Vigil trains, serves, logs and watches.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
@@ -90,7 +92,13 @@ pub struct ServingSpec {
     /// Keep at least this many inference Pods during voluntary disruptions
     /// (a PodDisruptionBudget); omit for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub min_available: Option<i32>,
+    /// How long a new version may take to roll out (its Pods loaded and ready)
+    /// before Vigil rolls back to the version that served before (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30))]
+    pub progress_deadline_seconds: Option<i32>,
 }
 
 impl Default for ServingSpec {
@@ -102,6 +110,7 @@ impl Default for ServingSpec {
             pinned_version: None,
             logging: LoggingSpec::default(),
             min_available: None,
+            progress_deadline_seconds: None,
         }
     }
 }
@@ -147,15 +156,25 @@ pub struct MonitoredModelStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, ModelAvailable, Training, Drifted and Degraded.
+    /// Ready, Reconciling, Stalled, Degraded (kstatus), ModelAvailable, Training, Drifted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
-    /// The version the inference Deployment serves.
+    /// The version the inference Deployment really serves: rolled out and ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving_version: Option<String>,
+    /// The version Vigil wants served: `serving.pinnedVersion`, else the promoted
+    /// version. It differs from `servingVersion` while it rolls out, and after
+    /// its rollout failed (see `failedRollout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_version: Option<String>,
     /// The newest promoted version (served again when a pin is cleared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promoted_version: Option<String>,
+    /// The last version whose rollout failed (not retried until the pin or the
+    /// promoted version changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_rollout: Option<FailedRollout>,
     /// The newest trained version that was not promoted, with its gate results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_candidate: Option<Candidate>,
@@ -190,6 +209,18 @@ pub struct Candidate {
     pub metrics: KeyMetrics,
 }
 
+/// A version whose rollout did not finish.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedRollout {
+    /// The version that did not become ready.
+    pub version: String,
+    /// Why (the Deployment's condition, and what its Pods said).
+    pub message: String,
+    /// When the failure was seen (RFC 3339).
+    pub time: String,
+}
+
 /// What happened to a version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum HistoryAction {
@@ -199,12 +230,15 @@ pub enum HistoryAction {
     Rejected,
     /// Passed its gates; waits for approval (`promotion.auto: false`).
     AwaitingApproval,
-    /// Served because `serving.pinnedVersion` names an older version.
+    /// Served again: `serving.pinnedVersion` names an older version, or the
+    /// rollout of a newer one failed.
     RolledBack,
     /// Served because `serving.pinnedVersion` names it.
     Pinned,
     /// The pin was cleared; the promoted version is served again.
     Unpinned,
+    /// Its rollout did not finish (the Pods never became ready).
+    RolloutFailed,
 }
 
 /// One decision in the history.
@@ -224,35 +258,100 @@ pub struct HistoryEntry {
     pub metrics: Option<KeyMetrics>,
 }
 
+/// Why a training ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TrainingTrigger {
+    /// The first version of the model.
+    Initial,
+    /// `spec.training.schedule`.
+    Schedule,
+    /// A DriftPolicy's `actions.retrain`.
+    Drift,
+    /// The `vigil.dev/train-request` annotation.
+    Manual,
+}
+
+impl TrainingTrigger {
+    /// The value of a Job's `vigil.dev/trigger` annotation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainingTrigger::Initial => "Initial",
+            TrainingTrigger::Schedule => "Schedule",
+            TrainingTrigger::Drift => "Drift",
+            TrainingTrigger::Manual => "Manual",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TrainingTrigger> {
+        [
+            TrainingTrigger::Initial,
+            TrainingTrigger::Schedule,
+            TrainingTrigger::Drift,
+            TrainingTrigger::Manual,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for TrainingTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a training run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TrainingOutcome {
+    Running,
+    Succeeded,
+    Failed,
+}
+
 /// A training Job and its outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingRun {
     /// Name of the Job.
     pub job: String,
-    /// Why it ran: `Initial`, `Schedule`, `Drift` or `Manual`.
-    pub trigger: String,
+    /// Why it ran.
+    pub trigger: TrainingTrigger,
     /// When it started (RFC 3339).
     pub started_at: String,
     /// When it finished (RFC 3339), if it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
     /// `Running`, `Succeeded` or `Failed`.
-    pub outcome: String,
+    pub outcome: TrainingOutcome,
     /// The trained version, on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Why it failed, as a condition reason (`TrainingFailed`, `OOMKilled`,
+    /// `DeadlineExceeded`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The failure, on failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The attempt of a first training (1, 2, …): one that fails is retried
+    /// with a backoff until a version is promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub attempt: Option<i32>,
+}
+
+impl TrainingRun {
+    pub fn running(&self) -> bool {
+        self.outcome == TrainingOutcome::Running
+    }
 }
 
 /// The last drift verdict.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DriftStatus {
-    /// `None`, `Warning`, `Critical` or `InsufficientData`.
-    pub verdict: String,
+    /// `None`, `Warning`, `Critical`, `InsufficientData`, or `Failed` when the check failed.
+    pub verdict: CheckVerdict,
     /// When the check ran (RFC 3339).
     pub checked_at: String,
     /// Features that drifted.

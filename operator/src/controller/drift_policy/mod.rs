@@ -2,64 +2,58 @@
 //! finished check from its termination message, decides on retraining (with
 //! the cooldown) and notifies webhooks. fetch → validate → plan (pure) → apply.
 
+pub mod check;
 pub mod plan;
 pub mod retrain;
 pub mod status;
 pub mod validate;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::api::ListParams;
+use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 use vigil_core::drift::DriftSummary;
 
-use crate::apply::{
-    apply_child, apply_status, delete_child, reject_invalid_spec, termination_message, STALE_RETRY,
-};
+use crate::apply::{apply_or_reject, apply_status, delete_child, reject_invalid_spec, STALE_RETRY};
 use crate::build::drift_cronjob_name;
 use crate::context::Context;
-use crate::controller::monitored_model::training_selector;
-use crate::crd::{DriftPolicy, MonitoredModel};
+use crate::crd::DriftPolicy;
 use crate::error::{Error, Result};
 use crate::events::publish;
 use crate::notify;
-use crate::observe::job_state;
 
-pub use plan::{drift_selector, plan, unrecorded_check, PolicyPlan, PolicyWorld};
+pub use check::{unrecorded_check, CHECK_HISTORY_LIMIT};
+pub use plan::{plan, ModelLookup, PolicyPlan, PolicyWorld};
 pub use retrain::{decide_retrain, RetrainDecision};
-pub use status::invalid_status;
+pub use status::{health, invalid_status, set_conditions, PolicyFacts};
 pub use validate::validate;
 
 const CONTROLLER: &str = "DriftPolicy";
+const RESYNC: Duration = Duration::from_secs(600);
 
+/// The CronJob by name from the API server; the model, Jobs and Pods from the
+/// reflector stores.
 async fn fetch(ctx: &Context, policy: &DriftPolicy, namespace: &str) -> Result<PolicyWorld> {
-    let client = ctx.client.clone();
-    let models: Api<MonitoredModel> = Api::namespaced(client.clone(), namespace);
-    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), namespace);
-    let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-    let model = models.get_opt(&policy.spec.model_ref.name).await?;
-    let mut world = PolicyWorld {
+    let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), namespace);
+    let model_name = &policy.spec.model_ref.name;
+    let name = policy.name_any();
+    let stores = &ctx.stores;
+    Ok(PolicyWorld {
+        model: match stores.model(namespace, model_name).as_deref() {
+            None => ModelLookup::Missing,
+            Some(guard) => match &guard.0 {
+                Ok(model) => ModelLookup::Found(Box::new(model.clone())),
+                Err(invalid) => ModelLookup::Unreadable(invalid.error.to_string()),
+            },
+        },
         cronjob: cronjobs.get_opt(&drift_cronjob_name(policy)).await?,
-        drift_jobs: jobs
-            .list(&ListParams::default().labels(&drift_selector(&policy.name_any())))
-            .await?
-            .items,
-        ..PolicyWorld::default()
-    };
-    if let Some(job) = unrecorded_check(policy, &world.drift_jobs) {
-        let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-        world.result = termination_message(&pods, &job.name_any()).await?;
-        let training = jobs
-            .list(&ListParams::default().labels(&training_selector(&policy.spec.model_ref.name)))
-            .await?
-            .items;
-        world.training_running = training.iter().any(|j| !job_state(j).finished());
-    }
-    world.model = model;
-    Ok(world)
+        check_jobs: stores.check_jobs(namespace, &name),
+        check_pods: stores.check_pods(namespace, &name),
+        training_jobs: stores.training_jobs(namespace, model_name),
+    })
 }
 
 /// Sends the recorded check to every webhook that asks for its verdict; the
@@ -132,7 +126,11 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
     let now = ctx.now();
     let policies: Api<DriftPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
     let world = fetch(&ctx, &policy, &namespace).await?;
-    if let Err(message) = validate(&policy, world.model.as_ref()) {
+    let model = match &world.model {
+        ModelLookup::Found(model) => Some(model.as_ref()),
+        _ => None,
+    };
+    if let Err(message) = validate(&policy, model) {
         let status = invalid_status(&policy, &message, now);
         return reject_invalid_spec(
             &ctx,
@@ -144,16 +142,32 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         )
         .await;
     }
-    let plan = plan(&policy, &world, &ctx.image, now)?;
+    let mut plan = plan(&policy, &world, &ctx.image, now)?;
     let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);
-    match &plan.cronjob {
-        Some(cronjob) => apply_child(&cronjobs, cronjob, world.cronjob.as_ref()).await?,
-        // The model is gone: stop checking a store nobody serves from.
-        None => delete_child(&cronjobs, world.cronjob.as_ref()).await?,
+    let mut rejected = match &plan.cronjob {
+        Some(cronjob) => apply_or_reject(&cronjobs, cronjob, world.cronjob.as_ref()).await?,
+        None if plan.keep_cronjob => None,
+        // No model, or one that serves nothing: stop checking.
+        None => {
+            delete_child(&cronjobs, world.cronjob.as_ref()).await?;
+            None
+        }
     };
     if let Some(job) = &plan.retrain {
         let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
-        apply_child(&jobs, job, None).await?;
+        if let Some(r) = apply_or_reject(&jobs, job, None).await? {
+            // Not started: record nothing, so that the next pass decides again.
+            plan.status = policy.status.clone().unwrap_or_default();
+            plan.events.clear();
+            plan.model_events.clear();
+            plan.recorded = None;
+            rejected = rejected.or(Some(r));
+        }
+    }
+    if let Some(r) = rejected {
+        plan.facts.rejected = Some(r);
+        plan.events
+            .extend(set_conditions(&mut plan.status, &policy, &plan.facts, now));
     }
     // The check is recorded first; only then are webhooks called and Events
     // published, so a reconcile on a stale copy (a conflict) repeats neither.
@@ -162,17 +176,38 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
         written => written?,
     };
-    let Some(updated) = written else {
-        return Ok(Action::requeue(std::time::Duration::from_secs(600)));
-    };
+    if let Some(updated) = written {
+        record_side_effects(&ctx, &policy, &world, &plan, &namespace, updated).await;
+    }
+    let key = format!("{namespace}/{}", policy.name_any());
+    if let Some(r) = &plan.facts.rejected {
+        ctx.metrics.failure(CONTROLLER, r.metric_label());
+        return Ok(Action::requeue(ctx.next_backoff(&key)));
+    }
+    ctx.reset_backoff(&key);
+    Ok(Action::requeue(
+        plan.requeue_after.map_or(RESYNC, |d| d.min(RESYNC)),
+    ))
+}
+
+/// After the status holding the decisions is written: metrics, webhooks, Events.
+async fn record_side_effects(
+    ctx: &Context,
+    policy: &DriftPolicy,
+    world: &PolicyWorld,
+    plan: &PolicyPlan,
+    namespace: &str,
+    updated: DriftPolicy,
+) {
+    let policies: Api<DriftPolicy> = Api::namespaced(ctx.client.clone(), namespace);
     if let Some(summary) = &plan.recorded {
         ctx.metrics.drift_check(
-            &namespace,
+            namespace,
             &policy.spec.model_ref.name,
             &policy.name_any(),
             summary,
         );
-        if let Some(notified) = notify_webhooks(&ctx, &policy, &namespace, summary).await {
+        if let Some(notified) = notify_webhooks(ctx, policy, namespace, summary).await {
             let mut status = plan.status.clone();
             for check in [status.last_check.as_mut(), status.history.last_mut()]
                 .into_iter()
@@ -189,12 +224,11 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         }
     }
     for event in &plan.events {
-        publish(&ctx, policy.as_ref(), event).await;
+        publish(ctx, policy, event).await;
     }
-    if let Some(model) = &world.model {
+    if let ModelLookup::Found(model) = &world.model {
         for event in &plan.model_events {
-            publish(&ctx, model, event).await;
+            publish(ctx, model.as_ref(), event).await;
         }
     }
-    Ok(Action::requeue(std::time::Duration::from_secs(600)))
 }

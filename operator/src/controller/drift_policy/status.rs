@@ -1,9 +1,162 @@
-//! The status of a DriftPolicy.
+//! The conditions of a DriftPolicy, decided together from what the plan
+//! observed (`PolicyFacts`). Pure; `health` is public so that tools and tests
+//! can build the conditions of any scenario.
 
 use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::controller::conditions::set_invalid_spec;
-use crate::crd::{DriftPolicy, DriftPolicyStatus};
+use crate::apply::Rejection;
+use crate::controller::conditions::{
+    holds, reason, set, set_invalid_spec, ConditionType, Health, Value,
+};
+use crate::crd::{CheckVerdict, DriftPolicy, DriftPolicyStatus};
+use crate::events::EventNote;
+use crate::observe::PodProblem;
+
+/// What the conditions are computed from, besides the status itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyFacts {
+    /// The model: `None` missing, `Err` unreadable (the error), else its name
+    /// and served version.
+    pub model: Option<Result<(String, Option<String>), String>>,
+    /// The check Job that runs, if one does.
+    pub running_check: Option<String>,
+    /// Why its Pod does not run, if it does not.
+    pub check_problem: Option<PodProblem>,
+    /// A write of the CronJob the API server refused.
+    pub rejected: Option<Rejection>,
+}
+
+/// `Ready`, `Reconciling`, `Stalled` and `Degraded` of a policy.
+pub fn health(status: &DriftPolicyStatus, policy: &DriftPolicy, facts: &PolicyFacts) -> Health {
+    let model = &policy.spec.model_ref.name;
+    let failed = status
+        .last_check
+        .as_ref()
+        .filter(|c| c.verdict == CheckVerdict::Failed);
+    let failure = failed.map(|c| {
+        Value::yes(
+            c.reason
+                .as_deref()
+                .and_then(crate::controller::conditions::stopped_reason)
+                .unwrap_or(reason::CHECK_FAILED),
+            format!(
+                "check Job {} failed: {}",
+                c.job,
+                c.message.clone().unwrap_or_default()
+            ),
+        )
+    });
+    let (ready, waiting, blocked) = match &facts.model {
+        None => {
+            let why = format!(
+                "MonitoredModel {model} does not exist in this namespace: create it or fix spec.modelRef.name"
+            );
+            (
+                Value::no(reason::MODEL_NOT_FOUND, why.clone()),
+                None,
+                Some(Value::yes(reason::MODEL_NOT_FOUND, why)),
+            )
+        }
+        Some(Err(error)) => {
+            let why = format!("MonitoredModel {model} cannot be read ({error}): fix the model");
+            (
+                Value::no(reason::MODEL_INVALID, why.clone()),
+                None,
+                Some(Value::yes(reason::MODEL_INVALID, why)),
+            )
+        }
+        Some(Ok((name, None))) => {
+            let why = format!("MonitoredModel {name} serves no version yet");
+            (
+                Value::no(reason::WAITING_FOR_MODEL, why.clone()),
+                Some(Value::yes(reason::WAITING_FOR_MODEL, why)),
+                None,
+            )
+        }
+        Some(Ok((_, Some(version)))) => {
+            let scheduled = format!(
+                "checks of {version} run on `{}` over the last {}",
+                policy.spec.policy.schedule, policy.spec.policy.window
+            );
+            let ready = match &failure {
+                Some(f) => Value::no(reason::CHECK_FAILED, f.message.clone()),
+                None => Value::yes(reason::SCHEDULED, scheduled),
+            };
+            (ready, None, None)
+        }
+    };
+    let reconciling = facts
+        .running_check
+        .as_ref()
+        .map(|job| Value::yes(reason::CHECKING, format!("check Job {job} runs")))
+        .or(waiting);
+    let degraded = facts
+        .rejected
+        .as_ref()
+        .map(|r| Value::yes(r.reason, r.to_string()))
+        .or_else(|| blocked.clone())
+        .or_else(|| {
+            facts
+                .check_problem
+                .as_ref()
+                .map(|p| Value::yes(p.reason, p.describe("check")))
+        })
+        .or(failure);
+    let stalled = match (&facts.rejected, &facts.model) {
+        (Some(r), _) if r.stalls() => Some(Value::yes(reason::APPLY_REJECTED, r.to_string())),
+        (_, Some(Err(_))) => blocked,
+        _ => None,
+    };
+    Health {
+        ready,
+        reconciling,
+        stalled,
+        degraded,
+    }
+}
+
+/// Every condition of the policy, and the Event that announces a new failure
+/// observed in the world (a check Pod that cannot start, a refused write).
+pub fn set_conditions(
+    status: &mut DriftPolicyStatus,
+    policy: &DriftPolicy,
+    facts: &PolicyFacts,
+    now: DateTime<Utc>,
+) -> Option<EventNote> {
+    let generation = policy.metadata.generation;
+    let health = health(status, policy, facts);
+    let old: Vec<Condition> = status.conditions.clone();
+    let mut conditions = std::mem::take(&mut status.conditions);
+    health.apply(&mut conditions, generation, now);
+    let drifted = match &status.last_check {
+        Some(c) if c.verdict.is_drift() => Value::yes(
+            if c.verdict == CheckVerdict::Critical {
+                "Critical"
+            } else {
+                "Warning"
+            },
+            format!("drifted: {}", c.drifted_features.join(", ")),
+        ),
+        Some(c) => Value::no(reason::NO_DRIFT, format!("last verdict: {}", c.verdict)),
+        None => Value::no(reason::NOT_CHECKED, "no check has run yet"),
+    };
+    set(
+        &mut conditions,
+        ConditionType::Drifted,
+        &drifted,
+        generation,
+        now,
+    );
+    status.conditions = conditions;
+    let live = facts.rejected.is_some() || facts.check_problem.is_some();
+    match health.degraded {
+        Some(d) if live && !holds(&old, ConditionType::Degraded, &d) => {
+            Some(EventNote::warning(d.reason, d.message))
+        }
+        _ => None,
+    }
+}
 
 /// The status of a policy whose spec is invalid.
 pub fn invalid_status(

@@ -1,308 +1,253 @@
-//! Pure status transitions of a MonitoredModel: conditions, promotion,
-//! rollback and pinning, history. The controller feeds observations in and
-//! applies what comes out; nothing here does IO or reads a clock.
+//! The conditions of a MonitoredModel, decided together from what the plan
+//! observed (`ModelFacts`), and the model's view of its DriftPolicies. Pure.
+//!
+//! `health` is public so that tools and tests (the Argo CD health check's
+//! test among them) can build the conditions of any scenario.
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::apps::v1::Deployment;
-use vigil_core::promotion::{self, PromotionSpec};
-use vigil_core::report::TrainSummary;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
 
-use super::ModelWorld;
+use super::training::TrainingView;
+use crate::apply::Rejection;
 use crate::build::serving_name;
-use crate::controller::conditions::{condition, set_condition, set_invalid_spec};
+use crate::controller::conditions::{
+    holds, reason, set, set_invalid_spec, ConditionType, Health, Value,
+};
 use crate::crd::{
-    Candidate, HistoryAction, HistoryEntry, MonitoredModel, MonitoredModelStatus, TrainingRun,
+    CheckVerdict, DriftPolicy, DriftStatus, MonitoredModel, MonitoredModelStatus, TrainingOutcome,
 };
 use crate::events::EventNote;
-use crate::time::rfc3339;
+use crate::observe::{PodProblem, Rollout};
 
-/// Bound of `status.history`.
-pub const HISTORY_LIMIT: usize = 20;
-
-fn push_history(status: &mut MonitoredModelStatus, entry: HistoryEntry) {
-    status.history.push(entry);
-    let excess = status.history.len().saturating_sub(HISTORY_LIMIT);
-    status.history.drain(..excess);
+/// What the conditions are computed from, besides the status itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelFacts {
+    /// The version the Deployment must serve now.
+    pub target: Option<String>,
+    /// The Deployment's rollout as observed.
+    pub rollout: Option<Rollout>,
+    /// Why inference Pods of the target do not run, while it rolls out.
+    pub inference_problem: Option<PodProblem>,
+    /// The training Jobs.
+    pub training: TrainingView,
+    /// Whether `serving.pinnedVersion` is set.
+    pub pinned: bool,
+    /// When a failed first training is tried again (RFC 3339).
+    pub retry_at: Option<String>,
+    /// A write of a child the API server refused.
+    pub rejected: Option<Rejection>,
 }
 
-/// Records a finished training Job and applies the promotion gates.
-/// `approved` is the version named by the approval annotation, if any.
-pub fn record_training(
-    status: &mut MonitoredModelStatus,
-    run: TrainingRun,
-    summary: &TrainSummary,
-    promotion: &PromotionSpec,
-    now: DateTime<Utc>,
-) -> Vec<EventNote> {
-    let mut events = Vec::new();
-    let mut run = run;
-    run.finished_at = Some(rfc3339(now));
-    match summary {
-        TrainSummary::Failed { reason, message } => {
-            run.outcome = "Failed".into();
-            run.message = Some(format!("{reason}: {message}"));
-            events.push(EventNote {
-                warning: true,
-                reason: "TrainingFailed",
-                note: format!("{reason}: {message}"),
-            });
-        }
-        TrainSummary::Succeeded {
-            version, metrics, ..
-        } => {
-            run.outcome = "Succeeded".into();
-            run.version = Some(version.clone());
-            events.push(EventNote {
-                warning: false,
-                reason: "TrainingSucceeded",
-                note: format!("trained {version}"),
-            });
-            if let Some(decision) = promotion::decide(&promotion.gates, summary) {
-                let reason = decision.reason();
-                let candidate = Candidate {
-                    version: version.clone(),
-                    passed: decision.passed,
-                    gates: decision.gates.clone(),
-                    metrics: metrics.clone(),
-                };
-                let action = match (decision.passed, promotion.auto) {
-                    (true, true) => HistoryAction::Promoted,
-                    (true, false) => HistoryAction::AwaitingApproval,
-                    (false, _) => HistoryAction::Rejected,
-                };
-                push_history(
-                    status,
-                    HistoryEntry {
-                        version: version.clone(),
-                        action,
-                        time: rfc3339(now),
-                        reason: reason.clone(),
-                        metrics: Some(metrics.clone()),
-                    },
-                );
-                match action {
-                    HistoryAction::Promoted => {
-                        status.promoted_version = Some(version.clone());
-                        status.latest_candidate = None;
-                        events.push(EventNote {
-                            warning: false,
-                            reason: "ModelPromoted",
-                            note: format!("{version}: {reason}"),
-                        });
-                    }
-                    _ => {
-                        status.latest_candidate = Some(candidate);
-                        events.push(EventNote {
-                            warning: action == HistoryAction::Rejected,
-                            reason: if action == HistoryAction::Rejected {
-                                "PromotionRejected"
-                            } else {
-                                "AwaitingApproval"
-                            },
-                            note: format!("{version}: {reason}"),
-                        });
-                    }
-                }
-            }
-        }
+impl ModelFacts {
+    fn rolled_out(&self, status: &MonitoredModelStatus) -> bool {
+        matches!((&self.rollout, &self.target), (Some(Rollout::Complete { version }), Some(t))
+            if version == t && status.serving_version.as_ref() == Some(t))
     }
-    status.last_training = Some(run);
-    events
 }
 
-/// Promotes the waiting candidate when the approval names it.
-pub fn approve(
-    status: &mut MonitoredModelStatus,
-    approved: &str,
-    now: DateTime<Utc>,
-) -> Vec<EventNote> {
-    let Some(candidate) = status.latest_candidate.clone() else {
-        return vec![];
-    };
-    if candidate.version != approved || !candidate.passed {
-        return vec![];
-    }
-    status.promoted_version = Some(candidate.version.clone());
-    status.latest_candidate = None;
-    push_history(
-        status,
-        HistoryEntry {
-            version: candidate.version.clone(),
-            action: HistoryAction::Promoted,
-            time: rfc3339(now),
-            reason: "approved".into(),
-            metrics: Some(candidate.metrics),
-        },
-    );
-    vec![EventNote {
-        warning: false,
-        reason: "ModelPromoted",
-        note: format!("{}: approved", candidate.version),
-    }]
-}
-
-/// Decides the served version from the pin and the promoted version, and
-/// records a rollback, pin or unpin when the served version changes.
-pub fn reconcile_serving(
-    status: &mut MonitoredModelStatus,
-    pinned: Option<&str>,
-    now: DateTime<Utc>,
-) -> Vec<EventNote> {
-    let target = pinned
-        .map(str::to_string)
-        .or_else(|| status.promoted_version.clone());
-    if target == status.serving_version {
-        return vec![];
-    }
-    let previous = status.serving_version.clone();
-    status.serving_version = target.clone();
-    let Some(version) = target else {
-        return vec![];
-    };
-    let action = match (pinned, previous.as_deref()) {
-        (Some(pin), Some(prev)) if pin < prev => HistoryAction::RolledBack,
-        (Some(_), _) => HistoryAction::Pinned,
-        // Following promotions again after a pin was cleared.
-        (None, Some(prev))
-            if status.history.last().is_some_and(|h| {
-                h.version == prev
-                    && matches!(h.action, HistoryAction::Pinned | HistoryAction::RolledBack)
-            }) =>
+fn no_model_why(status: &MonitoredModelStatus, facts: &ModelFacts) -> String {
+    match &status.last_training {
+        Some(run) if run.outcome == TrainingOutcome::Failed => format!(
+            "training failed: {}",
+            run.message.clone().unwrap_or_default()
+        ),
+        Some(run)
+            if run.outcome == TrainingOutcome::Running || facts.training.running.is_some() =>
         {
-            HistoryAction::Unpinned
+            format!("waiting for training Job {}", run.job)
         }
-        // An ordinary promotion is already in the history.
-        (None, _) => return vec![],
-    };
-    let reason = match (action, previous.as_deref()) {
-        (HistoryAction::RolledBack, Some(prev)) => {
-            format!("serving.pinnedVersion rolls back from {prev}")
-        }
-        (HistoryAction::Pinned, _) => "serving.pinnedVersion pins it".to_string(),
-        _ => "serving.pinnedVersion cleared; serving the promoted version".to_string(),
-    };
-    push_history(
-        status,
-        HistoryEntry {
-            version: version.clone(),
-            action,
-            time: rfc3339(now),
-            reason: reason.clone(),
-            metrics: None,
+        _ => match &status.desired_version {
+            Some(v) => format!("version {v} is rolling out"),
+            None => "no version has been promoted yet".into(),
         },
-    );
-    vec![EventNote {
-        warning: false,
-        reason: match action {
-            HistoryAction::RolledBack => "RolledBack",
-            HistoryAction::Pinned => "Pinned",
-            _ => "Unpinned",
-        },
-        note: format!("{version}: {reason}"),
-    }]
+    }
 }
 
-fn deployment_ready(deployment: Option<&Deployment>, version: &str, replicas: i32) -> bool {
-    let Some(deployment) = deployment else {
-        return false;
-    };
-    let serves_version = deployment
-        .spec
+/// The failure a user must act on, most important first.
+fn degraded(status: &MonitoredModelStatus, facts: &ModelFacts) -> Option<Value> {
+    if let Some(r) = &facts.rejected {
+        return Some(Value::yes(r.reason, r.to_string()));
+    }
+    if let Some(failed) = status
+        .failed_rollout
         .as_ref()
-        .and_then(|s| s.template.metadata.as_ref())
-        .and_then(|m| m.labels.as_ref())
-        .and_then(|l| l.get("vigil.dev/version"))
-        .is_some_and(|v| v == version);
-    let status = deployment.status.clone().unwrap_or_default();
-    let rolled_out = status.observed_generation >= deployment.metadata.generation
-        && status.updated_replicas.unwrap_or(0) >= replicas
-        && status.available_replicas.unwrap_or(0) >= replicas;
-    serves_version && rolled_out
+        .filter(|f| Some(&f.version) == status.desired_version.as_ref())
+    {
+        let now = match &status.serving_version {
+            Some(good) if *good != failed.version => format!("serving {good}"),
+            _ => "no earlier version to roll back to".into(),
+        };
+        return Some(if facts.pinned {
+            Value::yes(
+                reason::PINNED_VERSION_FAILED,
+                format!(
+                    "spec.serving.pinnedVersion {} did not become ready: {}; {now}: change or clear the pin",
+                    failed.version, failed.message
+                ),
+            )
+        } else {
+            Value::yes(
+                reason::ROLLOUT_FAILED,
+                format!(
+                    "version {} did not become ready: {}; {now}",
+                    failed.version, failed.message
+                ),
+            )
+        });
+    }
+    if let Some(p) = &facts.inference_problem {
+        return Some(Value::yes(p.reason, p.describe("inference")));
+    }
+    if let Some(p) = &facts.training.problem {
+        return Some(Value::yes(p.reason, p.describe("training")));
+    }
+    if let Some(run) = status
+        .last_training
+        .as_ref()
+        .filter(|r| r.outcome == TrainingOutcome::Failed)
+    {
+        let mut message = format!(
+            "training Job {} failed: {}",
+            run.job,
+            run.message.clone().unwrap_or_default()
+        );
+        match &facts.retry_at {
+            Some(at) => message.push_str(&format!(
+                "; retrying at {at} (or annotate vigil.dev/train-request)"
+            )),
+            None => message.push_str(&format!(
+                "; {} keeps serving until a training succeeds",
+                status.serving_version.as_deref().unwrap_or("nothing")
+            )),
+        }
+        let why = run.reason.as_deref().unwrap_or(reason::TRAINING_FAILED);
+        let why = super::promotion::failure_reason(why);
+        return Some(Value::yes(why, message));
+    }
+    if let Some(d) = status
+        .drift
+        .as_ref()
+        .filter(|d| d.verdict == CheckVerdict::Failed)
+    {
+        return Some(Value::yes(
+            reason::DRIFT_CHECK_FAILED,
+            format!(
+                "the last check of DriftPolicy {} failed: see its status",
+                d.policy
+            ),
+        ));
+    }
+    None
 }
 
-pub(super) fn set_conditions(
+/// `Ready`, `Reconciling`, `Stalled` and `Degraded` of a model.
+pub fn health(status: &MonitoredModelStatus, model: &MonitoredModel, facts: &ModelFacts) -> Health {
+    let deployment = serving_name(model);
+    let failed = status
+        .failed_rollout
+        .as_ref()
+        .filter(|f| Some(&f.version) == facts.target.as_ref());
+    let ready = match &facts.target {
+        None => Value::no(reason::NO_MODEL, no_model_why(status, facts)),
+        Some(v) if facts.rolled_out(status) => Value::yes(
+            reason::SERVING,
+            format!("{} replica(s) serve {v}", model.spec.serving.replicas),
+        ),
+        Some(v) if failed.is_some() => Value::no(
+            reason::ROLLOUT_FAILED,
+            format!("Deployment {deployment} cannot roll out {v}"),
+        ),
+        Some(v) => Value::no(
+            reason::ROLLING_OUT,
+            format!("Deployment {deployment} is rolling out {v}"),
+        ),
+    };
+    let reconciling = if ready.reason == reason::ROLLING_OUT {
+        Some(Value::yes(reason::ROLLING_OUT, ready.message.clone()))
+    } else {
+        facts.training.running.as_ref().map(|job| {
+            let trigger = status
+                .last_training
+                .as_ref()
+                .map(|r| r.trigger.as_str())
+                .unwrap_or("a");
+            Value::yes(reason::TRAINING, format!("{trigger} training in Job {job}"))
+        })
+    };
+    let degraded = degraded(status, facts);
+    let stalled = degraded.clone().filter(|d| {
+        d.reason == reason::PINNED_VERSION_FAILED
+            || (d.reason == reason::APPLY_REJECTED
+                && facts.rejected.as_ref().is_some_and(Rejection::stalls))
+    });
+    Health {
+        ready,
+        reconciling,
+        stalled,
+        degraded,
+    }
+}
+
+/// Every condition of the model, and the Event that announces a new failure
+/// observed in the world (a Pod that cannot start, a refused write). Failures
+/// recorded with their own Event (a failed training, a failed rollout) are not
+/// announced twice.
+pub fn set_conditions(
     status: &mut MonitoredModelStatus,
     model: &MonitoredModel,
-    world: &ModelWorld,
-    training: bool,
+    facts: &ModelFacts,
     now: DateTime<Utc>,
-) {
+) -> Option<EventNote> {
     let generation = model.metadata.generation;
+    let health = health(status, model, facts);
+    let old: Vec<Condition> = status.conditions.clone();
     let mut conditions = std::mem::take(&mut status.conditions);
-    let mut set = |type_: &str, value: bool, reason: &str, message: String| {
-        set_condition(
-            &mut conditions,
-            type_,
-            value,
-            reason,
-            &message,
-            generation,
-            now,
-        )
-    };
-    let last = status.last_training.as_ref();
-    match last {
-        Some(run) if training => set(
-            condition::TRAINING,
-            true,
-            "Running",
-            format!("{} training in Job {}", run.trigger, run.job),
-        ),
-        _ => set(
-            condition::TRAINING,
-            false,
-            "Idle",
-            "no training Job is running".into(),
-        ),
-    }
-    match &status.serving_version {
-        Some(version) => {
-            set(
-                condition::MODEL_AVAILABLE,
-                true,
-                "Serving",
-                format!("serving {version}"),
-            );
-            let replicas = model.spec.serving.replicas;
-            if deployment_ready(world.deployment.as_ref(), version, replicas) {
-                set(
-                    condition::READY,
-                    true,
-                    "Serving",
-                    format!("{replicas} replica(s) serve {version}"),
-                );
-            } else {
-                set(
-                    condition::READY,
-                    false,
-                    "RollingOut",
-                    format!(
-                        "Deployment {} is rolling out {version}",
-                        serving_name(model)
-                    ),
-                );
+    health.apply(&mut conditions, generation, now);
+    let mut put = |type_, value: Value| set(&mut conditions, type_, &value, generation, now);
+    put(
+        ConditionType::Training,
+        match &health.reconciling {
+            Some(v) if v.reason == reason::TRAINING => {
+                Value::yes(reason::RUNNING, v.message.clone())
             }
+            _ => match &facts.training.running {
+                Some(job) => Value::yes(reason::RUNNING, format!("training in Job {job}")),
+                None => Value::no(reason::IDLE, "no training Job is running"),
+            },
+        },
+    );
+    put(
+        ConditionType::ModelAvailable,
+        match (&status.serving_version, &status.desired_version) {
+            (Some(v), _) => Value::yes(reason::SERVING, format!("serving {v}")),
+            (None, Some(v)) => {
+                Value::no(reason::ROLLING_OUT, format!("version {v} is rolling out"))
+            }
+            (None, None) => Value::no(reason::NO_MODEL, no_model_why(status, facts)),
+        },
+    );
+    put(ConditionType::Drifted, drifted(status.drift.as_ref()));
+    status.conditions = conditions;
+    let live = facts.rejected.is_some()
+        || facts.inference_problem.is_some()
+        || facts.training.problem.is_some();
+    match health.degraded {
+        Some(d) if live && !holds(&old, ConditionType::Degraded, &d) => {
+            Some(EventNote::warning(d.reason, d.message))
         }
-        None => {
-            let why = match last {
-                Some(run) if run.outcome == "Failed" => format!(
-                    "training failed: {}",
-                    run.message.clone().unwrap_or_default()
-                ),
-                Some(run) if run.outcome == "Running" => {
-                    format!("waiting for training Job {}", run.job)
-                }
-                _ => "no version has been promoted yet".into(),
-            };
-            set(condition::MODEL_AVAILABLE, false, "NoModel", why.clone());
-            set(condition::READY, false, "NoModel", why);
-        }
+        _ => None,
     }
-    match &status.drift {
-        Some(d) if d.verdict == "Warning" || d.verdict == "Critical" => set(
-            condition::DRIFTED,
-            true,
-            &d.verdict,
+}
+
+fn drifted(drift: Option<&DriftStatus>) -> Value {
+    match drift {
+        Some(d) if d.verdict.is_drift() => Value::yes(
+            if d.verdict == CheckVerdict::Critical {
+                "Critical"
+            } else {
+                "Warning"
+            },
             format!(
                 "policy {} found {} drift in: {}",
                 d.policy,
@@ -310,44 +255,31 @@ pub(super) fn set_conditions(
                 d.drifted_features.join(", ")
             ),
         ),
-        Some(d) => set(
-            condition::DRIFTED,
-            false,
-            "NoDrift",
+        Some(d) => Value::no(
+            reason::NO_DRIFT,
             format!("last check by policy {}: {}", d.policy, d.verdict),
         ),
-        None => set(
-            condition::DRIFTED,
-            false,
-            "NotChecked",
-            "no drift check has run".into(),
-        ),
+        None => Value::no(reason::NOT_CHECKED, "no drift check has run"),
     }
-    match (last, &status.drift) {
-        (Some(run), _) if run.outcome == "Failed" => set(
-            condition::DEGRADED,
-            true,
-            "TrainingFailed",
-            format!(
-                "Job {}: {}",
-                run.job,
-                run.message.clone().unwrap_or_default()
-            ),
-        ),
-        (_, Some(d)) if d.verdict == "Failed" => set(
-            condition::DEGRADED,
-            true,
-            "DriftCheckFailed",
-            format!("the last check of policy {} failed", d.policy),
-        ),
-        _ => set(
-            condition::DEGRADED,
-            false,
-            "AsExpected",
-            "training and checks succeed".into(),
-        ),
-    }
-    status.conditions = conditions;
+}
+
+/// The newest check of the DriftPolicies watching this model.
+pub fn drift_status(policies: &[DriftPolicy]) -> Option<DriftStatus> {
+    policies
+        .iter()
+        .filter_map(|p| {
+            let status = p.status.as_ref()?;
+            let check = status.last_check.as_ref()?;
+            Some(DriftStatus {
+                verdict: check.verdict,
+                checked_at: check.checked_at.clone(),
+                drifted_features: check.drifted_features.clone(),
+                report_uri: check.report_uri.clone(),
+                policy: p.name_any(),
+                retrain: check.retrain.clone(),
+            })
+        })
+        .max_by(|a, b| a.checked_at.cmp(&b.checked_at))
 }
 
 /// The status of a model whose spec is invalid: the children are left alone.
@@ -365,200 +297,4 @@ pub fn invalid_status(
         now,
     );
     status
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-    use vigil_core::model::Algorithm;
-    use vigil_core::promotion::{Gates, MetricThreshold};
-    use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison};
-
-    fn at(minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 28, 17, minute, 0)
-            .single()
-            .expect("time")
-    }
-
-    fn run() -> TrainingRun {
-        TrainingRun {
-            job: "income-train-1".into(),
-            trigger: "Initial".into(),
-            started_at: rfc3339(at(0)),
-            finished_at: None,
-            outcome: "Running".into(),
-            version: None,
-            message: None,
-        }
-    }
-
-    fn metrics(auc: f64) -> KeyMetrics {
-        KeyMetrics {
-            accuracy: 0.85,
-            roc_auc: Some(auc),
-            precision: 0.7,
-            recall: 0.6,
-            f1: 0.65,
-            log_loss: 0.32,
-            ece: 0.01,
-        }
-    }
-
-    fn success(version: &str, auc: f64, served: Option<(&str, f64)>) -> TrainSummary {
-        TrainSummary::Succeeded {
-            version: version.into(),
-            algorithm: Algorithm::LogisticRegression,
-            metrics: metrics(auc),
-            served: served.map(|(v, a)| ServedComparison {
-                version: v.into(),
-                metrics: Some(metrics(a)),
-                error: None,
-            }),
-            validation_passed: true,
-            warnings: vec![],
-            rows: RowCounts {
-                train: 100,
-                holdout: 20,
-            },
-            artifact_uri: "s3://m/models/x/model.json".into(),
-            report_uri: "s3://m/reports/training/x.json".into(),
-        }
-    }
-
-    fn promotion(auto: bool) -> PromotionSpec {
-        PromotionSpec {
-            auto,
-            gates: Gates {
-                min_metric: MetricThreshold {
-                    name: "rocAuc".into(),
-                    value: 0.85,
-                },
-                ..Gates::default()
-            },
-        }
-    }
-
-    #[test]
-    fn lifecycle_promote_reject_rollback_unpin() {
-        let mut status = MonitoredModelStatus::default();
-        let events = record_training(
-            &mut status,
-            run(),
-            &success("v1", 0.90, None),
-            &promotion(true),
-            at(1),
-        );
-        assert_eq!(
-            events.iter().map(|e| e.reason).collect::<Vec<_>>(),
-            vec!["TrainingSucceeded", "ModelPromoted"]
-        );
-        assert!(reconcile_serving(&mut status, None, at(1)).is_empty());
-        assert_eq!(status.serving_version.as_deref(), Some("v1"));
-
-        let events = record_training(
-            &mut status,
-            run(),
-            &success("v2", 0.87, Some(("v1", 0.90))),
-            &promotion(true),
-            at(2),
-        );
-        assert_eq!(events[1].reason, "PromotionRejected");
-        assert_eq!(
-            events[1].note,
-            "v2: maxRegression: rocAuc 0.8700 vs served v1 0.9000: regression +0.0300 > 0.0100"
-        );
-        let candidate = status.latest_candidate.as_ref().expect("candidate");
-        assert!(!candidate.passed);
-        assert_eq!(status.serving_version.as_deref(), Some("v1"));
-
-        record_training(
-            &mut status,
-            run(),
-            &success("v3", 0.91, Some(("v1", 0.90))),
-            &promotion(true),
-            at(3),
-        );
-        reconcile_serving(&mut status, None, at(3));
-        assert_eq!(status.serving_version.as_deref(), Some("v3"));
-
-        let events = reconcile_serving(&mut status, Some("v1"), at(4));
-        assert_eq!(events[0].reason, "RolledBack");
-        assert_eq!(status.serving_version.as_deref(), Some("v1"));
-        assert!(
-            reconcile_serving(&mut status, Some("v1"), at(5)).is_empty(),
-            "idempotent"
-        );
-
-        let events = reconcile_serving(&mut status, None, at(6));
-        assert_eq!(events[0].reason, "Unpinned");
-        assert_eq!(status.serving_version.as_deref(), Some("v3"));
-        let actions: Vec<HistoryAction> = status.history.iter().map(|h| h.action).collect();
-        assert_eq!(
-            actions,
-            vec![
-                HistoryAction::Promoted,
-                HistoryAction::Rejected,
-                HistoryAction::Promoted,
-                HistoryAction::RolledBack,
-                HistoryAction::Unpinned
-            ]
-        );
-    }
-
-    #[test]
-    fn manual_promotion_waits_for_approval() {
-        let mut status = MonitoredModelStatus::default();
-        let events = record_training(
-            &mut status,
-            run(),
-            &success("v1", 0.90, None),
-            &promotion(false),
-            at(1),
-        );
-        assert_eq!(events[1].reason, "AwaitingApproval");
-        assert_eq!(status.promoted_version, None);
-        assert!(
-            approve(&mut status, "v0", at(2)).is_empty(),
-            "only the named candidate"
-        );
-        let events = approve(&mut status, "v1", at(2));
-        assert_eq!(events[0].reason, "ModelPromoted");
-        reconcile_serving(&mut status, None, at(2));
-        assert_eq!(status.serving_version.as_deref(), Some("v1"));
-    }
-
-    #[test]
-    fn failures_are_recorded_and_history_is_bounded() {
-        let mut status = MonitoredModelStatus::default();
-        let failed = TrainSummary::Failed {
-            reason: "ValidationFailed".into(),
-            message: "minRows: 3 rows".into(),
-        };
-        let events = record_training(&mut status, run(), &failed, &promotion(true), at(1));
-        assert_eq!(
-            events,
-            vec![EventNote {
-                warning: true,
-                reason: "TrainingFailed",
-                note: "ValidationFailed: minRows: 3 rows".into()
-            }]
-        );
-        let last = status.last_training.as_ref().expect("run");
-        assert_eq!(
-            (last.outcome.as_str(), last.finished_at.as_deref()),
-            ("Failed", Some("2026-11-28T17:01:00Z"))
-        );
-        for i in 0..30 {
-            record_training(
-                &mut status,
-                run(),
-                &success(&format!("v{i:02}"), 0.9, None),
-                &promotion(true),
-                at(2),
-            );
-        }
-        assert_eq!(status.history.len(), HISTORY_LIMIT);
-        assert_eq!(status.history[0].version, "v10");
-    }
 }
