@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod notify;
 pub mod observe;
 pub mod run;
+pub mod schedule;
 pub mod stores;
 pub mod time;

@@ -142,6 +142,12 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         )
         .await;
     }
+    ctx.metrics.check_schedule(
+        &namespace,
+        &policy.spec.model_ref.name,
+        &policy.name_any(),
+        &policy.spec.policy.schedule,
+    );
     let mut plan = plan(&policy, &world, &ctx.image, now)?;
     let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);
     let mut rejected = match &plan.cronjob {
@@ -229,6 +235,8 @@ async fn record_side_effects(
     if let ModelLookup::Found(model) = &world.model {
         for event in &plan.model_events {
             publish(ctx, model.as_ref(), event).await;
+            ctx.metrics
+                .model_event(namespace, &model.name_any(), event.reason);
         }
     }
 }

@@ -48,16 +48,18 @@ pub fn health(status: &DriftPolicyStatus, policy: &DriftPolicy, facts: &PolicyFa
         )
     });
     let (ready, waiting, blocked) = match &facts.model {
-        None => {
-            let why = format!(
-                "MonitoredModel {model} does not exist in this namespace: create it or fix spec.modelRef.name"
-            );
-            (
-                Value::no(reason::MODEL_NOT_FOUND, why.clone()),
-                None,
-                Some(Value::yes(reason::MODEL_NOT_FOUND, why)),
-            )
-        }
+        // Not a failure yet: the model may be on its way (one `kubectl apply -f`
+        // of both creates the policy first as often as not).
+        None => (
+            Value::no(
+                reason::MODEL_NOT_FOUND,
+                format!(
+                    "MonitoredModel {model} does not exist in this namespace: create it or fix spec.modelRef.name"
+                ),
+            ),
+            None,
+            None,
+        ),
         Some(Err(error)) => {
             let why = format!("MonitoredModel {model} cannot be read ({error}): fix the model");
             (

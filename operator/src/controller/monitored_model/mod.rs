@@ -137,6 +137,8 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
     let models: Api<MonitoredModel> = Api::namespaced(ctx.client.clone(), &namespace);
     if let Err(message) = validate(&model) {
         let status = invalid_status(&model, &message, now);
+        ctx.metrics
+            .model_conditions(&namespace, &model.name_any(), &status.conditions);
         return reject_invalid_spec(
             &ctx,
             &models,
@@ -161,6 +163,8 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
         Ok(Some(_)) => {
             for note in &plan.events {
                 publish(&ctx, model.as_ref(), note).await;
+                ctx.metrics
+                    .model_event(&namespace, &model.name_any(), note.reason);
             }
         }
         Ok(None) => {}
@@ -170,6 +174,8 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
         &model.name_any(),
         plan.status.serving_version.as_deref(),
     );
+    ctx.metrics
+        .model_conditions(&namespace, &model.name_any(), &plan.status.conditions);
     let key = format!("{namespace}/{}", model.name_any());
     if let Some(r) = &plan.facts.rejected {
         ctx.metrics.failure(CONTROLLER, r.metric_label());
