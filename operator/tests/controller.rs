@@ -7,7 +7,8 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{at, finish_job, model_yaml, trained, FakeApi, Recorded, JOBS, NS};
+use common::scenario::*;
+use common::{at, finish_job, model_yaml, trained, FakeApi, JOBS, NS};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
@@ -15,141 +16,8 @@ use k8s_openapi::ByteString;
 use kube::core::DeserializeGuard;
 use serde_json::{json, Value};
 use vigil_core::report::TrainSummary;
-use vigil_operator::controller::{self, drift_policy, monitored_model};
+use vigil_operator::controller::{self, monitored_model};
 use vigil_operator::crd::{DriftPolicy, HistoryAction, MonitoredModel};
-
-const MODELS: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/monitoredmodels";
-const POLICIES: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/driftpolicies";
-const CRONJOBS: &str = "/apis/batch/v1/namespaces/ml/cronjobs";
-const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ml/deployments";
-const SERVICES: &str = "/api/v1/namespaces/ml/services";
-const PDBS: &str = "/apis/policy/v1/namespaces/ml/poddisruptionbudgets";
-const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ml/events";
-
-const V1: &str = "20261128-173000-aaaaaa";
-const V2: &str = "20261128-183000-bbbbbb";
-const V3: &str = "20261128-193000-cccccc";
-
-fn policy_yaml(extra: &str) -> DriftPolicy {
-    serde_yaml::from_str(&format!(
-        r#"
-apiVersion: vigil.dev/v1alpha1
-kind: DriftPolicy
-metadata: {{name: income-drift, namespace: {NS}}}
-spec:
-  modelRef: {{name: income}}
-  schedule: "0 */6 * * *"
-  window: 6h
-{extra}
-"#
-    ))
-    .expect("policy")
-}
-
-fn drift_result(verdict: &str, checked_at: &str) -> String {
-    json!({
-        "outcome": "succeeded", "verdict": verdict, "driftVerdict": verdict,
-        "qualityPassed": true,
-        "driftedFeatures": if verdict == "None" { json!([]) } else { json!(["age"]) },
-        "driftedCount": if verdict == "None" { 0 } else { 1 },
-        "top": [{"name": "age", "verdict": verdict, "psi": 0.83, "pValue": 3.8e-106}],
-        "referenceRows": 10000, "currentRows": 5000, "modelVersion": V1,
-        "checkedAt": checked_at,
-        "reportUri": "s3://models/income/reports/drift/x.json",
-        "htmlUri": "s3://models/income/reports/drift/x.html"
-    })
-    .to_string()
-}
-
-/// A drift Job as the policy's CronJob would create it.
-fn put_drift_job(api: &FakeApi, name: &str, created: &str) {
-    let job: Job = serde_json::from_value(json!({
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
-            "labels": {"app.kubernetes.io/name": "vigil", "app.kubernetes.io/instance": "income",
-                       "app.kubernetes.io/component": "drift",
-                       "app.kubernetes.io/managed-by": "vigil-operator",
-                       "vigil.dev/policy": "income-drift"}},
-        "spec": {"template": {"spec": {"containers": []}}}
-    }))
-    .expect("job");
-    api.put(&job);
-}
-
-async fn reconcile_model(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) -> Vec<Recorded> {
-    let model: MonitoredModel = api.get(MODELS, "income").expect("model in the world");
-    monitored_model::reconcile(Arc::new(model), api.context(now))
-        .await
-        .expect("reconcile");
-    api.take_writes()
-}
-
-async fn reconcile_policy(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) -> Vec<Recorded> {
-    let policy: DriftPolicy = api
-        .get(POLICIES, "income-drift")
-        .expect("policy in the world");
-    drift_policy::reconcile(Arc::new(policy), api.context(now))
-        .await
-        .expect("reconcile");
-    api.take_writes()
-}
-
-fn lines(writes: &[Recorded]) -> Vec<String> {
-    writes.iter().map(Recorded::line).collect()
-}
-
-fn event_reasons(writes: &[Recorded]) -> Vec<String> {
-    writes
-        .iter()
-        .filter(|w| w.path == EVENTS)
-        .map(|w| {
-            let body = w.body.as_ref().expect("event body");
-            format!(
-                "{}:{}",
-                body["regarding"]["kind"].as_str().unwrap_or_default(),
-                body["reason"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
-}
-
-fn status_of(api: &FakeApi) -> Value {
-    let model: MonitoredModel = api.get(MODELS, "income").expect("model");
-    serde_json::to_value(model.status.expect("status")).expect("json")
-}
-
-fn condition(status: &Value, type_: &str) -> (String, String) {
-    let c = status["conditions"]
-        .as_array()
-        .expect("conditions")
-        .iter()
-        .find(|c| c["type"] == type_)
-        .unwrap_or_else(|| panic!("no condition {type_}"));
-    (
-        c["status"].as_str().unwrap_or_default().to_string(),
-        c["reason"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
-fn served_version_of(api: &FakeApi) -> String {
-    let deployment: Deployment = api
-        .get(DEPLOYMENTS, "income-inference")
-        .expect("deployment");
-    let env = deployment
-        .spec
-        .expect("spec")
-        .template
-        .spec
-        .expect("pod")
-        .containers[0]
-        .env
-        .clone()
-        .expect("env");
-    env.iter()
-        .find(|e| e.name == "VIGIL_MODEL_VERSION")
-        .and_then(|e| e.value.clone())
-        .expect("version env")
-}
 
 #[tokio::test]
 async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
@@ -589,16 +457,6 @@ async fn api_errors_back_off_exponentially() {
         text.contains(r#"vigil_operator_reconcile_failures_total{controller="MonitoredModel",reason="api_error"} 3"#),
         "{text}"
     );
-}
-
-fn serving_model(api: &FakeApi) {
-    let mut model = model_yaml(true);
-    model.status = Some(vigil_operator::crd::MonitoredModelStatus {
-        serving_version: Some(V1.into()),
-        promoted_version: Some(V1.into()),
-        ..Default::default()
-    });
-    api.put(&model);
 }
 
 #[tokio::test]

@@ -164,6 +164,7 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         if let Some(r) = apply_or_reject(&jobs, job, None).await? {
             // Not started: record nothing, so that the next pass decides again.
             plan.status = policy.status.clone().unwrap_or_default();
+            plan.status.observed_generation = policy.metadata.generation;
             plan.events.clear();
             plan.model_events.clear();
             plan.recorded = None;
@@ -172,8 +173,14 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
     }
     if let Some(r) = rejected {
         plan.facts.rejected = Some(r);
-        plan.events
-            .extend(set_conditions(&mut plan.status, &policy, &plan.facts, now));
+        // Decided again from the conditions the object had, so that an
+        // unchanged refusal changes nothing (no write, no Event).
+        plan.status.conditions = policy
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        plan.announce = set_conditions(&mut plan.status, &policy, &plan.facts, now);
     }
     // The check is recorded first; only then are webhooks called and Events
     // published, so a reconcile on a stale copy (a conflict) repeats neither.
@@ -229,7 +236,7 @@ async fn record_side_effects(
             }
         }
     }
-    for event in &plan.events {
+    for event in plan.events.iter().chain(&plan.announce) {
         publish(ctx, policy, event).await;
     }
     if let ModelLookup::Found(model) = &world.model {

@@ -53,6 +53,8 @@ pub struct PolicyPlan {
     /// Events about the policy, and about the model.
     pub events: Vec<EventNote>,
     pub model_events: Vec<EventNote>,
+    /// The Event announcing a new failure the conditions show.
+    pub announce: Option<EventNote>,
     /// What the conditions were computed from (the apply step adds a refused write).
     pub facts: PolicyFacts,
     pub requeue_after: Option<Duration>,
@@ -126,8 +128,7 @@ pub fn plan(
         rejected: None,
     };
     status.observed_generation = policy.metadata.generation;
-    let mut events = events;
-    events.extend(set_conditions(&mut status, policy, &facts, now));
+    let announce = set_conditions(&mut status, policy, &facts, now);
     Ok(PolicyPlan {
         status,
         keep_cronjob: matches!(world.model, ModelLookup::Unreadable(_)),
@@ -136,6 +137,7 @@ pub fn plan(
         recorded: summary,
         events,
         model_events,
+        announce,
         facts,
         requeue_after: recheck,
     })

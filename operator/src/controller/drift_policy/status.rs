@@ -88,6 +88,11 @@ pub fn health(status: &DriftPolicyStatus, policy: &DriftPolicy, facts: &PolicyFa
             (ready, None, None)
         }
     };
+    // A CronJob the API server refused is not in place.
+    let ready = match &facts.rejected {
+        Some(r) => Value::no(r.reason, r.to_string()),
+        None => ready,
+    };
     let reconciling = facts
         .running_check
         .as_ref()

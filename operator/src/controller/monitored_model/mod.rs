@@ -121,8 +121,14 @@ fn record_rejection(
         plan.facts.training.running = None;
     }
     plan.facts.rejected = children.or(job);
-    plan.events
-        .extend(set_conditions(&mut plan.status, model, &plan.facts, now));
+    // Decided again from the conditions the object had, so that an unchanged
+    // refusal changes nothing (no write, no Event).
+    plan.status.conditions = model
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    plan.announce = set_conditions(&mut plan.status, model, &plan.facts, now);
 }
 
 /// One reconcile of a MonitoredModel.
@@ -161,7 +167,7 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
         Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
         Err(e) => return Err(e),
         Ok(Some(_)) => {
-            for note in &plan.events {
+            for note in plan.events.iter().chain(&plan.announce) {
                 publish(&ctx, model.as_ref(), note).await;
                 ctx.metrics
                     .model_event(&namespace, &model.name_any(), note.reason);

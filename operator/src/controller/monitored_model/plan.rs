@@ -49,6 +49,9 @@ pub struct ModelPlan {
     pub cronjob: Option<CronJob>,
     pub start_training: Option<Job>,
     pub events: Vec<EventNote>,
+    /// The Event announcing a new failure the conditions show (recomputed with
+    /// the conditions when the apply step learns of a refused write).
+    pub announce: Option<EventNote>,
     /// What the conditions were computed from (the apply step adds a refused write).
     pub facts: ModelFacts,
     /// Look again after this long although nothing changes (a retry backoff,
@@ -143,7 +146,7 @@ pub fn plan(
         rejected: None,
     };
     status.observed_generation = model.metadata.generation;
-    events.extend(set_conditions(&mut status, model, &facts, now));
+    let announce = set_conditions(&mut status, model, &facts, now);
     let requeue_after = [retry, facts.training.recheck].into_iter().flatten().min();
     Ok(ModelPlan {
         status,
@@ -153,6 +156,7 @@ pub fn plan(
         cronjob: build_training_cronjob(model, &config, image)?,
         start_training,
         events,
+        announce,
         facts,
         requeue_after,
     })
