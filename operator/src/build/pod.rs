@@ -2,6 +2,7 @@
 //! the store needs, credentials by reference, and what the user places.
 
 use super::*;
+use crate::crd::PodSettings;
 
 pub(super) fn resources(spec: Option<&Resources>) -> Option<ResourceRequirements> {
     let spec = spec?;
@@ -137,6 +138,44 @@ pub(super) fn http_probe(path: &str) -> Probe {
     }
 }
 
+/// The user's `spec.pods` on a Pod template: service account, node placement,
+/// pull secrets, priority, extra labels, annotations and environment. Vigil's
+/// own labels, annotations and `VIGIL_*` variables win (validation rejects a
+/// spec that sets them).
+pub(super) fn place(mut template: PodTemplateSpec, settings: &PodSettings) -> PodTemplateSpec {
+    let meta = template.metadata.get_or_insert_with(ObjectMeta::default);
+    let merge = |ours: &mut Option<BTreeMap<String, String>>, extra: &BTreeMap<String, String>| {
+        if extra.is_empty() {
+            return;
+        }
+        let mut all = extra.clone();
+        all.extend(ours.take().unwrap_or_default());
+        *ours = Some(all);
+    };
+    merge(&mut meta.labels, &settings.labels);
+    merge(&mut meta.annotations, &settings.annotations);
+    let Some(spec) = template.spec.as_mut() else {
+        return template;
+    };
+    spec.service_account_name = settings.service_account_name.clone();
+    spec.node_selector =
+        (!settings.node_selector.is_empty()).then(|| settings.node_selector.clone());
+    spec.tolerations = (!settings.tolerations.is_empty()).then(|| settings.tolerations.clone());
+    spec.affinity = settings.affinity.clone();
+    spec.image_pull_secrets =
+        (!settings.image_pull_secrets.is_empty()).then(|| settings.image_pull_secrets.clone());
+    spec.priority_class_name = settings.priority_class_name.clone();
+    if !settings.env.is_empty() {
+        for container in &mut spec.containers {
+            container
+                .env
+                .get_or_insert_with(Vec::new)
+                .extend(settings.env.iter().cloned());
+        }
+    }
+    template
+}
+
 /// The Pod of a batch job (`vigil train` or `vigil drift`) reading its
 /// configuration from `VIGIL_CONFIG_JSON` and leaving its result in the
 /// termination message.
@@ -149,7 +188,7 @@ pub(super) fn job_pod(
     image: &str,
 ) -> PodTemplateSpec {
     let (volumes, mounts) = volumes(&[&model.spec.storage.uri, &model.spec.training.data.uri]);
-    PodTemplateSpec {
+    let template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels),
             ..ObjectMeta::default()
@@ -177,7 +216,8 @@ pub(super) fn job_pod(
             volumes: Some(volumes),
             ..PodSpec::default()
         }),
-    }
+    };
+    place(template, &model.spec.pods)
 }
 
 #[cfg(test)]
@@ -219,6 +259,83 @@ mod tests {
             pod["volumes"].as_array().map(Vec::len),
             Some(2),
             "the data claim is not needed to serve"
+        );
+    }
+
+    #[test]
+    fn spec_pods_reach_every_pod_and_vigil_keeps_its_own() {
+        let mut model = model();
+        model.spec.pods = serde_json::from_value(json!({
+            "serviceAccountName": "income-irsa",
+            "nodeSelector": {"pool": "ml"},
+            "tolerations": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "zone", "operator": "In", "values": ["a"]}]}]}}},
+            "imagePullSecrets": [{"name": "regcred"}],
+            "priorityClassName": "ml-high",
+            "labels": {"team": "risk"},
+            "annotations": {"sidecar.istio.io/inject": "false"},
+            "env": [{"name": "AWS_REGION", "value": "eu-west-1"}]
+        }))
+        .expect("pod settings");
+        let config = train_job_config(&model, None);
+        let job = build_training_job(&model, "j", TrainingTrigger::Manual, None, &config, "vigil")
+            .expect("job");
+        let deployment = build_serving_deployment(&model, "v1", "vigil").expect("deployment");
+        let templates = [
+            serde_json::to_value(job.spec.expect("spec").template).expect("json"),
+            serde_json::to_value(deployment.spec.expect("spec").template).expect("json"),
+        ];
+        for template in &templates {
+            let spec = &template["spec"];
+            assert_eq!(spec["serviceAccountName"], "income-irsa");
+            assert_eq!(
+                spec["automountServiceAccountToken"], false,
+                "IRSA projects its own token"
+            );
+            assert_eq!(spec["nodeSelector"], json!({"pool": "ml"}));
+            assert_eq!(spec["tolerations"][0]["key"], "gpu");
+            assert_eq!(
+                spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+                    ["nodeSelectorTerms"][0]["matchExpressions"][0]["key"],
+                "zone"
+            );
+            assert_eq!(spec["imagePullSecrets"], json!([{"name": "regcred"}]));
+            assert_eq!(spec["priorityClassName"], "ml-high");
+            let labels = &template["metadata"]["labels"];
+            assert_eq!(labels["team"], "risk");
+            assert_eq!(labels["app.kubernetes.io/instance"], "income");
+            assert_eq!(
+                template["metadata"]["annotations"],
+                json!({"sidecar.istio.io/inject": "false"})
+            );
+            let env = spec["containers"][0]["env"].as_array().expect("env");
+            assert_eq!(
+                env.last(),
+                Some(&json!({"name": "AWS_REGION", "value": "eu-west-1"}))
+            );
+            assert!(env
+                .iter()
+                .any(|e| e["name"].as_str().is_some_and(|n| n.starts_with("VIGIL_"))));
+        }
+        let mut reserved = model.spec.pods.clone();
+        reserved
+            .labels
+            .insert("app.kubernetes.io/component".into(), "x".into());
+        assert!(reserved
+            .check()
+            .expect_err("reserved")
+            .contains("spec.pods.labels"));
+        let mut reserved = model.spec.pods.clone();
+        reserved.env.push(
+            serde_json::from_value(json!({"name": "VIGIL_STORE", "value": "x"})).expect("env"),
+        );
+        assert_eq!(
+            reserved.check(),
+            Err(
+                "spec.pods.env[1].name: `VIGIL_STORE` is set by Vigil (VIGIL_* is reserved)".into()
+            )
         );
     }
 }

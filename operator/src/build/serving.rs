@@ -1,8 +1,8 @@
 //! The inference Deployment, its Service and its PodDisruptionBudget.
 
 use super::pod::{
-    container_security, credentials, default_resources, env, http_probe, pod_security, resources,
-    volumes,
+    container_security, credentials, default_resources, env, http_probe, place, pod_security,
+    resources, volumes,
 };
 use super::*;
 
@@ -61,20 +61,23 @@ pub fn build_serving_deployment(
                 match_labels: Some(selector_labels(model, Component::Inference)),
                 ..LabelSelector::default()
             },
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(pod_labels),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    security_context: Some(pod_security()),
-                    automount_service_account_token: Some(false),
-                    termination_grace_period_seconds: Some(30),
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
-                }),
-            },
+            template: place(
+                PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels: Some(pod_labels),
+                        ..ObjectMeta::default()
+                    }),
+                    spec: Some(PodSpec {
+                        containers: vec![container],
+                        security_context: Some(pod_security()),
+                        automount_service_account_token: Some(false),
+                        termination_grace_period_seconds: Some(30),
+                        volumes: Some(volumes),
+                        ..PodSpec::default()
+                    }),
+                },
+                &model.spec.pods,
+            ),
             ..DeploymentSpec::default()
         }),
         ..Deployment::default()

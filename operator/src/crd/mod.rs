@@ -3,9 +3,11 @@
 
 mod drift_policy;
 mod monitored_model;
+mod pods;
 
 pub use drift_policy::*;
 pub use monitored_model::*;
+pub use pods::PodSettings;
 
 pub const GROUP: &str = "vigil.dev";
 pub const VERSION: &str = "v1alpha1";

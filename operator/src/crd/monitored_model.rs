@@ -14,7 +14,7 @@ use vigil_core::promotion::{GateResult, PromotionSpec};
 use vigil_core::report::KeyMetrics;
 use vigil_core::schema::FeatureSchema;
 
-use super::CheckVerdict;
+use super::{CheckVerdict, PodSettings};
 
 /// A machine-learning model that Vigil trains, serves, logs and watches.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -67,6 +67,15 @@ pub struct MonitoredModelSpec {
     /// How the model is served.
     #[serde(default)]
     pub serving: ServingSpec,
+    /// Where and as whom its Pods run (inference, training, checks): service
+    /// account, node selector, tolerations, affinity, pull secrets, priority,
+    /// extra labels, annotations and environment.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pods: PodSettings,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The inference Deployment.

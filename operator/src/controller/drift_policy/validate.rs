@@ -1,9 +1,16 @@
 //! Cross-field checks of a DriftPolicy spec, against its model's schema.
 
+use crate::controller::monitored_model::validate::check_schedule;
 use crate::crd::{DriftPolicy, MonitoredModel};
 
 pub fn validate(policy: &DriftPolicy, model: Option<&MonitoredModel>) -> Result<(), String> {
-    policy.spec.policy.check().map_err(|e| e.to_string())?;
+    policy
+        .spec
+        .policy
+        .check()
+        // The rules sit in `spec`: name the field where the user wrote it.
+        .map_err(|e| e.to_string().replace("policy `", "`spec."))?;
+    check_schedule("spec.schedule", &policy.spec.policy.schedule)?;
     if let Some(model) = model {
         policy
             .spec

@@ -24,6 +24,10 @@ pub fn validate(model: &MonitoredModel) -> Result<(), String> {
     if flush > std::time::Duration::from_secs(3600) {
         return Err("spec.serving.logging.flushInterval must be at most 1h".into());
     }
+    if let Some(schedule) = &model.spec.training.schedule {
+        check_schedule("spec.training.schedule", schedule)?;
+    }
+    model.spec.pods.check()?;
     if let (Some(min), replicas) = (serving.min_available, serving.replicas) {
         if min > replicas {
             return Err(format!(
@@ -32,4 +36,34 @@ pub fn validate(model: &MonitoredModel) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A cron schedule as Kubernetes CronJobs read it, that runs at all.
+pub fn check_schedule(field: &str, schedule: &str) -> Result<(), String> {
+    match crate::schedule::longest_gap(schedule) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "{field}: `{schedule}` is not a cron schedule that runs (five fields: minute hour \
+             day-of-month month day-of-week, e.g. `0 3 * * 0`; or @hourly, @daily, @weekly)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_are_cron_that_runs() {
+        for good in ["0 3 * * 0", "*/15 * * * *", "@daily", "0 0 29 2 *"] {
+            assert_eq!(check_schedule("spec.schedule", good), Ok(()), "{good}");
+        }
+        for bad in ["every 6h", "0 3 * *", "61 * * * *", "0 0 31 2 *"] {
+            let err = check_schedule("spec.training.schedule", bad).expect_err(bad);
+            assert!(
+                err.starts_with(&format!("spec.training.schedule: `{bad}`")),
+                "{err}"
+            );
+        }
+    }
 }
