@@ -326,6 +326,7 @@ mod tests {
         assert!(reserved
             .check()
             .expect_err("reserved")
+            .0
             .contains("spec.pods.labels"));
         let mut reserved = model.spec.pods.clone();
         reserved.env.push(
@@ -333,9 +334,10 @@ mod tests {
         );
         assert_eq!(
             reserved.check(),
-            Err(
-                "spec.pods.env[1].name: `VIGIL_STORE` is set by Vigil (VIGIL_* is reserved)".into()
-            )
+            Err(crate::crd::InvalidSpec(
+                "spec.pods.env[1].name: `VIGIL_STORE` is set by Vigil (VIGIL_* is reserved)"
+                    .to_string()
+            ))
         );
     }
 }

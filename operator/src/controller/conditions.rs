@@ -15,6 +15,7 @@
 use chrono::{DateTime, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use crate::crd::CheckVerdict;
 use crate::time::k8s_time;
 
 /// The condition types, serialised as their names.
@@ -65,6 +66,8 @@ pub mod reason {
     pub const WAITING_FOR_MODEL: &str = "WaitingForModel";
 
     // Drifted.
+    pub const WARNING: &str = "Warning";
+    pub const CRITICAL: &str = "Critical";
     pub const NO_DRIFT: &str = "NoDrift";
     pub const NOT_CHECKED: &str = "NotChecked";
 
@@ -197,6 +200,45 @@ impl Health {
             stalled: Some(Value::yes(reason, message.clone())),
             degraded: Some(Value::yes(reason, message)),
         }
+    }
+}
+
+/// Writes `health` and the kind's `own` conditions. Returns the Event that
+/// announces the `Degraded` failure when it is `live` (observed in the world:
+/// a Pod that cannot start, a refused write; failures with an Event of their
+/// own are not live) and new (the old conditions do not say it yet).
+pub fn write(
+    conditions: &mut Vec<Condition>,
+    health: &Health,
+    own: Vec<(ConditionType, Value)>,
+    live: bool,
+    generation: Option<i64>,
+    now: DateTime<Utc>,
+) -> Option<crate::events::EventNote> {
+    let old = conditions.clone();
+    health.apply(conditions, generation, now);
+    for (type_, value) in own {
+        set(conditions, type_, &value, generation, now);
+    }
+    match &health.degraded {
+        Some(d) if live && !holds(&old, ConditionType::Degraded, d) => Some(
+            crate::events::EventNote::warning(d.reason, d.message.clone()),
+        ),
+        _ => None,
+    }
+}
+
+/// `Drifted` of a verdict: True with reason `Warning` / `Critical`, else False.
+pub fn drifted(
+    verdict: Option<CheckVerdict>,
+    drift: String,
+    other: impl FnOnce() -> String,
+) -> Value {
+    match verdict {
+        Some(CheckVerdict::Critical) => Value::yes(reason::CRITICAL, drift),
+        Some(CheckVerdict::Warning) => Value::yes(reason::WARNING, drift),
+        Some(_) => Value::no(reason::NO_DRIFT, other()),
+        None => Value::no(reason::NOT_CHECKED, "no drift check has run"),
     }
 }
 

@@ -11,3 +11,14 @@ pub use pods::PodSettings;
 
 pub const GROUP: &str = "vigil.dev";
 pub const VERSION: &str = "v1alpha1";
+
+/// A spec that breaks a rule the schema cannot express; the message names the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSpec(pub String);
+
+impl From<String> for InvalidSpec {
+    fn from(message: String) -> InvalidSpec {
+        InvalidSpec(message)
+    }
+}

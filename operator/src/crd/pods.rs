@@ -6,6 +6,8 @@ use k8s_openapi::api::core::v1::{Affinity, EnvVar, LocalObjectReference, Tolerat
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::InvalidSpec;
+
 /// Settings of every Pod Vigil creates for the model: inference, training and
 /// the DriftPolicies' checks.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -47,20 +49,22 @@ pub struct PodSettings {
 
 impl PodSettings {
     /// What a user may not set, with the field path.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), InvalidSpec> {
         let reserved =
             |key: &str| key.starts_with("app.kubernetes.io/") || key.starts_with("vigil.dev/");
         if let Some(key) = self.labels.keys().find(|k| reserved(k)) {
-            return Err(format!(
+            return Err(InvalidSpec(format!(
                 "spec.pods.labels: `{key}` is set by Vigil (app.kubernetes.io/* and vigil.dev/* are reserved)"
-            ));
+            )));
         }
         if let Some(key) = self
             .annotations
             .keys()
             .find(|k| k.starts_with("vigil.dev/"))
         {
-            return Err(format!("spec.pods.annotations: `{key}` is set by Vigil"));
+            return Err(InvalidSpec(format!(
+                "spec.pods.annotations: `{key}` is set by Vigil"
+            )));
         }
         if let Some((i, var)) = self
             .env
@@ -68,10 +72,10 @@ impl PodSettings {
             .enumerate()
             .find(|(_, v)| v.name.starts_with("VIGIL_"))
         {
-            return Err(format!(
+            return Err(InvalidSpec(format!(
                 "spec.pods.env[{i}].name: `{}` is set by Vigil (VIGIL_* is reserved)",
                 var.name
-            ));
+            )));
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ use vigil_core::drift::DriftSummary;
 use crate::apply::{apply_or_reject, apply_status, delete_child, reject_invalid_spec, STALE_RETRY};
 use crate::build::drift_cronjob_name;
 use crate::context::Context;
-use crate::crd::DriftPolicy;
+use crate::crd::{DriftPolicy, InvalidSpec};
 use crate::error::{Error, Result};
 use crate::events::publish;
 use crate::notify;
@@ -130,7 +130,7 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         ModelLookup::Found(model) => Some(model.as_ref()),
         _ => None,
     };
-    if let Err(message) = validate(&policy, model) {
+    if let Err(InvalidSpec(message)) = validate(&policy, model) {
         let status = invalid_status(&policy, &message, now);
         return reject_invalid_spec(
             &ctx,

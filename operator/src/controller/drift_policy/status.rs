@@ -3,11 +3,10 @@
 //! can build the conditions of any scenario.
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::apply::Rejection;
 use crate::controller::conditions::{
-    holds, reason, set, set_invalid_spec, ConditionType, Health, Value,
+    drifted, reason, set_invalid_spec, write, ConditionType, Health, Value,
 };
 use crate::crd::{CheckVerdict, DriftPolicy, DriftPolicyStatus};
 use crate::events::EventNote;
@@ -131,38 +130,28 @@ pub fn set_conditions(
     facts: &PolicyFacts,
     now: DateTime<Utc>,
 ) -> Option<EventNote> {
-    let generation = policy.metadata.generation;
     let health = health(status, policy, facts);
-    let old: Vec<Condition> = status.conditions.clone();
-    let mut conditions = std::mem::take(&mut status.conditions);
-    health.apply(&mut conditions, generation, now);
-    let drifted = match &status.last_check {
-        Some(c) if c.verdict.is_drift() => Value::yes(
-            if c.verdict == CheckVerdict::Critical {
-                "Critical"
-            } else {
-                "Warning"
-            },
-            format!("drifted: {}", c.drifted_features.join(", ")),
-        ),
-        Some(c) => Value::no(reason::NO_DRIFT, format!("last verdict: {}", c.verdict)),
-        None => Value::no(reason::NOT_CHECKED, "no check has run yet"),
-    };
-    set(
-        &mut conditions,
-        ConditionType::Drifted,
-        &drifted,
-        generation,
-        now,
+    let check = status.last_check.as_ref();
+    let drifted = drifted(
+        check.map(|c| c.verdict),
+        check
+            .map(|c| format!("drifted: {}", c.drifted_features.join(", ")))
+            .unwrap_or_default(),
+        || {
+            check
+                .map(|c| format!("last verdict: {}", c.verdict))
+                .unwrap_or_default()
+        },
     );
-    status.conditions = conditions;
     let live = facts.rejected.is_some() || facts.check_problem.is_some();
-    match health.degraded {
-        Some(d) if live && !holds(&old, ConditionType::Degraded, &d) => {
-            Some(EventNote::warning(d.reason, d.message))
-        }
-        _ => None,
-    }
+    write(
+        &mut status.conditions,
+        &health,
+        vec![(ConditionType::Drifted, drifted)],
+        live,
+        policy.metadata.generation,
+        now,
+    )
 }
 
 /// The status of a policy whose spec is invalid.

@@ -1,9 +1,9 @@
 //! Cross-field checks of a DriftPolicy spec, against its model's schema.
 
 use crate::controller::monitored_model::validate::check_schedule;
-use crate::crd::{DriftPolicy, MonitoredModel};
+use crate::crd::{DriftPolicy, InvalidSpec, MonitoredModel};
 
-pub fn validate(policy: &DriftPolicy, model: Option<&MonitoredModel>) -> Result<(), String> {
+pub fn validate(policy: &DriftPolicy, model: Option<&MonitoredModel>) -> Result<(), InvalidSpec> {
     policy
         .spec
         .policy

@@ -31,7 +31,7 @@ use crate::apply::{
 };
 use crate::build::{serving_name, training_cronjob_name};
 use crate::context::Context;
-use crate::crd::MonitoredModel;
+use crate::crd::{InvalidSpec, MonitoredModel};
 use crate::error::{Error, Result};
 use crate::events::{publish, reason as event};
 
@@ -141,7 +141,7 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
     })?;
     let now = ctx.now();
     let models: Api<MonitoredModel> = Api::namespaced(ctx.client.clone(), &namespace);
-    if let Err(message) = validate(&model) {
+    if let Err(InvalidSpec(message)) = validate(&model) {
         let status = invalid_status(&model, &message, now);
         ctx.metrics
             .model_conditions(&namespace, &model.name_any(), &status.conditions);

@@ -6,6 +6,8 @@ use vigil_core::promotion::{self, PromotionSpec};
 use vigil_core::report::TrainSummary;
 
 use crate::controller::conditions::{reason, stopped_reason};
+use vigil_core::report::KeyMetrics;
+
 use crate::crd::{
     Candidate, HistoryAction, HistoryEntry, MonitoredModelStatus, TrainingOutcome, TrainingRun,
 };
@@ -15,8 +17,22 @@ use crate::time::rfc3339;
 /// Bound of `status.history`.
 pub const HISTORY_LIMIT: usize = 20;
 
-pub fn push_history(status: &mut MonitoredModelStatus, entry: HistoryEntry) {
-    status.history.push(entry);
+/// Appends a decision about `version` to the bounded history.
+pub fn record(
+    status: &mut MonitoredModelStatus,
+    version: &str,
+    action: HistoryAction,
+    reason: String,
+    metrics: Option<KeyMetrics>,
+    now: DateTime<Utc>,
+) {
+    status.history.push(HistoryEntry {
+        version: version.to_string(),
+        action,
+        time: rfc3339(now),
+        reason,
+        metrics,
+    });
     let excess = status.history.len().saturating_sub(HISTORY_LIMIT);
     status.history.drain(..excess);
 }
@@ -88,15 +104,13 @@ fn decide_promotion(
         (true, false) => HistoryAction::AwaitingApproval,
         (false, _) => HistoryAction::Rejected,
     };
-    push_history(
+    record(
         status,
-        HistoryEntry {
-            version: version.clone(),
-            action,
-            time: rfc3339(now),
-            reason: why.clone(),
-            metrics: Some(metrics.clone()),
-        },
+        version,
+        action,
+        why.clone(),
+        Some(metrics.clone()),
+        now,
     );
     let note = format!("{version}: {why}");
     match action {
@@ -135,15 +149,13 @@ pub fn approve(
     }
     status.promoted_version = Some(candidate.version.clone());
     status.latest_candidate = None;
-    push_history(
+    record(
         status,
-        HistoryEntry {
-            version: candidate.version.clone(),
-            action: HistoryAction::Promoted,
-            time: rfc3339(now),
-            reason: "approved".into(),
-            metrics: Some(candidate.metrics),
-        },
+        &candidate.version,
+        HistoryAction::Promoted,
+        "approved".into(),
+        Some(candidate.metrics),
+        now,
     );
     vec![EventNote::normal(
         event::MODEL_PROMOTED,

@@ -15,9 +15,9 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
-use super::promotion::push_history;
+use super::promotion::record;
 use crate::build::Component;
-use crate::crd::{FailedRollout, HistoryAction, HistoryEntry, MonitoredModelStatus};
+use crate::crd::{FailedRollout, HistoryAction, MonitoredModelStatus};
 use crate::events::{reason as event, EventNote};
 use crate::observe::{first_problem, Rollout, VERSION_LABEL};
 use crate::time::rfc3339;
@@ -66,16 +66,7 @@ pub fn reconcile_serving(
         (HistoryAction::Pinned, _) => "serving.pinnedVersion pins it".to_string(),
         _ => "serving.pinnedVersion cleared; serving the promoted version".to_string(),
     };
-    push_history(
-        status,
-        HistoryEntry {
-            version: version.clone(),
-            action,
-            time: rfc3339(now),
-            reason: why.clone(),
-            metrics: None,
-        },
-    );
+    record(status, &version, action, why.clone(), None, now);
     let reason = match action {
         HistoryAction::RolledBack => event::ROLLED_BACK,
         HistoryAction::Pinned => event::PINNED,
@@ -133,28 +124,29 @@ pub fn observe_rollout(
                 message: why.clone(),
                 time: rfc3339(now),
             });
-            let record =
-                |status: &mut MonitoredModelStatus, version: &str, action, reason: String| {
-                    push_history(
-                        status,
-                        HistoryEntry {
-                            version: version.to_string(),
-                            action,
-                            time: rfc3339(now),
-                            reason,
-                            metrics: None,
-                        },
-                    )
-                };
             let what = if pinned { "pinned version" } else { "version" };
-            record(status, version, HistoryAction::RolloutFailed, why.clone());
+            record(
+                status,
+                version,
+                HistoryAction::RolloutFailed,
+                why.clone(),
+                None,
+                now,
+            );
             events.push(EventNote::warning(
                 event::ROLLOUT_FAILED,
                 format!("{what} {version} did not become ready: {why}"),
             ));
             if let Some(good) = status.serving_version.clone() {
                 let back = format!("{what} {version} failed its rollout; serving {good} again");
-                record(status, &good, HistoryAction::RolledBack, back.clone());
+                record(
+                    status,
+                    &good,
+                    HistoryAction::RolledBack,
+                    back.clone(),
+                    None,
+                    now,
+                );
                 events.push(EventNote::warning(event::ROLLED_BACK, back));
             }
         }

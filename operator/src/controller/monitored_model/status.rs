@@ -5,14 +5,13 @@
 //! test among them) can build the conditions of any scenario.
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 
 use super::training::TrainingView;
 use crate::apply::Rejection;
 use crate::build::serving_name;
 use crate::controller::conditions::{
-    holds, reason, set, set_invalid_spec, ConditionType, Health, Value,
+    drifted, reason, set_invalid_spec, write, ConditionType, Health, Value,
 };
 use crate::crd::{
     CheckVerdict, DriftPolicy, DriftStatus, MonitoredModel, MonitoredModelStatus, TrainingOutcome,
@@ -199,68 +198,53 @@ pub fn set_conditions(
     facts: &ModelFacts,
     now: DateTime<Utc>,
 ) -> Option<EventNote> {
-    let generation = model.metadata.generation;
     let health = health(status, model, facts);
-    let old: Vec<Condition> = status.conditions.clone();
-    let mut conditions = std::mem::take(&mut status.conditions);
-    health.apply(&mut conditions, generation, now);
-    let mut put = |type_, value: Value| set(&mut conditions, type_, &value, generation, now);
-    put(
-        ConditionType::Training,
-        match &health.reconciling {
-            Some(v) if v.reason == reason::TRAINING => {
-                Value::yes(reason::RUNNING, v.message.clone())
-            }
-            _ => match &facts.training.running {
-                Some(job) => Value::yes(reason::RUNNING, format!("training in Job {job}")),
-                None => Value::no(reason::IDLE, "no training Job is running"),
-            },
+    let training = match &health.reconciling {
+        Some(v) if v.reason == reason::TRAINING => Value::yes(reason::RUNNING, v.message.clone()),
+        _ => match &facts.training.running {
+            Some(job) => Value::yes(reason::RUNNING, format!("training in Job {job}")),
+            None => Value::no(reason::IDLE, "no training Job is running"),
+        },
+    };
+    let available = match (&status.serving_version, &status.desired_version) {
+        (Some(v), _) => Value::yes(reason::SERVING, format!("serving {v}")),
+        (None, Some(v)) => Value::no(reason::ROLLING_OUT, format!("version {v} is rolling out")),
+        (None, None) => Value::no(reason::NO_MODEL, no_model_why(status, facts)),
+    };
+    let drift = status.drift.as_ref();
+    let drifted = drifted(
+        drift.map(|d| d.verdict),
+        drift
+            .map(|d| {
+                format!(
+                    "policy {} found {} drift in: {}",
+                    d.policy,
+                    d.verdict,
+                    d.drifted_features.join(", ")
+                )
+            })
+            .unwrap_or_default(),
+        || {
+            drift
+                .map(|d| format!("last check by policy {}: {}", d.policy, d.verdict))
+                .unwrap_or_default()
         },
     );
-    put(
-        ConditionType::ModelAvailable,
-        match (&status.serving_version, &status.desired_version) {
-            (Some(v), _) => Value::yes(reason::SERVING, format!("serving {v}")),
-            (None, Some(v)) => {
-                Value::no(reason::ROLLING_OUT, format!("version {v} is rolling out"))
-            }
-            (None, None) => Value::no(reason::NO_MODEL, no_model_why(status, facts)),
-        },
-    );
-    put(ConditionType::Drifted, drifted(status.drift.as_ref()));
-    status.conditions = conditions;
     let live = facts.rejected.is_some()
         || facts.inference_problem.is_some()
         || facts.training.problem.is_some();
-    match health.degraded {
-        Some(d) if live && !holds(&old, ConditionType::Degraded, &d) => {
-            Some(EventNote::warning(d.reason, d.message))
-        }
-        _ => None,
-    }
-}
-
-fn drifted(drift: Option<&DriftStatus>) -> Value {
-    match drift {
-        Some(d) if d.verdict.is_drift() => Value::yes(
-            if d.verdict == CheckVerdict::Critical {
-                "Critical"
-            } else {
-                "Warning"
-            },
-            format!(
-                "policy {} found {} drift in: {}",
-                d.policy,
-                d.verdict,
-                d.drifted_features.join(", ")
-            ),
-        ),
-        Some(d) => Value::no(
-            reason::NO_DRIFT,
-            format!("last check by policy {}: {}", d.policy, d.verdict),
-        ),
-        None => Value::no(reason::NOT_CHECKED, "no drift check has run"),
-    }
+    write(
+        &mut status.conditions,
+        &health,
+        vec![
+            (ConditionType::Training, training),
+            (ConditionType::ModelAvailable, available),
+            (ConditionType::Drifted, drifted),
+        ],
+        live,
+        model.metadata.generation,
+        now,
+    )
 }
 
 /// The newest check of the DriftPolicies watching this model.

@@ -1,10 +1,10 @@
 //! Cross-field checks of a MonitoredModel spec that the schema cannot express.
 
 use crate::build::train_job_config;
-use crate::crd::MonitoredModel;
+use crate::crd::{InvalidSpec, MonitoredModel};
 
 /// Cross-field checks the schema cannot express; the message names the field.
-pub fn validate(model: &MonitoredModel) -> Result<(), String> {
+pub fn validate(model: &MonitoredModel) -> Result<(), InvalidSpec> {
     train_job_config(model, None)
         .check()
         .map_err(|e| e.to_string())?;
@@ -17,12 +17,16 @@ pub fn validate(model: &MonitoredModel) -> Result<(), String> {
         .as_deref()
         .is_some_and(|v| v.trim().is_empty())
     {
-        return Err("spec.serving.pinnedVersion is empty: remove it to follow promotions".into());
+        return Err(InvalidSpec(
+            "spec.serving.pinnedVersion is empty: remove it to follow promotions".into(),
+        ));
     }
     let flush = vigil_core::config::parse_duration(&serving.logging.flush_interval)
         .map_err(|e| format!("spec.serving.logging.flushInterval: {e}"))?;
     if flush > std::time::Duration::from_secs(3600) {
-        return Err("spec.serving.logging.flushInterval must be at most 1h".into());
+        return Err(InvalidSpec(
+            "spec.serving.logging.flushInterval must be at most 1h".into(),
+        ));
     }
     if let Some(schedule) = &model.spec.training.schedule {
         check_schedule("spec.training.schedule", schedule)?;
@@ -30,22 +34,22 @@ pub fn validate(model: &MonitoredModel) -> Result<(), String> {
     model.spec.pods.check()?;
     if let (Some(min), replicas) = (serving.min_available, serving.replicas) {
         if min > replicas {
-            return Err(format!(
+            return Err(InvalidSpec(format!(
                 "spec.serving.minAvailable ({min}) exceeds spec.serving.replicas ({replicas})"
-            ));
+            )));
         }
     }
     Ok(())
 }
 
 /// A cron schedule as Kubernetes CronJobs read it, that runs at all.
-pub fn check_schedule(field: &str, schedule: &str) -> Result<(), String> {
+pub fn check_schedule(field: &str, schedule: &str) -> Result<(), InvalidSpec> {
     match crate::schedule::longest_gap(schedule) {
         Some(_) => Ok(()),
-        None => Err(format!(
+        None => Err(InvalidSpec(format!(
             "{field}: `{schedule}` is not a cron schedule that runs (five fields: minute hour \
              day-of-month month day-of-week, e.g. `0 3 * * 0`; or @hourly, @daily, @weekly)"
-        )),
+        ))),
     }
 }
 
@@ -61,7 +65,8 @@ mod tests {
         for bad in ["every 6h", "0 3 * *", "61 * * * *", "0 0 31 2 *"] {
             let err = check_schedule("spec.training.schedule", bad).expect_err(bad);
             assert!(
-                err.starts_with(&format!("spec.training.schedule: `{bad}`")),
+                err.0
+                    .starts_with(&format!("spec.training.schedule: `{bad}`")),
                 "{err}"
             );
         }
