@@ -215,6 +215,48 @@ where
     (store, [a, b], root)
 }
 
+type ModelController = Controller<DeserializeGuard<MonitoredModel>>;
+
+/// What wakes a model: its children, its training Jobs and their Pods, its
+/// inference Pods, and the policies that watch it.
+fn watch_model_children(
+    controller: ModelController,
+    client: &Client,
+    ns: Option<&str>,
+    jobs: ReflectHandle<Job>,
+    pods: ReflectHandle<Pod>,
+) -> ModelController {
+    controller
+        .owns(api::<Deployment>(client, ns), managed())
+        .owns(api::<Service>(client, ns), managed())
+        .owns(api::<PodDisruptionBudget>(client, ns), managed())
+        .owns(api::<CronJob>(client, ns), managed())
+        .watches_shared_stream(jobs, |job| model_of(job.as_ref()))
+        .watches_shared_stream(pods, |pod| model_of(pod.as_ref()))
+        .watches(
+            api::<DeserializeGuard<DriftPolicy>>(client, ns),
+            watcher::Config::default(),
+            |policy| policy_model(&policy),
+        )
+}
+
+/// The policies (that deserialize) watching `model`.
+fn policies_of(
+    store: &Store<DeserializeGuard<DriftPolicy>>,
+    model: &DeserializeGuard<MonitoredModel>,
+) -> Vec<ObjectRef<DeserializeGuard<DriftPolicy>>> {
+    let (name, namespace) = (model.name_any(), model.namespace());
+    store
+        .state()
+        .into_iter()
+        .filter(|p| {
+            p.0.as_ref()
+                .is_ok_and(|p| p.spec.model_ref.name == name && p.namespace() == namespace)
+        })
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
 async fn run_controllers(
     client: Client,
     namespace: Option<String>,
@@ -248,18 +290,7 @@ async fn run_controllers(
         clock,
         stores.clone(),
     ));
-    let models = model_controller
-        .owns(api::<Deployment>(&client, ns), managed())
-        .owns(api::<Service>(&client, ns), managed())
-        .owns(api::<PodDisruptionBudget>(&client, ns), managed())
-        .owns(api::<CronJob>(&client, ns), managed())
-        .watches_shared_stream(model_jobs, |job| model_of(job.as_ref()))
-        .watches_shared_stream(model_pods, |pod| model_of(pod.as_ref()))
-        .watches(
-            api::<DeserializeGuard<DriftPolicy>>(&client, ns),
-            watcher::Config::default(),
-            |policy| policy_model(&policy),
-        )
+    let models = watch_model_children(model_controller, &client, ns, model_jobs, model_pods)
         .shutdown_on_signal()
         .run(reconcile_model, error_policy, ctx.clone())
         .for_each(|result| async move {
@@ -276,19 +307,7 @@ async fn run_controllers(
         .watches(
             api::<DeserializeGuard<MonitoredModel>>(&client, ns),
             watcher::Config::default(),
-            move |model| {
-                let (name, namespace) = (model.name_any(), model.namespace());
-                policy_store
-                    .state()
-                    .into_iter()
-                    .filter(|p| {
-                        p.0.as_ref().is_ok_and(|p| {
-                            p.spec.model_ref.name == name && p.namespace() == namespace
-                        })
-                    })
-                    .map(|p| ObjectRef::from_obj(p.as_ref()))
-                    .collect::<Vec<_>>()
-            },
+            move |model| policies_of(&policy_store, &model),
         )
         .shutdown_on_signal()
         .run(reconcile_policy, error_policy, ctx)

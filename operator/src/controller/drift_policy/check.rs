@@ -17,7 +17,9 @@ use super::plan::ModelLookup;
 use super::retrain::{decide_retrain, RetrainDecision};
 use crate::build::{build_training_job, train_job_config, training_job_name, BuildError};
 use crate::controller::conditions::{reason, stopped_reason};
-use crate::crd::{CheckVerdict, DriftCheck, DriftPolicy, DriftPolicyStatus, TrainingTrigger};
+use crate::crd::{
+    CheckVerdict, DriftCheck, DriftPolicy, DriftPolicyStatus, MonitoredModel, TrainingTrigger,
+};
 use crate::events::{reason as event, EventNote};
 use crate::observe::{created_at, finished_at, job_end, job_state, newest, pods_of, JobEnd};
 use crate::time::{parse_time, rfc3339};
@@ -124,6 +126,105 @@ fn check_of(job: &Job, summary: &DriftSummary) -> DriftCheck {
     check
 }
 
+/// The Events of a recorded check: drift found (on both resources), a failed check.
+fn check_events(
+    policy: &DriftPolicy,
+    job: &Job,
+    check: &DriftCheck,
+    summary: &DriftSummary,
+    recorded: &mut Recorded,
+) {
+    if check.verdict.is_drift() {
+        let found = if check.drifted_features.is_empty() {
+            check.quality_failures.join("; ")
+        } else {
+            check.drifted_features.join(", ")
+        };
+        let note = EventNote::warning(
+            event::DRIFT_DETECTED,
+            format!(
+                "{} drift (policy {}): {found}",
+                check.verdict,
+                policy.name_any()
+            ),
+        );
+        recorded.events.push(note.clone());
+        recorded.model_events.push(note);
+    }
+    if let DriftSummary::Failed {
+        reason: why,
+        message,
+    } = summary
+    {
+        recorded.events.push(EventNote::warning(
+            event::DRIFT_CHECK_FAILED,
+            format!("Job {}: {why}: {message}", job.name_any()),
+        ));
+    }
+}
+
+/// The retrain a check asks for. Named after the check (`…-<n>` →
+/// `<model>-train-drift-<n>`), so a repeat finds the Job it started and
+/// records it with that Job's creation time instead of deciding anew.
+fn retrain(
+    policy: &DriftPolicy,
+    status: &mut DriftPolicyStatus,
+    model: &MonitoredModel,
+    (job, summary, training_jobs): (&Job, &DriftSummary, &[Job]),
+    default_image: &str,
+    now: DateTime<Utc>,
+) -> Result<(RetrainDecision, Option<Job>, Option<EventNote>), BuildError> {
+    let suffix = format!("drift-{}", job.name_any().rsplit('-').next().unwrap_or("0"));
+    let name = training_job_name(model, &suffix);
+    let started = training_jobs.iter().find(|j| j.name_any() == name);
+    let decision = match started {
+        Some(_) => RetrainDecision::Trigger,
+        None => decide_retrain(
+            policy.spec.policy.actions.retrain.as_ref(),
+            summary,
+            status
+                .last_retrain_triggered
+                .as_deref()
+                .and_then(parse_time),
+            training_jobs.iter().any(|j| !job_state(j).finished()),
+            now,
+        ),
+    };
+    if decision != RetrainDecision::Trigger {
+        return Ok((decision, None, None));
+    }
+    status.last_retrain_triggered = Some(started.map_or_else(|| rfc3339(now), created_at));
+    let build = match started {
+        Some(_) => None,
+        None => {
+            let served = model
+                .status
+                .as_ref()
+                .and_then(|s| s.serving_version.as_deref());
+            let config = train_job_config(model, served);
+            let image = model.spec.serving.image.as_deref().unwrap_or(default_image);
+            Some(build_training_job(
+                model,
+                &name,
+                TrainingTrigger::Drift,
+                None,
+                &config,
+                image,
+            )?)
+        }
+    };
+    let verdict = summary.verdict().map(|v| v.to_string()).unwrap_or_default();
+    let note = EventNote::normal(
+        event::RETRAIN_TRIGGERED,
+        format!(
+            "{verdict} drift found by Job {} (policy {}): training Job {name}",
+            job.name_any(),
+            policy.name_any()
+        ),
+    );
+    Ok((decision, build, Some(note)))
+}
+
 /// Records the newest finished check and acts on it.
 pub fn record_check(
     policy: &DriftPolicy,
@@ -146,84 +247,21 @@ pub fn record_check(
         return Ok(recorded);
     };
     let mut check = check_of(job, &summary);
-    // Named after the check (`…-check-<n>` → `…-train-drift-<n>`): a repeat finds it.
-    let suffix = format!("drift-{}", job.name_any().rsplit('-').next().unwrap_or("0"));
-    let name = training_job_name(model, &suffix);
-    let started = training_jobs.iter().find(|j| j.name_any() == name);
-    let decision = match started {
-        Some(_) => RetrainDecision::Trigger,
-        None => decide_retrain(
-            policy.spec.policy.actions.retrain.as_ref(),
-            &summary,
-            status
-                .last_retrain_triggered
-                .as_deref()
-                .and_then(parse_time),
-            training_jobs.iter().any(|j| !job_state(j).finished()),
-            now,
-        ),
-    };
+    let (decision, job_to_start, started) = retrain(
+        policy,
+        status,
+        model,
+        (job, &summary, training_jobs),
+        default_image,
+        now,
+    )?;
     check.retrain = Some(decision.describe());
-    if check.verdict.is_drift() {
-        let note = EventNote::warning(
-            event::DRIFT_DETECTED,
-            format!(
-                "{} drift (policy {}): {}",
-                check.verdict,
-                policy.name_any(),
-                if check.drifted_features.is_empty() {
-                    check.quality_failures.join("; ")
-                } else {
-                    check.drifted_features.join(", ")
-                }
-            ),
-        );
+    check_events(policy, job, &check, &summary, &mut recorded);
+    if let Some(note) = started {
         recorded.events.push(note.clone());
         recorded.model_events.push(note);
     }
-    if let DriftSummary::Failed {
-        reason: why,
-        message,
-    } = &summary
-    {
-        recorded.events.push(EventNote::warning(
-            event::DRIFT_CHECK_FAILED,
-            format!("Job {}: {why}: {message}", job.name_any()),
-        ));
-    }
-    if decision == RetrainDecision::Trigger {
-        status.last_retrain_triggered = Some(match started {
-            Some(existing) => created_at(existing),
-            None => rfc3339(now),
-        });
-        if started.is_none() {
-            let served = model
-                .status
-                .as_ref()
-                .and_then(|s| s.serving_version.as_deref());
-            let config = train_job_config(model, served);
-            let image = model.spec.serving.image.as_deref().unwrap_or(default_image);
-            recorded.retrain = Some(build_training_job(
-                model,
-                &name,
-                TrainingTrigger::Drift,
-                None,
-                &config,
-                image,
-            )?);
-        }
-        let note = EventNote::normal(
-            event::RETRAIN_TRIGGERED,
-            format!(
-                "{} drift found by Job {} (policy {}): training Job {name}",
-                check.verdict,
-                job.name_any(),
-                policy.name_any()
-            ),
-        );
-        recorded.events.push(note.clone());
-        recorded.model_events.push(note);
-    }
+    recorded.retrain = job_to_start;
     status.history.push(check.clone());
     let excess = status.history.len().saturating_sub(CHECK_HISTORY_LIMIT);
     status.history.drain(..excess);

@@ -115,6 +115,52 @@ async fn notify_webhooks(
     Some(text)
 }
 
+/// Applies the CronJob and a retraining Job; a refusal goes into the
+/// conditions (and a refused retrain records nothing, so the next pass decides
+/// again).
+async fn apply_children(
+    ctx: &Context,
+    policy: &DriftPolicy,
+    namespace: &str,
+    world: &PolicyWorld,
+    plan: &mut PolicyPlan,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), namespace);
+    let mut rejected = match &plan.cronjob {
+        Some(cronjob) => apply_or_reject(&cronjobs, cronjob, world.cronjob.as_ref()).await?,
+        None if plan.keep_cronjob => None,
+        // No model, or one that serves nothing: stop checking.
+        None => {
+            delete_child(&cronjobs, world.cronjob.as_ref()).await?;
+            None
+        }
+    };
+    if let Some(job) = &plan.retrain {
+        let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), namespace);
+        if let Some(r) = apply_or_reject(&jobs, job, None).await? {
+            plan.status = policy.status.clone().unwrap_or_default();
+            plan.status.observed_generation = policy.metadata.generation;
+            plan.events.clear();
+            plan.model_events.clear();
+            plan.recorded = None;
+            rejected = rejected.or(Some(r));
+        }
+    }
+    if let Some(r) = rejected {
+        plan.facts.rejected = Some(r);
+        // Decided again from the conditions the object had, so that an
+        // unchanged refusal changes nothing (no write, no Event).
+        plan.status.conditions = policy
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        plan.announce = set_conditions(&mut plan.status, policy, &plan.facts, now);
+    }
+    Ok(())
+}
+
 /// One reconcile of a DriftPolicy.
 #[tracing::instrument(skip_all, fields(namespace = policy.namespace(), name = %policy.name_any()))]
 pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Action> {
@@ -149,39 +195,7 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         &policy.spec.policy.schedule,
     );
     let mut plan = plan(&policy, &world, &ctx.image, now)?;
-    let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut rejected = match &plan.cronjob {
-        Some(cronjob) => apply_or_reject(&cronjobs, cronjob, world.cronjob.as_ref()).await?,
-        None if plan.keep_cronjob => None,
-        // No model, or one that serves nothing: stop checking.
-        None => {
-            delete_child(&cronjobs, world.cronjob.as_ref()).await?;
-            None
-        }
-    };
-    if let Some(job) = &plan.retrain {
-        let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
-        if let Some(r) = apply_or_reject(&jobs, job, None).await? {
-            // Not started: record nothing, so that the next pass decides again.
-            plan.status = policy.status.clone().unwrap_or_default();
-            plan.status.observed_generation = policy.metadata.generation;
-            plan.events.clear();
-            plan.model_events.clear();
-            plan.recorded = None;
-            rejected = rejected.or(Some(r));
-        }
-    }
-    if let Some(r) = rejected {
-        plan.facts.rejected = Some(r);
-        // Decided again from the conditions the object had, so that an
-        // unchanged refusal changes nothing (no write, no Event).
-        plan.status.conditions = policy
-            .status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default();
-        plan.announce = set_conditions(&mut plan.status, &policy, &plan.facts, now);
-    }
+    apply_children(&ctx, &policy, &namespace, &world, &mut plan, now).await?;
     // The check is recorded first; only then are webhooks called and Events
     // published, so a reconcile on a stale copy (a conflict) repeats neither.
     let written = match apply_status(&policies, &policy, policy.status.as_ref(), &plan.status).await

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::apply::Rejection;
 use crate::controller::conditions::{
-    drifted, reason, set_invalid_spec, write, ConditionType, Health, Value,
+    drifted, reason, set_invalid_spec, stopped_reason, write, ConditionType, Health, Value,
 };
 use crate::crd::{CheckVerdict, DriftPolicy, DriftPolicyStatus};
 use crate::events::EventNote;
@@ -26,27 +26,15 @@ pub struct PolicyFacts {
     pub rejected: Option<Rejection>,
 }
 
-/// `Ready`, `Reconciling`, `Stalled` and `Degraded` of a policy.
-pub fn health(status: &DriftPolicyStatus, policy: &DriftPolicy, facts: &PolicyFacts) -> Health {
+/// What the model's state means for the policy: `Ready`, and the `Reconciling`
+/// or the blocking failure (`Stalled` and `Degraded`) it implies.
+fn model_state(
+    policy: &DriftPolicy,
+    facts: &PolicyFacts,
+    failure: Option<&Value>,
+) -> (Value, Option<Value>, Option<Value>) {
     let model = &policy.spec.model_ref.name;
-    let failed = status
-        .last_check
-        .as_ref()
-        .filter(|c| c.verdict == CheckVerdict::Failed);
-    let failure = failed.map(|c| {
-        Value::yes(
-            c.reason
-                .as_deref()
-                .and_then(crate::controller::conditions::stopped_reason)
-                .unwrap_or(reason::CHECK_FAILED),
-            format!(
-                "check Job {} failed: {}",
-                c.job,
-                c.message.clone().unwrap_or_default()
-            ),
-        )
-    });
-    let (ready, waiting, blocked) = match &facts.model {
+    match &facts.model {
         // Not a failure yet: the model may be on its way (one `kubectl apply -f`
         // of both creates the policy first as often as not).
         None => (
@@ -76,17 +64,41 @@ pub fn health(status: &DriftPolicyStatus, policy: &DriftPolicy, facts: &PolicyFa
             )
         }
         Some(Ok((_, Some(version)))) => {
-            let scheduled = format!(
-                "checks of {version} run on `{}` over the last {}",
-                policy.spec.policy.schedule, policy.spec.policy.window
-            );
-            let ready = match &failure {
+            let ready = match failure {
                 Some(f) => Value::no(reason::CHECK_FAILED, f.message.clone()),
-                None => Value::yes(reason::SCHEDULED, scheduled),
+                None => Value::yes(
+                    reason::SCHEDULED,
+                    format!(
+                        "checks of {version} run on `{}` over the last {}",
+                        policy.spec.policy.schedule, policy.spec.policy.window
+                    ),
+                ),
             };
             (ready, None, None)
         }
-    };
+    }
+}
+
+/// `Ready`, `Reconciling`, `Stalled` and `Degraded` of a policy.
+pub fn health(status: &DriftPolicyStatus, policy: &DriftPolicy, facts: &PolicyFacts) -> Health {
+    let failure = status
+        .last_check
+        .as_ref()
+        .filter(|c| c.verdict == CheckVerdict::Failed)
+        .map(|c| {
+            Value::yes(
+                c.reason
+                    .as_deref()
+                    .and_then(stopped_reason)
+                    .unwrap_or(reason::CHECK_FAILED),
+                format!(
+                    "check Job {} failed: {}",
+                    c.job,
+                    c.message.clone().unwrap_or_default()
+                ),
+            )
+        });
+    let (ready, waiting, blocked) = model_state(policy, facts, failure.as_ref());
     // A CronJob the API server refused is not in place.
     let ready = match &facts.rejected {
         Some(r) => Value::no(r.reason, r.to_string()),

@@ -9,11 +9,12 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::ResourceExt;
+use vigil_core::config::TrainJobConfig;
 
 use super::promotion::approve;
 use super::serving::{inference_problem, observe_rollout, reconcile_serving};
 use super::status::{drift_status, set_conditions, ModelFacts};
-use super::training::{next_training, observe_training, retry_at, TrainingStart};
+use super::training::{next_training, observe_training, retry_at, TrainingStart, TrainingView};
 use super::APPROVE_ANNOTATION;
 use crate::build::{
     build_pdb, build_service, build_serving_deployment, build_training_cronjob, build_training_job,
@@ -73,6 +74,34 @@ fn started_run(start: &TrainingStart, now: DateTime<Utc>) -> TrainingRun {
     }
 }
 
+/// The Job of a training that starts now, recorded in status as running.
+fn start_job(
+    model: &MonitoredModel,
+    start: &TrainingStart,
+    (config, image): (&TrainJobConfig, &str),
+    status: &mut MonitoredModelStatus,
+    training: &mut TrainingView,
+    events: &mut Vec<EventNote>,
+    now: DateTime<Utc>,
+) -> Result<Job, BuildError> {
+    let run = started_run(start, now);
+    let job = build_training_job(
+        model,
+        &start.name,
+        start.trigger,
+        start.attempt,
+        config,
+        image,
+    )?;
+    events.push(EventNote::normal(
+        event::TRAINING_STARTED,
+        format!("{} training in Job {}", run.trigger, run.job),
+    ));
+    training.running = Some(run.job.clone());
+    status.last_training = Some(run);
+    Ok(job)
+}
+
 /// The decision: new status and every desired child. Pure.
 pub fn plan(
     model: &MonitoredModel,
@@ -103,24 +132,15 @@ pub fn plan(
     let config = train_job_config(model, status.serving_version.as_deref());
     let (start, retry) = next_training(&mut status, model, training.running.is_some(), now);
     let start_training = match &start {
-        Some(start) => {
-            let run = started_run(start, now);
-            let job = build_training_job(
-                model,
-                &start.name,
-                start.trigger,
-                start.attempt,
-                &config,
-                image,
-            )?;
-            events.push(EventNote::normal(
-                event::TRAINING_STARTED,
-                format!("{} training in Job {}", run.trigger, run.job),
-            ));
-            training.running = Some(run.job.clone());
-            status.last_training = Some(run);
-            Some(job)
-        }
+        Some(start) => Some(start_job(
+            model,
+            start,
+            (&config, image),
+            &mut status,
+            &mut training,
+            &mut events,
+            now,
+        )?),
         None => None,
     };
 
