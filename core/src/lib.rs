@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod drift;
 pub mod evaluation;
 pub mod model;
+pub mod performance;
 pub mod pipeline;
 pub mod prediction_log;
 pub mod promotion;
