@@ -103,7 +103,10 @@ pub fn needs_calibration(
     let mut calibrated = Vec::new();
     for (train, test) in stratified_shuffle_splits(labels, SPLITS, TEST_FRACTION, SEED)? {
         let x: Vec<f64> = train.iter().map(|&i| scores[i]).collect();
-        let y: Vec<f64> = train.iter().map(|&i| f64::from(u8::from(labels[i]))).collect();
+        let y: Vec<f64> = train
+            .iter()
+            .map(|&i| f64::from(u8::from(labels[i])))
+            .collect();
         let iso = IsotonicRegression::fit(&x, &y, None)?;
         for &i in &test {
             truth.push(f64::from(u8::from(labels[i])));

@@ -147,7 +147,11 @@ impl Cbpe {
         let positives = reference.iter().filter(|r| r.label).count();
         if positives == 0 || positives == reference.len() {
             return Err(PerformanceError::SingleClassReference {
-                class: if positives == 0 { "negative" } else { "positive" },
+                class: if positives == 0 {
+                    "negative"
+                } else {
+                    "positive"
+                },
                 rows: reference.len(),
             });
         }
@@ -237,7 +241,10 @@ impl Cbpe {
                 min: 1,
             });
         }
-        let calibrated: Vec<f64> = chunk.iter().map(|r| self.calibrator.apply(r.score)).collect();
+        let calibrated: Vec<f64> = chunk
+            .iter()
+            .map(|r| self.calibrator.apply(r.score))
+            .collect();
         let expected = ExpectedConfusion::of(chunk, &calibrated);
         let estimates = self
             .metrics
@@ -271,7 +278,8 @@ impl Cbpe {
             value: defined(value),
             sampling_error,
             lower_confidence: defined(
-                (value - SAMPLING_ERROR_RANGE * sampling_error).max(min.unwrap_or(f64::NEG_INFINITY)),
+                (value - SAMPLING_ERROR_RANGE * sampling_error)
+                    .max(min.unwrap_or(f64::NEG_INFINITY)),
             ),
             upper_confidence: defined(
                 (value + SAMPLING_ERROR_RANGE * sampling_error).min(max.unwrap_or(f64::INFINITY)),
@@ -380,7 +388,8 @@ fn estimated_roc_auc(rows: &[ScoredRow], calibrated: &[f64]) -> f64 {
 /// (NaN where NannyML returns NaN: one class among labels or predictions).
 fn realized_for_thresholds(metric: Metric, rows: &[LabelledRow]) -> f64 {
     let c = Confusion::of(rows);
-    let labels_vary = c.true_positive + c.false_negative > 0 && c.true_negative + c.false_positive > 0;
+    let labels_vary =
+        c.true_positive + c.false_negative > 0 && c.true_negative + c.false_positive > 0;
     let predictions_vary =
         c.true_positive + c.false_positive > 0 && c.true_negative + c.false_negative > 0;
     let both_vary = labels_vary && predictions_vary;
@@ -390,7 +399,9 @@ fn realized_for_thresholds(metric: Metric, rows: &[LabelledRow]) -> f64 {
         Metric::Precision if both_vary => ratio_or_zero(tp, tp + fp),
         Metric::Recall if both_vary => ratio_or_zero(tp, tp + fn_),
         Metric::F1 if both_vary => ratio_or_zero(2 * tp, 2 * tp + fp + fn_),
-        Metric::Specificity if c.true_negative + fp > 0 => ratio_or_zero(c.true_negative, c.true_negative + fp),
+        Metric::Specificity if c.true_negative + fp > 0 => {
+            ratio_or_zero(c.true_negative, c.true_negative + fp)
+        }
         Metric::RocAuc => {
             let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
             let labels: Vec<bool> = rows.iter().map(|r| r.label).collect();
@@ -424,7 +435,10 @@ mod tests {
         one_class.iter_mut().for_each(|r| r.label = true);
         assert!(matches!(
             Cbpe::fit(&one_class, &params),
-            Err(PerformanceError::SingleClassReference { class: "positive", .. })
+            Err(PerformanceError::SingleClassReference {
+                class: "positive",
+                ..
+            })
         ));
         let mut nan = rows(100);
         nan[3].score = f64::NAN;
@@ -459,10 +473,19 @@ mod tests {
             .collect();
         let estimate = cbpe.estimate_chunk(&certain).expect("estimate");
         if !cbpe.calibration().calibrate {
-            assert_eq!(estimate.get(Metric::Accuracy).and_then(|e| e.value), Some(1.0));
-            assert_eq!(estimate.get(Metric::TruePositive).and_then(|e| e.value), Some(25.0));
+            assert_eq!(
+                estimate.get(Metric::Accuracy).and_then(|e| e.value),
+                Some(1.0)
+            );
+            assert_eq!(
+                estimate.get(Metric::TruePositive).and_then(|e| e.value),
+                Some(25.0)
+            );
         }
-        let auc = estimate.get(Metric::RocAuc).and_then(|e| e.value).expect("auc");
+        let auc = estimate
+            .get(Metric::RocAuc)
+            .and_then(|e| e.value)
+            .expect("auc");
         assert!((0.0..=1.0).contains(&auc));
     }
 

@@ -57,7 +57,10 @@ mod tests {
             Chunking::Size(4).split(10).expect("chunks"),
             vec![0..4, 4..8, 8..10]
         );
-        assert_eq!(Chunking::Size(5).split(10).expect("chunks"), vec![0..5, 5..10]);
+        assert_eq!(
+            Chunking::Size(5).split(10).expect("chunks"),
+            vec![0..5, 5..10]
+        );
         // 10 rows in 3 chunks: size 3, and the remainder makes a fourth.
         assert_eq!(
             Chunking::Count(3).split(10).expect("chunks"),

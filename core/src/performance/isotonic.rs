@@ -166,7 +166,10 @@ fn interp(t: f64, xp: &[f64], fp: &[f64]) -> f64 {
         return fp[last];
     }
     // j with xp[j] <= t < xp[j + 1].
-    let j = xp.partition_point(|&x| x <= t).saturating_sub(1).min(last - 1);
+    let j = xp
+        .partition_point(|&x| x <= t)
+        .saturating_sub(1)
+        .min(last - 1);
     if t == xp[j] {
         return fp[j];
     }

@@ -170,8 +170,8 @@ impl LabelMatcher {
     pub fn add_prediction(&mut self, prediction: PredictionRecordRef<'_>) {
         let p = self.join.params;
         let in_window = prediction.timestamp >= p.since && prediction.timestamp <= p.until;
-        let before = prediction.timestamp < p.since
-            && prediction.timestamp >= p.since - p.max_label_delay;
+        let before =
+            prediction.timestamp < p.since && prediction.timestamp >= p.since - p.max_label_delay;
         if !in_window && !before {
             return;
         }
@@ -267,7 +267,10 @@ mod tests {
             });
         }
         let (rows, counts) = matcher.finish();
-        assert_eq!((counts.predictions, counts.labelled, rows.len()), (200_000, 800, 800));
+        assert_eq!(
+            (counts.predictions, counts.labelled, rows.len()),
+            (200_000, 800, 800)
+        );
         assert!(counts.predictions > budget);
     }
 
@@ -281,7 +284,8 @@ mod tests {
         };
         join.add_label(label("a")).expect("1");
         join.add_label(label("b")).expect("2");
-        join.add_label(label("a")).expect("a duplicate holds nothing new");
+        join.add_label(label("a"))
+            .expect("a duplicate holds nothing new");
         assert_eq!(
             join.add_label(label("c")),
             Err(PerformanceError::LabelBudgetExceeded { held: 3, budget: 2 })

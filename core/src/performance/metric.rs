@@ -115,7 +115,10 @@ impl Metric {
     pub fn is_count(self) -> bool {
         matches!(
             self,
-            Metric::TruePositive | Metric::TrueNegative | Metric::FalsePositive | Metric::FalseNegative
+            Metric::TruePositive
+                | Metric::TrueNegative
+                | Metric::FalsePositive
+                | Metric::FalseNegative
         )
     }
 }
@@ -193,7 +196,13 @@ pub(crate) fn nan_mean_std(values: &[f64]) -> (f64, f64) {
     let mean = pairwise_sum(&zeroed) / count;
     let squares: Vec<f64> = values
         .iter()
-        .map(|&v| if v.is_nan() { 0.0 } else { (v - mean) * (v - mean) })
+        .map(|&v| {
+            if v.is_nan() {
+                0.0
+            } else {
+                (v - mean) * (v - mean)
+            }
+        })
         .collect();
     (mean, (pairwise_sum(&squares) / count).sqrt())
 }

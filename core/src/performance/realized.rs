@@ -93,7 +93,12 @@ pub fn realize(rows: &[LabelledRow], min_labeled_samples: usize) -> RealizedPerf
         };
     }
     let c = Confusion::of(rows);
-    let (tp, tn, fp, fn_) = (c.true_positive, c.true_negative, c.false_positive, c.false_negative);
+    let (tp, tn, fp, fn_) = (
+        c.true_positive,
+        c.true_negative,
+        c.false_positive,
+        c.false_negative,
+    );
     let proportion = |metric, count: usize, nobs: usize| RealizedMetric {
         metric,
         value: (nobs > 0).then(|| ratio_or_zero(count, nobs)),
@@ -150,7 +155,11 @@ pub fn realize(rows: &[LabelledRow], min_labeled_samples: usize) -> RealizedPerf
 /// One row's log loss, as scikit-learn 1.5 (`-xlogy(y, clip(p, eps, 1 - eps))`).
 fn log_loss_term(row: &LabelledRow) -> f64 {
     let eps = f64::EPSILON;
-    let p = if row.label { row.score } else { 1.0 - row.score };
+    let p = if row.label {
+        row.score
+    } else {
+        1.0 - row.score
+    };
     -p.clamp(eps, 1.0 - eps).ln()
 }
 

@@ -59,7 +59,10 @@ pub fn component(metric: Metric, reference: &[LabelledRow]) -> ErrorComponent {
                 };
             }
             let correcting = len / (wrong as f64 * 0.5 + tp as f64);
-            let obs: Vec<f64> = block(tp, wrong, 1.0).iter().map(|v| v * correcting).collect();
+            let obs: Vec<f64> = block(tp, wrong, 1.0)
+                .iter()
+                .map(|v| v * correcting)
+                .collect();
             ErrorComponent {
                 std: population_std(&obs),
                 fraction: len / n,
