@@ -207,6 +207,13 @@ impl Cbpe {
         self.reference_rows
     }
 
+    /// The sampling error of `metric` over `rows` rows (NaN if not fitted).
+    pub fn sampling_error(&self, metric: Metric, rows: usize) -> f64 {
+        self.components
+            .get(&metric)
+            .map_or(f64::NAN, |c| c.sampling_error(metric, rows))
+    }
+
     pub fn thresholds(&self, metric: Metric) -> Option<Thresholds> {
         self.thresholds.get(&metric).copied()
     }
@@ -266,10 +273,7 @@ impl Cbpe {
     }
 
     fn finish(&self, metric: Metric, value: f64, rows: usize) -> MetricEstimate {
-        let sampling_error = self
-            .components
-            .get(&metric)
-            .map_or(f64::NAN, |c| c.sampling_error(metric, rows));
+        let sampling_error = self.sampling_error(metric, rows);
         let thresholds = self.thresholds(metric).unwrap_or_default();
         let (min, max) = metric.limits();
         let defined = |v: f64| (!v.is_nan()).then_some(v);

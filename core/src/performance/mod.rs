@@ -24,6 +24,7 @@ mod join;
 mod metric;
 mod mt19937;
 mod realized;
+mod report;
 mod sampling;
 
 pub use calibration::{
@@ -41,4 +42,8 @@ pub use join::{JoinCounts, JoinParams, LabelJoin, LabelRecord, PredictionRecordR
 pub use metric::{Confusion, LabelledRow, Metric, ScoredRow};
 pub use mt19937::RandomState;
 pub use realized::{realize, Interval, RealizedMetric, RealizedPerformance, RealizedRefusal};
+pub use report::{
+    window, MaybeLabelledRow, MetricGap, PerformanceReport, ReferenceSummary, WindowPerformance,
+    GAP_STANDARD_ERRORS, GAP_WINDOWS,
+};
 pub use sampling::{component as sampling_error_component, ErrorComponent};
