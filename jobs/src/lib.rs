@@ -7,6 +7,8 @@ pub mod drift;
 pub mod html;
 pub mod inject;
 pub mod labelled;
+pub mod performance;
+pub mod performance_html;
 pub mod termination;
 pub mod train;
 pub mod trials;

@@ -134,6 +134,9 @@ fn as_f64(labels: &[bool]) -> Vec<f64> {
     labels.iter().map(|&l| f64::from(u8::from(l))).collect()
 }
 
+/// The (train, test) row indices of one split.
+pub type Split = (Vec<usize>, Vec<usize>);
+
 /// `StratifiedShuffleSplit(n_splits, test_size, random_state=seed).split(X, labels)` of
 /// scikit-learn 1.5: (train, test) row indices, in scikit-learn's order.
 pub fn stratified_shuffle_splits(
@@ -141,7 +144,7 @@ pub fn stratified_shuffle_splits(
     n_splits: usize,
     test_fraction: f64,
     seed: u32,
-) -> Result<Vec<(Vec<usize>, Vec<usize>)>, PerformanceError> {
+) -> Result<Vec<Split>, PerformanceError> {
     let n = labels.len();
     let n_test = (test_fraction * n as f64).ceil() as usize;
     let n_train = n.saturating_sub(n_test);

@@ -187,9 +187,9 @@ fn mark_sustained(windows: &mut [WindowPerformance]) {
         let run = &earlier[i + 1 - GAP_WINDOWS..];
         for g in rest[0].gaps.iter_mut().filter(|g| g.exceeds) {
             g.sustained = run.iter().all(|w| {
-                w.gaps.iter().any(|p| {
-                    p.metric == g.metric && p.exceeds && p.gap.signum() == g.gap.signum()
-                })
+                w.gaps
+                    .iter()
+                    .any(|p| p.metric == g.metric && p.exceeds && p.gap.signum() == g.gap.signum())
             });
         }
     }
@@ -240,14 +240,22 @@ mod tests {
                 .expect("gap")
         };
         assert!(!auc_gap(0).exceeds && !auc_gap(1).exceeds);
-        assert!(auc_gap(2).exceeds && !auc_gap(2).sustained, "one window is not sustained");
+        assert!(
+            auc_gap(2).exceeds && !auc_gap(2).sustained,
+            "one window is not sustained"
+        );
         assert!(auc_gap(3).sustained && auc_gap(3).gap < 0.0);
         assert!(report.concept_drift);
         // Without labels: estimates only, no gaps.
-        let unlabelled: Vec<MaybeLabelledRow> =
-            rows.iter().map(|r| MaybeLabelledRow { label: None, ..*r }).collect();
+        let unlabelled: Vec<MaybeLabelledRow> = rows
+            .iter()
+            .map(|r| MaybeLabelledRow { label: None, ..*r })
+            .collect();
         let report = PerformanceReport::build(&cbpe, &unlabelled, 50).expect("report");
-        assert!(report.windows.iter().all(|w| w.realized.is_none() && w.gaps.is_empty()));
+        assert!(report
+            .windows
+            .iter()
+            .all(|w| w.realized.is_none() && w.gaps.is_empty()));
         assert!(!report.concept_drift);
     }
 }
