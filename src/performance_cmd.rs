@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use vigil_core::performance::{Chunking, Metric, PerformanceReport, RealizedPerformance};
+use vigil_core::performance::{Chunking, Metric, PerformanceReport};
 use vigil_jobs::performance::{self, PerformanceInput, PerformanceOutcome};
 
 const EXIT_HELP: &str = "\
@@ -134,29 +134,17 @@ fn print_outcome(outcome: &PerformanceOutcome) {
     );
     let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
     for (i, w) in report.windows.iter().enumerate() {
-        let est = |m| fmt(w.estimate.get(m).and_then(|e| e.value));
-        let real = |m| match &w.realized {
-            Some(RealizedPerformance::InsufficientLabels { .. }) => "few lbl".to_string(),
-            Some(r) => fmt(r.value(m)),
-            None => "-".to_string(),
-        };
-        let alerts: Vec<&str> = w
-            .estimate
-            .estimates
-            .iter()
-            .filter(|e| e.alert)
-            .map(|e| e.metric.as_str())
-            .collect();
+        let est = |m| fmt(w.estimated(m));
         println!(
             "  {:<16} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9}  {}",
             format!("{i} [{}:{})", w.estimate.start, w.estimate.end),
             w.rows,
             w.labelled,
             est(Metric::RocAuc),
-            real(Metric::RocAuc),
+            w.realized_text(Metric::RocAuc),
             est(Metric::Accuracy),
-            real(Metric::Accuracy),
-            alerts.join(",")
+            w.realized_text(Metric::Accuracy),
+            w.alert_names().join(",")
         );
     }
     if let (Some(json), Some(html)) = (&outcome.json_path, &outcome.html_path) {

@@ -284,6 +284,15 @@ fn check_splits(case: &Value, reference: &[LabelledRow]) {
     }
 }
 
+fn cells(c: &vigil_core::performance::Confusion) -> [(&'static str, usize); 4] {
+    [
+        ("true_positive", c.true_positive),
+        ("true_negative", c.true_negative),
+        ("false_positive", c.false_positive),
+        ("false_negative", c.false_negative),
+    ]
+}
+
 fn check_realized(chunk: &Value, rows: &[LabelledRow], worst: &mut Worst, context: &str) {
     let realized = realize(rows, 1);
     let sk = &chunk["sklearn_realized"];
@@ -317,12 +326,7 @@ fn check_realized(chunk: &Value, rows: &[LabelledRow], worst: &mut Worst, contex
     let RealizedPerformance::Measured { confusion, .. } = realized else {
         panic!("{context}: measured");
     };
-    for (name, count) in [
-        ("true_positive", confusion.true_positive),
-        ("true_negative", confusion.true_negative),
-        ("false_positive", confusion.false_positive),
-        ("false_negative", confusion.false_negative),
-    ] {
+    for (name, count) in cells(&confusion) {
         assert_eq!(
             count as u64,
             sk[name].as_u64().expect("count"),
@@ -559,12 +563,7 @@ fn label_join_counts_and_intervals_are_exact() {
     let RealizedPerformance::Measured { confusion, .. } = &realized else {
         panic!("enough labels");
     };
-    for (name, value) in [
-        ("true_positive", confusion.true_positive),
-        ("true_negative", confusion.true_negative),
-        ("false_positive", confusion.false_positive),
-        ("false_negative", confusion.false_negative),
-    ] {
+    for (name, value) in cells(confusion) {
         assert_eq!(
             value as u64,
             e["confusion"][name].as_u64().expect("count"),

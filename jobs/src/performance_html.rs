@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use vigil_core::performance::{Metric, PerformanceReport, RealizedPerformance, WindowPerformance};
+use vigil_core::performance::{Metric, PerformanceReport, WindowPerformance};
 
 use crate::html::escape;
 
@@ -163,19 +163,8 @@ fn table(windows: &[WindowPerformance]) -> String {
          <th>realized F1</th><th class=\"l\">alerts</th><th class=\"l\">gaps</th></tr>",
     );
     for (i, win) in windows.iter().enumerate() {
-        let est = |m| num(win.estimate.get(m).and_then(|e| e.value));
-        let real = |m| match &win.realized {
-            Some(RealizedPerformance::InsufficientLabels { .. }) => "insufficient labels".into(),
-            Some(r) => num(r.value(m)),
-            None => "–".into(),
-        };
-        let alerts: Vec<&str> = win
-            .estimate
-            .estimates
-            .iter()
-            .filter(|e| e.alert)
-            .map(|e| e.metric.as_str())
-            .collect();
+        let est = |m| num(win.estimated(m));
+        let real = |m| win.realized_text(m);
         let gaps: Vec<String> = win
             .gaps
             .iter()
@@ -204,7 +193,7 @@ fn table(windows: &[WindowPerformance]) -> String {
             real(Metric::Accuracy),
             est(Metric::F1),
             real(Metric::F1),
-            alerts.join(", "),
+            win.alert_names().join(", "),
             escape(&gaps.join("; "))
         );
     }

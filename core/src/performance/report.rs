@@ -53,6 +53,33 @@ pub struct WindowPerformance {
     pub gaps: Vec<MetricGap>,
 }
 
+impl WindowPerformance {
+    pub fn estimated(&self, metric: Metric) -> Option<f64> {
+        self.estimate.get(metric).and_then(|e| e.value)
+    }
+
+    /// The realized value as text: `-` without labels, `insufficient` below the minimum.
+    pub fn realized_text(&self, metric: Metric) -> String {
+        match &self.realized {
+            None => "-".into(),
+            Some(RealizedPerformance::InsufficientLabels { .. }) => "insufficient".into(),
+            Some(r) => r
+                .value(metric)
+                .map_or_else(|| "-".into(), |v| format!("{v:.4}")),
+        }
+    }
+
+    /// The names of the metrics whose estimate is outside its thresholds.
+    pub fn alert_names(&self) -> Vec<&'static str> {
+        self.estimate
+            .estimates
+            .iter()
+            .filter(|e| e.alert)
+            .map(|e| e.metric.as_str())
+            .collect()
+    }
+}
+
 /// What the reference gave the estimator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
