@@ -89,7 +89,7 @@ fn yaml_blocks(markdown: &str) -> Vec<(usize, String)> {
 
 fn shipped_files() -> Vec<Shipped> {
     let mut shipped = Vec::new();
-    for dir in ["crds", "charts", "config", "examples"] {
+    for dir in ["crds", "charts", "config", "examples", "docs"] {
         for path in files_in(dir, &["yaml", "yml"]) {
             let text = std::fs::read_to_string(&path).expect("read a shipped YAML file");
             let manifest = text.contains("apiVersion:") && text.contains("kind:");
@@ -363,21 +363,28 @@ fn the_rendered_chart_reads_the_same_in_yaml11_and_in_kubectl() {
     let Some(helm) = tool("helm", "VIGIL_REQUIRE_HELM", &["version", "--short"]) else {
         return;
     };
-    let chart = root().join("charts/vigil");
     let mut rendered = Vec::new();
-    for (name, args) in [
-        ("defaults", vec!["--include-crds"]),
+    for (chart, name, args) in [
+        ("vigil", "defaults", vec!["--include-crds"]),
         (
-            "everything set",
+            "vigil",
+            "everything set, with the Prometheus Operator",
             vec![
                 "--set",
-                "replicas=2,serviceMonitor.enabled=true,watchNamespace=ml",
+                "replicas=2,watchNamespace=ml,networkPolicy.enabled=true",
+                "--api-versions",
+                "monitoring.coreos.com/v1/ServiceMonitor",
+                "--api-versions",
+                "monitoring.coreos.com/v1/PodMonitor",
+                "--api-versions",
+                "monitoring.coreos.com/v1/PrometheusRule",
             ],
         ),
+        ("vigil-crds", "defaults", vec![]),
     ] {
         let out = Command::new(&helm)
             .args(["template", "vigil"])
-            .arg(&chart)
+            .arg(root().join("charts").join(chart))
             .args(["--namespace", "vigil-system"])
             .args(&args)
             .env(
@@ -392,11 +399,11 @@ fn the_rendered_chart_reads_the_same_in_yaml11_and_in_kubectl() {
             .expect("run helm");
         assert!(
             out.status.success(),
-            "helm template ({name}): {}",
+            "helm template {chart} ({name}): {}",
             String::from_utf8_lossy(&out.stderr)
         );
         rendered.push(Shipped {
-            origin: format!("charts/vigil rendered ({name})"),
+            origin: format!("charts/{chart} rendered ({name})"),
             text: String::from_utf8(out.stdout).expect("utf-8"),
             manifest: true,
         });

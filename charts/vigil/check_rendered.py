@@ -3,9 +3,11 @@
   values    values.yaml against values.schema.json (draft-07), and the schema's own hygiene
   manifests what `helm template` rendered: labels, Pod Security "restricted", exact RBAC,
             the operator Deployment's contract (command, env, probes), Service and
-            ServiceMonitor wiring
+            ServiceMonitor wiring, the PodDisruptionBudget and NetworkPolicy of the operator Pods
   samples   config/samples/*.yaml against the CRDs' openAPIV3Schema, unknown fields rejected
             as the API server's strict field validation does
+  crds-chart what `helm template` rendered of charts/vigil-crds: the generated CRDs, unchanged,
+            as release resources with the chart's labels and (--keep) helm.sh/resource-policy: keep
 
 Each prints one line per check and exits 1 if any failed. Needs PyYAML and jsonschema.
 """
@@ -271,6 +273,9 @@ def cmd_manifests(args):
         check(not all(child.get(k) == v for k, v in selector.items()),
               "operator selector cannot match the model servers it creates", selector)
 
+        check(pod.get("imagePullSecrets") == ([{"name": args.pull_secret}] if args.pull_secret else None),
+              f"imagePullSecrets: {args.pull_secret or 'none'}", pod.get("imagePullSecrets"))
+
         sa = pod.get("serviceAccountName")
         check(any(s["metadata"]["name"] == sa for s in by_kind.get("ServiceAccount", [])),
               f"ServiceAccount {sa} is rendered", "missing")
@@ -297,6 +302,26 @@ def cmd_manifests(args):
                 check(endpoints == [("http", "/metrics")], "ServiceMonitor scrapes http /metrics", endpoints)
                 check(mon["spec"].get("namespaceSelector", {}).get("matchNames") == [args.namespace],
                       "ServiceMonitor looks in the release namespace", mon["spec"].get("namespaceSelector"))
+
+        # ---- disruption budget and network policy of the operator Pods
+        pdbs = by_kind.get("PodDisruptionBudget", [])
+        check(len(pdbs) == (1 if args.replicas > 1 else 0),
+              f"a PodDisruptionBudget exactly when replicas > 1 ({args.replicas})", len(pdbs))
+        for pdb in pdbs:
+            check(pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+                  "the PodDisruptionBudget lets one operator Pod go at a time", pdb["spec"])
+        policies = by_kind.get("NetworkPolicy", [])
+        check(len(policies) == (1 if args.network_policy else 0),
+              f"a NetworkPolicy only when enabled (expected {int(args.network_policy)})", len(policies))
+        for policy in policies:
+            np = policy["spec"]
+            check(np["podSelector"] == {"matchLabels": selector} and set(np["policyTypes"]) == {"Ingress", "Egress"},
+                  "the NetworkPolicy covers the operator Pods, in and out", np["podSelector"])
+            check([[p.get("port") for p in rule["ports"]] for rule in np["ingress"]] == [["http"]],
+                  "the NetworkPolicy lets in only /metrics (port http)", np["ingress"])
+            egress_ports = {p.get("port") for rule in np["egress"] for p in rule.get("ports") or []}
+            check({53, 443, 6443} <= egress_ports,
+                  "the NetworkPolicy lets out DNS and the API server (443, 6443)", sorted(egress_ports, key=str))
 
     # ---- RBAC: exactly the agreed rules, each in the agreed scope
     roles = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
@@ -404,6 +429,24 @@ def cmd_samples(args):
     check(checked > 0, "at least one sample was checked against a CRD", "none")
 
 
+def cmd_crds_chart(args):
+    rendered = [d for d in yaml.safe_load_all(pathlib.Path(args.file).read_text()) if d]
+    generated = {d["metadata"]["name"]: d for d in yaml.safe_load_all(pathlib.Path(args.crds).read_text()) if d}
+    names = sorted(d["metadata"]["name"] for d in rendered)
+    check(names == sorted(generated) and all(d["kind"] == "CustomResourceDefinition" for d in rendered),
+          f"renders exactly the generated CRDs ({', '.join(sorted(generated))})", names)
+    for crd in rendered:
+        name = crd["metadata"]["name"]
+        want = generated.get(name, {})
+        check(crd.get("spec") == want.get("spec"), f"{name}: spec is the generated one, unchanged", "differs")
+        labels = crd["metadata"].get("labels") or {}
+        check(labels.get("app.kubernetes.io/managed-by") == "Helm" and labels.get("app.kubernetes.io/component") == "crds",
+              f"{name}: labelled as a Helm release resource", labels)
+        policy = (crd["metadata"].get("annotations") or {}).get("helm.sh/resource-policy")
+        check(policy == ("keep" if args.keep else None),
+              f"{name}: helm.sh/resource-policy is {'keep' if args.keep else 'unset'}", policy)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -425,13 +468,21 @@ def main():
     manifests.add_argument("--lease-name", default="vigil-operator")
     manifests.add_argument("--log-level", default="info")
     manifests.add_argument("--service-monitor", action="store_true")
+    manifests.add_argument("--network-policy", action="store_true")
+    manifests.add_argument("--pull-secret", default="")
 
     samples = sub.add_parser("samples")
     samples.add_argument("crds")
     samples.add_argument("samples")
 
+    crds_chart = sub.add_parser("crds-chart")
+    crds_chart.add_argument("file")
+    crds_chart.add_argument("crds")
+    crds_chart.add_argument("--keep", action="store_true")
+
     args = parser.parse_args()
-    {"values": cmd_values, "manifests": cmd_manifests, "samples": cmd_samples}[args.command](args)
+    {"values": cmd_values, "manifests": cmd_manifests, "samples": cmd_samples,
+     "crds-chart": cmd_crds_chart}[args.command](args)
     if FAILED:
         print(f"  {len(FAILED)} check(s) failed", file=sys.stderr)
         sys.exit(1)

@@ -5,9 +5,13 @@
 #                        from $VIGIL_CHART_PYTHON, else .ci/.venv-chart/bin/python, else python3
 #   kubernetes-validate  beside that Python, else PATH (Kubernetes' own OpenAPI schemas)
 #   hadolint             beside that Python, else PATH
+#   promtool, amtool     PATH (Debian: prometheus, prometheus-alertmanager)
+#   cloudcoil-models-prometheus-operator
+#                        in that Python (the prometheus-operator CRD schemas)
 # Without helm (or kubernetes-validate) the rendering checks are skipped, unless
 # VIGIL_REQUIRE_HELM=1; without hadolint the Dockerfile lint is skipped, unless
-# VIGIL_REQUIRE_HADOLINT=1. Exits non-zero if any check failed.
+# VIGIL_REQUIRE_HADOLINT=1; without promtool or amtool their checks are skipped, unless
+# VIGIL_REQUIRE_PROMTOOL=1 / VIGIL_REQUIRE_AMTOOL=1. Exits non-zero if any check failed.
 set -euo pipefail
 
 CHART="$(cd "$(dirname "$0")" && pwd)"
@@ -96,22 +100,79 @@ tool() { # tool NAME: beside the Python, else on PATH, else empty
 HELM="${HELM:-$(command -v helm || true)}"
 KUBEVAL="$(tool kubernetes-validate)"
 HADOLINT="$(tool hadolint)"
+PROMTOOL="$(command -v promtool || true)"
+AMTOOL="$(command -v amtool || true)"
 CHECK=("$PYTHON" "$CHART/check_rendered.py")
+MONITORING=("$PYTHON" "$CHART/check_monitoring.py")
+CRDS_CHART="$ROOT/charts/vigil-crds"
 
 echo "chart    $CHART"
 echo "python   $PYTHON ($("$PYTHON" -c 'import jsonschema, yaml; print("jsonschema", jsonschema.__version__ if hasattr(jsonschema, "__version__") else "?", "PyYAML", yaml.__version__)' 2>/dev/null))"
 echo "helm     ${HELM:-not found} ${HELM:+($("$HELM" version --short 2>/dev/null))}"
 echo "validate ${KUBEVAL:-not found} ${KUBEVAL:+($("$KUBEVAL" --version 2>/dev/null | tr -d '\n'), Kubernetes $KUBE_VERSION schemas)}"
 echo "hadolint ${HADOLINT:-not found} ${HADOLINT:+($("$HADOLINT" --version 2>/dev/null))}"
+echo "promtool ${PROMTOOL:-not found} ${PROMTOOL:+($("$PROMTOOL" --version 2>&1 | head -1))}"
+echo "amtool   ${AMTOOL:-not found} ${AMTOOL:+($("$AMTOOL" --version 2>&1 | head -1))}"
 echo
 
 # ---------------------------------------------------------------- without helm
 echo "== CRDs and values"
 check "charts/vigil/crds/vigil.dev.yaml is a byte-for-byte copy of crds/vigil.dev.yaml" \
     cmp "$ROOT/crds/vigil.dev.yaml" "$CHART/crds/vigil.dev.yaml"
+check "charts/vigil-crds/files/vigil.dev.yaml is a byte-for-byte copy of crds/vigil.dev.yaml" \
+    cmp "$ROOT/crds/vigil.dev.yaml" "$CRDS_CHART/files/vigil.dev.yaml"
 verbose "values.yaml and values.schema.json" "${CHECK[@]}" values "$CHART"
 verbose "config/samples against the chart's CRD schemas" \
     "${CHECK[@]}" samples "$CHART/crds/vigil.dev.yaml" "$ROOT/config/samples"
+
+# ---------------------------------------------------------------- alerts, dashboard, routing
+# needs TOOL ENVVAR: true when the tool was found; else a skip, or a failure when ENVVAR=1.
+needs() {
+    local tool="$1" require="$2"
+    if [ -n "$tool" ]; then return 0; fi
+    if [ "${!require:-0}" = 1 ]; then
+        echo "FAIL  $require=1 but its tool was not found"
+        failed=$((failed + 1))
+    else
+        skip "a ${require#VIGIL_REQUIRE_} check: tool not found ($require=1 makes this a failure)"
+    fi
+    return 1
+}
+
+echo
+echo "== alerts, dashboard, Alertmanager routing"
+verbose "alerts: contract, annotations, runbooks, test coverage" "${MONITORING[@]}" rules
+verbose "dashboard: current, rows, panels, variables" "${MONITORING[@]}" dashboard --queries "$WORK/dashboard-queries.yaml"
+# Without a quiet evaluation just before VigilNoModelServed fires, its `for` is untested.
+"$PYTHON" - "$CHART/monitoring/alerts_test.yaml" "$WORK/no-quiet-case.yaml" <<'PY'
+import sys, yaml
+spec = yaml.safe_load(open(sys.argv[1]))
+for test in spec["tests"]:
+    test["alert_rule_test"] = [c for c in test.get("alert_rule_test") or []
+                               if not (c["alertname"] == "VigilNoModelServed" and not c.get("exp_alerts"))]
+yaml.safe_dump(spec, open(sys.argv[2], "w"))
+PY
+expect_failure "the coverage check catches an alert that is never tested quiet" \
+    "${MONITORING[@]}" rules --tests "$WORK/no-quiet-case.yaml"
+if needs "$PROMTOOL" VIGIL_REQUIRE_PROMTOOL; then
+    check "promtool check rules monitoring/alerts.yaml" "$PROMTOOL" check rules "$CHART/monitoring/alerts.yaml"
+    check "promtool test rules monitoring/alerts_test.yaml (every alert fires once, stays quiet once)" \
+        "$PROMTOOL" test rules "$CHART/monitoring/alerts_test.yaml"
+    check "promtool check rules: every dashboard query is valid PromQL" \
+        "$PROMTOOL" check rules "$WORK/dashboard-queries.yaml"
+    # The tests bite: an alert whose threshold moves must fail them.
+    mkdir -p "$WORK/bite"
+    sed 's/> 0.05$/> 0.5/' "$CHART/monitoring/alerts.yaml" >"$WORK/bite/alerts.yaml"
+    cp "$CHART/monitoring/alerts_test.yaml" "$WORK/bite/"
+    expect_failure "promtool test rules catches a changed threshold" "$PROMTOOL" test rules "$WORK/bite/alerts_test.yaml"
+fi
+if needs "$AMTOOL" VIGIL_REQUIRE_AMTOOL; then
+    check "amtool check-config docs/alertmanager.yaml" "$AMTOOL" check-config "$ROOT/docs/alertmanager.yaml"
+    check "routing: a critical alert goes to Slack and PagerDuty" bash -c \
+        "[ \"\$('$AMTOOL' config routes test --config.file '$ROOT/docs/alertmanager.yaml' severity=critical namespace=ml model=income alertname=VigilNoModelServed)\" = 'slack-and-pagerduty' ]"
+    check "routing: a warning goes to Slack only" bash -c \
+        "[ \"\$('$AMTOOL' config routes test --config.file '$ROOT/docs/alertmanager.yaml' severity=warning namespace=ml model=income alertname=VigilFeatureDriftWarning)\" = 'slack' ]"
+fi
 
 # ---------------------------------------------------------------- with helm
 echo
@@ -128,8 +189,9 @@ if [ -z "$HELM" ] || [ -z "$KUBEVAL" ]; then
     fi
 else
     check "helm lint --strict (defaults)" "$HELM" lint --strict "$CHART"
-    check "helm lint --strict (watchNamespace, ServiceMonitor, 2 replicas)" \
-        "$HELM" lint --strict "$CHART" --set watchNamespace=ml,serviceMonitor.enabled=true,replicas=2
+    check "helm lint --strict (watchNamespace, NetworkPolicy, 2 replicas)" \
+        "$HELM" lint --strict "$CHART" --set watchNamespace=ml,networkPolicy.enabled=true,replicas=2
+    check "helm lint --strict charts/vigil-crds" "$HELM" lint --strict "$CRDS_CHART"
 
     # render NAME RELEASE NAMESPACE [helm args...]: helm template into $WORK/NAME.yaml
     render() {
@@ -139,11 +201,16 @@ else
     }
     kube_validate() { "$KUBEVAL" --strict --kubernetes-version "$KUBE_VERSION" --quiet "$1"; }
 
+    # The Prometheus Operator's APIs, as a cluster that has them reports them to Helm.
+    MONITORING_APIS=(--api-versions monitoring.coreos.com/v1/ServiceMonitor
+        --api-versions monitoring.coreos.com/v1/PodMonitor --api-versions monitoring.coreos.com/v1/PrometheusRule)
+
     # Each scenario: render, validate every object against Kubernetes' schemas (strict:
-    # unknown fields fail), then the chart's own contract checks.
+    # unknown fields fail), then the chart's own contract checks, then its monitoring
+    # objects against the prometheus-operator CRD schemas.
     scenario() {
-        local name="$1" release="$2" namespace="$3" checks="$4"
-        shift 4
+        local name="$1" release="$2" namespace="$3" checks="$4" monitoring="$5"
+        shift 5
         echo
         echo "-- scenario $name: helm template $release -n $namespace $*"
         check "$name: helm template renders" render "$name" "$release" "$namespace" "$@"
@@ -152,18 +219,47 @@ else
         # shellcheck disable=SC2086 # $checks is a list of flags
         verbose "$name: chart contract" "${CHECK[@]}" manifests "$WORK/$name.yaml" \
             --release "$release" --namespace "$namespace" --app-version 0.1.0 $checks
+        # shellcheck disable=SC2086 # $monitoring is a list of flags
+        verbose "$name: monitoring objects" "${MONITORING[@]}" manifests "$WORK/$name.yaml" $monitoring
     }
 
-    scenario defaults vigil vigil-system ""
-    scenario watch-namespace vigil vigil-system "--watch-namespace ml" --set watchNamespace=ml
+    scenario defaults vigil vigil-system "" "--expect"
+    scenario with-prometheus-operator vigil vigil-system "--service-monitor" \
+        "--expect PodMonitor PrometheusRule ServiceMonitor" "${MONITORING_APIS[@]}"
+    scenario watch-namespace vigil vigil-system "--watch-namespace ml --service-monitor" \
+        "--expect PodMonitor PrometheusRule ServiceMonitor --pod-namespaces {\"matchNames\":[\"ml\"]}" \
+        --set watchNamespace=ml "${MONITORING_APIS[@]}"
     scenario everything-set ops monitoring \
-        "--replicas 2 --service-monitor --image registry.example/vigil --child-image registry.example/vigil-jobs:7 --lease-name ops-lease --log-level info,vigil_operator=debug" \
-        --set replicas=2,serviceMonitor.enabled=true,image.repository=registry.example/vigil \
+        "--replicas 2 --service-monitor --network-policy --image registry.example/vigil --child-image registry.example/vigil-jobs:7 --lease-name ops-lease --log-level info,vigil_operator=debug --pull-secret regcred" \
+        "--expect PodMonitor PrometheusRule ServiceMonitor --runbook-base https://wiki.example/vigil/runbooks --dashboard-label grafana_dashboard=vigil" \
+        "${MONITORING_APIS[@]}" \
+        --set replicas=2,image.repository=registry.example/vigil,networkPolicy.enabled=true \
         --set childImage=registry.example/vigil-jobs:7,leaderElection.leaseName=ops-lease \
         --set-string 'logLevel=info\,vigil_operator=debug' \
-        --set serviceMonitor.labels.release=kube-prometheus-stack,podAnnotations.team=ml
-    scenario no-leader-election vigil vigil-system "--no-leader-election" --set leaderElection.enabled=false
+        --set serviceMonitor.labels.release=kube-prometheus-stack,podAnnotations.team=ml \
+        --set podMonitor.labels.release=kube-prometheus-stack,prometheusRule.labels.release=kube-prometheus-stack \
+        --set prometheusRule.runbookBaseUrl=https://wiki.example/vigil/runbooks \
+        --set-string dashboards.labels.grafana_dashboard=vigil,dashboards.annotations.grafana_folder=Vigil \
+        --set 'networkPolicy.apiServer.cidrs={10.0.0.1/32}' \
+        --set 'imagePullSecrets[0].name=regcred'
+    scenario monitoring-off vigil vigil-system "--no-leader-election" "--expect --dashboard-label=" \
+        "${MONITORING_APIS[@]}" --set leaderElection.enabled=false \
+        --set serviceMonitor.enabled=false,podMonitor.enabled=false,prometheusRule.enabled=false,dashboards.enabled=false
 
+    echo
+    echo "-- CRD upgrades: the vigil-crds chart"
+    # Ordinary templates, not crds/: Helm upgrades them with the release and, with
+    # helm.sh/resource-policy: keep, leaves them on uninstall.
+    check "vigil-crds has no crds/ directory (Helm would install it once and never upgrade it)" \
+        test ! -e "$CRDS_CHART/crds"
+    check "helm template vigil-crds renders" bash -c "'$HELM' template vigil-crds '$CRDS_CHART' >'$WORK/crds-chart.yaml'"
+    check "the vigil-crds CRDs validate against Kubernetes $KUBE_VERSION (strict)" kube_validate "$WORK/crds-chart.yaml"
+    check "helm template vigil-crds --set keep=false renders" \
+        bash -c "'$HELM' template vigil-crds '$CRDS_CHART' --set keep=false >'$WORK/crds-chart-nokeep.yaml'"
+    verbose "vigil-crds: the generated CRDs, release resources, kept on uninstall" \
+        "${CHECK[@]}" crds-chart "$WORK/crds-chart.yaml" "$ROOT/crds/vigil.dev.yaml" --keep
+    verbose "vigil-crds --set keep=false: no resource policy" \
+        "${CHECK[@]}" crds-chart "$WORK/crds-chart-nokeep.yaml" "$ROOT/crds/vigil.dev.yaml"
     echo
     echo "-- CRDs as Helm installs them"
     check "helm template --include-crds renders" render with-crds vigil vigil-system --include-crds
@@ -185,6 +281,12 @@ else
     sed 's/resources: \["secrets"\]/resources: ["secrets", "configmaps"]/' "$WORK/defaults.yaml" >"$WORK/broken-rbac.yaml"
     expect_failure "an extra RBAC resource is caught" \
         "${CHECK[@]}" manifests "$WORK/broken-rbac.yaml" --release vigil --namespace vigil-system --app-version 0.1.0
+    sed 's/^      honorLabels: true/      honorLabel: true/' "$WORK/with-prometheus-operator.yaml" >"$WORK/broken-monitor.yaml"
+    expect_failure "an unknown ServiceMonitor field is caught by the prometheus-operator schema" \
+        "${MONITORING[@]}" manifests "$WORK/broken-monitor.yaml" --expect PodMonitor PrometheusRule ServiceMonitor
+    sed 's/^      interval: 30s/      interval: 30 seconds/' "$WORK/with-prometheus-operator.yaml" >"$WORK/broken-interval.yaml"
+    expect_failure "an invalid PodMonitor interval is caught by the prometheus-operator schema" \
+        "${MONITORING[@]}" manifests "$WORK/broken-interval.yaml" --expect PodMonitor PrometheusRule ServiceMonitor
 fi
 
 # ---------------------------------------------------------------- Dockerfile

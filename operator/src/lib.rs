@@ -14,4 +14,5 @@ pub mod model;
 pub mod notify;
 pub mod policy;
 pub mod run;
+pub mod schedule;
 pub mod status;

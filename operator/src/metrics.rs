@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -26,6 +27,24 @@ pub struct Metrics {
     drifted_features: IntGaugeVec,
     feature_psi: GaugeVec,
     serving_info: IntGaugeVec,
+    feature_verdict: IntGaugeVec,
+    prediction_verdict: IntGaugeVec,
+    quality_passed: IntGaugeVec,
+    quality_checked: GaugeVec,
+    check_interval: GaugeVec,
+    model_condition: IntGaugeVec,
+    model_events: IntCounterVec,
+}
+
+/// The code of a verdict in the verdict gauges.
+fn verdict_code(verdict: Option<Verdict>) -> i64 {
+    match verdict {
+        Some(Verdict::None) => 0,
+        Some(Verdict::Warning) => 1,
+        Some(Verdict::Critical) => 2,
+        Some(Verdict::InsufficientData) => -1,
+        None => -2,
+    }
 }
 
 impl Metrics {
@@ -85,6 +104,67 @@ impl Metrics {
             ),
             &["namespace", "model", "version"],
         )?;
+        let policy_labels = &["namespace", "model", "policy"][..];
+        let feature_verdict = IntGaugeVec::new(
+            Opts::new(
+                "vigil_drift_feature_verdict",
+                "Worst feature verdict of the last check (codes as vigil_drift_verdict; quality not included)",
+            ),
+            policy_labels,
+        )?;
+        let prediction_verdict = IntGaugeVec::new(
+            Opts::new(
+                "vigil_drift_prediction_verdict",
+                "Prediction-distribution verdict of the last check (codes as vigil_drift_verdict)",
+            ),
+            policy_labels,
+        )?;
+        let quality_passed = IntGaugeVec::new(
+            Opts::new(
+                "vigil_quality_passed",
+                "1 when no hard data-quality check failed in the last check, else 0",
+            ),
+            policy_labels,
+        )?;
+        let quality_checked = GaugeVec::new(
+            Opts::new(
+                "vigil_quality_last_check_timestamp_seconds",
+                "Unix time of the last check that found prediction rows to check",
+            ),
+            policy_labels,
+        )?;
+        let check_interval = GaugeVec::new(
+            Opts::new(
+                "vigil_drift_check_interval_seconds",
+                "Longest gap between two runs of the DriftPolicy's schedule",
+            ),
+            policy_labels,
+        )?;
+        let model_condition = IntGaugeVec::new(
+            Opts::new(
+                "vigil_model_condition",
+                "Each MonitoredModel status condition: 1 True, 0 False, -1 Unknown, with its reason",
+            ),
+            &["namespace", "model", "type", "reason"],
+        )?;
+        let model_events = IntCounterVec::new(
+            Opts::new(
+                "vigil_model_events_total",
+                "Events published about a MonitoredModel (training, promotion, rollback, drift), by reason",
+            ),
+            &["namespace", "model", "reason"],
+        )?;
+        for collector in [
+            Box::new(feature_verdict.clone()) as Box<dyn Collector>,
+            Box::new(prediction_verdict.clone()),
+            Box::new(quality_passed.clone()),
+            Box::new(quality_checked.clone()),
+            Box::new(check_interval.clone()),
+            Box::new(model_condition.clone()),
+            Box::new(model_events.clone()),
+        ] {
+            registry.register(collector)?;
+        }
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(duration.clone()))?;
@@ -103,6 +183,13 @@ impl Metrics {
             drifted_features,
             feature_psi,
             serving_info,
+            feature_verdict,
+            prediction_verdict,
+            quality_passed,
+            quality_checked,
+            check_interval,
+            model_condition,
+            model_events,
         })
     }
 
@@ -123,21 +210,46 @@ impl Metrics {
     /// Publishes the numbers of a recorded drift check.
     pub fn drift_check(&self, namespace: &str, model: &str, policy: &str, summary: &DriftSummary) {
         let labels = [namespace, model, policy];
-        let code = match summary.verdict() {
-            Some(Verdict::None) => 0,
-            Some(Verdict::Warning) => 1,
-            Some(Verdict::Critical) => 2,
-            Some(Verdict::InsufficientData) => -1,
-            None => -2,
-        };
-        self.drift_verdict.with_label_values(&labels).set(code);
+        self.drift_verdict
+            .with_label_values(&labels)
+            .set(verdict_code(summary.verdict()));
         if let DriftSummary::Succeeded {
             checked_at,
+            drift_verdict,
             drifted_count,
             top,
+            prediction,
+            quality_passed,
+            current_rows,
             ..
         } = summary
         {
+            // The worst drifted feature (top is worst first); none drifted: None.
+            let features = match (drift_verdict, top.first()) {
+                (Verdict::InsufficientData, _) => Verdict::InsufficientData,
+                (_, Some(worst)) if *drifted_count > 0 => worst.verdict,
+                _ => Verdict::None,
+            };
+            self.feature_verdict
+                .with_label_values(&labels)
+                .set(verdict_code(Some(features)));
+            match prediction {
+                Some(verdict) => self
+                    .prediction_verdict
+                    .with_label_values(&labels)
+                    .set(verdict_code(Some(*verdict))),
+                None => {
+                    let _ = self.prediction_verdict.remove_label_values(&labels);
+                }
+            }
+            self.quality_passed
+                .with_label_values(&labels)
+                .set(i64::from(*quality_passed));
+            if *current_rows > 0 {
+                self.quality_checked
+                    .with_label_values(&labels)
+                    .set(checked_at.timestamp() as f64);
+            }
             self.drift_checked
                 .with_label_values(&labels)
                 .set(checked_at.timestamp() as f64);
@@ -170,6 +282,54 @@ impl Metrics {
                 .with_label_values(&[namespace, model, version])
                 .set(1);
         }
+    }
+
+    /// Publishes how far apart the policy's checks may be (nothing when the schedule does
+    /// not parse: the staleness alert falls back to 12 hours).
+    pub fn check_schedule(&self, namespace: &str, model: &str, policy: &str, schedule: &str) {
+        let labels = [namespace, model, policy];
+        match crate::schedule::longest_gap(schedule) {
+            Some(gap) => self
+                .check_interval
+                .with_label_values(&labels)
+                .set(gap.num_seconds() as f64),
+            None => {
+                let _ = self.check_interval.remove_label_values(&labels);
+            }
+        }
+    }
+
+    /// Publishes a MonitoredModel's conditions: one series per type, labelled with its
+    /// current reason (the series of an earlier reason is removed).
+    pub fn model_conditions(&self, namespace: &str, model: &str, conditions: &[Condition]) {
+        remove_series(
+            &self.model_condition,
+            &["namespace", "model", "type", "reason"],
+            |v| {
+                v[0] == namespace
+                    && v[1] == model
+                    && !conditions
+                        .iter()
+                        .any(|c| c.type_ == v[2] && c.reason == v[3])
+            },
+        );
+        for c in conditions {
+            let value = match c.status.as_str() {
+                "True" => 1,
+                "False" => 0,
+                _ => -1,
+            };
+            self.model_condition
+                .with_label_values(&[namespace, model, c.type_.as_str(), c.reason.as_str()])
+                .set(value);
+        }
+    }
+
+    /// Counts an Event published about a MonitoredModel (reasons are the operator's constants).
+    pub fn model_event(&self, namespace: &str, model: &str, reason: &str) {
+        self.model_events
+            .with_label_values(&[namespace, model, reason])
+            .inc();
     }
 
     /// The text exposition format.
@@ -274,5 +434,51 @@ mod tests {
             "a feature that no longer drifts keeps no PSI: {text}"
         );
         assert!(text.contains(r#"vigil_drift_last_check_timestamp_seconds{model="income",namespace="ml",policy="p"} 1795888800"#), "{text}");
+        assert!(
+            text.contains(
+                r#"vigil_drift_feature_verdict{model="income",namespace="ml",policy="p"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"vigil_quality_passed{model="income",namespace="ml",policy="p"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"vigil_quality_last_check_timestamp_seconds{model="income",namespace="ml",policy="p"} 1795888800"#), "{text}");
+        assert!(
+            !text.contains("vigil_drift_prediction_verdict{"),
+            "no prediction verdict, no series: {text}"
+        );
+    }
+
+    #[test]
+    fn conditions_keep_one_series_per_type_and_schedules_their_gap() {
+        let metrics = Metrics::new().expect("metrics");
+        let conditions = |ready: &str, reason: &str| -> Vec<Condition> {
+            serde_json::from_value(serde_json::json!([
+                {"type": "Ready", "status": ready, "reason": reason, "message": "",
+                 "lastTransitionTime": "2026-11-28T18:00:00Z"},
+                {"type": "Degraded", "status": "False", "reason": "AsExpected", "message": "",
+                 "lastTransitionTime": "2026-11-28T18:00:00Z"}
+            ]))
+            .expect("conditions")
+        };
+        metrics.model_conditions("ml", "income", &conditions("False", "RollingOut"));
+        metrics.model_conditions("ml", "income", &conditions("True", "Serving"));
+        metrics.check_schedule("ml", "income", "p", "0 */6 * * *");
+        metrics.model_event("ml", "income", "ModelPromoted");
+        let text = metrics.render();
+        assert!(text.contains(r#"vigil_model_condition{model="income",namespace="ml",reason="Serving",type="Ready"} 1"#), "{text}");
+        assert!(text.contains(r#"vigil_model_condition{model="income",namespace="ml",reason="AsExpected",type="Degraded"} 0"#), "{text}");
+        assert!(
+            !text.contains("RollingOut"),
+            "the old reason's series is gone: {text}"
+        );
+        assert!(text.contains(r#"vigil_drift_check_interval_seconds{model="income",namespace="ml",policy="p"} 21600"#), "{text}");
+        assert!(text.contains(r#"vigil_model_events_total{model="income",namespace="ml",reason="ModelPromoted"} 1"#), "{text}");
+        metrics.check_schedule("ml", "income", "p", "not a schedule");
+        assert!(!metrics
+            .render()
+            .contains("vigil_drift_check_interval_seconds{"));
     }
 }

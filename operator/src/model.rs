@@ -529,6 +529,8 @@ async fn apply(
     {
         for event in &plan.events {
             publish(ctx, model, event).await;
+            ctx.metrics
+                .model_event(namespace, &model.name_any(), event.reason);
         }
     }
     Ok(())
@@ -545,6 +547,8 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
     let now = ctx.now();
     if let Err(message) = validate(&model) {
         let status = invalid_status(&model, &message, now);
+        ctx.metrics
+            .model_conditions(&namespace, &model.name_any(), &status.conditions);
         let models: Api<MonitoredModel> = Api::namespaced(ctx.client.clone(), &namespace);
         return reject_invalid_spec(
             &ctx,
@@ -567,6 +571,8 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
         &model.name_any(),
         plan.status.serving_version.as_deref(),
     );
+    ctx.metrics
+        .model_conditions(&namespace, &model.name_any(), &plan.status.conditions);
     // Level-based: the watches wake us on change; the requeue only bounds
     // how long a missed event can go unnoticed.
     Ok(Action::requeue(std::time::Duration::from_secs(600)))

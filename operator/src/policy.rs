@@ -530,6 +530,12 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         )
         .await;
     }
+    ctx.metrics.check_schedule(
+        &namespace,
+        &policy.spec.model_ref.name,
+        &policy.name_any(),
+        &policy.spec.policy.schedule,
+    );
     let plan = plan(&policy, &world, &ctx.image, now)?;
     let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);
     match &plan.cronjob {
@@ -580,6 +586,8 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
     if let Some(model) = &world.model {
         for event in &plan.model_events {
             publish(&ctx, model, event).await;
+            ctx.metrics
+                .model_event(&namespace, &model.name_any(), event.reason);
         }
     }
     Ok(Action::requeue(std::time::Duration::from_secs(600)))

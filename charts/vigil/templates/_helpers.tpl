@@ -105,3 +105,15 @@ watchNamespace, by a Role in that namespace, so the two modes cannot drift apart
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/*
+What became of a Prometheus Operator object, for NOTES.txt: "rendered", "disabled", or why it
+was skipped. Called with (list $ "Kind" .Values.<kind>.enabled).
+*/}}
+{{- define "vigil.monitoringState" -}}
+{{- $root := index . 0 }}{{ $kind := index . 1 }}{{ $enabled := index . 2 }}
+{{- if not $enabled }}disabled
+{{- else if $root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" $kind) }}rendered
+{{- else }}skipped: no monitoring.coreos.com/v1 {{ $kind }} API in the cluster (install the Prometheus Operator, then helm upgrade)
+{{- end }}
+{{- end }}

@@ -1,0 +1,431 @@
+//! The Argo CD health checks of docs/argocd-cm.yaml, run with a Lua 5.1 interpreter (Argo CD
+//! runs gopher-lua, Lua 5.1) against statuses the operator's own status code produces:
+//! `model::plan`, `policy::plan`, the invalid-spec paths, and `status::set_condition` for the
+//! conditions no plan sets yet (`Stalled`, `Reconciling`).
+//!
+//! Argo CD hands the script the object as the global `obj`, a table decoded from its JSON;
+//! here the JSON becomes a Lua table literal. Without `lua5.1` the test prints "skipped", and
+//! fails when `VIGIL_REQUIRE_LUA=1` (CI).
+
+#![allow(clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Utc};
+use common::{at, model_yaml, trained, NS};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use serde_json::{json, Value};
+use vigil_operator::crd::{DriftPolicy, MonitoredModel, MonitoredModelStatus};
+use vigil_operator::model::{self, ModelWorld};
+use vigil_operator::policy::{self, PolicyWorld};
+use vigil_operator::status::set_condition;
+
+const V1: &str = "20261128-173000-aaaaaa";
+
+/// The two scripts of docs/argocd-cm.yaml.
+fn scripts() -> (String, String) {
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs");
+    let text =
+        std::fs::read_to_string(format!("{docs}/argocd-cm.yaml")).expect("docs/argocd-cm.yaml");
+    let data = &text[text.find("\ndata:\n").expect("a data: key") + 1..];
+    let guide = std::fs::read_to_string(format!("{docs}/argocd.md")).expect("docs/argocd.md");
+    assert!(
+        guide.contains(data),
+        "docs/argocd.md must show docs/argocd-cm.yaml's data: block as it is"
+    );
+    let cm: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+    let script = |kind: &str| {
+        cm["data"][format!("resource.customizations.health.vigil.dev_{kind}").as_str()]
+            .as_str()
+            .unwrap_or_else(|| panic!("no health check for {kind}"))
+            .to_string()
+    };
+    (script("MonitoredModel"), script("DriftPolicy"))
+}
+
+fn lua() -> Option<String> {
+    let found = Command::new("lua5.1").arg("-v").output().is_ok();
+    if found {
+        return Some("lua5.1".into());
+    }
+    assert!(
+        std::env::var("VIGIL_REQUIRE_LUA").as_deref() != Ok("1"),
+        "VIGIL_REQUIRE_LUA=1 but lua5.1 is not installed (apt-get install lua5.1)"
+    );
+    eprintln!("skipped: lua5.1 not found (VIGIL_REQUIRE_LUA=1 makes this a failure)");
+    None
+}
+
+/// A JSON value as a Lua table constructor (null fields are absent, as in gopher-lua's decoding).
+fn lua_literal(value: &Value) -> String {
+    match value {
+        Value::Null => "nil".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => lua_string(s),
+        Value::Array(items) => format!(
+            "{{{}}}",
+            items.iter().map(lua_literal).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(fields) => format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| format!("[{}] = {}", lua_string(k), lua_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn lua_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for byte in text.bytes() {
+        match byte {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(byte as char);
+            }
+            0x20..=0x7e => out.push(byte as char),
+            // Everything else (newlines, UTF-8 bytes) as a decimal escape: Lua strings are bytes.
+            _ => out.push_str(&format!("\\{byte}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// (status, message) of the health check on `object`.
+fn health(lua: &str, script: &str, object: &Value) -> (String, String) {
+    let program = format!(
+        "obj = {}\nlocal hs = (function()\n{script}\nend)()\nio.write(hs.status, \"\\n\", hs.message or \"\")\n",
+        lua_literal(object)
+    );
+    // One file per run: the tests run in parallel.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let file = std::env::temp_dir().join(format!(
+        "vigil-argocd-{}-{}.lua",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&file, program).expect("write the program");
+    let out = Command::new(lua).arg(&file).output().expect("run lua5.1");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "lua5.1 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let (status, message) = text.split_once('\n').unwrap_or((&text, ""));
+    (status.to_string(), message.to_string())
+}
+
+fn with_status(model: &MonitoredModel, status: Option<MonitoredModelStatus>) -> Value {
+    let mut model = model.clone();
+    model.status = status;
+    serde_json::to_value(&model).expect("json")
+}
+
+/// A training Job as the Job controller leaves it; `finished` is Complete or Failed.
+fn training_job(name: &str, created: &str, finished: Option<bool>) -> Job {
+    let conditions = match finished {
+        Some(ok) => json!([{"type": if ok { "Complete" } else { "Failed" }, "status": "True"}]),
+        None => json!([]),
+    };
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
+                     "annotations": {"vigil.dev/trigger": "Initial"}},
+        "status": {"conditions": conditions}
+    }))
+    .expect("job")
+}
+
+/// The Deployment the operator built, rolled out by the Deployment controller.
+fn rolled_out(deployment: &Deployment, replicas: i32) -> Deployment {
+    let mut deployment = deployment.clone();
+    deployment.metadata.generation = Some(1);
+    deployment.status = Some(
+        serde_json::from_value(json!({"observedGeneration": 1, "replicas": replicas,
+            "updatedReplicas": replicas, "availableReplicas": replicas, "readyReplicas": replicas}))
+        .expect("deployment status"),
+    );
+    deployment
+}
+
+fn plan(model: &MonitoredModel, world: &ModelWorld, now: DateTime<Utc>) -> MonitoredModelStatus {
+    model::plan(model, world, "vigil:test", now)
+        .expect("plan")
+        .status
+}
+
+/// The model as the API server returns it once the operator has written `status`.
+fn observed(model: &MonitoredModel, status: MonitoredModelStatus) -> MonitoredModel {
+    let mut model = model.clone();
+    model.status = Some(status);
+    model
+}
+
+/// The shared fixture, as the API server returns it (a uid, a generation).
+fn model() -> MonitoredModel {
+    let mut model = model_yaml(true);
+    model.metadata.generation = Some(1);
+    model.metadata.uid = Some("0b7e7a39-model".into());
+    model
+}
+
+#[test]
+fn monitored_model_health_follows_the_operators_status() {
+    let Some(lua) = lua() else { return };
+    let (script, policy_script) = scripts();
+    assert_eq!(
+        script, policy_script,
+        "both kinds share one health check (their conditions mean the same)"
+    );
+    let model = model();
+    let mut cases: Vec<(&str, Value, &str, &str)> = Vec::new();
+
+    cases.push((
+        "never reconciled",
+        with_status(&model, None),
+        "Progressing",
+        "Waiting for the Vigil operator to record a status",
+    ));
+
+    // First reconcile: the initial training Job starts.
+    let training = plan(&model, &ModelWorld::default(), at(17, 0));
+    cases.push((
+        "first training running",
+        with_status(&model, Some(training.clone())),
+        "Progressing",
+        "NoModel: waiting for training Job income-train-initial",
+    ));
+
+    let mut edited = model.clone();
+    edited.metadata.generation = Some(2);
+    cases.push((
+        "spec edited, not yet observed",
+        with_status(&edited, Some(training.clone())),
+        "Progressing",
+        "Waiting for the Vigil operator to observe generation 2",
+    ));
+
+    // The Job finished with a version: promoted, the Deployment rolls out.
+    let model_training = observed(&model, training.clone());
+    let job = training_job("income-train-initial", "2026-11-28T17:00:00Z", Some(true));
+    let finished = ModelWorld {
+        training_jobs: vec![job.clone()],
+        result: Some(trained(V1, 0.90, None)),
+        ..ModelWorld::default()
+    };
+    let promoted = model::plan(&model_training, &finished, "vigil:test", at(17, 30)).expect("plan");
+    let deployment = promoted
+        .deployment
+        .clone()
+        .expect("a Deployment for the served version");
+    cases.push((
+        "promoted, rolling out",
+        with_status(&model, Some(promoted.status.clone())),
+        "Progressing",
+        "RollingOut: Deployment income-inference is rolling out 20261128-173000-aaaaaa",
+    ));
+
+    let model_promoted = observed(&model, promoted.status.clone());
+    let serving_world = ModelWorld {
+        training_jobs: vec![job.clone()],
+        deployment: Some(rolled_out(&deployment, model.spec.serving.replicas)),
+        ..ModelWorld::default()
+    };
+    let serving = plan(&model_promoted, &serving_world, at(17, 31));
+    cases.push((
+        "serving",
+        with_status(&model, Some(serving.clone())),
+        "Healthy",
+        "Serving: 1 replica(s) serve 20261128-173000-aaaaaa",
+    ));
+
+    // A later training fails: the served version stays, Ready stays True.
+    let model_serving = observed(&model, serving.clone());
+    let failed_world = ModelWorld {
+        training_jobs: vec![
+            job.clone(),
+            training_job("income-train-manual-1", "2026-11-28T18:00:00Z", Some(false)),
+        ],
+        deployment: serving_world.deployment.clone(),
+        ..ModelWorld::default()
+    };
+    let retrain_failed = plan(&model_serving, &failed_world, at(18, 10));
+    cases.push((
+        "a retraining failed while serving",
+        with_status(&model, Some(retrain_failed)),
+        "Healthy",
+        "Serving: 1 replica(s) serve 20261128-173000-aaaaaa",
+    ));
+
+    // The first training fails: nothing is served.
+    let first_failed = ModelWorld {
+        training_jobs: vec![training_job(
+            "income-train-initial",
+            "2026-11-28T17:00:00Z",
+            Some(false),
+        )],
+        ..ModelWorld::default()
+    };
+    let no_model = plan(&model_training, &first_failed, at(17, 20));
+    cases.push((
+        "the first training failed",
+        with_status(&model, Some(no_model)),
+        "Degraded",
+        "TrainingFailed: Job income-train-initial: NoResult: the Job failed without a result: the Job failed",
+    ));
+
+    cases.push((
+        "invalid spec",
+        with_status(
+            &model,
+            Some(model::invalid_status(
+                &model,
+                "spec.serving.pinnedVersion is empty",
+                at(17, 0),
+            )),
+        ),
+        "Degraded",
+        "InvalidSpec: invalid spec: spec.serving.pinnedVersion is empty",
+    ));
+
+    // Conditions no plan sets yet, written with the operator's condition setter.
+    let mut stalled = serving.clone();
+    set_condition(
+        &mut stalled.conditions,
+        "Stalled",
+        true,
+        "StoreUnreachable",
+        "cannot read s3://models/income",
+        Some(1),
+        at(18, 0),
+    );
+    cases.push((
+        "stalled",
+        with_status(&model, Some(stalled)),
+        "Degraded",
+        "StoreUnreachable: cannot read s3://models/income",
+    ));
+    let mut reconciling = serving.clone();
+    set_condition(
+        &mut reconciling.conditions,
+        "Reconciling",
+        true,
+        "CheckRunning",
+        "drift check income-drift-check-1 is running",
+        Some(1),
+        at(18, 0),
+    );
+    cases.push((
+        "a check in progress",
+        with_status(&model, Some(reconciling)),
+        "Progressing",
+        "CheckRunning: drift check income-drift-check-1 is running",
+    ));
+
+    assert_cases(&lua, &script, cases);
+}
+
+fn assert_cases(lua: &str, script: &str, cases: Vec<(&str, Value, &str, &str)>) {
+    let mut wrong = Vec::new();
+    for (name, object, status, message) in &cases {
+        let got = health(lua, script, object);
+        if (got.0.as_str(), got.1.as_str()) != (*status, *message) {
+            wrong.push(format!(
+                "{name}: got {got:?}, want ({status:?}, {message:?})"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    for status in ["Progressing", "Healthy", "Degraded"] {
+        assert!(cases.iter().any(|c| c.2 == status), "no case ends {status}");
+    }
+}
+
+fn policy_yaml() -> DriftPolicy {
+    let mut policy: DriftPolicy = serde_yaml::from_str(&format!(
+        "apiVersion: vigil.dev/v1alpha1\nkind: DriftPolicy\nmetadata: {{name: income-drift, namespace: {NS}}}\nspec: {{modelRef: {{name: income}}, schedule: '0 */6 * * *'}}\n"
+    ))
+    .expect("policy");
+    policy.metadata.generation = Some(1);
+    policy.metadata.uid = Some("5c1d2e3f-policy".into());
+    policy
+}
+
+#[test]
+fn drift_policy_health_follows_the_operators_status() {
+    let Some(lua) = lua() else { return };
+    let (_, script) = scripts();
+    let policy = policy_yaml();
+    let as_json = |status| {
+        let mut policy = policy.clone();
+        policy.status = Some(status);
+        serde_json::to_value(&policy).expect("json")
+    };
+    let plan = |world: &PolicyWorld| {
+        policy::plan(&policy, world, "vigil:test", at(18, 0))
+            .expect("plan")
+            .status
+    };
+    let mut serving = model();
+    serving.status = Some(MonitoredModelStatus {
+        serving_version: Some(V1.into()),
+        ..MonitoredModelStatus::default()
+    });
+    let waiting = model();
+    let cases = vec![
+        (
+            "the model does not exist",
+            as_json(plan(&PolicyWorld::default())),
+            "Progressing",
+            "ModelNotFound: MonitoredModel income does not exist in this namespace",
+        ),
+        (
+            "the model serves no version yet",
+            as_json(plan(&PolicyWorld {
+                model: Some(waiting),
+                ..PolicyWorld::default()
+            })),
+            "Progressing",
+            "WaitingForModel: MonitoredModel income serves no version yet",
+        ),
+        (
+            "checks scheduled",
+            as_json(plan(&PolicyWorld {
+                model: Some(serving),
+                ..PolicyWorld::default()
+            })),
+            "Healthy",
+            "Scheduled: checks of 20261128-173000-aaaaaa run on `0 */6 * * *` over the last 6h",
+        ),
+        (
+            "invalid spec",
+            as_json(policy::invalid_status(
+                &policy,
+                "features.include names unknown feature height",
+                at(18, 0),
+            )),
+            "Degraded",
+            "InvalidSpec: invalid spec: features.include names unknown feature height",
+        ),
+    ];
+    assert_cases(&lua, &script, cases);
+}
+
+#[test]
+fn lua_literals_escape_what_lua_would_misread() {
+    let value = json!({"a": "quote \" backslash \\ newline \n é", "n": [1, 2.5, null], "z": null});
+    assert_eq!(
+        lua_literal(&value),
+        r#"{["a"] = "quote \" backslash \\ newline \10 \195\169", ["n"] = {1, 2.5, nil}}"#
+    );
+}
