@@ -25,11 +25,11 @@
 
 use std::path::PathBuf;
 
+use vigil_core::data::schema::Value;
 use vigil_core::performance::{
     Cbpe, CbpeParams, Chunking, LabelledRow, MaybeLabelledRow, Metric, PerformanceReport,
 };
-use vigil_core::schema::Value;
-use vigil_core::split::sample_indices;
+use vigil_core::train::split::sample_indices;
 use vigil_jobs::trials;
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {

@@ -7,6 +7,7 @@ pub mod drift;
 pub mod html;
 pub mod inject;
 pub mod labelled;
+mod laps;
 pub mod performance;
 pub mod performance_html;
 pub mod termination;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use vigil_core::dataset::{DataFormat, DatasetError, RawTable};
+use vigil_core::data::dataset::{DataFormat, DatasetError, RawTable};
 use vigil_core::performance::{
     Cbpe, CbpeParams, Chunking, LabelledRow, MaybeLabelledRow, PerformanceError, PerformanceReport,
 };

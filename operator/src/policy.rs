@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
-use vigil_core::drift::policy::RetrainSpec;
+use vigil_core::drift::rules::RetrainSpec;
 use vigil_core::drift::{DriftJobConfig, DriftSummary, Verdict};
 
 use crate::apply::{
@@ -147,11 +147,11 @@ pub fn unrecorded_check<'a>(policy: &DriftPolicy, jobs: &'a [Job]) -> Option<&'a
 }
 
 pub fn validate(policy: &DriftPolicy, model: Option<&MonitoredModel>) -> Result<(), String> {
-    policy.spec.policy.check().map_err(|e| e.to_string())?;
+    policy.spec.rules.check().map_err(|e| e.to_string())?;
     if let Some(model) = model {
         policy
             .spec
-            .policy
+            .rules
             .check_features(&model.spec.schema)
             .map_err(|e| e.to_string())?;
     }
@@ -256,7 +256,7 @@ pub fn plan(
                         model: Some(model.name_any()),
                         storage: model.spec.storage.clone(),
                         served_version: Some(version.clone()),
-                        policy: policy.spec.policy.clone(),
+                        policy: policy.spec.rules.clone(),
                     };
                     cronjob = Some(build_drift_cronjob(policy, model, &config, image)?);
                     set(
@@ -266,7 +266,7 @@ pub fn plan(
                         "Scheduled",
                         format!(
                             "checks of {version} run on `{}` over the last {}",
-                            policy.spec.policy.schedule, policy.spec.policy.window
+                            policy.spec.rules.schedule, policy.spec.rules.window
                         ),
                     );
                 }
@@ -287,7 +287,7 @@ pub fn plan(
                     .as_deref()
                     .and_then(parse_time);
                 let decision = decide_retrain(
-                    policy.spec.policy.actions.retrain.as_ref(),
+                    policy.spec.rules.actions.retrain.as_ref(),
                     &summary,
                     last_triggered,
                     world.training_running,
@@ -458,7 +458,7 @@ async fn notify_webhooks(
 ) -> Option<String> {
     let targets: Vec<_> = policy
         .spec
-        .policy
+        .rules
         .actions
         .notify
         .iter()
@@ -534,7 +534,7 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         &namespace,
         &policy.spec.model_ref.name,
         &policy.name_any(),
-        &policy.spec.policy.schedule,
+        &policy.spec.rules.schedule,
     );
     let plan = plan(&policy, &world, &ctx.image, now)?;
     let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), &namespace);

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use vigil_core::promotion::{self, PromotionSpec};
-use vigil_core::report::TrainSummary;
+use vigil_core::train::promotion::{self, PromotionSpec};
+use vigil_core::train::report::TrainSummary;
 
 use crate::crd::{Action, Candidate, HistoryEntry, MonitoredModelStatus, TrainingRun};
 
@@ -279,9 +279,9 @@ pub fn reconcile_serving(
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use vigil_core::model::Algorithm;
-    use vigil_core::promotion::{Gates, MetricThreshold};
-    use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison};
+    use vigil_core::train::model::Algorithm;
+    use vigil_core::train::promotion::{Gates, MetricThreshold};
+    use vigil_core::train::report::{KeyMetrics, RowCounts, ServedComparison};
 
     fn at(minute: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 28, 17, minute, 0)

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::error::PerformanceError;
 use super::isotonic::IsotonicRegression;
 use super::mt19937::RandomState;
-use crate::evaluation::roc_auc;
 use crate::stats::pairwise_sum;
+use crate::train::evaluation::roc_auc;
 
 /// NannyML's constants.
 const SPLITS: usize = 10;

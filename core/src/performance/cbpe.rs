@@ -23,8 +23,8 @@ use super::chunk::Chunking;
 use super::error::PerformanceError;
 use super::metric::{nan_mean_std, ratio_or_zero, Confusion, LabelledRow, Metric, ScoredRow};
 use super::sampling::{component, ErrorComponent};
-use crate::evaluation::roc_auc;
 use crate::stats::pairwise_sum;
+use crate::train::evaluation::roc_auc;
 
 /// NannyML's `SAMPLING_ERROR_RANGE`: bounds are this many sampling errors wide.
 pub const SAMPLING_ERROR_RANGE: f64 = 3.0;

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::metric::{population_std, ratio_or_zero, Confusion, LabelledRow, Metric};
 use super::sampling::component;
-use crate::evaluation::roc_auc;
 use crate::stats::pairwise_sum;
+use crate::train::evaluation::roc_auc;
 
 /// `scipy.stats.norm.isf(0.025)`: intervals are 95 %.
 pub const Z_95: f64 = 1.959963984540054;
