@@ -8,15 +8,21 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Args;
-use vigil_core::config::{HoldoutSpec, StorageSpec, TrainJobConfig};
-use vigil_core::dataset::{DataFormat, RawTable};
-use vigil_core::drift::{DriftPolicy, DriftSummary, Span};
-use vigil_core::promotion::{self, Gates, MetricThreshold};
-use vigil_core::report::TrainSummary;
-use vigil_core::split::sample_indices;
-use vigil_core::storage::Store;
+use serde::Deserialize;
+use vigil_core::data::dataset::{DataFormat, RawTable};
+use vigil_core::data::prediction_log::read_window;
+use vigil_core::data::schema::FeatureSchema;
+use vigil_core::data::storage::StorageSpec;
+use vigil_core::data::storage::Store;
+use vigil_core::drift::{DriftRules, DriftSummary};
+use vigil_core::span::Span;
+use vigil_core::train::config::{HoldoutSpec, TrainJobConfig};
+use vigil_core::train::promotion::{self, Gates, PromotionSpec};
+use vigil_core::train::report::TrainSummary;
+use vigil_core::train::split::sample_indices;
+use vigil_core::wire::PredictionRecord;
 use vigil_jobs::drift::{check_store, DriftJobConfig};
 use vigil_jobs::inject::{self, DriftKind, InjectSpec, RampProfile, Rows};
 use vigil_jobs::labelled::export_labelled_window;
@@ -24,6 +30,9 @@ use vigil_jobs::train::train;
 
 const ADULT: &[u8] = include_bytes!("../examples/data/adult.csv.gz");
 const TRAIN_CONFIG: &str = include_str!("../examples/train-adult.yaml");
+/// The sample MonitoredModel whose promotion gates the demo applies.
+const SAMPLE_PATH: &str = "config/samples/adult-income.yaml";
+const SAMPLE: &str = include_str!("../config/samples/adult-income.yaml");
 const STEPS: usize = 7;
 
 #[derive(Args, Debug)]
@@ -152,6 +161,13 @@ fn print_check(summary: &DriftSummary) -> Result<String, Failed> {
     }
 }
 
+/// The traffic of the demo: rows of Adult's test split, which the model never saw.
+struct Traffic {
+    schema: FeatureSchema,
+    clean: Rows,
+    drifted: Rows,
+}
+
 async fn demo(args: &DemoArgs) -> Result<(), Failed> {
     if args.dir.exists() {
         std::fs::remove_dir_all(&args.dir)?;
@@ -161,16 +177,47 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
     let store_uri = format!("file://{}/store", dir.display());
     let data = dir.join("adult.csv.gz");
     std::fs::write(&data, ADULT)?;
+    let gates = sample_promotion()?.gates;
 
-    // 1. Train on the Adult train split, hold out its test split.
+    let config = train_config(&store_uri, &data)?;
+    let v1 = train_first(&config).await?;
+    let t = step(2, "starting `vigil serve` on a free loopback port");
+    let server = Server::start(&store_uri, &dir.join("server.log")).await?;
+    done(
+        t,
+        &format!("{} ready (log: {}/server.log)", server.url, dir.display()),
+    );
+    let traffic = traffic(&config, args.rows)?;
+    let clean_start = clean_check(&server, &traffic, &store_uri).await?;
+    let (drift_start, sent, html) = drifted_check(&server, &traffic, &store_uri).await?;
+    stop_and_count(
+        server,
+        &store_uri,
+        clean_start,
+        traffic.clean.n_rows() + sent,
+    )
+    .await?;
+    let second = retrain(&config, &store_uri, drift_start, &v1).await?;
+    promote(&gates, &second)?;
+    println!("\nreports: {}", html);
+    Ok(())
+}
+
+/// The Adult example configuration, pointed at the demo's data and store.
+fn train_config(store_uri: &str, data: &Path) -> Result<TrainJobConfig, Failed> {
+    let mut config = TrainJobConfig::from_text(TRAIN_CONFIG, "examples/train-adult.yaml")?;
+    config.storage.uri = store_uri.to_string();
+    config.training.data.uri = data.display().to_string();
+    Ok(config)
+}
+
+/// Step 1: Train on the Adult train split, hold out its test split.
+async fn train_first(config: &TrainJobConfig) -> Result<String, Failed> {
     let t = step(
         1,
         "training a logistic regression on UCI Adult (32,561 rows)",
     );
-    let mut config = TrainJobConfig::from_text(TRAIN_CONFIG, "examples/train-adult.yaml")?;
-    config.storage.uri = store_uri.clone();
-    config.training.data.uri = data.display().to_string();
-    let first = train(&config, Utc::now(), &|_| {}).await?;
+    let first = train(config, Utc::now(), &|_| {}).await?;
     let v1 = first.artifact.version.clone();
     done(
         t,
@@ -180,41 +227,61 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
             first.artifact.metrics.roc_auc.unwrap_or(f64::NAN)
         ),
     );
+    Ok(v1)
+}
 
-    // 2. Serve it.
-    let t = step(2, "starting `vigil serve` on a free loopback port");
-    let server = Server::start(&store_uri, &dir.join("server.log")).await?;
-    done(
-        t,
-        &format!("{} ready (log: {}/server.log)", server.url, dir.display()),
-    );
-
-    // Traffic comes from the test split: rows the model never saw.
+/// Two disjoint windows of test rows, `rows` each (or half of what there is).
+fn traffic(config: &TrainJobConfig, rows: usize) -> Result<Traffic, Failed> {
     let raw = RawTable::parse(ADULT, DataFormat::Csv)?;
     let split = raw.column("split").map(<[_]>::to_vec).unwrap_or_default();
     let test = raw.filter_rows(|r| split[r].as_deref() == Some("test"));
     let all = Rows::from_raw(&config.schema, &test)?;
-    let picked = sample_indices(all.n_rows(), (2 * args.rows).min(all.n_rows()), 7);
+    let picked = sample_indices(all.n_rows(), (2 * rows).min(all.n_rows()), 7);
     let (clean_rows, drift_rows) = picked.split_at(picked.len() / 2);
-    let schema = &config.schema;
+    Ok(Traffic {
+        schema: config.schema.clone(),
+        clean: all.select(clean_rows),
+        drifted: all.select(drift_rows),
+    })
+}
 
-    // 3. Clean traffic, then a check: expect no drift.
+/// Step 3: Clean traffic, then a check: expect no drift. Returns when the traffic started.
+async fn clean_check(
+    server: &Server,
+    traffic: &Traffic,
+    store_uri: &str,
+) -> Result<DateTime<Utc>, Failed> {
     let t = step(
         3,
         &format!(
             "replaying {} clean requests, then a drift check",
-            clean_rows.len()
+            traffic.clean.n_rows()
         ),
     );
     let clean_start = Utc::now();
-    let clean = all.select(clean_rows);
-    inject::post(&server.url, schema, &clean, "clean", 100, false).await?;
+    inject::post(
+        &server.url,
+        &traffic.schema,
+        &traffic.clean,
+        "clean",
+        100,
+        false,
+    )
+    .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let first_check = check(&store_uri, clean_start).await?;
+    let first_check = check(store_uri, clean_start).await?;
     print_check(&first_check)?;
     done(t, "checked");
+    Ok(clean_start)
+}
 
-    // 4. Drifted traffic with ground truth, then a check: expect Critical.
+/// Step 4: drifted traffic with ground truth, then a check (expect Critical). Returns
+/// when the traffic started, how many requests were sent and the report's URI.
+async fn drifted_check(
+    server: &Server,
+    traffic: &Traffic,
+    store_uri: &str,
+) -> Result<(DateTime<Utc>, usize, String), Failed> {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let spec = InjectSpec {
         kind: DriftKind::MeanShift,
@@ -229,48 +296,59 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
             "injecting drift ({} on age, intensity {}) into {} requests, sending their labels to /feedback, then a check",
             spec.kind.name(),
             spec.intensity,
-            drift_rows.len()
+            traffic.drifted.n_rows()
         ),
     );
     let drift_start = Utc::now();
-    let mut drifted = all.select(drift_rows);
-    let injected = inject::inject(schema, &mut drifted, &spec)?;
+    let mut drifted = traffic.drifted.clone();
+    let injected = inject::inject(&traffic.schema, &mut drifted, &spec)?;
     println!("      {}", injected.description);
     let (sent, labelled) =
-        inject::post(&server.url, schema, &drifted, "drifted", 100, true).await?;
+        inject::post(&server.url, &traffic.schema, &drifted, "drifted", 100, true).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let second_check = check(&store_uri, drift_start).await?;
+    let second_check = check(store_uri, drift_start).await?;
     let html = print_check(&second_check)?;
     done(
         t,
         &format!("{sent} requests, {labelled} labels; report: {html}"),
     );
+    Ok((drift_start, sent, html))
+}
 
-    // 5. Stop the server: SIGTERM flushes every logged prediction.
+/// Step 5: Stop the server: SIGTERM flushes every logged prediction.
+async fn stop_and_count(
+    server: Server,
+    store_uri: &str,
+    since: DateTime<Utc>,
+    answered: usize,
+) -> Result<(), Failed> {
     let t = step(5, "stopping the server (SIGTERM: graceful, log flushed)");
     server.stop().await?;
-    let store = Store::open(&store_uri)?;
-    let logged = vigil_core::prediction_log::read_predictions(
-        &store,
-        clean_start - chrono::Duration::minutes(1),
-        Utc::now(),
-    )
-    .await?
-    .len();
+    let store = Store::open(store_uri)?;
+    let logged =
+        read_window::<PredictionRecord>(&store, since - chrono::Duration::minutes(1), Utc::now())
+            .await?
+            .len();
     done(
         t,
-        &format!(
-            "{logged} predictions in the store for {} answered",
-            clean_rows.len() + sent
-        ),
+        &format!("{logged} predictions in the store for {answered} answered"),
     );
+    Ok(())
+}
 
-    // 6. Retrain on the labelled recent window, compared with v1 on the same hold-out.
+/// Step 6: Retrain on the labelled recent window, compared with v1 on the same hold-out.
+async fn retrain(
+    config: &TrainJobConfig,
+    store_uri: &str,
+    since: DateTime<Utc>,
+    v1: &str,
+) -> Result<TrainSummary, Failed> {
     let t = step(
         6,
         "retraining on the drifted window joined with its /feedback labels",
     );
-    let export = export_labelled_window(&store, schema, drift_start, Utc::now())
+    let store = Store::open(store_uri)?;
+    let export = export_labelled_window(&store, &config.schema, since, Utc::now())
         .await?
         .ok_or_else(|| Failed("no labelled predictions in the drifted window".into()))?;
     let mut retrain = config.clone();
@@ -281,7 +359,7 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
         seed: 42,
         column: None,
     };
-    retrain.served_version = Some(v1.clone());
+    retrain.served_version = Some(v1.to_string());
     let second = train(&retrain, Utc::now(), &|_| {}).await?;
     done(
         t,
@@ -290,43 +368,61 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
             second.artifact.version, export.rows, export.uri
         ),
     );
+    Ok(second.summary)
+}
 
-    // 7. The promotion decision, gate by gate.
+/// The promotion rules of the Adult sample MonitoredModel (`spec.promotion`): the demo
+/// applies the gates the operator would apply to that resource.
+fn sample_promotion() -> Result<PromotionSpec, Failed> {
+    for document in serde_yaml::Deserializer::from_str(SAMPLE) {
+        let value = serde_yaml::Value::deserialize(document)?;
+        if value["kind"].as_str() == Some("MonitoredModel") {
+            let spec: PromotionSpec = serde_yaml::from_value(value["spec"]["promotion"].clone())?;
+            spec.gates.check()?;
+            return Ok(spec);
+        }
+    }
+    Err(Failed(format!("{SAMPLE_PATH} holds no MonitoredModel")))
+}
+
+/// Step 7: The promotion decision, gate by gate.
+fn promote(gates: &Gates, summary: &TrainSummary) -> Result<(), Failed> {
+    let metric = gates.metric()?;
     step(
         7,
-        "promotion gates (minMetric rocAuc ≥ 0.85, maxRegression 0.01 vs the served version)",
+        &format!(
+            "promotion gates (minMetric {metric} {} {}, maxRegression {} vs the served version)",
+            if metric.higher_is_better() {
+                "≥"
+            } else {
+                "≤"
+            },
+            gates.min_metric.value,
+            gates.max_regression
+        ),
     );
-    let gates = Gates {
-        min_metric: MetricThreshold {
-            name: "rocAuc".into(),
-            value: 0.85,
-        },
-        max_regression: 0.01,
-        require_validation: true,
-    };
-    let decision = promotion::decide(&gates, &second.summary)
+    let decision = promotion::decide(gates, summary)
         .ok_or_else(|| Failed("training failed; nothing to promote".into()))?;
     for gate in &decision.gates {
         println!(
             "      {} {:<14} {}",
             if gate.passed { "✓" } else { "✗" },
-            gate.gate,
+            gate.gate.as_str(),
             gate.detail
         );
     }
     println!(
         "      → {} {}",
-        second.artifact.version,
+        decision.version,
         if decision.passed {
             "PROMOTED: the operator would roll the Deployment to it"
         } else {
             "REJECTED: v1 keeps serving"
         }
     );
-    if let TrainSummary::Succeeded { report_uri, .. } = &second.summary {
+    if let TrainSummary::Succeeded { report_uri, .. } = summary {
         println!("      training report: {report_uri}");
     }
-    println!("\nreports: {}", html);
     Ok(())
 }
 
@@ -334,9 +430,9 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
 async fn check(store_uri: &str, since: chrono::DateTime<Utc>) -> Result<DriftSummary, Failed> {
     let now = Utc::now();
     let seconds = (now - since).num_seconds().max(1) as u64 + 1;
-    let policy = DriftPolicy {
+    let policy = DriftRules {
         window: Span::from_secs(seconds),
-        ..DriftPolicy::default()
+        ..DriftRules::default()
     };
     let config = DriftJobConfig {
         model: Some("adult-income".into()),

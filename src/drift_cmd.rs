@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use vigil_core::drift::{DriftPolicy, DriftSummary, Verdict};
-use vigil_core::schema::FeatureSchema;
+use vigil_core::data::schema::FeatureSchema;
+use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
 use vigil_jobs::drift::{self, AdhocInput, DriftError, DriftJobConfig, DriftOutcome, Stage};
 use vigil_jobs::termination;
 
@@ -46,7 +46,7 @@ pub struct DriftArgs {
     /// predictions on both datasets are compared too.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Ad-hoc mode: DriftPolicy spec (YAML/JSON). Default: the documented defaults.
+    /// Ad-hoc mode: DriftRules spec (YAML/JSON). Default: the documented defaults.
     #[arg(long)]
     pub policy: Option<PathBuf>,
     /// Ad-hoc mode: directory for the JSON and HTML reports.
@@ -157,9 +157,9 @@ async fn adhoc(
         Some(path) => Some(drift::read_schema(path)?),
         None => None,
     };
-    let policy: DriftPolicy = match &args.policy {
+    let policy: DriftRules = match &args.policy {
         Some(path) => drift::read_policy(path)?,
-        None => DriftPolicy::default(),
+        None => DriftRules::default(),
     };
     let model = match &args.model {
         Some(path) => Some(drift::load_model(path).await?.0),
@@ -222,7 +222,7 @@ fn print_outcome(outcome: &DriftOutcome) {
         .quality
         .checks
         .iter()
-        .filter(|c| c.status == vigil_core::drift::quality::CheckStatus::Failed)
+        .filter(|c| c.status == vigil_core::drift::report::CheckStatus::Failed)
     {
         println!(
             "  quality {:<14} failed ({:?}): {}",

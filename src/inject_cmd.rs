@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use vigil_core::config::TrainJobConfig;
-use vigil_core::schema::FeatureSchema;
-use vigil_core::split::sample_indices;
-use vigil_jobs::inject::{self, DriftKind, InjectSpec, RampProfile, Rows};
+use vigil_core::data::schema::FeatureSchema;
+use vigil_core::train::config::TrainJobConfig;
+use vigil_core::train::split::sample_indices;
+use vigil_jobs::inject::{self, DriftKind, InjectSpec, PostError, RampProfile, Rows};
 
 /// The schema used when neither --schema nor --model is given: Adult's.
 const ADULT_CONFIG: &str = include_str!("../examples/train-adult.yaml");
@@ -68,58 +68,39 @@ pub struct InjectArgs {
     pub no_feedback: bool,
 }
 
-fn invalid(message: String) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(4)
+/// Why `vigil inject` stopped: bad input (exit 4) or a server that refused (exit 5).
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Server(#[from] PostError),
+}
+
+fn invalid(message: impl Into<String>) -> Failure {
+    Failure::Invalid(message.into())
 }
 
 pub async fn run(args: InjectArgs) -> ExitCode {
+    match inject_traffic(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ Failure::Invalid(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(4)
+        }
+        Err(e @ Failure::Server(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(5)
+        }
+    }
+}
+
+async fn inject_traffic(args: &InjectArgs) -> Result<(), Failure> {
     if args.out.is_none() && args.url.is_none() {
-        return invalid("give --out FILE and/or --url URL".into());
+        return Err(invalid("give --out FILE and/or --url URL"));
     }
-    let schema: FeatureSchema = match (&args.schema, &args.model) {
-        (Some(path), _) => match vigil_jobs::drift::read_schema(path) {
-            Ok(s) => s,
-            Err(e) => return invalid(e.to_string()),
-        },
-        (None, Some(path)) => match vigil_jobs::drift::load_model(path).await {
-            Ok((model, _)) => model.schema,
-            Err(e) => return invalid(e.to_string()),
-        },
-        (None, None) => {
-            match TrainJobConfig::from_text(ADULT_CONFIG, "examples/train-adult.yaml") {
-                Ok(c) => c.schema,
-                Err(e) => return invalid(e.to_string()),
-            }
-        }
-    };
-    let mut raw = match vigil_jobs::drift::read_table(&args.data) {
-        Ok(raw) => raw,
-        Err(e) => return invalid(e.to_string()),
-    };
-    if let Some(filter) = &args.filter {
-        let Some((column, value)) = filter.split_once('=') else {
-            return invalid(format!("--filter `{filter}` must be COLUMN=VALUE"));
-        };
-        let Some(cells) = raw.column(column).map(<[_]>::to_vec) else {
-            return invalid(format!(
-                "--filter: `{}` has no column `{column}`",
-                args.data.display()
-            ));
-        };
-        raw = raw.filter_rows(|r| cells[r].as_deref() == Some(value));
-        if raw.n_rows() == 0 {
-            return invalid(format!("--filter `{filter}` keeps no row"));
-        }
-    }
-    let mut rows = match Rows::from_raw(&schema, &raw) {
-        Ok(rows) => rows,
-        Err(e) => return invalid(format!("`{}`: {e}", args.data.display())),
-    };
-    drop(raw);
-    if let Some(n) = args.rows {
-        rows = rows.select(&sample_indices(rows.n_rows(), n, args.seed));
-    }
+    let schema = schema(args).await?;
+    let mut rows = rows(args, &schema)?;
     if let Some(kind) = args.kind {
         let spec = InjectSpec {
             kind,
@@ -128,44 +109,19 @@ pub async fn run(args: InjectArgs) -> ExitCode {
             feature: args.feature.clone(),
             seed: args.seed,
         };
-        match inject::inject(&schema, &mut rows, &spec) {
-            Ok(outcome) => eprintln!(
-                "injected {}: {} ({} of {} rows changed)",
-                kind.name(),
-                outcome.description,
-                outcome.affected_rows,
-                outcome.rows
-            ),
-            Err(e) => return invalid(e.to_string()),
-        }
+        let outcome =
+            inject::inject(&schema, &mut rows, &spec).map_err(|e| invalid(e.to_string()))?;
+        eprintln!(
+            "injected {}: {} ({} of {} rows changed)",
+            kind.name(),
+            outcome.description,
+            outcome.affected_rows,
+            outcome.rows
+        );
     }
-    if let Some(path) = &args.out {
-        if let Err(e) = std::fs::write(
-            path,
-            inject::requests_jsonl(&schema, &rows, &args.id_prefix),
-        ) {
-            return invalid(format!("cannot write `{}`: {e}", path.display()));
-        }
-        eprintln!("wrote {} requests to {}", rows.n_rows(), path.display());
-    }
-    if let Some(path) = &args.feedback_out {
-        match inject::feedback_jsonl(&schema, &rows, &args.id_prefix) {
-            Some(text) => {
-                if let Err(e) = std::fs::write(path, text) {
-                    return invalid(format!("cannot write `{}`: {e}", path.display()));
-                }
-                eprintln!("wrote labels to {}", path.display());
-            }
-            None => {
-                return invalid(format!(
-                    "the data has no `{}` column for --feedback-out",
-                    schema.target.name
-                ))
-            }
-        }
-    }
+    write_files(args, &schema, &rows)?;
     if let Some(url) = &args.url {
-        match inject::post(
+        let (sent, labelled) = inject::post(
             url,
             &schema,
             &rows,
@@ -173,16 +129,72 @@ pub async fn run(args: InjectArgs) -> ExitCode {
             args.batch_size,
             !args.no_feedback,
         )
-        .await
-        {
-            Ok((sent, labelled)) => {
-                eprintln!("posted {sent} requests and {labelled} labels to {url}")
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(5);
-            }
+        .await?;
+        eprintln!("posted {sent} requests and {labelled} labels to {url}");
+    }
+    Ok(())
+}
+
+/// The schema: `--schema`, else the model's, else Adult's.
+async fn schema(args: &InjectArgs) -> Result<FeatureSchema, Failure> {
+    let text = |e: &dyn std::fmt::Display| invalid(e.to_string());
+    match (&args.schema, &args.model) {
+        (Some(path), _) => vigil_jobs::drift::read_schema(path).map_err(|e| text(&e)),
+        (None, Some(path)) => vigil_jobs::drift::load_model(path)
+            .await
+            .map(|(model, _)| model.schema)
+            .map_err(|e| text(&e)),
+        (None, None) => TrainJobConfig::from_text(ADULT_CONFIG, "examples/train-adult.yaml")
+            .map(|c| c.schema)
+            .map_err(|e| text(&e)),
+    }
+}
+
+/// The rows of `--data`, filtered and sampled as asked.
+fn rows(args: &InjectArgs, schema: &FeatureSchema) -> Result<Rows, Failure> {
+    let mut raw = vigil_jobs::drift::read_table(&args.data).map_err(|e| invalid(e.to_string()))?;
+    if let Some(filter) = &args.filter {
+        let Some((column, value)) = filter.split_once('=') else {
+            return Err(invalid(format!("--filter `{filter}` must be COLUMN=VALUE")));
+        };
+        let Some(cells) = raw.column(column).map(<[_]>::to_vec) else {
+            return Err(invalid(format!(
+                "--filter: `{}` has no column `{column}`",
+                args.data.display()
+            )));
+        };
+        raw = raw.filter_rows(|r| cells[r].as_deref() == Some(value));
+        if raw.n_rows() == 0 {
+            return Err(invalid(format!("--filter `{filter}` keeps no row")));
         }
     }
-    ExitCode::SUCCESS
+    let rows = Rows::from_raw(schema, &raw)
+        .map_err(|e| invalid(format!("`{}`: {e}", args.data.display())))?;
+    Ok(match args.rows {
+        Some(n) => rows.select(&sample_indices(rows.n_rows(), n, args.seed)),
+        None => rows,
+    })
+}
+
+/// `--out` (requests) and `--feedback-out` (labels) as JSON Lines.
+fn write_files(args: &InjectArgs, schema: &FeatureSchema, rows: &Rows) -> Result<(), Failure> {
+    let write = |path: &std::path::Path, text: String| {
+        std::fs::write(path, text)
+            .map_err(|e| invalid(format!("cannot write `{}`: {e}", path.display())))
+    };
+    if let Some(path) = &args.out {
+        write(path, inject::requests_jsonl(schema, rows, &args.id_prefix))?;
+        eprintln!("wrote {} requests to {}", rows.n_rows(), path.display());
+    }
+    if let Some(path) = &args.feedback_out {
+        let text = inject::feedback_jsonl(schema, rows, &args.id_prefix).ok_or_else(|| {
+            invalid(format!(
+                "the data has no `{}` column for --feedback-out",
+                schema.target.name
+            ))
+        })?;
+        write(path, text)?;
+        eprintln!("wrote labels to {}", path.display());
+    }
+    Ok(())
 }

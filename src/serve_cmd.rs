@@ -7,10 +7,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use vigil_core::storage::Store;
+use vigil_core::data::storage::Store;
+use vigil_core::span::Span;
 use vigil_inference::{
     AdminToken, AppState, Metrics, OutOfRange, ServerConfig, SinkConfig, WhenFull,
 };
@@ -30,8 +30,8 @@ pub struct ServeArgs {
     #[arg(long, env = "HOSTNAME", default_value = "vigil")]
     pub writer: String,
     /// Write buffered log records at least this often (e.g. 10s, 500ms, 1m; at most 1h).
-    #[arg(long, env = "VIGIL_FLUSH_INTERVAL", default_value = "10s", value_parser = vigil_core::config::parse_duration)]
-    pub flush_interval: Duration,
+    #[arg(long, env = "VIGIL_FLUSH_INTERVAL", default_value = "10s")]
+    pub flush_interval: Span,
     /// Write a log batch as soon as it holds this many records.
     #[arg(long, env = "VIGIL_FLUSH_RECORDS", default_value_t = 5000)]
     pub flush_records: usize,
@@ -58,12 +58,12 @@ pub struct ServeArgs {
     #[arg(long, env = "VIGIL_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,
     /// Longest a request may take before a 408.
-    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s", value_parser = vigil_core::config::parse_duration)]
-    pub request_timeout: Duration,
+    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s")]
+    pub request_timeout: Span,
     /// On SIGTERM, how long requests in flight may take, and then how long the final log
     /// flush may retry a failing store.
-    #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = vigil_core::config::parse_duration)]
-    pub shutdown_timeout: Duration,
+    #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s")]
+    pub shutdown_timeout: Span,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -78,10 +78,31 @@ pub enum OutOfRangeArg {
     Accept,
 }
 
-fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, String> {
+/// Flags that cannot make a server.
+#[derive(Debug, thiserror::Error)]
+enum ArgsError {
+    #[error("cannot read admin token file `{path}`: {source}")]
+    TokenFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the admin token is empty")]
+    EmptyToken,
+    #[error("--flush-interval must be at most 1h")]
+    FlushInterval,
+    #[error("--log-sample-rate must be between 0 and 1")]
+    SampleRate,
+    #[error("--max-batch, --buffer and --flush-records must be at least 1")]
+    ZeroSize,
+}
+
+fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, ArgsError> {
     let text = match &args.admin_token_file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read admin token file `{}`: {e}", path.display()))?,
+        Some(path) => std::fs::read_to_string(path).map_err(|source| ArgsError::TokenFile {
+            path: path.display().to_string(),
+            source,
+        })?,
         None => match std::env::var("VIGIL_ADMIN_TOKEN") {
             Ok(token) => token,
             Err(_) => return Ok(None),
@@ -89,40 +110,40 @@ fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, String> {
     };
     AdminToken::new(&text)
         .map(Some)
-        .ok_or_else(|| "the admin token is empty".to_string())
+        .ok_or(ArgsError::EmptyToken)
 }
 
-fn config(args: &ServeArgs) -> Result<ServerConfig, String> {
-    if args.flush_interval > Duration::from_secs(3600) {
-        return Err("--flush-interval must be at most 1h".into());
+fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
+    if args.flush_interval > Span::from_hours(1) {
+        return Err(ArgsError::FlushInterval);
     }
     if !(0.0..=1.0).contains(&args.log_sample_rate) {
-        return Err("--log-sample-rate must be between 0 and 1".into());
+        return Err(ArgsError::SampleRate);
     }
     if args.max_batch == 0 || args.buffer == 0 || args.flush_records == 0 {
-        return Err("--max-batch, --buffer and --flush-records must be at least 1".into());
+        return Err(ArgsError::ZeroSize);
     }
     Ok(ServerConfig {
         max_body_bytes: args.max_body_bytes,
         max_batch: args.max_batch,
-        request_timeout: args.request_timeout,
+        request_timeout: args.request_timeout.into(),
         out_of_range: match args.out_of_range {
             OutOfRangeArg::Reject => OutOfRange::Reject,
             OutOfRangeArg::Accept => OutOfRange::Accept,
         },
         admin_token: admin_token(args)?,
         log_sample_rate: args.log_sample_rate,
-        pinned_version: args.version.clone(),
+        model_version: args.version.clone(),
         sink: SinkConfig {
             writer: sanitize_writer(&args.writer),
-            flush_interval: args.flush_interval,
+            flush_interval: args.flush_interval.into(),
             flush_records: args.flush_records,
             buffer: args.buffer,
             when_full: match args.when_full {
                 WhenFullArg::Block => WhenFull::Block,
                 WhenFullArg::Drop => WhenFull::Drop,
             },
-            shutdown_timeout: args.shutdown_timeout,
+            shutdown_timeout: args.shutdown_timeout.into(),
         },
     })
 }
@@ -176,7 +197,7 @@ fn reload_on_sighup(state: AppState) {
         while hup.recv().await.is_some() {
             tracing::info!(signal = "SIGHUP", "reloading the model");
             // The outcome is logged and counted by `load`.
-            let _ = state.reload(state.config.pinned_version.clone()).await;
+            let _ = state.reload(state.config.model_version.clone()).await;
         }
     });
 }

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use vigil_core::config::TrainJobConfig;
-use vigil_core::report::TrainSummary;
+use vigil_core::train::config::TrainJobConfig;
+use vigil_core::train::report::TrainSummary;
 use vigil_jobs::termination;
 use vigil_jobs::train::{self, Stage};
 

@@ -230,12 +230,16 @@ async fn every_200_is_in_the_store_after_sigterm() {
     let server_log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
     assert!(status.success(), "exit {status}: {server_log}");
 
-    let store = vigil_core::storage::Store::open(&store_uri).expect("store");
+    let store = vigil_core::data::storage::Store::open(&store_uri).expect("store");
     let now = chrono::Utc::now();
     let records =
-        vigil_core::prediction_log::read_predictions(&store, now - chrono::Duration::hours(2), now)
-            .await
-            .expect("read the log");
+        vigil_core::data::prediction_log::read_window::<vigil_core::wire::PredictionRecord>(
+            &store,
+            now - chrono::Duration::hours(2),
+            now,
+        )
+        .await
+        .expect("read the log");
     assert!(
         ok_rows > 100,
         "too little load to prove anything: {ok_rows}"

@@ -234,27 +234,6 @@ fn check_yaml11(shipped: &[Shipped]) -> Vec<String> {
     problems
 }
 
-/// A tool of the test's, or why it is missing; `VIGIL_REQUIRE_<NAME>=1` makes missing fatal.
-fn tool(name: &str, env: &str, version_arg: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os(env.trim_start_matches("VIGIL_REQUIRE_"))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(name));
-    let works = Command::new(&path)
-        .args(version_arg)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if works {
-        return Some(path);
-    }
-    assert!(
-        std::env::var(env).as_deref() != Ok("1"),
-        "{env}=1 but `{}` does not run",
-        path.display()
-    );
-    eprintln!("skipped: `{name}` is not installed ({env}=1 makes this a failure)");
-    None
-}
-
 #[test]
 fn the_yaml11_decoder_sees_what_kubectl_sees() {
     // The resolution rules themselves, so that the file checks cannot pass by reading
@@ -345,7 +324,7 @@ fn check_with_kubectl(kubectl: &Path, shipped: &[Shipped]) -> Vec<String> {
 
 #[test]
 fn kubectl_reads_every_shipped_manifest_as_serde_yaml_does() {
-    let Some(kubectl) = tool("kubectl", "VIGIL_REQUIRE_KUBECTL", &["version", "--client"]) else {
+    let Some(kubectl) = vigil_testkit::KUBECTL.find() else {
         return;
     };
     let shipped = shipped_files();
@@ -360,7 +339,7 @@ fn kubectl_reads_every_shipped_manifest_as_serde_yaml_does() {
 
 #[test]
 fn the_rendered_chart_reads_the_same_in_yaml11_and_in_kubectl() {
-    let Some(helm) = tool("helm", "VIGIL_REQUIRE_HELM", &["version", "--short"]) else {
+    let Some(helm) = vigil_testkit::HELM.find() else {
         return;
     };
     let mut rendered = Vec::new();
@@ -409,7 +388,7 @@ fn the_rendered_chart_reads_the_same_in_yaml11_and_in_kubectl() {
         });
     }
     let mut problems = check_yaml11(&rendered);
-    if let Some(kubectl) = tool("kubectl", "VIGIL_REQUIRE_KUBECTL", &["version", "--client"]) {
+    if let Some(kubectl) = vigil_testkit::KUBECTL.find() {
         problems.extend(check_with_kubectl(&kubectl, &rendered));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

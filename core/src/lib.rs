@@ -1,23 +1,22 @@
 //! Vigil's domain: everything that does not need Kubernetes.
 //!
-//! Schema, datasets, the feature pipeline, models, evaluation, validation,
-//! artifacts and storage. `inference`, `jobs` and `operator` build on it.
+//! - [`data`]: the feature schema, datasets, the object store and the prediction log;
+//! - [`train`]: configuration, pipeline, models, evaluation, artifacts, promotion;
+//! - [`drift`]: drift rules, window profiles, the assessment and its report;
+//! - [`stats`]: the statistics, checked against SciPy;
+//! - [`wire`]: what other programs read (HTTP bodies, log records), [`span`] (the one
+//!   duration type) and [`text`] (cutting text to a size).
+//!
+//! `inference`, `jobs` and `operator` build on it; nothing here imports them.
 
-pub mod artifact;
-pub mod config;
-pub mod dataset;
+pub mod data;
 pub mod drift;
-pub mod evaluation;
-pub mod model;
-pub mod pipeline;
-pub mod prediction_log;
-pub mod promotion;
-pub mod report;
-pub mod schema;
-pub mod split;
+pub mod performance;
+pub mod span;
 pub mod stats;
-pub mod storage;
-pub mod validation;
+pub mod text;
+pub mod train;
+pub mod wire;
 
 /// The version of Vigil that wrote an artifact or report.
 pub const VIGIL_VERSION: &str = env!("CARGO_PKG_VERSION");

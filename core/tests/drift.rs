@@ -8,18 +8,19 @@
 use std::path::PathBuf;
 
 use chrono::{Duration, TimeZone, Utc};
-use vigil_core::drift::quality::{CheckStatus, QualityContext};
+use vigil_core::data::schema::{FeatureSchema, Value};
+use vigil_core::drift::quality::QualityContext;
+use vigil_core::drift::report::{CheckStatus, PValueMethod};
 use vigil_core::drift::sketch::NumericSketch;
-use vigil_core::drift::verdict::wasserstein_from_counts;
-use vigil_core::drift::{assess, AssessOptions, DriftPolicy, Verdict, WindowProfile};
-use vigil_core::prediction_log::PredictionRecord;
-use vigil_core::schema::{FeatureSchema, Value};
-use vigil_core::split::SplitMix64;
+use vigil_core::drift::{assess, AssessOptions, DriftRules, Verdict, WindowProfile};
+use vigil_core::stats::wasserstein_from_counts;
 use vigil_core::stats::{
     bin_counts, bin_counts_weighted, ks_2samp, ks_pvalue, ks_statistic_from_counts, kstwo_sf_fast,
     psi_from_counts, psi_numeric, quantile_bin_edges, quantile_bin_edges_from_counts,
     wasserstein_distance, KsMethod, PValueMode, KS_FAST_LN_RTOL, KS_FAST_P_MAX, KS_FAST_RTOL,
 };
+use vigil_core::train::split::SplitMix64;
+use vigil_core::wire::PredictionRecord;
 
 fn normal(rng: &mut SplitMix64, mean: f64, sd: f64) -> f64 {
     let u1 = rng.next_f64().max(1e-300);
@@ -228,7 +229,7 @@ fn probabilities(seed: u64, n: usize, bias: f64) -> Vec<Vec<f64>> {
 #[test]
 fn clean_traffic_is_none_and_shifted_traffic_is_critical() {
     let s = schema();
-    let policy = DriftPolicy::default();
+    let policy = DriftRules::default();
     let reference = WindowProfile::from_columns(
         &s,
         &columns(1, 10_000, 0.0, 0.3),
@@ -274,7 +275,7 @@ fn clean_traffic_is_none_and_shifted_traffic_is_critical() {
     let age = &a.features[0];
     assert!(age.rule.starts_with("Critical: KS p"), "{}", age.rule);
     assert!(age.rule.contains("PSI"), "{}", age.rule);
-    assert_eq!(age.p_value_method.as_deref(), Some("exact"));
+    assert_eq!(age.p_value_method, Some(PValueMethod::Exact));
     let prediction = a.prediction.as_ref().unwrap();
     assert!(prediction.verdict.is_drift(), "{}", prediction.rule);
 
@@ -293,7 +294,7 @@ fn clean_traffic_is_none_and_shifted_traffic_is_critical() {
     assert!(age.p_value_adjusted.unwrap() < 0.05, "{}", age.rule);
     assert_eq!(age.verdict, Verdict::None, "{}", age.rule);
     assert!(age.rule.contains("negligible"), "{}", age.rule);
-    let mut plain = DriftPolicy::default();
+    let mut plain = DriftRules::default();
     plain.tests.effect_size.enabled = false;
     let a = assess(
         &s,
@@ -309,7 +310,7 @@ fn clean_traffic_is_none_and_shifted_traffic_is_critical() {
 #[test]
 fn small_windows_are_insufficient_data() {
     let s = schema();
-    let policy = DriftPolicy::default();
+    let policy = DriftRules::default();
     let reference = WindowProfile::from_columns(&s, &columns(1, 10_000, 0.0, 0.3), None, None, 1);
     let small = WindowProfile::from_columns(&s, &columns(2, 499, 20.0, 0.3), None, None, 1);
     let a = assess(
@@ -376,9 +377,9 @@ fn the_seven_quality_checks() {
         };
         current.observe_record(&s, &record(&id, t, age, colour), None);
     }
-    let mut policy = DriftPolicy {
+    let mut policy = DriftRules {
         min_samples: 100,
-        ..DriftPolicy::default()
+        ..DriftRules::default()
     };
     policy.quality.max_missing_rate = 0.05;
     policy.quality.expected_requests_per_hour = Some(1000.0);
@@ -398,7 +399,7 @@ fn the_seven_quality_checks() {
         a.quality
             .checks
             .iter()
-            .find(|c| c.name == name)
+            .find(|c| c.name.as_str() == name)
             .unwrap_or_else(|| panic!("check {name}"))
             .status
     };
@@ -430,7 +431,7 @@ fn the_seven_quality_checks() {
         .quality
         .checks
         .iter()
-        .find(|c| c.name == "staleness")
+        .find(|c| c.name.as_str() == "staleness")
         .unwrap();
     assert_eq!(stale.status, CheckStatus::Failed);
     assert!(

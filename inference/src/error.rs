@@ -11,7 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use vigil_core::schema::FieldError;
+use vigil_core::data::schema::FieldError;
 
 /// More problems than this in one request are counted but not listed.
 pub const MAX_PROBLEMS: usize = 50;
@@ -71,6 +71,8 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("method not allowed on this route; see /openapi.json")]
+    MethodNotAllowed,
     #[error("no model is loaded yet")]
     NoModel,
     #[error("model reload failed: {0}")]
@@ -112,6 +114,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::ReloadFailed(_) => StatusCode::CONFLICT,
             AppError::NoModel | AppError::Store(_) | AppError::ShuttingDown => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -131,6 +134,7 @@ impl AppError {
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed => "method_not_allowed",
             AppError::NoModel => "no_model",
             AppError::ReloadFailed(_) => "reload_failed",
             AppError::Store(_) => "store",
@@ -186,9 +190,7 @@ impl IntoResponse for AppError {
             field: problems.first().map(|p| p.field.as_str()),
             problems,
         };
-        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"error\"}".to_vec());
-        let mut response =
-            (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
+        let mut response = crate::json::response(status, &body);
         if matches!(self, AppError::Unauthorized) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -1,4 +1,5 @@
-//! Body extractors whose every rejection is our JSON error body (never axum's plain text).
+//! JSON in: body extractors whose every rejection is our JSON error body (never axum's
+//! plain text).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -6,6 +7,7 @@ use axum::http::header;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
+use crate::json::Json;
 
 /// The raw body of a JSON request: content type checked (absent is accepted, anything
 /// but `application/json` or `*+json` is a 415), size limited (413), not empty (400).
@@ -25,9 +27,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 .trim()
                 .to_ascii_lowercase();
             if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(AppError::UnsupportedMediaType(
-                    vigil_core::schema::truncate(text, 60),
-                ));
+                return Err(AppError::UnsupportedMediaType(vigil_core::text::shorten(
+                    text, 60,
+                )));
             }
         }
         let bytes = Bytes::from_request(req, state)
@@ -39,9 +41,6 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         Ok(JsonBody(bytes))
     }
 }
-
-/// A typed JSON body (for the small admin and feedback requests).
-pub struct Json<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = AppError;

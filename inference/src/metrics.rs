@@ -70,191 +70,199 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 const CONFIDENCE_BUCKETS: &[f64] = &[0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0];
 
+/// A metric's name, help text and label names.
+struct Def {
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+}
+
+const fn def(name: &'static str, help: &'static str, labels: &'static [&'static str]) -> Def {
+    Def { name, help, labels }
+}
+
+// Every metric of the server, in one table.
+const HTTP_REQUESTS: Def = def(
+    "vigil_http_requests_total",
+    "HTTP requests answered, by route template and status code.",
+    &["route", "status"],
+);
+const HTTP_DURATION: Def = def(
+    "vigil_http_request_duration_seconds",
+    "Time from receiving a request to its response, by route template.",
+    &["route"],
+);
+const HTTP_ERRORS: Def = def(
+    "vigil_http_request_errors_total",
+    "Requests answered with an error, by route template and error kind.",
+    &["route", "kind"],
+);
+const PREDICTIONS: Def = def(
+    "vigil_predictions_total",
+    "Rows predicted, by predicted class.",
+    &["class"],
+);
+const ROWS: Def = def(
+    "vigil_prediction_rows_total",
+    "Rows predicted over /predict and /predict/batch.",
+    &[],
+);
+const CONFIDENCE: Def = def(
+    "vigil_prediction_confidence",
+    "Probability of the predicted class.",
+    &[],
+);
+const FEATURE_MISSING: Def = def(
+    "vigil_feature_missing_total",
+    "Predicted rows whose feature was null (imputed), by feature.",
+    &["feature"],
+);
+const FEATURE_OUT_OF_RANGE: Def = def(
+    "vigil_feature_out_of_range_total",
+    "Values outside the schema's min/max, by feature (rejected or accepted per policy).",
+    &["feature"],
+);
+const FEATURE_UNSEEN: Def = def(
+    "vigil_feature_unseen_category_total",
+    "Categories that training never saw, by feature.",
+    &["feature"],
+);
+const REQUEST_PROBLEMS: Def = def(
+    "vigil_request_problems_total",
+    "Problems found in rejected prediction requests, by kind.",
+    &["kind"],
+);
+const MODEL_LOADED: Def = def(
+    "vigil_model_loaded",
+    "1 when a model is loaded and serving, else 0.",
+    &[],
+);
+const MODEL_INFO: Def = def(
+    "vigil_model_info",
+    "The served model version (value is always 1).",
+    &["version"],
+);
+const MODEL_RELOADS: Def = def(
+    "vigil_model_reloads_total",
+    "Model loads and reloads, by result (success or failure).",
+    &["result"],
+);
+const LOG_WRITTEN: Def = def(
+    "vigil_log_records_written_total",
+    "Records written to the store, by log (predictions or feedback).",
+    &["log"],
+);
+const LOG_DROPPED: Def = def(
+    "vigil_log_records_dropped_total",
+    "Records dropped because the buffer was full (policy drop) or the store failed at shutdown.",
+    &["log"],
+);
+const LOG_FLUSH_ERRORS: Def = def(
+    "vigil_log_flush_errors_total",
+    "Failed attempts to write a batch to the store (the batch is retried).",
+    &["log"],
+);
+const LOG_BATCHES: Def = def(
+    "vigil_log_batches_written_total",
+    "Batch files written to the store.",
+    &["log"],
+);
+const LOG_BUFFER: Def = def(
+    "vigil_log_buffer_records",
+    "Records accepted but not yet written to the store.",
+    &["log"],
+);
+const FEEDBACK: Def = def(
+    "vigil_feedback_received_total",
+    "Ground-truth labels received over /feedback.",
+    &[],
+);
+
+/// Creates metrics in one registry: each is registered as it is made.
+struct Registrar(Registry);
+
+impl Registrar {
+    fn add<C: prometheus::core::Collector + Clone + 'static>(
+        &self,
+        metric: C,
+    ) -> Result<C, MetricsError> {
+        self.0.register(Box::new(metric.clone()))?;
+        Ok(metric)
+    }
+    fn opts(d: &Def) -> Opts {
+        Opts::new(d.name, d.help)
+    }
+    fn counter(&self, d: &Def) -> Result<IntCounter, MetricsError> {
+        self.add(IntCounter::with_opts(Self::opts(d))?)
+    }
+    fn counters(&self, d: &Def) -> Result<IntCounterVec, MetricsError> {
+        self.add(IntCounterVec::new(Self::opts(d), d.labels)?)
+    }
+    fn gauge(&self, d: &Def) -> Result<IntGauge, MetricsError> {
+        self.add(IntGauge::with_opts(Self::opts(d))?)
+    }
+    fn gauges(&self, d: &Def) -> Result<IntGaugeVec, MetricsError> {
+        self.add(IntGaugeVec::new(Self::opts(d), d.labels)?)
+    }
+    fn histogram(&self, d: &Def, buckets: &[f64]) -> Result<Histogram, MetricsError> {
+        let opts = HistogramOpts::new(d.name, d.help).buckets(buckets.to_vec());
+        self.add(Histogram::with_opts(opts)?)
+    }
+    fn histograms(&self, d: &Def, buckets: &[f64]) -> Result<HistogramVec, MetricsError> {
+        let opts = HistogramOpts::new(d.name, d.help).buckets(buckets.to_vec());
+        self.add(HistogramVec::new(opts, d.labels)?)
+    }
+}
+
 impl Metrics {
     pub fn new() -> Result<Metrics, MetricsError> {
-        let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "vigil_http_requests_total",
-                "HTTP requests answered, by route template and status code.",
-            ),
-            &["route", "status"],
-        )?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "vigil_http_request_duration_seconds",
-                "Time from receiving a request to its response, by route template.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["route"],
-        )?;
-        let request_errors = IntCounterVec::new(
-            Opts::new(
-                "vigil_http_request_errors_total",
-                "Requests answered with an error, by route template and error kind.",
-            ),
-            &["route", "kind"],
-        )?;
-        let predictions = IntCounterVec::new(
-            Opts::new(
-                "vigil_predictions_total",
-                "Rows predicted, by predicted class.",
-            ),
-            &["class"],
-        )?;
-        let rows = IntCounter::new(
-            "vigil_prediction_rows_total",
-            "Rows predicted over /predict and /predict/batch.",
-        )?;
-        let confidence = Histogram::with_opts(
-            HistogramOpts::new(
-                "vigil_prediction_confidence",
-                "Probability of the predicted class.",
-            )
-            .buckets(CONFIDENCE_BUCKETS.to_vec()),
-        )?;
-        let feature_missing = IntCounterVec::new(
-            Opts::new(
-                "vigil_feature_missing_total",
-                "Predicted rows whose feature was null (imputed), by feature.",
-            ),
-            &["feature"],
-        )?;
-        let feature_out_of_range = IntCounterVec::new(
-            Opts::new(
-                "vigil_feature_out_of_range_total",
-                "Values outside the schema's min/max, by feature (rejected or accepted per policy).",
-            ),
-            &["feature"],
-        )?;
-        let feature_unseen = IntCounterVec::new(
-            Opts::new(
-                "vigil_feature_unseen_category_total",
-                "Categories that training never saw, by feature.",
-            ),
-            &["feature"],
-        )?;
-        let invalid_values = IntCounterVec::new(
-            Opts::new(
-                "vigil_request_problems_total",
-                "Problems found in rejected prediction requests, by kind.",
-            ),
-            &["kind"],
-        )?;
-        let model_loaded = IntGauge::new(
-            "vigil_model_loaded",
-            "1 when a model is loaded and serving, else 0.",
-        )?;
-        let model_info = IntGaugeVec::new(
-            Opts::new(
-                "vigil_model_info",
-                "The served model version (value is always 1).",
-            ),
-            &["version"],
-        )?;
-        let model_reloads = IntCounterVec::new(
-            Opts::new(
-                "vigil_model_reloads_total",
-                "Model loads and reloads, by result (success or failure).",
-            ),
-            &["result"],
-        )?;
-        let log = |name: &str, help: &str| {
-            IntCounterVec::new(Opts::new(name.to_string(), help.to_string()), &["log"])
-        };
-        let log_records_written = log(
-            "vigil_log_records_written_total",
-            "Records written to the store, by log (predictions or feedback).",
-        )?;
-        let log_records_dropped = log(
-            "vigil_log_records_dropped_total",
-            "Records dropped because the buffer was full (policy drop) or the store failed at shutdown.",
-        )?;
-        let log_flush_errors = log(
-            "vigil_log_flush_errors_total",
-            "Failed attempts to write a batch to the store (the batch is retried).",
-        )?;
-        let log_batches_written = log(
-            "vigil_log_batches_written_total",
-            "Batch files written to the store.",
-        )?;
-        let log_buffer_depth = IntGaugeVec::new(
-            Opts::new(
-                "vigil_log_buffer_records",
-                "Records accepted but not yet written to the store.",
-            ),
-            &["log"],
-        )?;
-        let feedback = IntCounter::new(
-            "vigil_feedback_received_total",
-            "Ground-truth labels received over /feedback.",
-        )?;
-
-        for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(duration.clone()),
-            Box::new(request_errors.clone()),
-            Box::new(predictions.clone()),
-            Box::new(rows.clone()),
-            Box::new(confidence.clone()),
-            Box::new(feature_missing.clone()),
-            Box::new(feature_out_of_range.clone()),
-            Box::new(feature_unseen.clone()),
-            Box::new(invalid_values.clone()),
-            Box::new(model_loaded.clone()),
-            Box::new(model_info.clone()),
-            Box::new(model_reloads.clone()),
-            Box::new(log_records_written.clone()),
-            Box::new(log_records_dropped.clone()),
-            Box::new(log_flush_errors.clone()),
-            Box::new(log_batches_written.clone()),
-            Box::new(log_buffer_depth.clone()),
-            Box::new(feedback.clone()),
-        ] {
-            registry.register(collector)?;
-        }
-
+        let r = Registrar(Registry::new());
+        let requests = r.counters(&HTTP_REQUESTS)?;
+        let duration = r.histograms(&HTTP_DURATION, LATENCY_BUCKETS)?;
         let route = |route: &'static str| RouteMetrics {
             route,
             duration: duration.with_label_values(&[route]),
             ok: requests.with_label_values(&[route, "200"]),
         };
-        let routes = ROUTES.iter().map(|r| route(r)).collect();
-        let unmatched = route(UNMATCHED_ROUTE);
-        // Zero series exist from the start, so rates and absent() alerts work before traffic.
+        let metrics = Metrics {
+            routes: ROUTES.iter().map(|r| route(r)).collect(),
+            unmatched: route(UNMATCHED_ROUTE),
+            request_errors: r.counters(&HTTP_ERRORS)?,
+            predictions: r.counters(&PREDICTIONS)?,
+            rows: r.counter(&ROWS)?,
+            confidence: r.histogram(&CONFIDENCE, CONFIDENCE_BUCKETS)?,
+            feature_missing: r.counters(&FEATURE_MISSING)?,
+            feature_out_of_range: r.counters(&FEATURE_OUT_OF_RANGE)?,
+            feature_unseen: r.counters(&FEATURE_UNSEEN)?,
+            invalid_values: r.counters(&REQUEST_PROBLEMS)?,
+            model_loaded: r.gauge(&MODEL_LOADED)?,
+            model_info: r.gauges(&MODEL_INFO)?,
+            model_reloads: r.counters(&MODEL_RELOADS)?,
+            log_records_written: r.counters(&LOG_WRITTEN)?,
+            log_records_dropped: r.counters(&LOG_DROPPED)?,
+            log_flush_errors: r.counters(&LOG_FLUSH_ERRORS)?,
+            log_batches_written: r.counters(&LOG_BATCHES)?,
+            log_buffer_depth: r.gauges(&LOG_BUFFER)?,
+            feedback: r.counter(&FEEDBACK)?,
+            requests,
+            registry: r.0,
+        };
+        metrics.create_zero_series();
+        Ok(metrics)
+    }
+
+    /// Zero series exist from the start, so rates and absent() alerts work before traffic.
+    fn create_zero_series(&self) {
         for result in ["success", "failure"] {
-            model_reloads.with_label_values(&[result]);
+            self.model_reloads.with_label_values(&[result]);
         }
         for log in ["predictions", "feedback"] {
-            log_records_written.with_label_values(&[log]);
-            log_records_dropped.with_label_values(&[log]);
-            log_flush_errors.with_label_values(&[log]);
-            log_batches_written.with_label_values(&[log]);
-            log_buffer_depth.with_label_values(&[log]);
+            self.log_records_written.with_label_values(&[log]);
+            self.log_records_dropped.with_label_values(&[log]);
+            self.log_flush_errors.with_label_values(&[log]);
+            self.log_batches_written.with_label_values(&[log]);
+            self.log_buffer_depth.with_label_values(&[log]);
         }
-        Ok(Metrics {
-            registry,
-            requests,
-            routes,
-            unmatched,
-            request_errors,
-            predictions,
-            rows,
-            confidence,
-            feature_missing,
-            feature_out_of_range,
-            feature_unseen,
-            invalid_values,
-            model_loaded,
-            model_info,
-            model_reloads,
-            log_records_written,
-            log_records_dropped,
-            log_flush_errors,
-            log_batches_written,
-            log_buffer_depth,
-            feedback,
-        })
     }
 
     /// Handles of a matched route template (`unmatched` for anything else).

@@ -14,6 +14,20 @@ fn ok_json(description: &str, schema: &str) -> Value {
 }
 
 pub fn document() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Vigil inference server",
+            "version": vigil_core::VIGIL_VERSION,
+            "description": "Predictions from the served model version, with validation against its schema, Prometheus metrics and a prediction log."
+        },
+        "paths": paths(),
+        "components": components(),
+    })
+}
+
+/// Every route, with its errors.
+fn paths() -> Value {
     let bad_input = json!({
         "400": error_response("Malformed JSON (syntax, truncated, invalid UTF-8, NaN/Infinity, too deep) or empty body"),
         "413": error_response("Body larger than the limit, or more rows than the batch limit"),
@@ -34,92 +48,88 @@ pub fn document() -> Value {
         "403": error_response("No admin token configured on the server"),
     });
     json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "Vigil inference server",
-            "version": vigil_core::VIGIL_VERSION,
-            "description": "Predictions from the served model version, with validation against its schema, Prometheus metrics and a prediction log."
-        },
-        "paths": {
-            "/health": {"get": {"summary": "Liveness and the served model version",
-                "responses": {"200": ok_json("Alive", "Health")}}},
-            "/healthz": {"get": {"summary": "Alias of /health (the reference kit's name)",
-                "responses": {"200": ok_json("Alive", "Health")}}},
-            "/ready": {"get": {"summary": "Readiness: 503 until a model is loaded and while shutting down",
-                "responses": {"200": ok_json("Ready", "Health"), "503": error_response("Not ready")}}},
-            "/predict": {"post": {"summary": "Predict one row",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
-                "responses": with(json!({"200": ok_json("Prediction", "PredictResponse")}), &bad_input)}},
-            "/predict/batch": {"post": {"summary": "Predict up to the batch limit (default 1000) rows; all or nothing",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}}},
-                "responses": with(json!({"200": ok_json("Predictions in request order", "BatchResponse")}), &bad_input)}},
-            "/metrics": {"get": {"summary": "Prometheus metrics (text exposition format 0.0.4)",
-                "responses": {"200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-            "/metrics/summary": {"get": {"summary": "A JSON snapshot of the main counters",
-                "responses": {"200": {"description": "Summary", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
-            "/model/reload": {"post": {"summary": "Load the newest (or the given) model version and swap it in atomically",
-                "security": [{"bearer": []}],
-                "parameters": [{"name": "version", "in": "query", "required": false, "schema": {"type": "string"}}],
-                "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReloadRequest"}}}},
-                "responses": with(json!({
-                    "200": ok_json("Loaded", "ReloadResponse"),
-                    "404": error_response("No such version; the old model keeps serving"),
-                    "409": error_response("Artifact corrupt or incompatible; the old model keeps serving"),
-                    "503": error_response("Store unreachable; the old model keeps serving"),
-                }), &admin_errors)}},
-            "/logs": {"get": {"summary": "Prediction records in the store, oldest first, paged",
-                "security": [{"bearer": []}],
-                "parameters": [
-                    {"name": "since", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}, "description": "Default: until - 1 h"},
-                    {"name": "until", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}, "description": "Default: now"},
-                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                    {"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "default": 0}, "description": "next_offset of the previous page"}
-                ],
-                "responses": with(json!({
-                    "200": ok_json("A page of records", "LogsPage"),
-                    "422": error_response("Bad time, window longer than 24 h, or limit out of range"),
-                    "503": error_response("Store unreachable"),
-                }), &admin_errors)}},
-            "/feedback": {"post": {"summary": "A ground-truth label for an earlier request_id",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Feedback"}}}},
-                "responses": with(json!({"202": {"description": "Buffered for the feedback log"}}), &bad_input)}},
-            "/openapi.json": {"get": {"summary": "This document",
-                "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
-        },
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["error", "field", "problems"], "properties": {
-                    "error": {"type": "string"},
-                    "field": {"type": "string", "nullable": true, "description": "JSON path of the first bad field"},
-                    "problems": {"type": "array", "items": {"type": "object", "properties": {
-                        "field": {"type": "string"}, "problem": {"type": "string"},
-                        "kind": {"type": "string", "description": "missing, unknown, duplicate, null, wrong_type, out_of_range, not_allowed, unseen_category, …"}}}}}},
-                "Health": {"type": "object", "properties": {"status": {"type": "string"}, "model_version": {"type": "string", "nullable": true}}},
-                "PredictRequest": {"type": "object", "required": ["features"], "additionalProperties": false, "properties": {
-                    "request_id": {"type": "string", "minLength": 1, "maxLength": 256, "description": "Generated when absent"},
-                    "features": {"type": "object", "description": "Every feature of the schema, by name: numbers for numeric features, strings for categorical ones, null where the feature is nullable",
-                        "additionalProperties": {"oneOf": [{"type": "number"}, {"type": "string"}], "nullable": true}}}},
-                "PredictResponse": {"type": "object", "properties": {
-                    "request_id": {"type": "string"}, "predicted_class": {"type": "string"},
-                    "confidence": {"type": "number"},
-                    "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
-                    "model_version": {"type": "string"}}},
-                "BatchRequest": {"type": "object", "required": ["requests"], "additionalProperties": false, "properties": {
-                    "requests": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/PredictRequest"}}}},
-                "BatchResponse": {"type": "object", "properties": {
-                    "responses": {"type": "array", "items": {"$ref": "#/components/schemas/PredictResponse"}},
-                    "model_version": {"type": "string"}}},
-                "ReloadRequest": {"type": "object", "properties": {"version": {"type": "string"}}},
-                "ReloadResponse": {"type": "object", "properties": {"status": {"type": "string"}, "model_version": {"type": "string"}, "previous_version": {"type": "string", "nullable": true}}},
-                "LogsPage": {"type": "object", "properties": {
-                    "since": {"type": "string", "format": "date-time"}, "until": {"type": "string", "format": "date-time"},
-                    "offset": {"type": "integer"}, "count": {"type": "integer"}, "next_offset": {"type": "integer", "nullable": true},
-                    "records": {"type": "array", "items": {"type": "object"}}}},
-                "Feedback": {"type": "object", "required": ["request_id", "label"], "additionalProperties": false, "properties": {
-                    "request_id": {"type": "string"}, "label": {"type": "string", "description": "One of the model's classes"},
-                    "timestamp": {"type": "string", "format": "date-time"}}}
-            }
+        "/health": {"get": {"summary": "Liveness and the served model version",
+            "responses": {"200": ok_json("Alive", "Health")}}},
+        "/healthz": {"get": {"summary": "Alias of /health (the reference kit's name)",
+            "responses": {"200": ok_json("Alive", "Health")}}},
+        "/ready": {"get": {"summary": "Readiness: 503 until a model is loaded and while shutting down",
+            "responses": {"200": ok_json("Ready", "Health"), "503": error_response("Not ready")}}},
+        "/predict": {"post": {"summary": "Predict one row",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
+            "responses": with(json!({"200": ok_json("Prediction", "PredictResponse")}), &bad_input)}},
+        "/predict/batch": {"post": {"summary": "Predict up to the batch limit (default 1000) rows; all or nothing",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchRequest"}}}},
+            "responses": with(json!({"200": ok_json("Predictions in request order", "BatchResponse")}), &bad_input)}},
+        "/metrics": {"get": {"summary": "Prometheus metrics (text exposition format 0.0.4)",
+            "responses": {"200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/metrics/summary": {"get": {"summary": "A JSON snapshot of the main counters",
+            "responses": {"200": {"description": "Summary", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        "/model/reload": {"post": {"summary": "Load the newest (or the given) model version and swap it in atomically",
+            "security": [{"bearer": []}],
+            "parameters": [{"name": "version", "in": "query", "required": false, "schema": {"type": "string"}}],
+            "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReloadRequest"}}}},
+            "responses": with(json!({
+                "200": ok_json("Loaded", "ReloadResponse"),
+                "404": error_response("No such version; the old model keeps serving"),
+                "409": error_response("Artifact corrupt or incompatible; the old model keeps serving"),
+                "503": error_response("Store unreachable; the old model keeps serving"),
+            }), &admin_errors)}},
+        "/logs": {"get": {"summary": "Prediction records in the store, oldest first, paged",
+            "security": [{"bearer": []}],
+            "parameters": [
+                {"name": "since", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}, "description": "Default: until - 1 h"},
+                {"name": "until", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}, "description": "Default: now"},
+                {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                {"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "default": 0}, "description": "next_offset of the previous page"}
+            ],
+            "responses": with(json!({
+                "200": ok_json("A page of records", "LogsPage"),
+                "422": error_response("Bad time, window longer than 24 h, or limit out of range"),
+                "503": error_response("Store unreachable"),
+            }), &admin_errors)}},
+        "/feedback": {"post": {"summary": "A ground-truth label for an earlier request_id",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Feedback"}}}},
+            "responses": with(json!({"202": {"description": "Buffered for the feedback log"}}), &bad_input)}},
+        "/openapi.json": {"get": {"summary": "This document",
+            "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
+    })
+}
+
+/// The bodies (the shapes of `vigil_core::wire`) and the bearer scheme.
+fn components() -> Value {
+    json!({
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error", "field", "problems"], "properties": {
+                "error": {"type": "string"},
+                "field": {"type": "string", "nullable": true, "description": "JSON path of the first bad field"},
+                "problems": {"type": "array", "items": {"type": "object", "properties": {
+                    "field": {"type": "string"}, "problem": {"type": "string"},
+                    "kind": {"type": "string", "description": "missing, unknown, duplicate, null, wrong_type, out_of_range, not_allowed, unseen_category, …"}}}}}},
+            "Health": {"type": "object", "properties": {"status": {"type": "string"}, "model_version": {"type": "string", "nullable": true}}},
+            "PredictRequest": {"type": "object", "required": ["features"], "additionalProperties": false, "properties": {
+                "request_id": {"type": "string", "minLength": 1, "maxLength": 256, "description": "Generated when absent"},
+                "features": {"type": "object", "description": "Every feature of the schema, by name: numbers for numeric features, strings for categorical ones, null where the feature is nullable",
+                    "additionalProperties": {"oneOf": [{"type": "number"}, {"type": "string"}], "nullable": true}}}},
+            "PredictResponse": {"type": "object", "properties": {
+                "request_id": {"type": "string"}, "predicted_class": {"type": "string"},
+                "confidence": {"type": "number"},
+                "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
+                "model_version": {"type": "string"}}},
+            "BatchRequest": {"type": "object", "required": ["requests"], "additionalProperties": false, "properties": {
+                "requests": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/PredictRequest"}}}},
+            "BatchResponse": {"type": "object", "properties": {
+                "responses": {"type": "array", "items": {"$ref": "#/components/schemas/PredictResponse"}},
+                "model_version": {"type": "string"}}},
+            "ReloadRequest": {"type": "object", "properties": {"version": {"type": "string"}}},
+            "ReloadResponse": {"type": "object", "properties": {"status": {"type": "string"}, "model_version": {"type": "string"}, "previous_version": {"type": "string", "nullable": true}}},
+            "LogsPage": {"type": "object", "properties": {
+                "since": {"type": "string", "format": "date-time"}, "until": {"type": "string", "format": "date-time"},
+                "offset": {"type": "integer"}, "count": {"type": "integer"}, "next_offset": {"type": "integer", "nullable": true},
+                "records": {"type": "array", "items": {"type": "object"}}}},
+            "Feedback": {"type": "object", "required": ["request_id", "label"], "additionalProperties": false, "properties": {
+                "request_id": {"type": "string"}, "label": {"type": "string", "description": "One of the model's classes"},
+                "timestamp": {"type": "string", "format": "date-time"}}}
         }
     })
 }

@@ -15,7 +15,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{AppError, Problem};
-use crate::model::LoadedModel;
+use crate::served::LoadedModel;
 
 /// Longest accepted `request_id`.
 pub const MAX_REQUEST_ID_CHARS: usize = 256;
@@ -119,6 +119,69 @@ impl<'de> DeserializeSeed<'de> for RawSeed {
     }
 }
 
+/// A seed that wants one JSON shape (an object or an array): any other JSON type becomes
+/// a `wrong_type` problem naming what was found, instead of aborting the parse. One
+/// [`Visitor`] ([`Expect`]) serves every such seed.
+trait Shape<'de>: Sized {
+    type Value;
+    /// What the seed wants, for serde's messages.
+    const EXPECTING: &'static str;
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(self.wrong_type("object"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(self.wrong_type("array"))
+    }
+
+    /// Records the problem; the value stands for "no usable value here".
+    fn wrong_type(self, found: &str) -> Self::Value;
+}
+
+/// A [`Shape`] seed, read with `deserialize_any`.
+struct Expect<T>(T);
+
+impl<'de, T: Shape<'de>> DeserializeSeed<'de> for Expect<T> {
+    type Value = T::Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: Shape<'de>> Visitor<'de> for Expect<T> {
+    type Value = T::Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_map(map)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        self.0.visit_seq(seq)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(self.0.wrong_type("boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(self.0.wrong_type("number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(self.0.wrong_type("number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(self.0.wrong_type("number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(self.0.wrong_type("string"))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(self.0.wrong_type("null"))
+    }
+}
+
 /// A map key resolved without allocating: a known name's index, or the (shortened) unknown name.
 enum Key {
     Known(usize),
@@ -142,7 +205,7 @@ impl<'de, F: Fn(&str) -> Option<usize>> Visitor<'de> for KeySeed<'_, F> {
     fn visit_str<E>(self, v: &str) -> Result<Key, E> {
         Ok(match (self.0)(v) {
             Some(i) => Key::Known(i),
-            None => Key::Unknown(vigil_core::schema::truncate(v, 80)),
+            None => Key::Unknown(vigil_core::text::shorten(v, 80)),
         })
     }
 }
@@ -162,18 +225,9 @@ struct FeaturesSeed<'a> {
     problems: &'a mut Vec<Problem>,
 }
 
-impl<'de> DeserializeSeed<'de> for FeaturesSeed<'_> {
+impl<'de> Shape<'de> for FeaturesSeed<'_> {
     type Value = Option<Vec<Raw>>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FeaturesSeed<'_> {
-    type Value = Option<Vec<Raw>>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object of features")
-    }
+    const EXPECTING: &'static str = "an object of features";
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let model = self.model;
         let lookup = |name: &str| model.feature_index(name);
@@ -207,31 +261,8 @@ impl<'de> Visitor<'de> for FeaturesSeed<'_> {
         }
         Ok(Some(raw))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        RawVisitor.visit_seq(seq).map(|_| self.not_object("array"))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(self.not_object("boolean"))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(self.not_object("number"))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(self.not_object("number"))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(self.not_object("number"))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(self.not_object("string"))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(self.not_object("null"))
-    }
-}
 
-impl FeaturesSeed<'_> {
-    fn not_object(self, found: &str) -> Option<Vec<Raw>> {
+    fn wrong_type(self, found: &str) -> Option<Vec<Raw>> {
         self.problems.push(Problem::new(
             self.path.field("features"),
             format!("must be an object of feature values, found {found}"),
@@ -242,24 +273,15 @@ impl FeaturesSeed<'_> {
 }
 
 /// One `{"request_id": ..., "features": {...}}` object.
-pub struct RowSeed<'a> {
-    pub model: &'a LoadedModel,
-    pub path: RowPath,
-    pub problems: &'a mut Vec<Problem>,
+struct RowSeed<'a> {
+    model: &'a LoadedModel,
+    path: RowPath,
+    problems: &'a mut Vec<Problem>,
 }
 
-impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+impl<'de> Shape<'de> for RowSeed<'_> {
     type Value = Option<ParsedRow>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RowSeed<'_> {
-    type Value = Option<ParsedRow>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a request object {\"request_id\": ..., \"features\": {...}}")
-    }
+    const EXPECTING: &'static str = "a request object {\"request_id\": ..., \"features\": {...}}";
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut request_id: Option<Raw> = None;
         let mut features: Option<Option<Vec<Raw>>> = None;
@@ -281,7 +303,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
                         path: self.path,
                         problems: &mut *self.problems,
                     };
-                    let value = map.next_value_seed(seed)?;
+                    let value = map.next_value_seed(Expect(seed))?;
                     if features.replace(value).is_some() {
                         self.problems.push(Problem::new(
                             self.path.field("features"),
@@ -335,31 +357,7 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
             }
         }
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        RawVisitor.visit_seq(seq).map(|_| self.not_object("array"))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(self.not_object("boolean"))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(self.not_object("number"))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(self.not_object("number"))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(self.not_object("number"))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(self.not_object("string"))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(self.not_object("null"))
-    }
-}
-
-impl RowSeed<'_> {
-    fn not_object(self, found: &str) -> Option<ParsedRow> {
+    fn wrong_type(self, found: &str) -> Option<ParsedRow> {
         let field = match self.path.0 {
             Some(i) => format!("requests[{i}]"),
             None => "$".to_string(),
@@ -385,7 +383,7 @@ pub fn parse_single(
         path: RowPath(None),
         problems,
     };
-    let row = seed
+    let row = Expect(seed)
         .deserialize(&mut de)
         .map_err(|e| AppError::from_json(&e))?;
     de.end().map_err(|e| AppError::from_json(&e))?;
@@ -400,18 +398,9 @@ struct RowsSeed<'a> {
     problems: &'a mut Vec<Problem>,
 }
 
-impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
+impl<'de> Shape<'de> for RowsSeed<'_> {
     type Value = Option<Vec<Option<ParsedRow>>>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RowsSeed<'_> {
-    type Value = Option<Vec<Option<ParsedRow>>>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of request objects")
-    }
+    const EXPECTING: &'static str = "an array of request objects";
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(self.max_rows));
         loop {
@@ -428,38 +417,14 @@ impl<'de> Visitor<'de> for RowsSeed<'_> {
                 path: RowPath(Some(rows.len())),
                 problems: &mut *self.problems,
             };
-            match seq.next_element_seed(seed)? {
+            match seq.next_element_seed(Expect(seed))? {
                 Some(row) => rows.push(row),
                 None => break,
             }
         }
         Ok(Some(rows))
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        RawVisitor.visit_map(map).map(|_| self.not_array("object"))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(self.not_array("boolean"))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(self.not_array("number"))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(self.not_array("number"))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(self.not_array("number"))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(self.not_array("string"))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(self.not_array("null"))
-    }
-}
-
-impl RowsSeed<'_> {
-    fn not_array(self, found: &str) -> Option<Vec<Option<ParsedRow>>> {
+    fn wrong_type(self, found: &str) -> Option<Vec<Option<ParsedRow>>> {
         self.problems.push(Problem::new(
             "requests",
             format!("must be an array of request objects, found {found}"),
@@ -504,7 +469,7 @@ impl<'de> Visitor<'de> for BatchSeed<'_> {
                         too_long,
                         problems: &mut *problems,
                     };
-                    let rows = map.next_value_seed(seed)?;
+                    let rows = map.next_value_seed(Expect(seed))?;
                     if result.replace(rows).is_some() {
                         problems.push(Problem::new(
                             "requests",

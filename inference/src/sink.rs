@@ -1,5 +1,5 @@
 //! The prediction log and the feedback log, as seen by the server: a bounded in-memory
-//! buffer drained by one writer task into batch files of `vigil_core::prediction_log`.
+//! buffer drained by one writer task into batch files of `vigil_core::data::prediction_log`.
 //!
 //! * A handler hands a record to [`LogSink::push`] and is done; serialising and compressing
 //!   happen in the writer, off the request path.
@@ -19,13 +19,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use prometheus::{IntCounter, IntGauge};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use vigil_core::prediction_log::batch_key;
-use vigil_core::storage::Store;
+use vigil_core::data::prediction_log::{batch_key, Timestamped};
+use vigil_core::data::storage::Store;
 
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -63,11 +63,6 @@ impl Default for SinkConfig {
             shutdown_timeout: Duration::from_secs(20),
         }
     }
-}
-
-/// A record that knows its time (for the partition of its batch).
-pub trait Timestamped {
-    fn timestamp(&self) -> DateTime<Utc>;
 }
 
 /// The producer side, shared by handlers.
@@ -264,7 +259,7 @@ impl Writer {
                         let first = records.first().map_or_else(Utc::now, |r| r.timestamp());
                         (
                             batch_key(prefix, first, &writer, first_seq + i as u64),
-                            vigil_core::prediction_log::encode_batch(records),
+                            vigil_core::data::prediction_log::encode_batch(records),
                             records.len(),
                         )
                     })

@@ -7,8 +7,9 @@ use axum::http::{Request, StatusCode};
 use chrono::{Duration, Utc};
 use common::*;
 use serde_json::{json, Value};
-use vigil_core::prediction_log::{read_feedback, read_predictions};
-use vigil_core::storage::Store;
+use vigil_core::data::prediction_log::read_window;
+use vigil_core::data::storage::Store;
+use vigil_core::wire::{FeedbackRecord, PredictionRecord};
 use vigil_inference::{OutOfRange, WhenFull};
 
 fn kinds(body: &Value) -> Vec<(String, String)> {
@@ -42,9 +43,10 @@ async fn predict_answers_the_contract_and_logs_it() {
 
     s.flush().await;
     let store = Store::open(&s.uri).expect("store");
-    let records = read_predictions(&store, Utc::now() - Duration::hours(1), Utc::now())
-        .await
-        .expect("read");
+    let records =
+        read_window::<PredictionRecord>(&store, Utc::now() - Duration::hours(1), Utc::now())
+            .await
+            .expect("read");
     assert_eq!(records.len(), 1);
     let r = &records[0];
     assert_eq!(r.request_id, "req-1");
@@ -525,22 +527,16 @@ async fn metrics_pass_promtool() {
     s.post("/predict", &good_request("a")).await;
     s.post("/predict", &json!({})).await;
     let text = s.metrics_text().await;
-    let child = std::process::Command::new("promtool")
+    let Some(promtool) = vigil_testkit::PROMTOOL.find() else {
+        return;
+    };
+    let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) if std::env::var("VIGIL_REQUIRE_PROMTOOL").as_deref() == Ok("1") => {
-            panic!("promtool is required (VIGIL_REQUIRE_PROMTOOL=1) but cannot run: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: promtool not available ({e})");
-            return;
-        }
-    };
+        .spawn()
+        .expect("promtool runs");
     use std::io::Write;
     child
         .stdin
@@ -769,9 +765,10 @@ async fn feedback_is_validated_and_written() {
     }
     s.flush().await;
     let store = Store::open(&s.uri).expect("store");
-    let feedback = read_feedback(&store, Utc::now() - Duration::hours(1), Utc::now())
-        .await
-        .expect("read");
+    let feedback =
+        read_window::<FeedbackRecord>(&store, Utc::now() - Duration::hours(1), Utc::now())
+            .await
+            .expect("read");
     assert_eq!(feedback.len(), 1);
     assert_eq!(
         (feedback[0].request_id.as_str(), feedback[0].label.as_str()),
@@ -897,9 +894,10 @@ async fn serves_over_a_real_socket_and_flushes_on_shutdown() {
     assert_eq!(bad.status(), 400);
     stop_tx.send(()).expect("stop");
     server.await.expect("join").expect("serve");
-    let records = read_predictions(&store, Utc::now() - Duration::hours(1), Utc::now())
-        .await
-        .expect("read");
+    let records =
+        read_window::<PredictionRecord>(&store, Utc::now() - Duration::hours(1), Utc::now())
+            .await
+            .expect("read");
     assert_eq!(
         records.len(),
         10,

@@ -23,12 +23,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use vigil_core::dataset::{DataFormat, RawTable};
+use vigil_core::data::dataset::{DataFormat, RawTable};
+use vigil_core::data::schema::Value;
 use vigil_core::drift::profile::TypedColumn;
 use vigil_core::drift::quality::QualityContext;
-use vigil_core::drift::{assess, AssessOptions, DriftPolicy, WindowProfile};
-use vigil_core::schema::Value;
-use vigil_core::split::SplitMix64;
+use vigil_core::drift::{assess, AssessOptions, DriftRules, WindowProfile};
+use vigil_core::train::split::SplitMix64;
 use vigil_jobs::inject::Rows;
 
 fn proc_status(key: &str) -> f64 {
@@ -171,7 +171,7 @@ fn child(n: usize, threads: usize) {
     let pr: Vec<Vec<f64>> = ri.iter().map(|&i| p_train[i].clone()).collect();
     let pc: Vec<Vec<f64>> = ci.iter().map(|&i| p_test[i].clone()).collect();
     drop((train, test, p_train, p_test, setup));
-    let policy = DriftPolicy::default();
+    let policy = DriftRules::default();
     let options = AssessOptions {
         threads,
         ..AssessOptions::default()

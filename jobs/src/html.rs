@@ -3,9 +3,10 @@
 
 use std::fmt::Write;
 
-use vigil_core::drift::quality::{CheckStatus, Severity};
-use vigil_core::drift::report::DriftReport;
-use vigil_core::drift::verdict::{FeatureDrift, Histogram};
+use vigil_core::drift::report::{
+    CheckMode, CheckStatus, DriftReport, DriftTest, FeatureDrift, Histogram, PerformanceDrift,
+    PredictionDrift, QualityReport, Severity,
+};
 use vigil_core::drift::Verdict;
 
 /// Escapes text for HTML element content and attribute values.
@@ -62,6 +63,35 @@ th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 pub fn render(report: &DriftReport) -> String {
     let a = &report.assessment;
     let mut h = String::new();
+    head(&mut h, report);
+    // Worst first, then by PSI.
+    let mut order: Vec<&FeatureDrift> = a.features.iter().collect();
+    order.sort_by(|x, y| {
+        y.verdict
+            .severity()
+            .cmp(&x.verdict.severity())
+            .then(y.psi.unwrap_or(0.0).total_cmp(&x.psi.unwrap_or(0.0)))
+    });
+    feature_table(&mut h, &order);
+    if let Some(p) = &a.prediction {
+        predictions(&mut h, p);
+    }
+    if let Some(p) = &a.performance {
+        performance(&mut h, p);
+    }
+    quality(&mut h, &a.quality);
+    feature_charts(&mut h, &order);
+    let _ = write!(
+        h,
+        "<h2>Policy</h2><pre>{}</pre></body></html>",
+        escape(&serde_json::to_string_pretty(&report.policy).unwrap_or_default())
+    );
+    h
+}
+
+/// The page head, title, verdicts and the two data sources.
+fn head(h: &mut String, report: &DriftReport) {
+    let a = &report.assessment;
     let title = format!(
         "Drift report — {}",
         report
@@ -82,8 +112,8 @@ pub fn render(report: &DriftReport) -> String {
         report.generated_at.format("%Y-%m-%d %H:%M:%S UTC"),
         escape(&report.vigil_version),
         match report.mode {
-            vigil_core::drift::report::CheckMode::Scheduled => "scheduled",
-            vigil_core::drift::report::CheckMode::AdHoc => "ad-hoc",
+            CheckMode::Scheduled => "scheduled",
+            CheckMode::AdHoc => "ad-hoc",
         },
         report
             .model_version
@@ -108,24 +138,19 @@ pub fn render(report: &DriftReport) -> String {
         escape(&report.current.description),
         report.current.rows
     );
+}
 
-    // Summary table.
+/// One row per feature.
+fn feature_table(h: &mut String, order: &[&FeatureDrift]) {
     h.push_str("<h2>Features</h2><table><tr><th>feature</th><th>verdict</th><th>test</th><th>statistic</th><th>p</th><th>p adjusted</th><th>PSI</th><th>JS</th><th>Wasserstein</th><th>missing ref → cur</th></tr>");
-    let mut order: Vec<&FeatureDrift> = a.features.iter().collect();
-    order.sort_by(|x, y| {
-        y.verdict
-            .severity()
-            .cmp(&x.verdict.severity())
-            .then(y.psi.unwrap_or(0.0).total_cmp(&x.psi.unwrap_or(0.0)))
-    });
-    for f in &order {
+    for f in order {
         let _ = write!(
             h,
             "<tr><td><a href=\"#f-{id}\">{name}</a></td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}% → {:.1}%</td></tr>",
             badge(f.verdict),
             match f.test {
-                vigil_core::drift::verdict::DriftTest::Ks => "KS",
-                vigil_core::drift::verdict::DriftTest::ChiSquare => "χ²",
+                DriftTest::Ks => "KS",
+                DriftTest::ChiSquare => "χ²",
             },
             num(f.statistic),
             num(f.p_value),
@@ -140,51 +165,56 @@ pub fn render(report: &DriftReport) -> String {
         );
     }
     h.push_str("</table>");
+}
 
-    if let Some(p) = &a.prediction {
-        let _ = write!(
-            h,
-            "<h2>Predictions {}</h2><p class=\"rule\">{}</p><table><tr><th>class shares ref → cur</th><td>{}</td></tr><tr><th>χ² on classes</th><td>{} (p {})</td></tr><tr><th>score ({})</th><td>KS D {} (p {}), PSI {}</td></tr></table>",
-            badge(p.verdict),
-            escape(&p.rule),
-            p.reference_class_share
-                .iter()
-                .zip(&p.current_class_share)
-                .map(|(r, c)| format!("{:.1}% → {:.1}%", r * 100.0, c * 100.0))
-                .collect::<Vec<_>>()
-                .join(" · "),
-            num(p.class_chi2),
-            num(p.class_p_value),
-            escape(&p.score),
-            num(p.score_ks),
-            num(p.score_p_value),
-            num(p.score_psi)
-        );
-        if !p.histogram.labels.is_empty() {
-            h.push_str(&chart(&p.histogram));
-        }
+/// Prediction drift.
+fn predictions(h: &mut String, p: &PredictionDrift) {
+    let _ = write!(
+        h,
+        "<h2>Predictions {}</h2><p class=\"rule\">{}</p><table><tr><th>class shares ref → cur</th><td>{}</td></tr><tr><th>χ² on classes</th><td>{} (p {})</td></tr><tr><th>score ({})</th><td>KS D {} (p {}), PSI {}</td></tr></table>",
+        badge(p.verdict),
+        escape(&p.rule),
+        p.reference_class_share
+            .iter()
+            .zip(&p.current_class_share)
+            .map(|(r, c)| format!("{:.1}% → {:.1}%", r * 100.0, c * 100.0))
+            .collect::<Vec<_>>()
+            .join(" · "),
+        num(p.class_chi2),
+        num(p.class_p_value),
+        escape(p.score.as_str()),
+        num(p.score_ks),
+        num(p.score_p_value),
+        num(p.score_psi)
+    );
+    if !p.histogram.labels.is_empty() {
+        h.push_str(&chart(&p.histogram));
     }
-    if let Some(p) = &a.performance {
-        let _ = write!(
-            h,
-            "<h2>Performance on labelled traffic {}</h2><p class=\"rule\">{}</p><table><tr><th>accuracy</th><td>reference {:.4} ({} rows) → current {:.4} ({} rows), χ² p {}</td></tr></table>",
-            badge(p.verdict),
-            escape(&p.rule),
-            p.reference_accuracy,
-            p.reference_labelled,
-            p.current_accuracy,
-            p.current_labelled,
-            num(Some(p.p_value))
-        );
-    }
+}
 
-    // Quality.
+/// Performance on labelled traffic.
+fn performance(h: &mut String, p: &PerformanceDrift) {
+    let _ = write!(
+        h,
+        "<h2>Performance on labelled traffic {}</h2><p class=\"rule\">{}</p><table><tr><th>accuracy</th><td>reference {:.4} ({} rows) → current {:.4} ({} rows), χ² p {}</td></tr></table>",
+        badge(p.verdict),
+        escape(&p.rule),
+        p.reference_accuracy,
+        p.reference_labelled,
+        p.current_accuracy,
+        p.current_labelled,
+        num(Some(p.p_value))
+    );
+}
+
+/// The quality checks.
+fn quality(h: &mut String, quality: &QualityReport) {
     let _ = write!(
         h,
         "<h2>Data quality {}</h2><table><tr><th>check</th><th>kind</th><th>status</th><th>detail</th></tr>",
-        badge(a.quality.verdict)
+        badge(quality.verdict)
     );
-    for c in &a.quality.checks {
+    for c in &quality.checks {
         let (class, label) = match c.status {
             CheckStatus::Passed => ("ok", "passed"),
             CheckStatus::Failed => match c.severity {
@@ -196,7 +226,7 @@ pub fn render(report: &DriftReport) -> String {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td><span class=\"badge {class}\">{label}</span></td><td>{}</td></tr>",
-            escape(&c.name),
+            escape(c.name.as_str()),
             match c.severity {
                 Severity::Hard => "hard",
                 Severity::Soft => "soft",
@@ -205,10 +235,12 @@ pub fn render(report: &DriftReport) -> String {
         );
     }
     h.push_str("</table>");
+}
 
-    // Per-feature charts.
+/// A card per feature: its bars and its rule.
+fn feature_charts(h: &mut String, order: &[&FeatureDrift]) {
     h.push_str("<h2>Distributions</h2><div class=\"legend\"><span class=\"sw\" style=\"background:#8c959f\"></span>reference<span class=\"sw\" style=\"background:#0969da\"></span>current</div><div class=\"cards\">");
-    for f in &order {
+    for f in order {
         let _ = write!(
             h,
             "<div class=\"card\" id=\"f-{}\"><h3><span>{}</span>{}</h3>{}<p class=\"rule\">{}</p></div>",
@@ -224,12 +256,6 @@ pub fn render(report: &DriftReport) -> String {
         );
     }
     h.push_str("</div>");
-    let _ = write!(
-        h,
-        "<h2>Policy</h2><pre>{}</pre></body></html>",
-        escape(&serde_json::to_string_pretty(&report.policy).unwrap_or_default())
-    );
-    h
 }
 
 /// Paired bars (reference grey, current blue) of proportions, as inline SVG.

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use vigil_core::prediction_log::{self, LogError};
-use vigil_core::schema::{FeatureSchema, Value};
-use vigil_core::storage::Store;
+use vigil_core::data::prediction_log::{read_window, LogError};
+use vigil_core::data::schema::{FeatureSchema, Value};
+use vigil_core::data::storage::Store;
+use vigil_core::wire::{FeedbackRecord, PredictionRecord};
 
 /// Labelled rows exported from a window of traffic.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,10 +31,9 @@ pub async fn export_labelled_window(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Option<LabelledExport>, LogError> {
-    let predictions = prediction_log::read_predictions(store, since, until).await?;
+    let predictions: Vec<PredictionRecord> = read_window(store, since, until).await?;
     // Labels may arrive after the window closes; accept them up to now.
-    let mut feedback = prediction_log::read_feedback(store, since, Utc::now().max(until)).await?;
-    feedback.sort_by_key(|f| f.timestamp);
+    let feedback: Vec<FeedbackRecord> = read_window(store, since, Utc::now().max(until)).await?;
     let labels: HashMap<&str, &str> = feedback
         .iter()
         .map(|f| (f.request_id.as_str(), f.label.as_str()))
@@ -89,9 +89,7 @@ pub async fn export_labelled_window(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_core::prediction_log::{
-        batch_key, encode_batch, FeedbackRecord, PredictionRecord, FEEDBACK_PREFIX, LOGS_PREFIX,
-    };
+    use vigil_core::data::prediction_log::{batch_key, encode_batch, FEEDBACK_PREFIX, LOGS_PREFIX};
 
     #[tokio::test]
     async fn joins_predictions_with_their_latest_label() {
@@ -103,19 +101,21 @@ mod tests {
         )
         .expect("schema");
         let now = Utc::now();
-        let prediction = |id: &str, x: Value| PredictionRecord {
-            request_id: id.into(),
-            timestamp: now,
-            model_version: "v1".into(),
-            features: [
-                ("x".to_string(), x),
-                ("c".to_string(), Value::Category("a,b".into())),
-            ]
-            .into_iter()
-            .collect(),
-            predicted_class: "no".into(),
-            probabilities: vec![0.6, 0.4],
-            latency_us: 10,
+        let prediction = |id: &str, x: Value| -> PredictionRecord {
+            PredictionRecord {
+                request_id: id.into(),
+                timestamp: now,
+                model_version: "v1".into(),
+                features: [
+                    ("x".to_string(), x),
+                    ("c".to_string(), Value::Category("a,b".into())),
+                ]
+                .into_iter()
+                .collect(),
+                predicted_class: "no".into(),
+                probabilities: vec![0.6, 0.4],
+                latency_us: 10,
+            }
         };
         let logs = vec![
             prediction("r1", Value::Number(1.5)),

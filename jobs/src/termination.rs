@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use vigil_core::report::SUMMARY_LIMIT;
+use vigil_core::text::cut_to_bytes;
+use vigil_core::wire::SUMMARY_LIMIT;
 
 /// Where Kubernetes reads a container's termination message by default.
 pub const DEFAULT_PATH: &str = "/dev/termination-log";
@@ -22,9 +23,5 @@ pub fn resolve(explicit: Option<&Path>) -> Option<PathBuf> {
 
 /// Writes the message, cut to the Kubernetes limit.
 pub fn write(path: &Path, message: &str) -> std::io::Result<()> {
-    let mut end = message.len().min(SUMMARY_LIMIT);
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    std::fs::write(path, &message[..end])
+    std::fs::write(path, cut_to_bytes(message, SUMMARY_LIMIT))
 }

@@ -5,20 +5,24 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use vigil_core::artifact::{
+use vigil_core::data::dataset::{DatasetError, Frame, RawTable};
+use vigil_core::data::schema::{FeatureSchema, FeatureType, FieldProblem};
+use vigil_core::data::storage::{self, Store, StoreError};
+use vigil_core::train::artifact::{
     self, ArtifactError, Lineage, ModelArtifact, ReferenceInfo, ReferenceSample, FORMAT_VERSION,
     REFERENCE_FILE,
 };
-use vigil_core::config::TrainJobConfig;
-use vigil_core::dataset::{DatasetError, Frame, RawTable};
-use vigil_core::evaluation::Metrics;
-use vigil_core::model::{Model, ModelError};
-use vigil_core::pipeline::FeaturePipeline;
-use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison, TrainSummary, TrainingReport};
-use vigil_core::schema::{FeatureSchema, FeatureType};
-use vigil_core::split::{sample_indices, stratified_split};
-use vigil_core::storage::{self, Store, StoreError};
-use vigil_core::validation::{self, Severity, ValidationReport};
+use vigil_core::train::config::TrainJobConfig;
+use vigil_core::train::evaluation::Metrics;
+use vigil_core::train::model::{Model, ModelError};
+use vigil_core::train::pipeline::FeaturePipeline;
+use vigil_core::train::report::{
+    KeyMetrics, RowCounts, ServedComparison, TrainSummary, TrainingReport,
+};
+use vigil_core::train::split::{sample_indices, stratified_split};
+use vigil_core::train::validation::{self, Severity, ValidationReport};
+
+use crate::laps::Laps;
 
 /// Stages, in order, for progress reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,30 +117,90 @@ pub async fn train(
     config
         .check()
         .map_err(|e| TrainError::InvalidConfig(e.to_string()))?;
-    let training = &config.training;
-    let schema = &config.schema;
     let store = Store::open(&config.storage.uri)?;
-    let mut timings = Vec::new();
-    let mut clock = Instant::now();
-    let mut lap = |name: &str, timings: &mut Vec<(String, f64)>| {
-        timings.push((name.to_string(), clock.elapsed().as_secs_f64()));
-        clock = Instant::now();
-    };
+    let mut laps = Laps::new();
 
     progress(Stage::Read);
-    let data_uri = &training.data.uri;
-    let bytes = storage::read_uri(data_uri)
+    let (raw, data_sha256) = read_data(config).await?;
+    laps.lap("read");
+
+    progress(Stage::Validate);
+    let (validation, split) = validate_and_split(config, raw)?;
+    laps.lap("validate");
+
+    progress(Stage::Fit);
+    let fitted = fit(config, &split.train)?;
+    laps.lap("fit");
+
+    progress(Stage::Evaluate);
+    let candidate = candidate(config, now, &split, fitted, &validation, data_sha256)?;
+    laps.lap("evaluate");
+
+    progress(Stage::CompareServed);
+    let (served, served_metrics) = compare_served(&store, config, &split.holdout).await;
+    laps.lap("compareServed");
+
+    progress(Stage::Write);
+    let version = candidate.version.clone();
+    let reference = reference_sample(
+        &candidate,
+        &split.train,
+        config.training.reference_rows,
+        config.training.holdout.seed,
+    )
+    .map_err(|(row, p)| TrainError::InvalidConfig(format!("reference row {row}: {p}")))?;
+    candidate.save(&store, &reference).await?;
+    // `save` fills in the reference checksum; read back what was written.
+    let candidate = ModelArtifact::load(&store, &version).await?;
+    let report_key = format!("reports/training/{version}.json");
+    let summary = TrainSummary::Succeeded {
+        version: version.clone(),
+        algorithm: config.training.algorithm,
+        metrics: KeyMetrics::from(&candidate.metrics),
+        served,
+        validation_passed: validation.passed,
+        warnings: validation
+            .failed(Severity::Soft)
+            .map(|c| c.name.to_string())
+            .collect(),
+        rows: RowCounts {
+            train: split.train.n_rows(),
+            holdout: split.holdout.n_rows(),
+        },
+        artifact_uri: store.uri_of(&format!("models/{version}/model.json")),
+        report_uri: store.uri_of(&report_key),
+    };
+    laps.lap("write");
+    let report = TrainingReport {
+        summary: summary.clone(),
+        validation,
+        metrics: candidate.metrics.clone(),
+        served_metrics,
+        timings: laps.timings,
+    };
+    let report_json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    store.put(&report_key, Bytes::from(report_json)).await?;
+    Ok(TrainOutcome {
+        summary,
+        report,
+        artifact: candidate,
+    })
+}
+
+/// The training data as read (after the row filter), and the SHA-256 of its bytes.
+async fn read_data(config: &TrainJobConfig) -> Result<(RawTable, String), TrainError> {
+    let data = &config.training.data;
+    let bytes = storage::read_uri(&data.uri)
         .await
         .map_err(TrainError::DataUnavailable)?;
     let data_sha256 = artifact::sha256_hex(&bytes);
     let invalid_data = |source| TrainError::InvalidData {
-        uri: data_uri.clone(),
+        uri: data.uri.clone(),
         source,
     };
-    let mut raw =
-        RawTable::parse(&bytes, training.data.format.resolve(data_uri)).map_err(invalid_data)?;
+    let mut raw = RawTable::parse(&bytes, data.format.resolve(&data.uri)).map_err(invalid_data)?;
     drop(bytes);
-    if let Some(filter) = &training.data.filter {
+    if let Some(filter) = &data.filter {
         let column = raw
             .column(&filter.column)
             .ok_or_else(|| invalid_data(DatasetError::MissingColumn(filter.column.clone())))?
@@ -146,14 +210,30 @@ pub async fn train(
             return Err(invalid_data(DatasetError::NoRows));
         }
     }
-    lap("read", &mut timings);
+    Ok((raw, data_sha256))
+}
 
-    progress(Stage::Validate);
-    let validation = validation::validate(&raw, schema, &training.validation);
+/// The typed training and hold-out rows.
+struct Split {
+    train: Frame,
+    holdout: Frame,
+}
+
+/// Runs the checks, types the table and splits it into training and hold-out rows.
+fn validate_and_split(
+    config: &TrainJobConfig,
+    raw: RawTable,
+) -> Result<(ValidationReport, Split), TrainError> {
+    let training = &config.training;
+    let invalid_data = |source| TrainError::InvalidData {
+        uri: training.data.uri.clone(),
+        source,
+    };
+    let validation = validation::validate(&raw, &config.schema, &training.validation);
     if !validation.passed {
         return Err(TrainError::ValidationFailed(Box::new(validation)));
     }
-    let (frame, _) = Frame::from_raw(&raw, schema).map_err(invalid_data)?;
+    let (frame, _) = Frame::from_raw(&raw, &config.schema).map_err(invalid_data)?;
     let (train_rows, holdout_rows) = match &training.holdout.column {
         Some(split) => {
             let column = raw
@@ -178,130 +258,124 @@ pub async fn train(
             holdout_rows.len()
         )));
     }
-    let train_frame = frame.select(&train_rows);
-    let holdout_frame = frame.select(&holdout_rows);
-    drop(frame);
-    lap("validate", &mut timings);
+    let split = Split {
+        train: frame.select(&train_rows),
+        holdout: frame.select(&holdout_rows),
+    };
+    Ok((validation, split))
+}
 
-    progress(Stage::Fit);
+/// What fitting produced.
+struct Fitted {
+    pipeline: FeaturePipeline,
+    model: Model,
+    seconds: f64,
+}
+
+fn fit(config: &TrainJobConfig, train: &Frame) -> Result<Fitted, TrainError> {
+    let training = &config.training;
     let params = training
         .hyperparameters
         .check(training.algorithm)
         .map_err(TrainError::Fit)?;
-    let n_classes = schema.target.classes.len();
-    let fit_started = Instant::now();
-    let pipeline = FeaturePipeline::fit(schema, &train_frame, &training.pipeline);
+    let started = Instant::now();
+    let pipeline = FeaturePipeline::fit(&config.schema, train, &training.pipeline);
     let x_train = pipeline
-        .transform(&train_frame)
+        .transform(train)
         .map_err(|(row, p)| TrainError::InvalidConfig(format!("training row {row}: {p}")))?;
-    let model = Model::fit(&params, x_train.view(), &train_frame.target, n_classes)?;
-    let fit_seconds = fit_started.elapsed().as_secs_f64();
-    lap("fit", &mut timings);
+    let n_classes = config.schema.target.classes.len();
+    let model = Model::fit(&params, x_train.view(), &train.target, n_classes)?;
+    Ok(Fitted {
+        pipeline,
+        model,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
 
-    progress(Stage::Evaluate);
-    let holdout_probabilities = artifact::predict_frame(&pipeline, &model, &holdout_frame)
+/// The candidate artifact, evaluated on the hold-out.
+fn candidate(
+    config: &TrainJobConfig,
+    now: DateTime<Utc>,
+    split: &Split,
+    fitted: Fitted,
+    validation: &ValidationReport,
+    data_sha256: String,
+) -> Result<ModelArtifact, TrainError> {
+    let training = &config.training;
+    let holdout = &split.holdout;
+    let probabilities = artifact::predict_frame(&fitted.pipeline, &fitted.model, holdout)
         .map_err(|(row, p)| TrainError::InvalidConfig(format!("hold-out row {row}: {p}")))?;
-    let metrics = Metrics::compute(holdout_probabilities.view(), &holdout_frame.target);
-    let version = artifact::new_version(now, data_sha256.as_bytes());
-    let candidate = ModelArtifact {
+    let (rows_train, rows_holdout) = (split.train.n_rows(), holdout.n_rows());
+    Ok(ModelArtifact {
         format_version: FORMAT_VERSION,
-        version: version.clone(),
+        version: artifact::new_version(now, data_sha256.as_bytes()),
         model_name: config.model.clone(),
         created_at: now,
         vigil_version: vigil_core::VIGIL_VERSION.to_string(),
-        schema: schema.clone(),
-        pipeline,
-        model,
-        metrics,
+        schema: config.schema.clone(),
+        pipeline: fitted.pipeline,
+        model: fitted.model,
+        metrics: Metrics::compute(probabilities.view(), &holdout.target),
         validation: validation.clone(),
         lineage: Lineage {
-            data_uri: data_uri.clone(),
+            data_uri: training.data.uri.clone(),
             data_sha256,
-            rows_total: train_rows.len() + holdout_rows.len(),
-            rows_train: train_rows.len(),
-            rows_holdout: holdout_rows.len(),
+            rows_total: rows_train + rows_holdout,
+            rows_train,
+            rows_holdout,
             algorithm: training.algorithm,
             hyperparameters: training.hyperparameters.clone(),
             holdout: training.holdout.clone(),
-            fit_seconds,
+            fit_seconds: fitted.seconds,
         },
         reference: ReferenceInfo {
             file: REFERENCE_FILE.to_string(),
             rows: 0,
             sha256: String::new(),
         },
-    };
-    lap("evaluate", &mut timings);
-
-    progress(Stage::CompareServed);
-    let mut served_metrics = None;
-    let served = match &config.served_version {
-        None => None,
-        Some(served_version) => {
-            let evaluated = evaluate_served(&store, served_version, schema, &holdout_frame).await;
-            let (metrics, error) = match evaluated {
-                Ok(m) => (Some(KeyMetrics::from(&m)), {
-                    served_metrics = Some(m);
-                    None
-                }),
-                Err(e) => {
-                    tracing::warn!(version = %served_version, error = %e, "served version could not be evaluated");
-                    (None, Some(e))
-                }
-            };
-            Some(ServedComparison {
-                version: served_version.clone(),
-                metrics,
-                error,
-            })
-        }
-    };
-    lap("compareServed", &mut timings);
-
-    progress(Stage::Write);
-    let reference = reference_sample(
-        &candidate,
-        &train_frame,
-        training.reference_rows,
-        training.holdout.seed,
-    )
-    .map_err(|(row, p)| TrainError::InvalidConfig(format!("reference row {row}: {p}")))?;
-    candidate.save(&store, &reference).await?;
-    // `save` fills in the reference checksum; read back what was written.
-    let candidate = ModelArtifact::load(&store, &version).await?;
-    let report_key = format!("reports/training/{version}.json");
-    let summary = TrainSummary::Succeeded {
-        version: version.clone(),
-        algorithm: training.algorithm,
-        metrics: KeyMetrics::from(&candidate.metrics),
-        served,
-        validation_passed: validation.passed,
-        warnings: validation
-            .failed(Severity::Soft)
-            .map(|c| c.name.clone())
-            .collect(),
-        rows: RowCounts {
-            train: train_rows.len(),
-            holdout: holdout_rows.len(),
-        },
-        artifact_uri: store.uri_of(&format!("models/{version}/model.json")),
-        report_uri: store.uri_of(&report_key),
-    };
-    lap("write", &mut timings);
-    let report = TrainingReport {
-        summary: summary.clone(),
-        validation,
-        metrics: candidate.metrics.clone(),
-        served_metrics,
-        timings,
-    };
-    let report_json = serde_json::to_vec_pretty(&report).unwrap_or_default();
-    store.put(&report_key, Bytes::from(report_json)).await?;
-    Ok(TrainOutcome {
-        summary,
-        report,
-        artifact: candidate,
     })
+}
+
+/// The served version on the candidate's hold-out: the comparison for the summary
+/// and, when it could be evaluated, its full metrics for the report.
+async fn compare_served(
+    store: &Store,
+    config: &TrainJobConfig,
+    holdout: &Frame,
+) -> (Option<ServedComparison>, Option<Metrics>) {
+    let Some(version) = &config.served_version else {
+        return (None, None);
+    };
+    match evaluate_served(store, version, &config.schema, holdout).await {
+        Ok(metrics) => (
+            Some(ServedComparison {
+                version: version.clone(),
+                metrics: Some(KeyMetrics::from(&metrics)),
+                error: None,
+            }),
+            Some(metrics),
+        ),
+        Err(e) => {
+            tracing::warn!(version = %version, error = %e, "served version could not be evaluated");
+            let comparison = ServedComparison {
+                version: version.clone(),
+                metrics: None,
+                error: Some(e.to_string()),
+            };
+            (Some(comparison), None)
+        }
+    }
+}
+
+/// Why the served version has no metrics on the candidate's hold-out.
+#[derive(Debug, thiserror::Error)]
+enum ServedError {
+    #[error(transparent)]
+    Load(#[from] ArtifactError),
+    #[error("served version {0} has a different schema; it cannot be evaluated on this hold-out")]
+    OtherSchema(String),
+    #[error("hold-out row {row}: {problem}")]
+    Row { row: usize, problem: FieldProblem },
 }
 
 /// The served version's metrics on the candidate's hold-out, or why there are none.
@@ -310,10 +384,8 @@ async fn evaluate_served(
     version: &str,
     schema: &FeatureSchema,
     holdout: &Frame,
-) -> Result<Metrics, String> {
-    let served = ModelArtifact::load(store, version)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<Metrics, ServedError> {
+    let served = ModelArtifact::load(store, version).await?;
     // The hold-out is typed by the candidate's schema; another schema would misalign columns.
     let columns = |s: &FeatureSchema| -> Vec<(String, FeatureType)> {
         s.features
@@ -322,13 +394,11 @@ async fn evaluate_served(
             .collect()
     };
     if columns(&served.schema) != columns(schema) || served.schema.target != schema.target {
-        return Err(format!(
-            "served version {version} has a different schema; it cannot be evaluated on this hold-out"
-        ));
+        return Err(ServedError::OtherSchema(version.to_string()));
     }
     let probabilities = served
         .predict_frame(holdout)
-        .map_err(|(row, p)| format!("hold-out row {row}: {p}"))?;
+        .map_err(|(row, problem)| ServedError::Row { row, problem })?;
     Ok(Metrics::compute(probabilities.view(), &holdout.target))
 }
 
@@ -337,7 +407,7 @@ fn reference_sample(
     train: &Frame,
     rows: usize,
     seed: u64,
-) -> Result<ReferenceSample, (usize, vigil_core::schema::FieldProblem)> {
+) -> Result<ReferenceSample, (usize, FieldProblem)> {
     let chosen = sample_indices(train.n_rows(), rows, seed);
     let sample = train.select(&chosen);
     let probabilities = artifact.predict_frame(&sample)?;

@@ -17,15 +17,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
-use vigil_core::artifact::ModelArtifact;
-use vigil_core::config::TrainJobConfig;
-use vigil_core::dataset::{DataFormat, RawTable};
+use vigil_core::data::dataset::{DataFormat, DatasetError, RawTable};
+use vigil_core::data::schema::Value;
+use vigil_core::data::storage::{Store, StoreError};
 use vigil_core::drift::quality::QualityContext;
-use vigil_core::drift::{assess, AssessOptions, DriftPolicy, Verdict, WindowProfile};
-use vigil_core::schema::Value;
-use vigil_core::split::sample_indices;
+use vigil_core::drift::{assess, AssessOptions, DriftRules, Verdict, WindowProfile};
+use vigil_core::train::artifact::{ArtifactError, ModelArtifact};
+use vigil_core::train::config::{ConfigError, TrainJobConfig};
+use vigil_core::train::split::sample_indices;
 
-use crate::inject::{inject, DriftKind, InjectSpec, RampProfile, Rows};
+use crate::inject::{inject, DriftKind, InjectError, InjectSpec, RampProfile, Rows};
+use crate::train::TrainError;
 
 /// The Adult training configuration used by the trials (the repository's example).
 pub const ADULT_CONFIG: &str = include_str!("../../examples/train-adult.yaml");
@@ -37,31 +39,49 @@ pub struct Setup {
     pub pool: Rows,
 }
 
+/// Why the trials could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Reference(#[from] ArtifactError),
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Data(#[from] DatasetError),
+    #[error("the data has no `split` column")]
+    NoSplit,
+    #[error(transparent)]
+    Inject(#[from] InjectError),
+}
+
 /// Trains the Adult model into `store_dir` and loads the test split as the pool.
-pub async fn setup_adult(data: &Path, store_dir: &Path) -> Result<Setup, String> {
-    let mut config = TrainJobConfig::from_text(ADULT_CONFIG, "examples/train-adult.yaml")
-        .map_err(|e| e.to_string())?;
+pub async fn setup_adult(data: &Path, store_dir: &Path) -> Result<Setup, TrialError> {
+    let mut config = TrainJobConfig::from_text(ADULT_CONFIG, "examples/train-adult.yaml")?;
     config.training.data.uri = data.display().to_string();
     config.storage.uri = store_dir.display().to_string();
-    let outcome = crate::train::train(&config, chrono::Utc::now(), &|_| {})
-        .await
-        .map_err(|e| e.to_string())?;
-    let store = vigil_core::storage::Store::open(&config.storage.uri).map_err(|e| e.to_string())?;
-    let sample = outcome
-        .artifact
-        .load_reference(&store)
-        .await
-        .map_err(|e| e.to_string())?;
+    let outcome = crate::train::train(&config, chrono::Utc::now(), &|_| {}).await?;
+    let store = Store::open(&config.storage.uri)?;
+    let sample = outcome.artifact.load_reference(&store).await?;
     let schema = &outcome.artifact.schema;
     let reference = WindowProfile::from_reference(schema, &sample);
-    let bytes = std::fs::read(data).map_err(|e| format!("{}: {e}", data.display()))?;
-    let raw = RawTable::parse(&bytes, DataFormat::Csv).map_err(|e| e.to_string())?;
-    let split = raw
-        .column("split")
-        .ok_or("the data has no `split` column")?
-        .to_vec();
+    let bytes = std::fs::read(data).map_err(|source| TrialError::Read {
+        path: data.display().to_string(),
+        source,
+    })?;
+    let raw = RawTable::parse(&bytes, DataFormat::Csv)?;
+    let split = raw.column("split").ok_or(TrialError::NoSplit)?.to_vec();
     let test = raw.filter_rows(|r| split[r].as_deref() == Some("test"));
-    let pool = Rows::from_raw(schema, &test).map_err(|e| e.to_string())?;
+    let pool = Rows::from_raw(schema, &test)?;
     Ok(Setup {
         model: outcome.artifact,
         reference,
@@ -78,7 +98,7 @@ pub struct TrialConfig {
     pub intensity: f64,
     pub kinds: Vec<DriftKind>,
     pub seed: u64,
-    pub policy: DriftPolicy,
+    pub policy: DriftRules,
     /// Threads for the per-feature statistics of one trial.
     pub threads: usize,
 }
@@ -92,7 +112,7 @@ impl Default for TrialConfig {
             intensity: 0.5,
             kinds: DriftKind::ALL.to_vec(),
             seed: 20_261_128,
-            policy: DriftPolicy::default(),
+            policy: DriftRules::default(),
             threads: 2,
         }
     }
@@ -125,13 +145,37 @@ impl TrialRow {
     }
 }
 
+/// What flagged a trial first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Flagged {
+    Feature(String),
+    Prediction,
+    Performance,
+    Quality(String),
+    Nothing,
+}
+
+impl Flagged {
+    /// The column of the table it counts in: `feature`, `prediction`, `performance`,
+    /// `quality:<check>` (or `-`).
+    pub fn key(&self) -> String {
+        match self {
+            Flagged::Feature(_) => "feature".into(),
+            Flagged::Prediction => "prediction".into(),
+            Flagged::Performance => "performance".into(),
+            Flagged::Quality(check) => format!("quality:{check}"),
+            Flagged::Nothing => "-".into(),
+        }
+    }
+}
+
 /// Runs one trial; returns the overall verdict, the drift verdict and what flagged.
 pub fn run_trial(
     setup: &Setup,
     config: &TrialConfig,
     kind: Option<DriftKind>,
     trial_seed: u64,
-) -> Result<(Verdict, Verdict, String), String> {
+) -> Result<(Verdict, Verdict, Flagged), TrialError> {
     let schema = &setup.model.schema;
     let indices = sample_indices(setup.pool.n_rows(), config.window, trial_seed);
     let mut rows = setup.pool.select(&indices);
@@ -146,8 +190,7 @@ pub fn run_trial(
                 feature: None,
                 seed: trial_seed ^ 0x9e37_79b9_7f4a_7c15,
             },
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
     }
     let probabilities = predict(&setup.model, &rows);
     let current = WindowProfile::from_columns(
@@ -169,23 +212,23 @@ pub fn run_trial(
         },
     );
     let flagged = if let Some(f) = assessment.drifted_features.first() {
-        f.clone()
+        Flagged::Feature(f.clone())
     } else if assessment
         .prediction
         .as_ref()
         .is_some_and(|p| p.verdict.is_drift())
     {
-        "prediction".into()
+        Flagged::Prediction
     } else if assessment
         .performance
         .as_ref()
         .is_some_and(|p| p.verdict.is_drift())
     {
-        "performance".into()
+        Flagged::Performance
     } else if let Some(q) = assessment.quality.failures().first() {
-        format!("quality:{q}")
+        Flagged::Quality(q.clone())
     } else {
-        "-".into()
+        Flagged::Nothing
     };
     Ok((assessment.verdict, assessment.drift_verdict, flagged))
 }
@@ -214,7 +257,7 @@ pub fn run(
     setup: &Setup,
     config: &TrialConfig,
     progress: &dyn Fn(usize, usize),
-) -> Result<Vec<TrialRow>, String> {
+) -> Result<Vec<TrialRow>, TrialError> {
     let mut plan: Vec<(String, Option<DriftKind>, usize)> =
         vec![("clean".into(), None, config.clean_trials)];
     for &kind in &config.kinds {
@@ -246,16 +289,7 @@ pub fn run(
                 row.by_statistics += 1;
             }
             if verdict.is_drift() {
-                let key = flagged
-                    .split(':')
-                    .next()
-                    .filter(|p| *p == "quality")
-                    .map(|_| flagged.clone())
-                    .unwrap_or_else(|| match flagged.as_str() {
-                        "prediction" | "performance" => flagged.clone(),
-                        _ => "feature".into(),
-                    });
-                *row.flagged_by.entry(key).or_insert(0) += 1;
+                *row.flagged_by.entry(flagged.key()).or_insert(0) += 1;
             }
             done += 1;
             progress(done, total);

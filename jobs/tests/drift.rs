@@ -7,14 +7,13 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{Duration, TimeZone, Utc};
-use vigil_core::artifact::{latest_version, ModelArtifact};
-use vigil_core::config::TrainJobConfig;
-use vigil_core::drift::{DriftPolicy, DriftSummary, Verdict};
-use vigil_core::prediction_log::{
-    batch_key, encode_batch, FeedbackRecord, PredictionRecord, FEEDBACK_PREFIX, LOGS_PREFIX,
-};
-use vigil_core::report::SUMMARY_LIMIT;
-use vigil_core::storage::Store;
+use vigil_core::data::prediction_log::{batch_key, encode_batch, FEEDBACK_PREFIX, LOGS_PREFIX};
+use vigil_core::data::storage::Store;
+use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
+use vigil_core::train::artifact::{latest_version, ModelArtifact};
+use vigil_core::train::config::TrainJobConfig;
+use vigil_core::wire::SUMMARY_LIMIT;
+use vigil_core::wire::{FeedbackRecord, PredictionRecord};
 use vigil_jobs::drift::{check_files, check_store, AdhocInput, DriftJobConfig};
 use vigil_jobs::inject::{inject, requests_jsonl, DriftKind, InjectSpec, RampProfile, Rows};
 use vigil_jobs::trials::{self, TrialConfig};
@@ -33,7 +32,7 @@ async fn train_adult(store: &Path) -> ModelArtifact {
         .artifact
 }
 
-fn test_rows(schema: &vigil_core::schema::FeatureSchema) -> Rows {
+fn test_rows(schema: &vigil_core::data::schema::FeatureSchema) -> Rows {
     let raw = vigil_jobs::drift::read_table(&adult()).unwrap();
     let split = raw.column("split").unwrap().to_vec();
     let test = raw.filter_rows(|r| split[r].as_deref() == Some("test"));
@@ -102,12 +101,12 @@ async fn scheduled_check_over_a_store_writes_reports_and_a_summary() {
         .unwrap();
     let config = DriftJobConfig {
         model: Some("adult".into()),
-        storage: vigil_core::config::StorageSpec {
+        storage: vigil_core::data::storage::StorageSpec {
             uri: dir.path().display().to_string(),
             secret_ref: None,
         },
         served_version: None,
-        policy: DriftPolicy::default(),
+        policy: DriftRules::default(),
     };
     let outcome = check_store(&config, now, &|_| {}).await.unwrap();
     let a = &outcome.report.assessment;
@@ -239,7 +238,7 @@ fn adhoc_check_of_two_files_writes_json_and_html() {
         current: dir.path().join("cur.jsonl"),
         schema: Some(vigil_jobs::drift::read_schema(&schema).unwrap()),
         model: None,
-        policy: DriftPolicy::default(),
+        policy: DriftRules::default(),
         out_dir: Some(dir.path().join("out")),
     };
     let now = Utc

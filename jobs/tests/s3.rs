@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use vigil_core::artifact::{self, ModelArtifact};
-use vigil_core::config::TrainJobConfig;
-use vigil_core::storage::{read_uri, Store, StoreError};
+use vigil_core::data::storage::{read_uri, Store, StoreError};
+use vigil_core::train::artifact::{self, ModelArtifact};
+use vigil_core::train::config::TrainJobConfig;
 use vigil_jobs::train::train;
 
 struct Moto(Child);
@@ -22,28 +22,8 @@ impl Drop for Moto {
     }
 }
 
-fn moto_binary() -> Option<String> {
-    if let Ok(path) = std::env::var("VIGIL_MOTO_SERVER") {
-        return Some(path);
-    }
-    let found = Command::new("moto_server")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    found.then(|| "moto_server".to_string())
-}
-
 fn start_moto() -> Option<(Moto, u16)> {
-    let Some(binary) = moto_binary() else {
-        assert!(
-            std::env::var("VIGIL_REQUIRE_S3").is_err(),
-            "VIGIL_REQUIRE_S3 is set but moto_server is not installed"
-        );
-        eprintln!("skipping: moto_server not installed (pip install 'moto[server]')");
-        return None;
-    };
+    let binary = vigil_testkit::MOTO.find()?;
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")

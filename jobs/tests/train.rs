@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use vigil_core::artifact::{self, ModelArtifact};
-use vigil_core::config::TrainJobConfig;
-use vigil_core::dataset::{DataFormat, Frame, RawTable};
-use vigil_core::report::TrainSummary;
-use vigil_core::storage::Store;
+use vigil_core::data::dataset::{DataFormat, Frame, RawTable};
+use vigil_core::data::storage::Store;
+use vigil_core::train::artifact::{self, ModelArtifact};
+use vigil_core::train::config::TrainJobConfig;
+use vigil_core::train::report::TrainSummary;
 use vigil_jobs::train::{train, Stage, TrainError};
 
 fn repo() -> PathBuf {
@@ -59,7 +59,7 @@ async fn logistic_regression_on_adult_meets_the_bar_and_round_trips() {
     let before = outcome.artifact.predict_frame(&test).expect("predict");
     let after = loaded.predict_frame(&test).expect("predict");
     assert_eq!(before, after);
-    let recomputed = vigil_core::evaluation::Metrics::compute(after.view(), &test.target);
+    let recomputed = vigil_core::train::evaluation::Metrics::compute(after.view(), &test.target);
     assert_eq!(&recomputed, metrics);
 
     // The reference sample is there, checksummed, with predictions.

@@ -78,14 +78,7 @@ pub async fn publish<K: Resource<DynamicType = ()>>(
 }
 
 pub async fn publish_to(ctx: &Context, reference: ObjectReference, note: &EventNote) {
-    let mut text = note.note.clone();
-    if text.len() > NOTE_LIMIT {
-        let mut end = NOTE_LIMIT;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
+    let text = vigil_core::text::cut_to_bytes(&note.note, NOTE_LIMIT).to_string();
     tracing::info!(
         reason = note.reason,
         kind = reference.kind.as_deref().unwrap_or_default(),

@@ -49,16 +49,9 @@ fn scripts() -> (String, String) {
 }
 
 fn lua() -> Option<String> {
-    let found = Command::new("lua5.1").arg("-v").output().is_ok();
-    if found {
-        return Some("lua5.1".into());
-    }
-    assert!(
-        std::env::var("VIGIL_REQUIRE_LUA").as_deref() != Ok("1"),
-        "VIGIL_REQUIRE_LUA=1 but lua5.1 is not installed (apt-get install lua5.1)"
-    );
-    eprintln!("skipped: lua5.1 not found (VIGIL_REQUIRE_LUA=1 makes this a failure)");
-    None
+    vigil_testkit::LUA
+        .find()
+        .map(|path| path.display().to_string())
 }
 
 /// A JSON value as a Lua table constructor (null fields are absent, as in gopher-lua's decoding).

@@ -14,7 +14,7 @@ use common::scenario::*;
 use common::{at, model_yaml, FakeApi, JOBS, NS};
 use kube::core::DeserializeGuard;
 use serde_json::{json, Value};
-use vigil_core::config::Resources;
+use vigil_core::train::config::Resources;
 use vigil_operator::controller;
 use vigil_operator::crd::{DriftPolicy, MonitoredModel, MonitoredModelStatus};
 

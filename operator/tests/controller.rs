@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use kube::core::DeserializeGuard;
 use serde_json::{json, Value};
-use vigil_core::report::TrainSummary;
+use vigil_core::train::report::TrainSummary;
 use vigil_operator::controller::{self, monitored_model};
 use vigil_operator::crd::{DriftPolicy, HistoryAction, MonitoredModel};
 

@@ -101,7 +101,7 @@ fn cel_rules_reject_what_they_are_for() {
 
     let policy = &policies[0];
     let mut inverted = policy.clone();
-    inverted.spec.policy.tests.psi.warning = 0.3;
+    inverted.spec.rules.tests.psi.warning = 0.3;
     let errors = format!(
         "{:?}",
         kube::core::cel::validate_cel(&inverted).expect_err("warning > critical")

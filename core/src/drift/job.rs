@@ -1,11 +1,11 @@
 //! What a scheduled `vigil drift` Job receives: the same types the operator's
-//! `DriftPolicy` spec embeds, so the CRD and the Job cannot disagree.
+//! `DriftRules` spec embeds, so the CRD and the Job cannot disagree.
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::StorageSpec;
+use crate::data::storage::StorageSpec;
 
-use super::policy::DriftPolicy;
+use super::rules::{DriftRules, RulesError};
 
 /// Everything a scheduled `vigil drift` needs (YAML or JSON).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,17 +19,33 @@ pub struct DriftJobConfig {
     /// The version being served; omitted, the latest version in the store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_version: Option<String>,
-    /// The DriftPolicy spec.
+    /// The DriftRules spec.
     #[serde(default)]
-    pub policy: DriftPolicy,
+    pub policy: DriftRules,
+}
+
+/// A drift job configuration that does not parse or breaks the rules.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftConfigError {
+    #[error("config `{origin}` is invalid: {source}")]
+    Parse {
+        origin: String,
+        #[source]
+        source: serde_yaml::Error,
+    },
+    #[error(transparent)]
+    Rules(#[from] RulesError),
 }
 
 impl DriftJobConfig {
     /// Parses YAML or JSON and checks the policy; the error names `origin`.
-    pub fn from_text(text: &str, origin: &str) -> Result<Self, String> {
+    pub fn from_text(text: &str, origin: &str) -> Result<Self, DriftConfigError> {
         let config: DriftJobConfig =
-            serde_yaml::from_str(text).map_err(|e| format!("config `{origin}` is invalid: {e}"))?;
-        config.policy.check().map_err(|e| e.to_string())?;
+            serde_yaml::from_str(text).map_err(|source| DriftConfigError::Parse {
+                origin: origin.to_string(),
+                source,
+            })?;
+        config.policy.check()?;
         Ok(config)
     }
 }
@@ -41,11 +57,11 @@ mod tests {
     #[test]
     fn config_parses_with_policy_defaults() {
         let c = DriftJobConfig::from_text("storage: {uri: out/store/x}\n", "c.yaml").expect("ok");
-        assert_eq!(c.policy, DriftPolicy::default());
+        assert_eq!(c.policy, DriftRules::default());
         let e = DriftJobConfig::from_text("storage: {uri: x}\npolicy: {window: 0s}\n", "c.yaml")
             .expect_err("empty window");
-        assert!(e.contains("window"), "{e}");
+        assert!(e.to_string().contains("window"), "{e}");
         let e = DriftJobConfig::from_text("storge: {uri: x}\n", "c.yaml").expect_err("typo");
-        assert!(e.contains("storge"), "{e}");
+        assert!(e.to_string().contains("storge"), "{e}");
     }
 }

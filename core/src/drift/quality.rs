@@ -4,15 +4,15 @@
 //! Hard checks (a failure makes the overall verdict `Critical`): parse errors and
 //! staleness — the data pipeline is broken. Soft checks (`Warning`): the rest — the
 //! data is suspicious but usable. A check without what it needs (no rows, no request
-//! ids, no expected rate, no clock) is `skipped` and says why.
+//! ids, no expected rate, no clock) is `skipped` and says why. One function per check.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use crate::schema::{FeatureSchema, FeatureType};
+use crate::data::schema::{FeatureSpec, FeatureType};
 
-use super::policy::DriftPolicy;
-use super::profile::WindowProfile;
+use super::profile::{ColumnProfile, WindowProfile};
+use super::report::{CheckStatus, FeatureRate, QualityCheck, QualityCheckName, QualityReport};
+use super::rules::{DriftRules, QualitySpec};
 use super::sketch::{MISSING_CATEGORY, OTHER_CATEGORY};
 use super::verdict::Verdict;
 
@@ -24,84 +24,237 @@ pub struct QualityContext {
     pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Severity {
-    Hard,
-    Soft,
-}
+/// A checked feature: its spec, its current profile and its reference profile.
+type Selected<'a> = (&'a FeatureSpec, &'a ColumnProfile, &'a ColumnProfile);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum CheckStatus {
-    Passed,
-    Failed,
-    Skipped,
-}
-
-/// One feature's number in a per-feature check.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FeatureRate {
-    pub feature: String,
-    pub count: u64,
-    pub rate: f64,
-}
-
-/// One check.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QualityCheck {
-    /// `missingRate`, `outOfRange`, `unseenCategories`, `parseErrors`,
-    /// `duplicateRequestIds`, `volume`, `staleness`.
-    pub name: String,
-    pub severity: Severity,
-    pub status: CheckStatus,
-    /// The measured value (worst feature's rate, duplicate rate, rows, seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<f64>,
-    pub message: String,
-    /// Features above the threshold (per-feature checks), worst first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub features: Vec<FeatureRate>,
-}
-
-/// All checks of a window.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QualityReport {
-    /// No hard check failed.
-    pub passed: bool,
-    /// `Critical` on a hard failure, `Warning` on a soft one, else `None`.
-    pub verdict: Verdict,
-    pub checks: Vec<QualityCheck>,
-}
-
-impl QualityReport {
-    /// Names of failed checks, hard ones first.
-    pub fn failures(&self) -> Vec<String> {
-        let mut out: Vec<&QualityCheck> = self
-            .checks
+/// Runs the 7 checks on `current`; `reference` supplies the known categories.
+pub fn assess_quality(
+    schema: &crate::data::schema::FeatureSchema,
+    rules: &DriftRules,
+    reference: &WindowProfile,
+    current: &WindowProfile,
+    context: &QualityContext,
+) -> QualityReport {
+    let q = &rules.quality;
+    let rows = current.rows;
+    let selected: Vec<Selected> = schema
+        .features
+        .iter()
+        .zip(&current.columns)
+        .zip(&reference.columns)
+        .filter(|((f, _), _)| rules.features.selects(&f.name))
+        .map(|((f, c), r)| (f, c, r))
+        .collect();
+    let checks = vec![
+        missing_rate(&selected, q, rows),
+        out_of_range(&selected, q, rows),
+        unseen_categories(&selected, q, rows),
+        parse_errors(&selected, q, rows),
+        duplicate_request_ids(current, q),
+        volume(q, context, rows),
+        staleness(rules, current, context),
+    ];
+    let failed = |hard: bool| {
+        checks
             .iter()
-            .filter(|c| c.status == CheckStatus::Failed)
-            .collect();
-        out.sort_by_key(|c| c.severity != Severity::Hard);
-        out.iter().map(|c| c.name.clone()).collect()
+            .any(|c| c.status == CheckStatus::Failed && c.name.is_hard() == hard)
+    };
+    let (hard, soft) = (failed(true), failed(false));
+    QualityReport {
+        passed: !hard,
+        verdict: if hard {
+            Verdict::Critical
+        } else if soft {
+            Verdict::Warning
+        } else {
+            Verdict::None
+        },
+        checks,
     }
 }
 
+fn missing_rate(selected: &[Selected], q: &QualitySpec, rows: u64) -> QualityCheck {
+    per_feature(
+        QualityCheckName::MissingRate,
+        q.max_missing_rate,
+        rows,
+        selected
+            .iter()
+            .map(|(f, c, _)| (f.name.clone(), c.missing))
+            .collect(),
+        "missing values",
+    )
+}
+
+fn out_of_range(selected: &[Selected], q: &QualitySpec, rows: u64) -> QualityCheck {
+    per_feature(
+        QualityCheckName::OutOfRange,
+        q.max_out_of_range_rate,
+        rows,
+        selected
+            .iter()
+            .filter(|(f, _, _)| f.kind == FeatureType::Numeric)
+            .map(|(f, c, _)| (f.name.clone(), c.out_of_range))
+            .collect(),
+        "numeric values outside the schema's range",
+    )
+}
+
+fn unseen_categories(selected: &[Selected], q: &QualitySpec, rows: u64) -> QualityCheck {
+    let unseen = |f: &FeatureSpec, current: &ColumnProfile, reference: &ColumnProfile| -> u64 {
+        current
+            .categories
+            .iter()
+            .filter(|(name, _)| {
+                *name != MISSING_CATEGORY
+                    && *name != OTHER_CATEGORY
+                    && !reference.categories.contains(name)
+                    && !f.allowed_values.iter().any(|a| a == name)
+            })
+            .map(|(_, count)| count)
+            .sum()
+    };
+    per_feature(
+        QualityCheckName::UnseenCategories,
+        q.max_unseen_category_rate,
+        rows,
+        selected
+            .iter()
+            .filter(|(f, _, _)| f.kind == FeatureType::Categorical)
+            .map(|(f, c, r)| (f.name.clone(), unseen(f, c, r)))
+            .collect(),
+        "categories never seen in the reference",
+    )
+}
+
+fn parse_errors(selected: &[Selected], q: &QualitySpec, rows: u64) -> QualityCheck {
+    per_feature(
+        QualityCheckName::ParseErrors,
+        q.max_parse_error_rate,
+        rows,
+        selected
+            .iter()
+            .map(|(f, c, _)| (f.name.clone(), c.parse_errors))
+            .collect(),
+        "values that do not parse as their declared type",
+    )
+}
+
+fn duplicate_request_ids(current: &WindowProfile, q: &QualitySpec) -> QualityCheck {
+    let name = QualityCheckName::DuplicateRequestIds;
+    let ids = match &current.ids {
+        None => return skipped(name, "the data has no request ids"),
+        Some(ids) if ids.rows() == 0 => return skipped(name, "no rows in the window"),
+        Some(ids) => ids,
+    };
+    let rate = ids.duplicate_rate();
+    let how = if ids.is_exact() {
+        "exact"
+    } else {
+        "estimated from a hash sample of ≥ 131072 ids"
+    };
+    measured(
+        name,
+        rate > q.max_duplicate_rate,
+        Some(rate),
+        Some(q.max_duplicate_rate),
+        format!(
+            "{:.2}% of rows repeat an earlier request id ({how}); limit {:.2}%",
+            rate * 100.0,
+            q.max_duplicate_rate * 100.0
+        ),
+    )
+}
+
+fn volume(q: &QualitySpec, context: &QualityContext, rows: u64) -> QualityCheck {
+    let name = QualityCheckName::Volume;
+    let (per_hour, (since, until)) = match (q.expected_requests_per_hour, context.window) {
+        (None, _) => return skipped(name, "quality.expectedRequestsPerHour is not set"),
+        (_, None) => return skipped(name, "the data has no time window"),
+        (Some(per_hour), Some(window)) => (per_hour, window),
+    };
+    let hours = (until - since).num_seconds().max(1) as f64 / 3600.0;
+    let expected = per_hour * hours;
+    let low = expected * (1.0 - q.volume_tolerance);
+    let high = expected * (1.0 + q.volume_tolerance);
+    let n = rows as f64;
+    measured(
+        name,
+        !(low..=high).contains(&n),
+        Some(n),
+        Some(expected),
+        format!("{rows} rows in {hours:.2} h; expected {expected:.0} (allowed {low:.0}–{high:.0})"),
+    )
+}
+
+fn staleness(
+    rules: &DriftRules,
+    current: &WindowProfile,
+    context: &QualityContext,
+) -> QualityCheck {
+    let name = QualityCheckName::Staleness;
+    let (Some(now), Some(_)) = (context.now, context.window) else {
+        return skipped(name, "the data has no timestamps (ad-hoc check)");
+    };
+    let limit = rules.quality.max_staleness.unwrap_or(rules.window);
+    let threshold = Some(limit.as_secs() as f64);
+    match current.last_seen {
+        None => measured(
+            name,
+            true,
+            None,
+            threshold,
+            format!("no prediction was logged in the last {}", rules.window),
+        ),
+        Some(last) => {
+            let age = (now - last).num_seconds().max(0) as u64;
+            measured(
+                name,
+                age > limit.as_secs(),
+                Some(age as f64),
+                threshold,
+                format!(
+                    "newest record is {age} s old (at {}); limit {limit}",
+                    last.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+            )
+        }
+    }
+}
+
+/// A check on one number against its threshold.
+fn measured(
+    name: QualityCheckName,
+    failed: bool,
+    value: Option<f64>,
+    threshold: Option<f64>,
+    message: String,
+) -> QualityCheck {
+    QualityCheck {
+        name,
+        severity: name.severity(),
+        status: if failed {
+            CheckStatus::Failed
+        } else {
+            CheckStatus::Passed
+        },
+        value,
+        threshold,
+        message,
+        features: Vec::new(),
+    }
+}
+
+/// A check of every feature's rate; it fails when one feature is above the threshold.
 fn per_feature(
-    name: &str,
-    severity: Severity,
+    name: QualityCheckName,
     threshold: f64,
     rows: u64,
     counts: Vec<(String, u64)>,
     what: &str,
 ) -> QualityCheck {
     if rows == 0 {
-        return skipped(name, severity, "no rows in the window");
+        return skipped(name, "no rows in the window");
     }
     let mut rates: Vec<FeatureRate> = counts
         .into_iter()
@@ -114,12 +267,8 @@ fn per_feature(
     rates.sort_by(|a, b| b.rate.total_cmp(&a.rate));
     let worst = rates.first().map_or(0.0, |r| r.rate);
     let failing: Vec<FeatureRate> = rates.into_iter().filter(|r| r.rate > threshold).collect();
-    let status = if failing.is_empty() {
-        CheckStatus::Passed
-    } else {
-        CheckStatus::Failed
-    };
-    let message = if failing.is_empty() {
+    let failed = !failing.is_empty();
+    let message = if !failed {
         format!(
             "{what}: worst feature {:.2}% ≤ {:.2}%",
             worst * 100.0,
@@ -137,217 +286,19 @@ fn per_feature(
         )
     };
     QualityCheck {
-        name: name.to_string(),
-        severity,
-        status,
-        value: Some(worst),
-        threshold: Some(threshold),
-        message,
         features: failing,
+        ..measured(name, failed, Some(worst), Some(threshold), message)
     }
 }
 
-fn skipped(name: &str, severity: Severity, why: &str) -> QualityCheck {
+fn skipped(name: QualityCheckName, why: &str) -> QualityCheck {
     QualityCheck {
-        name: name.to_string(),
-        severity,
+        name,
+        severity: name.severity(),
         status: CheckStatus::Skipped,
         value: None,
         threshold: None,
         message: format!("skipped: {why}"),
         features: Vec::new(),
-    }
-}
-
-/// Runs the 7 checks on `current`; `reference` supplies the known categories.
-pub fn assess_quality(
-    schema: &FeatureSchema,
-    policy: &DriftPolicy,
-    reference: &WindowProfile,
-    current: &WindowProfile,
-    context: &QualityContext,
-) -> QualityReport {
-    let q = &policy.quality;
-    let rows = current.rows;
-    let columns = || {
-        schema
-            .features
-            .iter()
-            .zip(&current.columns)
-            .zip(&reference.columns)
-            .filter(|((f, _), _)| policy.features.selects(&f.name))
-    };
-    let mut checks = Vec::new();
-    checks.push(per_feature(
-        "missingRate",
-        Severity::Soft,
-        q.max_missing_rate,
-        rows,
-        columns()
-            .map(|((f, c), _)| (f.name.clone(), c.missing))
-            .collect(),
-        "missing values",
-    ));
-    checks.push(per_feature(
-        "outOfRange",
-        Severity::Soft,
-        q.max_out_of_range_rate,
-        rows,
-        columns()
-            .filter(|((f, _), _)| f.kind == FeatureType::Numeric)
-            .map(|((f, c), _)| (f.name.clone(), c.out_of_range))
-            .collect(),
-        "numeric values outside the schema's range",
-    ));
-    checks.push(per_feature(
-        "unseenCategories",
-        Severity::Soft,
-        q.max_unseen_category_rate,
-        rows,
-        columns()
-            .filter(|((f, _), _)| f.kind == FeatureType::Categorical)
-            .map(|((f, c), r)| {
-                let unseen: u64 = c
-                    .categories
-                    .iter()
-                    .filter(|(name, _)| {
-                        *name != MISSING_CATEGORY
-                            && *name != OTHER_CATEGORY
-                            && !r.categories.contains(name)
-                            && !f.allowed_values.iter().any(|a| a == name)
-                    })
-                    .map(|(_, count)| count)
-                    .sum();
-                (f.name.clone(), unseen)
-            })
-            .collect(),
-        "categories never seen in the reference",
-    ));
-    checks.push(per_feature(
-        "parseErrors",
-        Severity::Hard,
-        q.max_parse_error_rate,
-        rows,
-        columns()
-            .map(|((f, c), _)| (f.name.clone(), c.parse_errors))
-            .collect(),
-        "values that do not parse as their declared type",
-    ));
-    checks.push(match &current.ids {
-        None => skipped(
-            "duplicateRequestIds",
-            Severity::Soft,
-            "the data has no request ids",
-        ),
-        Some(ids) if ids.rows() == 0 => skipped(
-            "duplicateRequestIds",
-            Severity::Soft,
-            "no rows in the window",
-        ),
-        Some(ids) => {
-            let rate = ids.duplicate_rate();
-            let how = if ids.is_exact() {
-                "exact"
-            } else {
-                "estimated from a hash sample of ≥ 131072 ids"
-            };
-            QualityCheck {
-                name: "duplicateRequestIds".into(),
-                severity: Severity::Soft,
-                status: if rate > q.max_duplicate_rate {
-                    CheckStatus::Failed
-                } else {
-                    CheckStatus::Passed
-                },
-                value: Some(rate),
-                threshold: Some(q.max_duplicate_rate),
-                message: format!(
-                    "{:.2}% of rows repeat an earlier request id ({how}); limit {:.2}%",
-                    rate * 100.0,
-                    q.max_duplicate_rate * 100.0
-                ),
-                features: Vec::new(),
-            }
-        }
-    });
-    checks.push(match (q.expected_requests_per_hour, context.window) {
-        (None, _) => skipped("volume", Severity::Soft, "quality.expectedRequestsPerHour is not set"),
-        (_, None) => skipped("volume", Severity::Soft, "the data has no time window"),
-        (Some(per_hour), Some((since, until))) => {
-            let hours = (until - since).num_seconds().max(1) as f64 / 3600.0;
-            let expected = per_hour * hours;
-            let low = expected * (1.0 - q.volume_tolerance);
-            let high = expected * (1.0 + q.volume_tolerance);
-            let n = rows as f64;
-            let ok = n >= low && n <= high;
-            QualityCheck {
-                name: "volume".into(),
-                severity: Severity::Soft,
-                status: if ok { CheckStatus::Passed } else { CheckStatus::Failed },
-                value: Some(n),
-                threshold: Some(expected),
-                message: format!(
-                    "{rows} rows in {hours:.2} h; expected {expected:.0} (allowed {low:.0}–{high:.0})"
-                ),
-                features: Vec::new(),
-            }
-        }
-    });
-    checks.push(match (context.now, context.window) {
-        (Some(now), Some(_)) => {
-            let limit = q.max_staleness.unwrap_or(policy.window);
-            match current.last_seen {
-                None => QualityCheck {
-                    name: "staleness".into(),
-                    severity: Severity::Hard,
-                    status: CheckStatus::Failed,
-                    value: None,
-                    threshold: Some(limit.as_secs() as f64),
-                    message: format!("no prediction was logged in the last {}", policy.window),
-                    features: Vec::new(),
-                },
-                Some(last) => {
-                    let age = (now - last).num_seconds().max(0) as u64;
-                    QualityCheck {
-                        name: "staleness".into(),
-                        severity: Severity::Hard,
-                        status: if age > limit.as_secs() {
-                            CheckStatus::Failed
-                        } else {
-                            CheckStatus::Passed
-                        },
-                        value: Some(age as f64),
-                        threshold: Some(limit.as_secs() as f64),
-                        message: format!(
-                            "newest record is {age} s old (at {}); limit {limit}",
-                            last.format("%Y-%m-%dT%H:%M:%SZ")
-                        ),
-                        features: Vec::new(),
-                    }
-                }
-            }
-        }
-        _ => skipped(
-            "staleness",
-            Severity::Hard,
-            "the data has no timestamps (ad-hoc check)",
-        ),
-    });
-    let hard = checks
-        .iter()
-        .any(|c| c.status == CheckStatus::Failed && c.severity == Severity::Hard);
-    let soft = checks
-        .iter()
-        .any(|c| c.status == CheckStatus::Failed && c.severity == Severity::Soft);
-    QualityReport {
-        passed: !hard,
-        verdict: if hard {
-            Verdict::Critical
-        } else if soft {
-            Verdict::Warning
-        } else {
-            Verdict::None
-        },
-        checks,
     }
 }

@@ -1,13 +1,275 @@
-//! The drift report (`reports/drift/<timestamp>.json`, with an HTML twin) and the
-//! compact summary a drift job leaves in its termination message.
+//! What a drift check found, as data: per-feature, prediction and performance drift,
+//! the quality checks, the [`Assessment`] that holds them all, the full report
+//! (`reports/drift/<timestamp>.json`, with an HTML twin) and the compact summary a drift
+//! job leaves in its termination message. Types only; `assess` and `quality` fill them.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::report::SUMMARY_LIMIT;
+use crate::data::schema::FeatureType;
+use crate::text::cut_with_ellipsis;
+use crate::wire::SUMMARY_LIMIT;
 
-use super::policy::DriftPolicy;
-use super::verdict::{Assessment, Verdict};
+use super::rules::DriftRules;
+use super::verdict::Verdict;
+
+/// Which test a feature got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DriftTest {
+    Ks,
+    ChiSquare,
+}
+
+/// How a feature's p-value was computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PValueMethod {
+    /// KS, exact null distribution.
+    Exact,
+    /// KS, the Kolmogorov limit.
+    Asymptotic,
+    /// χ² test of homogeneity.
+    Chi2,
+}
+
+/// What the score of a prediction is: the positive class's probability (binary
+/// models) or the top class's (multiclass).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ScoreKind {
+    PositiveClassProbability,
+    TopProbability,
+}
+
+impl ScoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreKind::PositiveClassProbability => "positiveClassProbability",
+            ScoreKind::TopProbability => "topProbability",
+        }
+    }
+}
+
+/// Bars for the report's chart: proportions per bin or category.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Histogram {
+    pub labels: Vec<String>,
+    pub reference: Vec<f64>,
+    pub current: Vec<f64>,
+}
+
+/// The drift result of one feature.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeatureDrift {
+    pub name: String,
+    pub kind: FeatureType,
+    pub test: DriftTest,
+    /// Present values compared on each side.
+    pub reference_count: u64,
+    pub current_count: u64,
+    pub reference_missing_rate: f64,
+    pub current_missing_rate: f64,
+    /// KS D or the χ² statistic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// After the multiple-testing correction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value_adjusted: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value_method: Option<PValueMethod>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dof: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jensen_shannon: Option<f64>,
+    /// Wasserstein-1 in the feature's units (numeric only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasserstein: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_mean: Option<f64>,
+    /// Bound on the ECDF error of compacted sketches (absent when exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sketch_cdf_error: Option<f64>,
+    pub verdict: Verdict,
+    /// Which rule fired, with the numbers.
+    pub rule: String,
+    pub histogram: Histogram,
+}
+
+/// Drift of the model's outputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PredictionDrift {
+    pub reference_count: u64,
+    pub current_count: u64,
+    pub class_chi2: Option<f64>,
+    pub class_p_value: Option<f64>,
+    pub class_jensen_shannon: Option<f64>,
+    pub score: ScoreKind,
+    pub score_ks: Option<f64>,
+    pub score_p_value: Option<f64>,
+    pub score_psi: Option<f64>,
+    pub reference_class_share: Vec<f64>,
+    pub current_class_share: Vec<f64>,
+    pub verdict: Verdict,
+    pub rule: String,
+    pub histogram: Histogram,
+}
+
+/// Accuracy on labelled rows against the reference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PerformanceDrift {
+    pub reference_labelled: u64,
+    pub current_labelled: u64,
+    pub reference_accuracy: f64,
+    pub current_accuracy: f64,
+    pub p_value: f64,
+    pub verdict: Verdict,
+    pub rule: String,
+}
+
+/// The complete result of comparing a window with the reference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assessment {
+    /// Overall: the drift verdict, raised by quality failures (hard → Critical, soft → Warning).
+    pub verdict: Verdict,
+    /// Statistical drift only (features, predictions, performance).
+    pub drift_verdict: Verdict,
+    pub reference_rows: u64,
+    pub current_rows: u64,
+    /// Features whose verdict is Warning or Critical, worst first.
+    pub drifted_features: Vec<String>,
+    pub features: Vec<FeatureDrift>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<PredictionDrift>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<PerformanceDrift>,
+    pub quality: QualityReport,
+}
+
+/// Whether a failed quality check breaks the data pipeline (`hard`) or only
+/// makes the data suspicious (`soft`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Severity {
+    Hard,
+    Soft,
+}
+
+/// Outcome of one quality check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CheckStatus {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// One feature's number in a per-feature check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeatureRate {
+    pub feature: String,
+    pub count: u64,
+    pub rate: f64,
+}
+
+/// The quality checks, serialised by their camelCase names (`missingRate`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum QualityCheckName {
+    MissingRate,
+    OutOfRange,
+    UnseenCategories,
+    ParseErrors,
+    DuplicateRequestIds,
+    Volume,
+    Staleness,
+}
+
+impl QualityCheckName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QualityCheckName::MissingRate => "missingRate",
+            QualityCheckName::OutOfRange => "outOfRange",
+            QualityCheckName::UnseenCategories => "unseenCategories",
+            QualityCheckName::ParseErrors => "parseErrors",
+            QualityCheckName::DuplicateRequestIds => "duplicateRequestIds",
+            QualityCheckName::Volume => "volume",
+            QualityCheckName::Staleness => "staleness",
+        }
+    }
+
+    /// Parse errors and staleness mean the data pipeline is broken; the rest is suspicious data.
+    pub fn severity(self) -> Severity {
+        match self {
+            QualityCheckName::ParseErrors | QualityCheckName::Staleness => Severity::Hard,
+            _ => Severity::Soft,
+        }
+    }
+
+    pub fn is_hard(self) -> bool {
+        self.severity() == Severity::Hard
+    }
+}
+
+impl std::fmt::Display for QualityCheckName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QualityCheck {
+    pub name: QualityCheckName,
+    pub severity: Severity,
+    pub status: CheckStatus,
+    /// The measured value (worst feature's rate, duplicate rate, rows, seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    pub message: String,
+    /// Features above the threshold (per-feature checks), worst first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<FeatureRate>,
+}
+
+/// All checks of a window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QualityReport {
+    /// No hard check failed.
+    pub passed: bool,
+    /// `Critical` on a hard failure, `Warning` on a soft one, else `None`.
+    pub verdict: Verdict,
+    pub checks: Vec<QualityCheck>,
+}
+
+impl QualityReport {
+    /// Names of failed checks, hard ones first.
+    pub fn failures(&self) -> Vec<String> {
+        let mut out: Vec<&QualityCheck> = self
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .collect();
+        out.sort_by_key(|c| c.severity != Severity::Hard);
+        out.iter().map(|c| c.name.to_string()).collect()
+    }
+}
 
 /// Where drift reports go in a model's store.
 pub const DRIFT_REPORTS_PREFIX: &str = "reports/drift";
@@ -49,7 +311,7 @@ pub struct DriftReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// The policy as applied (defaults filled in).
-    pub policy: DriftPolicy,
+    pub policy: DriftRules,
     #[serde(flatten)]
     pub assessment: Assessment,
     /// Seconds per stage.
@@ -168,14 +430,14 @@ impl DriftSummary {
                     } else if !quality_failures.is_empty() {
                         quality_failures.pop();
                     } else {
-                        shorten(report_uri, 1500);
-                        shorten(html_uri, 1500);
+                        cut_with_ellipsis(report_uri, 1500);
+                        cut_with_ellipsis(html_uri, 1500);
                         let json = serde_json::to_string(&summary).unwrap_or_default();
                         return cut(&json);
                     }
                 }
                 DriftSummary::Failed { message, .. } => {
-                    shorten(message, SUMMARY_LIMIT - 300);
+                    cut_with_ellipsis(message, SUMMARY_LIMIT - 300);
                     let json = serde_json::to_string(&summary).unwrap_or_default();
                     return cut(&json);
                 }
@@ -188,17 +450,6 @@ impl DriftSummary {
             DriftSummary::Succeeded { verdict, .. } => Some(*verdict),
             DriftSummary::Failed { .. } => None,
         }
-    }
-}
-
-fn shorten(text: &mut String, max: usize) {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
     }
 }
 

@@ -1,7 +1,7 @@
 //! Chi-square test of independence/homogeneity on a contingency table, matching
 //! `scipy.stats.chi2_contingency(table, correction=True)`.
 
-use super::error::{check_aligned, check_counts, StatsError};
+use super::error::{check_count_pair, StatsError};
 use super::special::chi2_sf;
 use super::sum::pairwise_sum;
 
@@ -36,30 +36,7 @@ pub struct Chi2Result {
 /// empty categories first).
 pub fn chi2_contingency(table: &[Vec<f64>]) -> Result<Chi2Result, StatsError> {
     let rows = table.len();
-    let first = table
-        .first()
-        .ok_or(StatsError::EmptySample { name: "table" })?;
-    let cols = first.len();
-    if cols == 0 {
-        return Err(StatsError::EmptySample { name: "table" });
-    }
-    for (row, values) in table.iter().enumerate() {
-        if values.len() != cols {
-            return Err(StatsError::RaggedTable {
-                row,
-                len: values.len(),
-                expected: cols,
-            });
-        }
-        if let Some(column) = values.iter().position(|c| !(c.is_finite() && *c >= 0.0)) {
-            return Err(StatsError::InvalidCount {
-                name: "table",
-                index: row * cols + column,
-                value: values[column],
-            });
-        }
-    }
-
+    let cols = check_table(table)?;
     let row_totals: Vec<f64> = table.iter().map(|r| pairwise_sum(r)).collect();
     let col_totals: Vec<f64> = (0..cols)
         .map(|c| pairwise_sum(&table.iter().map(|r| r[c]).collect::<Vec<f64>>()))
@@ -116,6 +93,34 @@ pub fn chi2_contingency(table: &[Vec<f64>]) -> Result<Chi2Result, StatsError> {
     })
 }
 
+/// The number of columns of a rectangular, non-empty table of finite counts `>= 0`.
+fn check_table(table: &[Vec<f64>]) -> Result<usize, StatsError> {
+    let first = table
+        .first()
+        .ok_or(StatsError::EmptySample { name: "table" })?;
+    let cols = first.len();
+    if cols == 0 {
+        return Err(StatsError::EmptySample { name: "table" });
+    }
+    for (row, values) in table.iter().enumerate() {
+        if values.len() != cols {
+            return Err(StatsError::RaggedTable {
+                row,
+                len: values.len(),
+                expected: cols,
+            });
+        }
+        if let Some(column) = values.iter().position(|c| !(c.is_finite() && *c >= 0.0)) {
+            return Err(StatsError::InvalidCount {
+                name: "table",
+                index: row * cols + column,
+                value: values[column],
+            });
+        }
+    }
+    Ok(cols)
+}
+
 /// NumPy's `sign`: -1, 0 or 1.
 fn sign(x: f64) -> f64 {
     if x > 0.0 {
@@ -149,14 +154,7 @@ pub fn chi2_homogeneity(
     reference_counts: &[f64],
     current_counts: &[f64],
 ) -> Result<Chi2Result, StatsError> {
-    check_aligned(
-        "reference_counts",
-        reference_counts,
-        "current_counts",
-        current_counts,
-    )?;
-    check_counts("reference_counts", reference_counts)?;
-    check_counts("current_counts", current_counts)?;
+    check_count_pair(reference_counts, current_counts)?;
     for (name, counts) in [
         ("reference_counts", reference_counts),
         ("current_counts", current_counts),

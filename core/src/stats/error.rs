@@ -187,6 +187,14 @@ pub(crate) fn check_sample_finite(name: &'static str, values: &[f64]) -> Result<
     }
 }
 
+/// Two aligned count vectors, `reference_counts` and `current_counts` (the two sides
+/// of PSI and of the χ² test of homogeneity).
+pub(crate) fn check_count_pair(reference: &[f64], current: &[f64]) -> Result<(), StatsError> {
+    check_aligned("reference_counts", reference, "current_counts", current)?;
+    check_counts("reference_counts", reference)?;
+    check_counts("current_counts", current)
+}
+
 /// Error unless `counts` is non-empty and every count is finite and `>= 0`.
 pub(crate) fn check_counts(name: &'static str, counts: &[f64]) -> Result<(), StatsError> {
     if counts.is_empty() {

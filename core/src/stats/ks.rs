@@ -3,6 +3,7 @@
 
 use super::error::{check_sample_no_nan, StatsError};
 use super::kolmogorov::{kstwo_sf, kstwo_sf_fast};
+use super::merge::merge;
 
 /// Largest sample size for which the exact p-value is attempted (SciPy's `MAX_AUTO_N`).
 pub const KS_MAX_EXACT_N: usize = 10_000;
@@ -119,7 +120,7 @@ fn ks_2samp_presorted(a: &[f64], b: &[f64]) -> KsResult {
     let n2 = b.len();
     let (n1f, n2f) = (n1 as f64, n2 as f64);
 
-    // Walk the merged distinct values; at each, the ECDFs are (#a <= v)/n1, (#b <= v)/n2
+    // At each distinct value of the union the ECDFs are (#a <= v)/n1, (#b <= v)/n2
     // (SciPy's searchsorted(..., side='right') over the concatenated data).
     let mut max = Extreme {
         diff: f64::NEG_INFINITY,
@@ -131,25 +132,10 @@ fn ks_2samp_presorted(a: &[f64], b: &[f64]) -> KsResult {
         in_a: None,
         in_b: None,
     };
-    let (mut i, mut j) = (0, 0);
-    while i < n1 || j < n2 {
-        let v = if j >= n2 || (i < n1 && a[i] <= b[j]) {
-            a[i]
-        } else {
-            b[j]
-        };
-        let (start_i, start_j) = (i, j);
-        while i < n1 && a[i] <= v {
-            i += 1;
-        }
-        while j < n2 && b[j] <= v {
-            j += 1;
-        }
-        let in_a = (i > start_i).then(|| a[start_i]);
-        let in_b = (j > start_j).then(|| b[start_j]);
-        let diff = i as f64 / n1f - j as f64 / n2f;
-        max.update(diff > max.diff, diff, in_a, in_b);
-        min.update(diff < min.diff, diff, in_a, in_b);
+    for step in merge(a, b) {
+        let diff = step.a as f64 / n1f - step.b as f64 / n2f;
+        max.update(diff > max.diff, diff, step.first_a, step.first_b);
+        min.update(diff < min.diff, diff, step.first_a, step.first_b);
     }
     let min_s = (-min.diff).clamp(0.0, 1.0);
     let max_s = max.diff;
@@ -229,24 +215,9 @@ pub fn ks_statistic_from_counts(a: &[(f64, u64)], b: &[(f64, u64)]) -> Option<(f
         return None;
     }
     let (n1f, n2f) = (n1 as f64, n2 as f64);
-    let (mut i, mut j) = (0, 0);
-    let (mut ca, mut cb) = (0u64, 0u64);
     let (mut max, mut min) = (f64::NEG_INFINITY, f64::INFINITY);
-    while i < a.len() || j < b.len() {
-        let v = if j >= b.len() || (i < a.len() && a[i].0 <= b[j].0) {
-            a[i].0
-        } else {
-            b[j].0
-        };
-        while i < a.len() && a[i].0 <= v {
-            ca += a[i].1;
-            i += 1;
-        }
-        while j < b.len() && b[j].0 <= v {
-            cb += b[j].1;
-            j += 1;
-        }
-        let diff = ca as f64 / n1f - cb as f64 / n2f;
+    for step in merge(a, b) {
+        let diff = step.a as f64 / n1f - step.b as f64 / n2f;
         max = max.max(diff);
         min = min.min(diff);
     }

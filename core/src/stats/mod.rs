@@ -13,7 +13,7 @@
 //! | [`chi2_homogeneity`] | the same on a 2 x K table, empty categories dropped |
 //! | [`chi2_sf`], [`gammaincc`] | `scipy.stats.chi2.sf`, `scipy.special.gammaincc` |
 //! | [`psi_numeric`], [`psi_from_counts`] | `shared/bench/drift.py` (NumPy) |
-//! | [`wasserstein_distance`] | `scipy.stats.wasserstein_distance(a, b)` |
+//! | [`wasserstein_distance`], [`wasserstein_from_counts`] | `scipy.stats.wasserstein_distance(a, b)` |
 //! | [`jensen_shannon_distance`] | `scipy.spatial.distance.jensenshannon(p, q, base=2)` |
 //! | [`bonferroni`], [`benjamini_hochberg`] | `statsmodels ... multipletests(p, method='bonferroni' / 'fdr_bh')[1]` |
 //!
@@ -30,13 +30,14 @@ mod distance;
 mod error;
 mod kolmogorov;
 mod ks;
+mod merge;
 mod multitest;
 mod psi;
 mod special;
 mod sum;
 
 pub use chi2::{chi2_contingency, chi2_homogeneity, Chi2Result};
-pub use distance::{jensen_shannon_distance, wasserstein_distance};
+pub use distance::{jensen_shannon_distance, wasserstein_distance, wasserstein_from_counts};
 pub use error::StatsError;
 pub use kolmogorov::{kstwo_sf, kstwo_sf_fast, smirnov_sf, KS_FAST_P_MAX};
 pub use ks::{
@@ -50,6 +51,8 @@ pub use psi::{
     PSI_DEFAULT_EPSILON,
 };
 pub use special::{chi2_sf, gammaincc};
+// NumPy's summation order, for other modules that must match NumPy (performance).
+pub(crate) use sum::pairwise_sum;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! Population stability index (PSI), as the reference benchmark computes it
 //! (`shared/bench/drift.py`: `psi_numeric`, `psi_from_counts`).
 
-use super::error::{check_aligned, check_counts, check_sample_finite, StatsError};
+use super::error::{check_count_pair, check_sample_finite, StatsError};
 use super::sum::pairwise_sum;
 
 /// Default number of quantile bins for numeric PSI (reference deciles).
@@ -26,14 +26,7 @@ pub fn psi_from_counts(
     current_counts: &[f64],
     epsilon: f64,
 ) -> Result<f64, StatsError> {
-    check_aligned(
-        "reference_counts",
-        reference_counts,
-        "current_counts",
-        current_counts,
-    )?;
-    check_counts("reference_counts", reference_counts)?;
-    check_counts("current_counts", current_counts)?;
+    check_count_pair(reference_counts, current_counts)?;
     check_epsilon(epsilon)?;
     let r = proportions("reference_counts", reference_counts, epsilon)?;
     let c = proportions("current_counts", current_counts, epsilon)?;

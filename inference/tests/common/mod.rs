@@ -9,8 +9,8 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use vigil_core::config::TrainJobConfig;
-use vigil_core::storage::Store;
+use vigil_core::data::storage::Store;
+use vigil_core::train::config::TrainJobConfig;
 use vigil_inference::{app, AppState, Metrics, ServerConfig, Sinks};
 
 pub const TOKEN: &str = "s3cret-token";
@@ -63,12 +63,14 @@ pub async fn trained_store() -> (tempfile::TempDir, String, String) {
 /// Fits a logistic regression on the CSV's rows with the core pipeline and saves it as
 /// version `now + offset_s` (what `vigil train` does, minus validation and evaluation).
 pub async fn train_into(uri: &str, csv: &str, offset_s: i64) -> String {
-    use vigil_core::artifact::{self, Lineage, ModelArtifact, ReferenceInfo, ReferenceSample};
-    use vigil_core::evaluation::Metrics as EvalMetrics;
-    use vigil_core::model::{Algorithm, Hyperparameters, Model};
-    use vigil_core::pipeline::{FeaturePipeline, PipelineSpec};
-    use vigil_core::schema::Value as Cell;
-    use vigil_core::validation::ValidationReport;
+    use vigil_core::data::schema::Value as Cell;
+    use vigil_core::train::artifact::{
+        self, Lineage, ModelArtifact, ReferenceInfo, ReferenceSample,
+    };
+    use vigil_core::train::evaluation::Metrics as EvalMetrics;
+    use vigil_core::train::model::{Algorithm, Hyperparameters, Model};
+    use vigil_core::train::pipeline::{FeaturePipeline, PipelineSpec};
+    use vigil_core::train::validation::ValidationReport;
 
     let config = TrainJobConfig::from_text(&train_config(csv, uri), "tiny.yaml").expect("config");
     let text = std::fs::read_to_string(csv).expect("csv");
@@ -81,7 +83,7 @@ pub async fn train_into(uri: &str, csv: &str, offset_s: i64) -> String {
         }
         target.push(usize::from(cells[3] == "yes"));
     }
-    let frame = vigil_core::dataset::Frame { columns, target };
+    let frame = vigil_core::data::dataset::Frame { columns, target };
     let pipeline = FeaturePipeline::fit(&config.schema, &frame, &PipelineSpec::default());
     let x = pipeline.transform(&frame).expect("transform");
     let params = Hyperparameters::default()

@@ -17,9 +17,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
-use vigil_core::config::{Resources, TrainJobConfig};
+use vigil_core::data::storage::DEFAULT_PVC_ROOT;
 use vigil_core::drift::DriftJobConfig;
-use vigil_core::storage::DEFAULT_PVC_ROOT;
+use vigil_core::train::config::{Resources, TrainJobConfig};
 
 use crate::crd::{DriftPolicy, MonitoredModel, TrainingTrigger};
 use crate::observe::VERSION_LABEL;

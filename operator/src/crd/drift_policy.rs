@@ -57,7 +57,7 @@ pub struct DriftPolicySpec {
     pub active_deadline_seconds: Option<i64>,
     /// Schedule, window, tests, feature selection, quality thresholds and actions.
     #[serde(flatten)]
-    pub policy: vigil_core::drift::DriftPolicy,
+    pub rules: vigil_core::drift::DriftRules,
 }
 
 /// A MonitoredModel in the same namespace.

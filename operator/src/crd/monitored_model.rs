@@ -9,10 +9,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use vigil_core::config::{Resources, StorageSpec, TrainingSpec};
-use vigil_core::promotion::{GateResult, PromotionSpec};
-use vigil_core::report::KeyMetrics;
-use vigil_core::schema::FeatureSchema;
+use vigil_core::data::schema::FeatureSchema;
+use vigil_core::data::storage::StorageSpec;
+use vigil_core::train::config::{Resources, TrainingSpec};
+use vigil_core::train::promotion::{GateResult, PromotionSpec};
+use vigil_core::train::report::KeyMetrics;
 
 use super::{CheckVerdict, PodSettings};
 

@@ -188,7 +188,7 @@ pub fn job_end(job: &Job, pods: &[&Pod], role: &str) -> JobEnd {
             message.push_str(&format!(" ({why})"));
         }
         if !tail.is_empty() {
-            message.push_str(&format!(": {}", vigil_core::schema::truncate(&tail, 300)));
+            message.push_str(&format!(": {}", vigil_core::text::shorten(&tail, 300)));
         }
         return JobEnd::Stopped(Failure::new(reason::CONTAINER_FAILED, message));
     }

@@ -180,7 +180,7 @@ fn retrain(
     let decision = match started {
         Some(_) => RetrainDecision::Trigger,
         None => decide_retrain(
-            policy.spec.policy.actions.retrain.as_ref(),
+            policy.spec.rules.actions.retrain.as_ref(),
             summary,
             status
                 .last_retrain_triggered

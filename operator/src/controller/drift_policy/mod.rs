@@ -66,7 +66,7 @@ async fn notify_webhooks(
 ) -> Option<String> {
     let targets: Vec<_> = policy
         .spec
-        .policy
+        .rules
         .actions
         .notify
         .iter()
@@ -192,7 +192,7 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
         &namespace,
         &policy.spec.model_ref.name,
         &policy.name_any(),
-        &policy.spec.policy.schedule,
+        &policy.spec.rules.schedule,
     );
     let mut plan = plan(&policy, &world, &ctx.image, now)?;
     apply_children(&ctx, &policy, &namespace, &world, &mut plan, now).await?;

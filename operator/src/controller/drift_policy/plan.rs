@@ -77,7 +77,7 @@ fn check_cronjob(
         model: Some(model.name_any()),
         storage: model.spec.storage.clone(),
         served_version: Some(version),
-        policy: policy.spec.policy.clone(),
+        policy: policy.spec.rules.clone(),
     };
     let image = model.spec.serving.image.as_deref().unwrap_or(default_image);
     build_drift_cronjob(policy, model, &config, image).map(Some)

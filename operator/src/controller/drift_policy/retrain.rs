@@ -1,7 +1,7 @@
 //! Whether a recorded check starts a retraining: the rule and its reasons. Pure.
 
 use chrono::{DateTime, Utc};
-use vigil_core::drift::policy::RetrainSpec;
+use vigil_core::drift::rules::RetrainSpec;
 use vigil_core::drift::{DriftSummary, Verdict};
 
 use crate::time::rfc3339;

@@ -70,7 +70,7 @@ fn model_state(
                     reason::SCHEDULED,
                     format!(
                         "checks of {version} run on `{}` over the last {}",
-                        policy.spec.policy.schedule, policy.spec.policy.window
+                        policy.spec.rules.schedule, policy.spec.rules.window
                     ),
                 ),
             };

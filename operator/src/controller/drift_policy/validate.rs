@@ -6,15 +6,15 @@ use crate::crd::{DriftPolicy, InvalidSpec, MonitoredModel};
 pub fn validate(policy: &DriftPolicy, model: Option<&MonitoredModel>) -> Result<(), InvalidSpec> {
     policy
         .spec
-        .policy
+        .rules
         .check()
         // The rules sit in `spec`: name the field where the user wrote it.
         .map_err(|e| e.to_string().replace("policy `", "`spec."))?;
-    check_schedule("spec.schedule", &policy.spec.policy.schedule)?;
+    check_schedule("spec.schedule", &policy.spec.rules.schedule)?;
     if let Some(model) = model {
         policy
             .spec
-            .policy
+            .rules
             .check_features(&model.spec.schema)
             .map_err(|e| e.to_string())?;
     }

@@ -9,7 +9,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::ResourceExt;
-use vigil_core::config::TrainJobConfig;
+use vigil_core::train::config::TrainJobConfig;
 
 use super::promotion::approve;
 use super::serving::{inference_problem, observe_rollout, reconcile_serving};

@@ -2,11 +2,11 @@
 //! candidate, approval, and the bounded history of decisions. Pure.
 
 use chrono::{DateTime, Utc};
-use vigil_core::promotion::{self, PromotionSpec};
-use vigil_core::report::TrainSummary;
+use vigil_core::train::promotion::{self, PromotionSpec};
+use vigil_core::train::report::TrainSummary;
 
 use crate::controller::conditions::{reason, stopped_reason};
-use vigil_core::report::KeyMetrics;
+use vigil_core::train::report::KeyMetrics;
 
 use crate::crd::{
     Candidate, HistoryAction, HistoryEntry, MonitoredModelStatus, TrainingOutcome, TrainingRun,
@@ -167,9 +167,9 @@ pub fn approve(
 pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
-    use vigil_core::model::Algorithm;
-    use vigil_core::promotion::{Gates, MetricThreshold};
-    use vigil_core::report::{KeyMetrics, RowCounts, ServedComparison};
+    use vigil_core::train::model::Algorithm;
+    use vigil_core::train::promotion::{Gates, MetricThreshold};
+    use vigil_core::train::report::{KeyMetrics, RowCounts, ServedComparison};
 
     use crate::crd::TrainingTrigger;
 

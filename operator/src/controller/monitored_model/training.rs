@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use vigil_core::promotion::PromotionSpec;
-use vigil_core::report::TrainSummary;
+use vigil_core::train::promotion::PromotionSpec;
+use vigil_core::train::report::TrainSummary;
 
 use super::promotion::record_training;
 use super::TRAIN_REQUEST_ANNOTATION;

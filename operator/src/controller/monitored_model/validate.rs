@@ -8,8 +8,13 @@ pub fn validate(model: &MonitoredModel) -> Result<(), InvalidSpec> {
     train_job_config(model, None)
         .check()
         .map_err(|e| e.to_string())?;
-    model.spec.promotion.gates.check()?;
-    vigil_core::storage::split_uri(&model.spec.storage.uri)
+    model
+        .spec
+        .promotion
+        .gates
+        .check()
+        .map_err(|e| e.to_string())?;
+    vigil_core::data::storage::split_uri(&model.spec.storage.uri)
         .map_err(|e| format!("spec.storage.uri: {e}"))?;
     let serving = &model.spec.serving;
     if serving
@@ -21,9 +26,12 @@ pub fn validate(model: &MonitoredModel) -> Result<(), InvalidSpec> {
             "spec.serving.pinnedVersion is empty: remove it to follow promotions".into(),
         ));
     }
-    let flush = vigil_core::config::parse_duration(&serving.logging.flush_interval)
+    let flush: vigil_core::span::Span = serving
+        .logging
+        .flush_interval
+        .parse()
         .map_err(|e| format!("spec.serving.logging.flushInterval: {e}"))?;
-    if flush > std::time::Duration::from_secs(3600) {
+    if flush > vigil_core::span::Span::from_hours(1) {
         return Err(InvalidSpec(
             "spec.serving.logging.flushInterval must be at most 1h".into(),
         ));

@@ -1,0 +1,7 @@
+//! The data every part reads and writes: the feature schema, tabular datasets, the
+//! object store, and the prediction and feedback logs in it.
+
+pub mod dataset;
+pub mod prediction_log;
+pub mod schema;
+pub mod storage;
