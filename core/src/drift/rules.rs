@@ -386,6 +386,14 @@ pub struct NotifySpec {
     pub verdicts: Vec<Verdict>,
 }
 
+impl NotifySpec {
+    /// The environment variable of the check Pod that holds target `index`'s
+    /// URL, set from the Secret by reference (the operator never reads it).
+    pub fn url_env(index: usize) -> String {
+        format!("VIGIL_NOTIFY_URL_{index}")
+    }
+}
+
 fn default_notify_verdicts() -> Vec<Verdict> {
     vec![Verdict::Warning, Verdict::Critical]
 }

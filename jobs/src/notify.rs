@@ -1,9 +1,123 @@
-//! DriftPolicy webhooks: a Slack-compatible JSON message per check whose verdict
-//! the target asks for. URLs come from Secrets and never reach a log, an Event
-//! or status (reqwest errors are stripped of their URL).
+//! DriftPolicy notifications, sent by the check Job itself: a Slack-compatible
+//! JSON message per check whose verdict the target asks for. The URLs reach the
+//! Pod as environment variables set from Secrets by reference (the operator
+//! reads no Secret) and never reach a log, an Event or status (reqwest errors
+//! are stripped of their URL). A target that is down is retried a bounded
+//! number of times and then reported in the summary; it never fails the check.
+
+use std::time::Duration;
 
 use serde_json::{json, Value};
+use vigil_core::drift::report::Notified;
+use vigil_core::drift::rules::NotifySpec;
 use vigil_core::drift::{DriftSummary, Verdict};
+use vigil_core::text::cut_to_bytes;
+
+/// Attempts per target and the first pause between them (doubled each time).
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+}
+
+impl Default for Retry {
+    /// 4 attempts over 1 + 2 + 4 s: a blip passes, a dead hook costs seconds.
+    fn default() -> Self {
+        Retry {
+            attempts: 4,
+            first_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Who the message is about.
+pub struct Subject<'a> {
+    pub namespace: &'a str,
+    pub model: &'a str,
+    pub policy: &'a str,
+}
+
+/// Longest failure text kept per target, so that the summary still fits the
+/// termination message.
+const FAILURE_BYTES: usize = 200;
+
+/// Sends the check to every target that wants its verdict; `url_of(i)` is
+/// target `i`'s URL (from the environment in the Pod). None when no target
+/// wanted it.
+pub async fn deliver(
+    http: &reqwest::Client,
+    targets: &[NotifySpec],
+    subject: &Subject<'_>,
+    summary: &DriftSummary,
+    url_of: impl Fn(usize) -> Option<String>,
+    retry: Retry,
+) -> Option<Notified> {
+    let wanted: Vec<(usize, &NotifySpec)> = targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| wanted(&t.verdicts, summary.verdict()))
+        .collect();
+    if wanted.is_empty() {
+        return None;
+    }
+    let payload = payload(subject.namespace, subject.model, subject.policy, summary);
+    let mut notified = Notified {
+        targets: wanted.len(),
+        ..Notified::default()
+    };
+    for (index, target) in wanted {
+        let reference = &target.webhook.url_secret_ref;
+        let outcome = match url_of(index) {
+            None => Err(format!(
+                "no URL in {} (secret {} key {})",
+                NotifySpec::url_env(index),
+                reference.name,
+                reference.key
+            )),
+            Some(url) => send_with_retry(http, url.trim(), &payload, retry)
+                .await
+                .map_err(|e| format!("webhook from secret {}: {e}", reference.name)),
+        };
+        match outcome {
+            Ok(()) => notified.sent += 1,
+            Err(failure) => {
+                tracing::warn!(failure = %failure, "notification failed");
+                notified
+                    .failures
+                    .push(cut_to_bytes(&failure, FAILURE_BYTES).to_string());
+            }
+        }
+    }
+    Some(notified)
+}
+
+/// [`send`] until it succeeds or `retry.attempts` are spent; a 4xx other than
+/// 408/429 is final (the request itself is wrong).
+async fn send_with_retry(
+    http: &reqwest::Client,
+    url: &str,
+    payload: &Value,
+    retry: Retry,
+) -> Result<(), NotifyError> {
+    let mut backoff = retry.first_backoff;
+    let mut attempt = 1;
+    loop {
+        match send(http, url, payload).await {
+            Ok(()) => return Ok(()),
+            Err(NotifyError::Status(code))
+                if (400..500).contains(&code) && code != 408 && code != 429 =>
+            {
+                return Err(NotifyError::Status(code))
+            }
+            Err(e) if attempt >= retry.attempts => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+        }
+    }
+}
 
 /// The message: Slack's `text` (also understood by Mattermost, Rocket.Chat, Teams
 /// workflows and most chat webhooks) plus Vigil's fields for machines.
