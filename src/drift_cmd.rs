@@ -167,7 +167,7 @@ async fn notify(config: &DriftJobConfig, summary: &mut DriftSummary) {
         &config.policy.actions.notify,
         &subject,
         summary,
-        |i| std::env::var(NotifySpec::url_env(i)).ok(),
+        |i| std::env::var(NotifySpec::secret_env(i)).ok(),
         notify::Retry::default(),
     )
     .await;

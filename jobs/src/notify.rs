@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use vigil_core::drift::report::Notified;
-use vigil_core::drift::rules::NotifySpec;
+use vigil_core::drift::rules::{NotifySpec, SecretKeyRef, PAGERDUTY_EVENTS_URL};
 use vigil_core::drift::{DriftSummary, Verdict};
 use vigil_core::text::cut_to_bytes;
 
@@ -41,42 +41,45 @@ pub struct Subject<'a> {
 /// termination message.
 const FAILURE_BYTES: usize = 200;
 
-/// Sends the check to every target that wants its verdict; `url_of(i)` is
-/// target `i`'s URL (from the environment in the Pod). None when no target
-/// wanted it.
+/// Sends the check to every target that wants it; `secret_of(i)` is target
+/// `i`'s URL or routing key (from the environment in the Pod). None when no
+/// target wanted it.
 pub async fn deliver(
     http: &reqwest::Client,
     targets: &[NotifySpec],
     subject: &Subject<'_>,
     summary: &DriftSummary,
-    url_of: impl Fn(usize) -> Option<String>,
+    secret_of: impl Fn(usize) -> Option<String>,
     retry: Retry,
 ) -> Option<Notified> {
-    let wanted: Vec<(usize, &NotifySpec)> = targets
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| wanted(&t.verdicts, summary.verdict()))
-        .collect();
-    if wanted.is_empty() {
-        return None;
-    }
-    let payload = payload(subject.namespace, subject.model, subject.policy, summary);
-    let mut notified = Notified {
-        targets: wanted.len(),
-        ..Notified::default()
-    };
-    for (index, target) in wanted {
-        let reference = &target.webhook.url_secret_ref;
-        let outcome = match url_of(index) {
+    let mut notified = Notified::default();
+    for (index, target) in targets.iter().enumerate() {
+        let Some((kind, reference)) = message_kind(target, summary) else {
+            continue;
+        };
+        notified.targets += 1;
+        let outcome = match secret_of(index) {
             None => Err(format!(
-                "no URL in {} (secret {} key {})",
-                NotifySpec::url_env(index),
+                "no secret in {} (secret {} key {})",
+                NotifySpec::secret_env(index),
                 reference.name,
                 reference.key
             )),
-            Some(url) => send_with_retry(http, url.trim(), &payload, retry)
-                .await
-                .map_err(|e| format!("webhook from secret {}: {e}", reference.name)),
+            Some(secret) => {
+                let (url, body) = match kind {
+                    Kind::Webhook => (
+                        secret.trim().to_string(),
+                        payload(subject.namespace, subject.model, subject.policy, summary),
+                    ),
+                    Kind::PagerDuty { url, action } => (
+                        url.to_string(),
+                        pagerduty_event(secret.trim(), action, subject, summary),
+                    ),
+                };
+                send_with_retry(http, &url, &body, retry)
+                    .await
+                    .map_err(|e| format!("{} from secret {}: {e}", kind.name(), reference.name))
+            }
         };
         match outcome {
             Ok(()) => notified.sent += 1,
@@ -88,7 +91,110 @@ pub async fn deliver(
             }
         }
     }
-    Some(notified)
+    (notified.targets > 0).then_some(notified)
+}
+
+/// What a target is sent for this check.
+#[derive(Clone, Copy)]
+enum Kind<'a> {
+    Webhook,
+    PagerDuty { url: &'a str, action: PagerAction },
+}
+
+impl Kind<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Kind::Webhook => "webhook",
+            Kind::PagerDuty { .. } => "PagerDuty",
+        }
+    }
+}
+
+/// The PagerDuty `event_action`s Vigil sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PagerAction {
+    Trigger,
+    Resolve,
+}
+
+/// A webhook gets the verdicts it lists; PagerDuty is triggered on them and
+/// resolved by a check back to `None` (a resolve of no open alert is a no-op
+/// for PagerDuty).
+fn message_kind<'a>(
+    target: &'a NotifySpec,
+    summary: &DriftSummary,
+) -> Option<(Kind<'a>, &'a SecretKeyRef)> {
+    let verdict = summary.verdict();
+    let reference = target.secret_ref()?;
+    let kind = match &target.pager_duty {
+        None if wanted(&target.verdicts, verdict) => Kind::Webhook,
+        None => return None,
+        Some(pd) => {
+            let action = if wanted(&target.verdicts, verdict) {
+                PagerAction::Trigger
+            } else if verdict == Some(Verdict::None) {
+                PagerAction::Resolve
+            } else {
+                return None;
+            };
+            Kind::PagerDuty {
+                url: pd.url.as_deref().unwrap_or(PAGERDUTY_EVENTS_URL),
+                action,
+            }
+        }
+    };
+    Some((kind, reference))
+}
+
+/// One alert per policy: the same `dedup_key` for every check, so a repeat
+/// (or Warning → Critical) updates the open alert instead of paging again,
+/// and a resolve closes it.
+pub fn dedup_key(subject: &Subject<'_>) -> String {
+    format!(
+        "vigil/{}/{}/{}",
+        subject.namespace, subject.model, subject.policy
+    )
+}
+
+/// An Events API v2 event (https://developer.pagerduty.com/docs/events-API-v2).
+pub fn pagerduty_event(
+    routing_key: &str,
+    action: PagerAction,
+    subject: &Subject<'_>,
+    summary: &DriftSummary,
+) -> Value {
+    let key = dedup_key(subject);
+    match action {
+        PagerAction::Resolve => json!({
+            "routing_key": routing_key,
+            "event_action": "resolve",
+            "dedup_key": key,
+        }),
+        PagerAction::Trigger => {
+            let message = payload(subject.namespace, subject.model, subject.policy, summary);
+            let severity = match summary.verdict() {
+                Some(Verdict::Critical) => "critical",
+                Some(Verdict::Warning) => "warning",
+                _ => "info",
+            };
+            let text = message["text"].as_str().unwrap_or_default();
+            json!({
+                "routing_key": routing_key,
+                "event_action": "trigger",
+                "dedup_key": key,
+                "payload": {
+                    // PagerDuty cuts a summary at 1024 characters.
+                    "summary": cut_to_bytes(text, 1024),
+                    "source": format!("{}/{}", subject.namespace, subject.model),
+                    "severity": severity,
+                    "component": subject.model,
+                    "group": subject.namespace,
+                    "class": "drift",
+                    "custom_details": message["vigil"],
+                },
+            })
+        }
+    }
 }
 
 /// [`send`] until it succeeds or `retry.attempts` are spent; a 4xx other than

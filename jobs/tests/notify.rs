@@ -13,23 +13,23 @@ use vigil_core::drift::rules::NotifySpec;
 use vigil_core::drift::DriftSummary;
 use vigil_jobs::notify::{deliver, Retry, Subject};
 
-/// A receiver at `/hooks/T000/SECRET` answering `statuses` in turn (then 200),
+/// A receiver at `/hooks/T000/SECRET` (and PagerDuty's `/v2/enqueue`) answering `statuses` in turn (then 200),
 /// recording every body it got.
 async fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Value>>>) {
     let received = Arc::new(Mutex::new(Vec::<Value>::new()));
     let sink = received.clone();
     let answers = Arc::new(Mutex::new(statuses.into_iter()));
-    let app = axum::Router::new().route(
-        "/hooks/T000/SECRET",
-        post(move |axum::Json(body): axum::Json<Value>| {
-            let (sink, answers) = (sink.clone(), answers.clone());
-            async move {
-                sink.lock().expect("lock").push(body);
-                let code = answers.lock().expect("lock").next().unwrap_or(200);
-                StatusCode::from_u16(code).expect("status")
-            }
-        }),
-    );
+    let handler = post(move |axum::Json(body): axum::Json<Value>| {
+        let (sink, answers) = (sink.clone(), answers.clone());
+        async move {
+            sink.lock().expect("lock").push(body);
+            let code = answers.lock().expect("lock").next().unwrap_or(202);
+            StatusCode::from_u16(code).expect("status")
+        }
+    });
+    let app = axum::Router::new()
+        .route("/hooks/T000/SECRET", handler.clone())
+        .route("/v2/enqueue", handler);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -90,7 +90,7 @@ async fn a_blip_is_retried_and_the_message_arrives_once() {
         Notified {
             targets: 2,
             sent: 1,
-            failures: vec!["no URL in VIGIL_NOTIFY_URL_1 (secret missing key url)".into()],
+            failures: vec!["no secret in VIGIL_NOTIFY_SECRET_1 (secret missing key url)".into()],
         }
     );
     let bodies = received.lock().expect("lock").clone();
@@ -152,4 +152,49 @@ async fn a_rejected_request_is_not_retried_and_an_unwanted_verdict_sends_nothing
     .await;
     assert_eq!(none, None);
     assert_eq!(received.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
+async fn pagerduty_is_triggered_once_per_policy_and_resolved_when_the_drift_ends() {
+    let (url, received) = receiver(vec![]).await;
+    let enqueue = url.replace("/hooks/T000/SECRET", "/v2/enqueue");
+    let targets: Vec<NotifySpec> = serde_json::from_value(json!([{
+        "pagerDuty": {"routingKeySecretRef": {"name": "pd", "key": "routingKey"}, "url": enqueue},
+        "verdicts": ["Critical"]
+    }]))
+    .expect("targets");
+    let http = reqwest::Client::new();
+    let key = |_| Some("R0UT1NGKEY\n".to_string());
+    for verdict in ["Critical", "Critical", "Warning", "None"] {
+        let notified = deliver(&http, &targets, &SUBJECT, &summary(verdict), key, FAST).await;
+        assert_eq!(notified.is_some(), verdict != "Warning", "{verdict}");
+    }
+    let bodies = received.lock().expect("lock").clone();
+    let trigger = json!({
+        "routing_key": "R0UT1NGKEY",
+        "event_action": "trigger",
+        "dedup_key": "vigil/ml/income/income-drift",
+        "payload": {
+            "summary": "Vigil: Critical drift on model ml/income (policy income-drift), 5000 rows \
+                        checked at 2026-11-28 18:00:00 UTC. Drifted features (1): age. \
+                        Report: s3://m/reports/drift/x.json",
+            "source": "ml/income",
+            "severity": "critical",
+            "component": "income",
+            "group": "ml",
+            "class": "drift",
+            "custom_details": {
+                "namespace": "ml", "model": "income", "policy": "income-drift",
+                "verdict": "Critical", "driftedFeatures": ["age"],
+                "reportUri": "s3://m/reports/drift/x.json", "checkedAt": "2026-11-28T18:00:00Z"
+            }
+        }
+    });
+    let resolve = json!({
+        "routing_key": "R0UT1NGKEY",
+        "event_action": "resolve",
+        "dedup_key": "vigil/ml/income/income-drift",
+    });
+    // The repeat carries the same dedup_key: PagerDuty keeps one alert.
+    assert_eq!(bodies, vec![trigger.clone(), trigger, resolve]);
 }

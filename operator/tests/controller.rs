@@ -634,7 +634,7 @@ async fn notification_outcome_comes_from_the_check_job_and_no_secret_is_read() {
         .clone();
     assert!(
         env.as_array().expect("env").contains(&json!({
-            "name": "VIGIL_NOTIFY_URL_0",
+            "name": "VIGIL_NOTIFY_SECRET_0",
             "valueFrom": {"secretKeyRef": {"name": "slack-hook", "key": "url", "optional": true}}
         })),
         "{env}"

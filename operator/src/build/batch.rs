@@ -173,22 +173,25 @@ pub fn build_drift_cronjob(
     })
 }
 
-/// Each notify target's URL as an environment variable from its Secret, by
+/// Each notify target's secret (URL or routing key) as an environment variable from its Secret, by
 /// reference: the check Pod sends the notifications, the operator never reads
 /// a Secret. `optional`, so a missing Secret is a reported notification
 /// failure, not a check that cannot start.
 fn with_notify_urls(mut template: PodTemplateSpec, targets: &[NotifySpec]) -> PodTemplateSpec {
-    let vars = targets.iter().enumerate().map(|(i, target)| EnvVar {
-        name: NotifySpec::url_env(i),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: target.webhook.url_secret_ref.name.clone(),
-                key: target.webhook.url_secret_ref.key.clone(),
-                optional: Some(true),
+    let vars = targets.iter().enumerate().filter_map(|(i, target)| {
+        let reference = target.secret_ref()?;
+        Some(EnvVar {
+            name: NotifySpec::secret_env(i),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: reference.name.clone(),
+                    key: reference.key.clone(),
+                    optional: Some(true),
+                }),
+                ..EnvVarSource::default()
             }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
+            ..EnvVar::default()
+        })
     });
     if let Some(container) = template
         .spec
