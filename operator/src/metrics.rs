@@ -284,6 +284,46 @@ impl Metrics {
         }
     }
 
+    /// Removes the series of models and policies that no longer exist:
+    /// `models` and `policies` are the (namespace, name) pairs that do.
+    pub fn retain(&self, models: &[(String, String)], policies: &[(String, String)]) {
+        let model_gone = |v: &[String]| !models.iter().any(|(ns, m)| *ns == v[0] && *m == v[1]);
+        let policy_gone = |v: &[String]| !policies.iter().any(|(ns, p)| *ns == v[0] && *p == v[2]);
+        remove_series(
+            &self.serving_info,
+            &["namespace", "model", "version"],
+            model_gone,
+        );
+        remove_series(
+            &self.feature_psi,
+            &["namespace", "model", "feature"],
+            model_gone,
+        );
+        let drift = ["namespace", "model", "policy"];
+        remove_series(&self.drift_verdict, &drift, policy_gone);
+        remove_series(&self.drift_checked, &drift, policy_gone);
+        remove_series(&self.drifted_features, &drift, policy_gone);
+        for vec in [
+            &self.feature_verdict,
+            &self.prediction_verdict,
+            &self.quality_passed,
+        ] {
+            remove_series(vec, &drift, policy_gone);
+        }
+        remove_series(&self.quality_checked, &drift, policy_gone);
+        remove_series(&self.check_interval, &drift, policy_gone);
+        remove_series(
+            &self.model_condition,
+            &["namespace", "model", "type", "reason"],
+            model_gone,
+        );
+        remove_series(
+            &self.model_events,
+            &["namespace", "model", "reason"],
+            model_gone,
+        );
+    }
+
     /// Publishes how far apart the policy's checks may be (nothing when the schedule does
     /// not parse: the staleness alert falls back to 12 hours).
     pub fn check_schedule(&self, namespace: &str, model: &str, policy: &str, schedule: &str) {
@@ -434,6 +474,7 @@ mod tests {
             "a feature that no longer drifts keeps no PSI: {text}"
         );
         assert!(text.contains(r#"vigil_drift_last_check_timestamp_seconds{model="income",namespace="ml",policy="p"} 1795888800"#), "{text}");
+
         assert!(
             text.contains(
                 r#"vigil_drift_feature_verdict{model="income",namespace="ml",policy="p"} 1"#
@@ -480,5 +521,31 @@ mod tests {
         assert!(!metrics
             .render()
             .contains("vigil_drift_check_interval_seconds{"));
+    }
+
+    #[test]
+    fn series_of_deleted_objects_disappear() {
+        let metrics = Metrics::new().expect("metrics");
+        let check: DriftSummary = serde_json::from_value(serde_json::json!({
+            "outcome": "succeeded", "verdict": "Warning", "driftVerdict": "Warning",
+            "qualityPassed": true, "driftedFeatures": ["age"], "driftedCount": 1,
+            "top": [{"name": "age", "verdict": "Warning", "psi": 0.5}],
+            "referenceRows": 10, "currentRows": 10, "checkedAt": "2026-11-28T18:00:00Z",
+            "reportUri": "r", "htmlUri": "h"
+        }))
+        .expect("summary");
+        metrics.drift_check("ml", "income", "p", &check);
+        // The policy, then the model, is deleted: their series go.
+        metrics.serving("ml", "income", Some("v1"));
+        let model = [("ml".to_string(), "income".to_string())];
+        metrics.retain(&model, &[]);
+        let text = metrics.render();
+        assert!(!text.contains("vigil_drift_verdict{"), "{text}");
+        assert!(text.contains("vigil_model_serving_info{"), "{text}");
+        metrics.retain(&[], &[]);
+        let text = metrics.render();
+        assert!(!text.contains("vigil_model_serving_info{"), "{text}");
+        assert!(!text.contains("vigil_drift_feature_psi{"), "{text}");
+        assert!(!text.contains("vigil_drift_feature_verdict{"), "{text}");
     }
 }
