@@ -141,6 +141,24 @@ fn policy_of<K: Resource>(object: &K) -> Option<ObjectRef<DeserializeGuard<Drift
 /// How many watch events a shared store buffers for its slowest subscriber.
 const SHARED_BUFFER: usize = 1024;
 
+/// What a watched kind must be: a namespaced-or-cluster object with no dynamic type,
+/// decodable, shareable between tasks.
+trait Watched:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+{
+}
+
+impl<K> Watched for K where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// The watch of a custom resource: its store, and the trigger stream of its
 /// controller.
 fn resource_watch<K>(
@@ -152,13 +170,7 @@ fn resource_watch<K>(
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Watched,
 {
     let (store, writer) = reflector::store();
     let stream = watcher(api, watcher::Config::default().any_semantic())
@@ -185,13 +197,7 @@ fn shared_watch<K>(
     impl std::future::Future<Output = ()>,
 )
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Watched,
 {
     let (store, writer) = reflector::store_shared(SHARED_BUFFER);
     let subscribers = [writer.subscribe(), writer.subscribe()];

@@ -22,6 +22,15 @@ use crate::crd::{DriftPolicy, MonitoredModel};
 use crate::error::Error;
 use crate::events::{publish_to, reason as event, EventNote};
 
+/// The namespace of a namespaced object; the API server always sets it, so its absence
+/// is an error of the object, not a panic.
+pub fn namespace_of<K: Resource>(object: &K, kind: &'static str) -> Result<String, Error> {
+    object.namespace().ok_or_else(|| Error::NoNamespace {
+        kind,
+        name: object.name_any(),
+    })
+}
+
 fn backoff_key<K: Resource>(object: &K) -> String {
     format!(
         "{}/{}",

@@ -19,8 +19,9 @@ use kube::{Api, ResourceExt};
 use crate::apply::{apply_or_reject, apply_status, delete_child, reject_invalid_spec, STALE_RETRY};
 use crate::build::drift_cronjob_name;
 use crate::context::Context;
+use crate::controller::namespace_of;
 use crate::crd::{DriftPolicy, InvalidSpec};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::events::publish;
 
 pub use check::{unrecorded_check, CHECK_HISTORY_LIMIT};
@@ -104,10 +105,7 @@ async fn apply_children(
 #[tracing::instrument(skip_all, fields(namespace = policy.namespace(), name = %policy.name_any()))]
 pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile(CONTROLLER);
-    let namespace = policy.namespace().ok_or_else(|| Error::NoNamespace {
-        kind: "DriftPolicy",
-        name: policy.name_any(),
-    })?;
+    let namespace = namespace_of(policy.as_ref(), "DriftPolicy")?;
     let now = ctx.now();
     let policies: Api<DriftPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
     let world = fetch(&ctx, &policy, &namespace).await?;

@@ -31,8 +31,9 @@ use crate::apply::{
 };
 use crate::build::{serving_name, training_cronjob_name};
 use crate::context::Context;
+use crate::controller::namespace_of;
 use crate::crd::{InvalidSpec, MonitoredModel};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::events::{publish, reason as event};
 
 pub use plan::{plan, ModelPlan, ModelWorld};
@@ -135,10 +136,7 @@ fn record_rejection(
 #[tracing::instrument(skip_all, fields(namespace = model.namespace(), name = %model.name_any()))]
 pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile(CONTROLLER);
-    let namespace = model.namespace().ok_or_else(|| Error::NoNamespace {
-        kind: "MonitoredModel",
-        name: model.name_any(),
-    })?;
+    let namespace = namespace_of(model.as_ref(), "MonitoredModel")?;
     let now = ctx.now();
     let models: Api<MonitoredModel> = Api::namespaced(ctx.client.clone(), &namespace);
     if let Err(InvalidSpec(message)) = validate(&model) {
