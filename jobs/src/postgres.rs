@@ -50,6 +50,19 @@ pub fn redact(uri: &str) -> String {
     }
 }
 
+/// The server's own words (`ERROR: relation "x" does not exist`, with its detail
+/// and hint) or the client's with its cause: `tokio_postgres::Error` alone says
+/// only "db error".
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.to_string().replace('\n', "; ");
+    }
+    match std::error::Error::source(e) {
+        Some(cause) if !e.to_string().contains(&cause.to_string()) => format!("{e}: {cause}"),
+        _ => e.to_string(),
+    }
+}
+
 /// Runs `query` and reads at most `max_rows` rows; `progress(rows)` after each batch.
 pub async fn read(
     uri: &str,
@@ -74,7 +87,7 @@ pub async fn read(
         .map(|p| String::from_utf8_lossy(p).into_owned());
     // Server messages never carry the password, but scrub it anyway.
     let scrub = |e: tokio_postgres::Error| {
-        let mut message = e.to_string();
+        let mut message = describe(&e);
         if let Some(secret) = secret.as_deref().filter(|s| s.len() >= 3) {
             message = message.replace(secret, "***");
         }
