@@ -41,7 +41,8 @@ async fn logistic_regression_on_adult_meets_the_bar_and_round_trips() {
     let config = adult_config("train-adult.yaml", dir.path());
     let events = std::sync::Mutex::new(Vec::new());
     let record = |e: Progress| events.lock().expect("lock").push(e);
-    let outcome = train(&config, chrono::Utc::now(), &record)
+    let first_at = chrono::Utc::now();
+    let outcome = train(&config, first_at, &record)
         .await
         .expect("training succeeds");
     let metrics = &outcome.artifact.metrics;
@@ -120,7 +121,9 @@ async fn logistic_regression_on_adult_meets_the_bar_and_round_trips() {
     // A second training compares itself with the first on the same hold-out.
     let mut again = config.clone();
     again.served_version = Some(version.clone());
-    let second = train(&again, chrono::Utc::now(), &no_progress)
+    // A second later: versions sort by the second, and this fit takes less than one.
+    let second_at = first_at + chrono::Duration::seconds(1);
+    let second = train(&again, second_at, &no_progress)
         .await
         .expect("retrain");
     let TrainSummary::Succeeded {
