@@ -69,7 +69,7 @@ fn every_sample_is_valid() {
         policies.len()
     );
     for model in &models {
-        vigil_operator::model::validate(model)
+        vigil_operator::controller::monitored_model::validate(model)
             .unwrap_or_else(|e| panic!("{}: {e}", model.metadata.name.as_deref().unwrap_or("?")));
         kube::core::cel::validate_cel(model).unwrap_or_else(|e| panic!("CEL: {e:?}"));
     }
@@ -78,7 +78,8 @@ fn every_sample_is_valid() {
             .iter()
             .find(|m| m.metadata.name.as_deref() == Some(policy.spec.model_ref.name.as_str()));
         assert!(model.is_some(), "the sample policy's model is a sample too");
-        vigil_operator::policy::validate(policy, model).unwrap_or_else(|e| panic!("{e}"));
+        vigil_operator::controller::drift_policy::validate(policy, model)
+            .unwrap_or_else(|e| panic!("{e}"));
         kube::core::cel::validate_cel(policy).unwrap_or_else(|e| panic!("CEL: {e:?}"));
     }
 }
@@ -106,6 +107,26 @@ fn cel_rules_reject_what_they_are_for() {
         kube::core::cel::validate_cel(&inverted).expect_err("warning > critical")
     );
     assert!(errors.contains("psi.warning must not exceed"), "{errors}");
+
+    let mut both: DriftPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "vigil.dev/v1alpha1", "kind": "DriftPolicy",
+        "metadata": {"name": "p", "namespace": "ml"},
+        "spec": {"modelRef": {"name": "m"}, "actions": {"notify": [{
+            "webhook": {"urlSecretRef": {"name": "s", "key": "url"}},
+            "pagerDuty": {"routingKeySecretRef": {"name": "pd", "key": "routingKey"}}
+        }]}}
+    }))
+    .expect("policy");
+    let errors = format!(
+        "{:?}",
+        kube::core::cel::validate_cel(&both).expect_err("webhook and pagerDuty")
+    );
+    assert!(
+        errors.contains("exactly one of webhook and pagerDuty"),
+        "{errors}"
+    );
+    both.spec.rules.actions.notify[0].webhook = None;
+    kube::core::cel::validate_cel(&both).expect("pagerDuty alone passes");
 
     let mut moved = policy.clone();
     moved.spec.model_ref.name = "another".into();
