@@ -107,8 +107,12 @@ pub struct FeedbackRequest {
 /// The server writes one from borrowed parts (`PredictionRecord<&str, _, &[f64], &str>`:
 /// the timestamp formatted once for all the rows of a request).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PredictionRecord<S = String, F = BTreeMap<String, Value>, P = Vec<f64>, T = DateTime<Utc>>
-{
+pub struct PredictionRecord<
+    S = String,
+    F = BTreeMap<String, Value>,
+    P = Vec<f64>,
+    T = DateTime<Utc>,
+> {
     pub request_id: S,
     pub timestamp: T,
     pub model_version: S,

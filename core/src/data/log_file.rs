@@ -211,9 +211,19 @@ mod tests {
         let mut summary = BatchSummary::new(2, t(9));
         summary.add(1, t(3));
         let bytes = file.finish(&summary);
-        assert_eq!(decompress(&bytes).expect("gzip"), "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
+        assert_eq!(
+            decompress(&bytes).expect("gzip"),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
+        );
         let read = read_summary(&bytes[..HEADER_PROBE_BYTES.min(bytes.len())]).expect("header");
-        assert_eq!(read, BatchSummary { records: 3, earliest: t(3), latest: t(9) });
+        assert_eq!(
+            read,
+            BatchSummary {
+                records: 3,
+                earliest: t(3),
+                latest: t(9)
+            }
+        );
         let lines: Vec<String> = lines(&bytes).map(|l| l.expect("line")).collect();
         assert_eq!(lines.len(), 3);
     }

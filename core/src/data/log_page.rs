@@ -122,8 +122,7 @@ async fn read_file<T: LogRecord>(
     // A file that is empty or unreadable at its head is read whole below, and fails there.
     if let Ok(head) = store.get_head(key, HEADER_PROBE_BYTES).await {
         if let Some(summary) = log_file::read_summary(&head) {
-            if summary.latest < since || summary.earliest > until || summary.records <= first_line
-            {
+            if summary.latest < since || summary.earliest > until || summary.records <= first_line {
                 return Ok(None);
             }
         }
@@ -134,10 +133,8 @@ async fn read_file<T: LogRecord>(
         line,
         message,
     };
-    let mut lines = std::io::BufReader::with_capacity(
-        64 * 1024,
-        flate2::read::MultiGzDecoder::new(&bytes[..]),
-    );
+    let mut lines =
+        std::io::BufReader::with_capacity(64 * 1024, flate2::read::MultiGzDecoder::new(&bytes[..]));
     let skipped = log_file::skip_lines(&mut lines, first_line)
         .map_err(|e| corrupt(first_line, e.to_string()))?;
     let mut number = skipped;
@@ -153,8 +150,7 @@ async fn read_file<T: LogRecord>(
         if line.trim().is_empty() {
             continue;
         }
-        let record: T =
-            serde_json::from_str(&line).map_err(|e| corrupt(number, e.to_string()))?;
+        let record: T = serde_json::from_str(&line).map_err(|e| corrupt(number, e.to_string()))?;
         let t = record.timestamp();
         if t < since || t > until {
             continue;
@@ -229,9 +225,10 @@ mod tests {
         let mut all = Vec::new();
         let mut cursor = None;
         loop {
-            let page: Page<PredictionRecord> = read_page(store, since, until, cursor.as_ref(), limit)
-                .await
-                .expect("page");
+            let page: Page<PredictionRecord> =
+                read_page(store, since, until, cursor.as_ref(), limit)
+                    .await
+                    .expect("page");
             assert!(page.records.len() <= limit);
             all.extend(page.records);
             match page.next {
@@ -249,7 +246,9 @@ mod tests {
         // 10:37:30..=10:59:59 and 11:00:00..=11:05:00, per writer.
         let per_writer = (22 * 60 + 30) + (5 * 60 + 1);
         assert_eq!(all.len(), 2 * per_writer);
-        assert!(all.iter().all(|r| r.timestamp >= since && r.timestamp <= until));
+        assert!(all
+            .iter()
+            .all(|r| r.timestamp >= since && r.timestamp <= until));
         let ids: std::collections::HashSet<(String, DateTime<Utc>)> = all
             .iter()
             .map(|r| (r.request_id.clone(), r.timestamp))
@@ -257,15 +256,18 @@ mod tests {
         assert_eq!(ids.len(), all.len(), "no record twice");
         // Within an hour, pod-a's records come before pod-b's, each in time order.
         assert_eq!(all[0].timestamp, since);
-        assert!(all[..22 * 60 + 30].windows(2).all(|w| w[0].timestamp < w[1].timestamp));
+        assert!(all[..22 * 60 + 30]
+            .windows(2)
+            .all(|w| w[0].timestamp < w[1].timestamp));
     }
 
     #[tokio::test]
     async fn a_page_after_a_cursor_starts_at_its_record() {
         let store = store().await;
         let (since, until) = (at(10, 0, 0), at(12, 59, 59));
-        let first: Page<PredictionRecord> =
-            read_page(&store, since, until, None, 1000).await.expect("page");
+        let first: Page<PredictionRecord> = read_page(&store, since, until, None, 1000)
+            .await
+            .expect("page");
         let next = first.next.expect("more");
         assert_eq!(next.line, 400, "line 1000 - 600 of the second file");
         let text = next.encode();
@@ -275,8 +277,9 @@ mod tests {
             .await
             .expect("page");
         assert_eq!(second.records[0].timestamp, at(10, 16, 40));
-        let last: Page<PredictionRecord> =
-            read_page(&store, at(12, 59, 0), until, None, 120).await.expect("page");
+        let last: Page<PredictionRecord> = read_page(&store, at(12, 59, 0), until, None, 120)
+            .await
+            .expect("page");
         assert_eq!(last.records.len(), 120);
         assert!(last.next.is_none(), "exactly the window: no further page");
     }

@@ -13,11 +13,11 @@ use vigil_core::data::schema::{FeatureType, FieldError, FieldProblem, Value};
 use vigil_core::train::pipeline::Encoded;
 use vigil_core::wire::{BatchResponse, PredictResponse};
 
+use crate::columns::{Column, Columns};
 use crate::error::{AppError, Problem};
 use crate::extract::JsonBody;
 use crate::json;
 use crate::parse::{self, ParsedRow, Raw, RowPath};
-use crate::columns::{Column, Columns};
 use crate::record::{PredictionBatch, RequestIds};
 use crate::served::LoadedModel;
 use crate::state::{AppState, OutOfRange};

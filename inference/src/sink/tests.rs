@@ -42,7 +42,9 @@ impl JsonLines for Rows {
 }
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 28, h, m, 0).single().unwrap()
+    Utc.with_ymd_and_hms(2026, 11, 28, h, m, 0)
+        .single()
+        .unwrap()
 }
 
 fn config(flush_records: usize, buffer: usize, when_full: WhenFull) -> SinkConfig {
@@ -80,15 +82,26 @@ async fn every_record_is_written_split_by_hour_with_its_summary() {
         &config(1000, 10_000, WhenFull::Block),
         &metrics,
     );
-    for (rows, t) in [(300, at(10, 50)), (500, at(10, 59)), (7, at(11, 0)), (400, at(11, 30))] {
+    for (rows, t) in [
+        (300, at(10, 50)),
+        (500, at(10, 59)),
+        (7, at(11, 0)),
+        (400, at(11, 30)),
+    ] {
         sink.push(Rows { rows, t }).await.unwrap();
     }
     handle.shutdown().await;
     let files = files(&store, "logs").await;
     let lines: Vec<usize> = files.iter().map(|f| f.1).collect();
     assert_eq!(lines, vec![800, 407], "{files:?}");
-    assert!(files[0].0.starts_with("logs/dt=2026-11-28/hr=10/w-"), "{files:?}");
-    assert!(files[1].0.starts_with("logs/dt=2026-11-28/hr=11/w-"), "{files:?}");
+    assert!(
+        files[0].0.starts_with("logs/dt=2026-11-28/hr=10/w-"),
+        "{files:?}"
+    );
+    assert!(
+        files[1].0.starts_with("logs/dt=2026-11-28/hr=11/w-"),
+        "{files:?}"
+    );
     assert_eq!(
         files[1].2,
         Some(BatchSummary {
@@ -97,9 +110,17 @@ async fn every_record_is_written_split_by_hour_with_its_summary() {
             latest: at(11, 30)
         })
     );
-    let written = metrics.log_records_written.with_label_values(&["predictions"]);
+    let written = metrics
+        .log_records_written
+        .with_label_values(&["predictions"]);
     assert_eq!(written.get(), 1207);
-    assert_eq!(metrics.log_buffer_depth.with_label_values(&["predictions"]).get(), 0);
+    assert_eq!(
+        metrics
+            .log_buffer_depth
+            .with_label_values(&["predictions"])
+            .get(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -115,7 +136,12 @@ async fn a_batch_is_finalised_at_flush_records() {
         &metrics,
     );
     for _ in 0..25 {
-        sink.push(Rows { rows: 10, t: at(10, 0) }).await.unwrap();
+        sink.push(Rows {
+            rows: 10,
+            t: at(10, 0),
+        })
+        .await
+        .unwrap();
     }
     handle.shutdown().await;
     let lines: Vec<usize> = files(&store, "logs").await.iter().map(|f| f.1).collect();
@@ -151,9 +177,16 @@ impl BatchWriter<Rows> for BesideWriter {
         self.slices.push(rows.len());
     }
     fn finish(self: Box<Self>, summary: &BatchSummary) -> Result<Bytes, BatchFileError> {
-        assert_eq!(self.records, summary.records, "every record reached the observer");
+        assert_eq!(
+            self.records, summary.records,
+            "every record reached the observer"
+        );
         assert!(self.slices.iter().all(|n| *n <= 128), "{:?}", self.slices);
-        Ok(Bytes::from(format!("{} records in {} slices", self.records, self.slices.len())))
+        Ok(Bytes::from(format!(
+            "{} records in {} slices",
+            self.records,
+            self.slices.len()
+        )))
     }
 }
 
@@ -175,19 +208,35 @@ async fn files_beside_the_log_see_every_record_in_slices() {
         &config(100_000, 100_000, WhenFull::Block),
         &Metrics::new().unwrap(),
     );
-    sink.push(Rows { rows: 1000, t: at(10, 0) }).await.unwrap();
-    sink.push(Rows { rows: 3, t: at(10, 1) }).await.unwrap();
+    sink.push(Rows {
+        rows: 1000,
+        t: at(10, 0),
+    })
+    .await
+    .unwrap();
+    sink.push(Rows {
+        rows: 3,
+        t: at(10, 1),
+    })
+    .await
+    .unwrap();
     handle.shutdown().await;
     let keys = store.list("").await.unwrap();
     assert_eq!(keys.len(), 2, "{keys:?}");
-    let profile = keys.iter().find(|k| k.starts_with("profiles/dt=2026-11-28/hr=10/w-")).unwrap();
+    let profile = keys
+        .iter()
+        .find(|k| k.starts_with("profiles/dt=2026-11-28/hr=10/w-"))
+        .unwrap();
     let text = store.get(profile).await.unwrap();
     assert_eq!(&text[..], b"1003 records in 9 slices");
     // The same batch name under both prefixes.
     let log = keys.iter().find(|k| k.starts_with("logs/")).unwrap();
     assert_eq!(
-        log.trim_start_matches("logs/").trim_end_matches(".jsonl.gz"),
-        profile.trim_start_matches("profiles/").trim_end_matches(".txt")
+        log.trim_start_matches("logs/")
+            .trim_end_matches(".jsonl.gz"),
+        profile
+            .trim_start_matches("profiles/")
+            .trim_end_matches(".txt")
     );
 }
 
@@ -243,7 +292,12 @@ async fn encoding_a_large_entry_lets_other_tasks_run() {
             }
         })
     };
-    sink.push(Rows { rows: 10_000, t: at(10, 0) }).await.unwrap();
+    sink.push(Rows {
+        rows: 10_000,
+        t: at(10, 0),
+    })
+    .await
+    .unwrap();
     handle.shutdown().await;
     ticker.abort();
     let seen = seen.lock().unwrap().clone();
@@ -260,8 +314,11 @@ async fn encoding_a_large_entry_lets_other_tasks_run() {
 async fn a_full_buffer_blocks_or_drops() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&format!("file://{}", dir.path().display())).unwrap();
-    std::fs::write(dir.path().join("logs"), b"a file, not a directory: every write fails")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("logs"),
+        b"a file, not a directory: every write fails",
+    )
+    .unwrap();
     for when_full in [WhenFull::Block, WhenFull::Drop] {
         let metrics = Metrics::new().unwrap();
         let (sink, handle) = LogSink::start(
@@ -274,16 +331,31 @@ async fn a_full_buffer_blocks_or_drops() {
         );
         // 10 records make a batch the store refuses; the writer retries it, 50 more fill
         // the buffer.
-        for _ in 0..6 {
-            sink.push(Rows { rows: 10, t: at(10, 0) }).await.unwrap();
+        for i in 0..6 {
+            sink.push(Rows {
+                rows: 10,
+                t: at(10, 0),
+            })
+            .await
+            .unwrap();
+            if i == 0 {
+                // The writer takes the first batch (and starts retrying it) before the
+                // rest arrive.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         let next = tokio::time::timeout(
             Duration::from_millis(200),
-            sink.push(Rows { rows: 5, t: at(10, 0) }),
+            sink.push(Rows {
+                rows: 5,
+                t: at(10, 0),
+            }),
         )
         .await;
-        let dropped = metrics.log_records_dropped.with_label_values(&["predictions"]);
+        let dropped = metrics
+            .log_records_dropped
+            .with_label_values(&["predictions"]);
         match when_full {
             WhenFull::Block => assert!(next.is_err(), "a full buffer makes the push wait"),
             WhenFull::Drop => {
@@ -293,9 +365,16 @@ async fn a_full_buffer_blocks_or_drops() {
         }
         assert_eq!(sink.queued(), 50);
         handle.shutdown().await;
-        assert!(dropped.get() >= 60, "lost at the shutdown deadline are counted");
+        assert!(
+            dropped.get() >= 60,
+            "lost at the shutdown deadline are counted"
+        );
         assert!(matches!(
-            sink.push(Rows { rows: 1, t: at(10, 0) }).await,
+            sink.push(Rows {
+                rows: 1,
+                t: at(10, 0)
+            })
+            .await,
             Err(AppError::ShuttingDown)
         ));
     }

@@ -60,6 +60,35 @@ struct OpenBatch<E> {
     summary: BatchSummary,
 }
 
+/// The writer's view of shutdown: until asked to stop, a failing store is retried for
+/// as long as it fails (holding the batch pushes back on handlers); once asked, only
+/// until the deadline. A retry loop watches the stop signal too, so a dead store never
+/// keeps shutdown waiting past `shutdown_timeout`.
+struct Shutdown {
+    stop: oneshot::Receiver<()>,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Shutdown {
+    fn begin(&mut self, timeout: Duration) {
+        if self.deadline.is_none() {
+            self.deadline = Some(tokio::time::Instant::now() + timeout);
+        }
+    }
+
+    /// Waits `pause`, or less if stop is asked meanwhile (then the deadline runs).
+    async fn pause(&mut self, pause: Duration, timeout: Duration) {
+        if self.deadline.is_some() {
+            tokio::time::sleep(pause).await;
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = &mut self.stop => self.begin(timeout),
+        }
+    }
+}
+
 /// Files of a finished batch, in the order they are written.
 struct Finished {
     files: Vec<(String, bytes::Bytes)>,
@@ -103,42 +132,46 @@ impl<E: LogEntry> Writer<E> {
     pub async fn run(
         mut self,
         mut rx: mpsc::UnboundedReceiver<Queued<E>>,
-        mut stop: oneshot::Receiver<()>,
+        stop: oneshot::Receiver<()>,
         flush_interval: Duration,
     ) {
+        let mut shutdown = Shutdown {
+            stop,
+            deadline: None,
+        };
         let mut ticker = tokio::time::interval(flush_interval.max(Duration::from_millis(10)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
-        loop {
+        while shutdown.deadline.is_none() {
             tokio::select! {
                 biased;
-                _ = &mut stop => break,
+                _ = &mut shutdown.stop => break,
                 queued = rx.recv() => {
                     let Some(queued) = queued else { break };
-                    self.add(queued).await;
+                    self.add(queued, &mut shutdown).await;
                     if self.open_records >= self.flush_records {
-                        self.flush(None).await;
+                        self.flush(&mut shutdown).await;
                     }
                 }
-                _ = ticker.tick() => self.flush(None).await,
+                _ = ticker.tick() => self.flush(&mut shutdown).await,
             }
         }
         // Shutdown: take no new entries; write everything accepted.
+        shutdown.begin(self.shutdown_timeout);
         self.space.close();
         rx.close();
-        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         while let Some(queued) = rx.recv().await {
-            self.add(queued).await;
+            self.add(queued, &mut shutdown).await;
             if self.open_records >= self.flush_records {
-                self.flush(Some(deadline)).await;
+                self.flush(&mut shutdown).await;
             }
         }
-        self.flush(Some(deadline)).await;
+        self.flush(&mut shutdown).await;
         tracing::debug!(log = self.name, "log writer stopped");
     }
 
     /// Encodes an entry into the open batch of its hour, a slice of rows at a time.
-    async fn add(&mut self, queued: Queued<E>) {
+    async fn add(&mut self, queued: Queued<E>, shutdown: &mut Shutdown) {
         let entry = &queued.entry;
         let records = entry.records();
         let t = entry.timestamp();
@@ -148,7 +181,7 @@ impl<E: LogEntry> Writer<E> {
             Some(i) => i,
             None => {
                 if self.open.len() == MAX_OPEN_HOURS {
-                    self.flush(None).await;
+                    self.flush(shutdown).await;
                 }
                 self.open.push(OpenBatch {
                     hour,
@@ -188,13 +221,13 @@ impl<E: LogEntry> Writer<E> {
 
     /// Finishes every open batch and writes its files. Retries a failing store with
     /// backoff, holding the batch (so the buffer fills and pushes back); at shutdown,
-    /// only until `deadline`, after which what is left is dropped and counted.
-    async fn flush(&mut self, deadline: Option<tokio::time::Instant>) {
+    /// only until its deadline, after which what is left is dropped and counted.
+    async fn flush(&mut self, shutdown: &mut Shutdown) {
         let open = std::mem::take(&mut self.open);
         self.open_records = 0;
         for batch in open {
             if let Some(finished) = self.finish(batch) {
-                self.write(finished, deadline).await;
+                self.write(finished, shutdown).await;
             }
         }
     }
@@ -237,7 +270,7 @@ impl<E: LogEntry> Writer<E> {
         Some(Finished { files, records })
     }
 
-    async fn write(&mut self, finished: Finished, deadline: Option<tokio::time::Instant>) {
+    async fn write(&mut self, finished: Finished, shutdown: &mut Shutdown) {
         let Finished { files, records } = finished;
         for (key, bytes) in files {
             let mut backoff = Duration::from_millis(100);
@@ -249,8 +282,9 @@ impl<E: LogEntry> Writer<E> {
                     }
                     Err(e) => {
                         self.metrics.errors.inc();
-                        let give_up =
-                            deadline.is_some_and(|d| tokio::time::Instant::now() + backoff > d);
+                        let give_up = shutdown
+                            .deadline
+                            .is_some_and(|d| tokio::time::Instant::now() + backoff > d);
                         if give_up {
                             tracing::error!(log = self.name, key = %key, records, error = %e,
                                 "giving up on a log batch at shutdown; its records are lost");
@@ -260,7 +294,7 @@ impl<E: LogEntry> Writer<E> {
                         }
                         tracing::warn!(log = self.name, key = %key, records, error = %e,
                             retry_in_ms = backoff.as_millis() as u64, "writing a batch file failed; retrying");
-                        tokio::time::sleep(backoff).await;
+                        shutdown.pause(backoff, self.shutdown_timeout).await;
                         backoff = (backoff * 2).min(Duration::from_secs(5));
                     }
                 }
