@@ -63,6 +63,15 @@ pub const MOTO: Tool = Tool {
     probe: &["--help"],
 };
 
+/// A Python with the Open Inference Protocol clients `tritonclient[http]` and `kserve`
+/// (inference/tests/oip_clients.py; `.ci/run` makes the venv).
+pub const OIP_PYTHON: Tool = Tool {
+    command: "python3",
+    require: "OIP_CLIENTS",
+    path_env: "VIGIL_OIP_PYTHON",
+    probe: &["-c", "import tritonclient.http, kserve, numpy"],
+};
+
 /// A PostgreSQL server, reached through [`postgres_uri`] (`.ci/run` starts one).
 pub const POSTGRES: Tool = Tool {
     command: "postgres",
