@@ -185,8 +185,8 @@ fn print_outcome(outcome: &DriftOutcome) {
         a.verdict, a.drift_verdict, a.quality.verdict, a.reference_rows, a.current_rows
     );
     println!(
-        "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8}",
-        "feature", "verdict", "stat", "p adj", "PSI", "JS"
+        "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8} {:>8}",
+        "feature", "verdict", "stat", "p adj", "PSI", "JS", "W/σ"
     );
     let fmt = |v: Option<f64>| match v {
         None => "-".to_string(),
@@ -194,14 +194,20 @@ fn print_outcome(outcome: &DriftOutcome) {
         Some(v) => format!("{v:.4}"),
     };
     for f in &a.features {
+        let verdict = if f.small_sample && f.verdict.is_drift() {
+            format!("{} (small)", f.verdict)
+        } else {
+            f.verdict.to_string()
+        };
         println!(
-            "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8}",
+            "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8} {:>8}",
             f.name,
-            f.verdict.as_str(),
+            verdict,
             fmt(f.statistic),
             fmt(f.p_value_adjusted.or(f.p_value)),
             fmt(f.psi),
-            fmt(f.jensen_shannon)
+            fmt(f.jensen_shannon),
+            fmt(f.wasserstein_normalized)
         );
     }
     if let Some(p) = &a.prediction {
