@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Duration, TimeZone, Utc};
 use vigil_core::data::prediction_log::{batch_key, encode_batch, FEEDBACK_PREFIX, LOGS_PREFIX};
+use vigil_core::data::schema::Value;
 use vigil_core::data::storage::Store;
+use vigil_core::drift::profile::{encode_profile, profile_key, BatchProfiler};
 use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
 use vigil_core::train::artifact::{latest_version, ModelArtifact};
 use vigil_core::train::config::TrainJobConfig;
@@ -195,6 +197,216 @@ async fn scheduled_check_over_a_store_writes_reports_and_a_summary() {
     assert_eq!(a.drifted_features.first().map(String::as_str), Some("age"));
     let performance = a.performance.as_ref().expect("labels were joined");
     assert_eq!(performance.current_labelled, 3000);
+}
+
+/// Writes `logged` as log batches of `size` rows; every batch but those in `without`
+/// also gets the profile a server writes beside it.
+async fn write_batches(
+    store: &Store,
+    model: &ModelArtifact,
+    logged: &[PredictionRecord],
+    size: usize,
+    without: &[usize],
+) {
+    for (seq, chunk) in logged.chunks(size).enumerate() {
+        let key = batch_key(LOGS_PREFIX, chunk[0].timestamp, "pod-a", seq as u64);
+        store.put(&key, encode_batch(chunk)).await.unwrap();
+        if !without.contains(&seq) {
+            let mut profiler = BatchProfiler::new(&model.schema);
+            for r in chunk {
+                profiler.observe_record(r);
+            }
+            let profile = encode_profile(&profiler.finish());
+            store
+                .put(&profile_key(&key).unwrap(), profile)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn config_of(dir: &Path, policy: DriftRules) -> DriftJobConfig {
+    DriftJobConfig {
+        model: Some("adult".into()),
+        storage: vigil_core::data::storage::StorageSpec {
+            uri: dir.display().to_string(),
+            secret_ref: None,
+        },
+        served_version: None,
+        policy,
+    }
+}
+
+#[tokio::test]
+async fn scheduled_check_merges_batch_profiles_like_it_reads_logs() {
+    let (with, without) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let model = train_adult(with.path()).await;
+    copy_dir(&with.path().join("models"), &without.path().join("models"));
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 18, 0, 0)
+        .single()
+        .unwrap();
+    let pool = test_rows(&model.schema);
+    // 5 000 rows over ~42 minutes, the first batch starting before the window: its
+    // profile cannot be used (it covers rows outside), so its log batch is read.
+    let start = now - Duration::hours(6) - Duration::minutes(2);
+    let mut logged = records(&model, &pool.select(&(0..5000).collect::<Vec<_>>()), start);
+    for (i, r) in logged.iter_mut().enumerate().skip(500) {
+        r.timestamp = now - Duration::minutes(40) + Duration::milliseconds(i as i64 * 400);
+    }
+    let labels = ["<=50K", ">50K"];
+    let feedback: Vec<FeedbackRecord> = logged
+        .iter()
+        .step_by(3)
+        .enumerate()
+        .map(|(i, r)| FeedbackRecord {
+            request_id: r.request_id.clone(),
+            label: labels[i % 2].into(),
+            timestamp: now - Duration::minutes(5),
+        })
+        .collect();
+    for dir in [with.path(), without.path()] {
+        let store = Store::open(&dir.display().to_string()).unwrap();
+        let key = batch_key(FEEDBACK_PREFIX, feedback[0].timestamp, "pod-a", 0);
+        store.put(&key, encode_batch(&feedback)).await.unwrap();
+    }
+    // An older server wrote batch 2 without a profile.
+    let store = Store::open(&with.path().display().to_string()).unwrap();
+    write_batches(&store, &model, &logged, 1000, &[2]).await;
+    let plain = Store::open(&without.path().display().to_string()).unwrap();
+    write_batches(&plain, &model, &logged, 1000, &[0, 1, 2, 3, 4]).await;
+
+    let a = check_store(&config_of(with.path(), DriftRules::default()), now, &|_| {})
+        .await
+        .unwrap();
+    let b = check_store(
+        &config_of(without.path(), DriftRules::default()),
+        now,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let current = &a.report.current.description;
+    assert!(
+        current.contains("(3 batch profiles, 2 log batches decoded)"),
+        "{current}"
+    );
+    let (a, b) = (&a.report.assessment, &b.report.assessment);
+    assert_eq!(a.current_rows, 4_760);
+    assert_eq!(
+        (a.current_rows, a.verdict, a.drift_verdict),
+        (b.current_rows, b.verdict, b.drift_verdict)
+    );
+    for (x, y) in a.features.iter().zip(&b.features) {
+        assert_eq!(
+            (x.verdict, x.current_count),
+            (y.verdict, y.current_count),
+            "{}",
+            x.name
+        );
+        assert_eq!(x.current_missing_rate, y.current_missing_rate);
+        match x.sketch_cdf_error {
+            None => assert_eq!((x.statistic, x.psi), (y.statistic, y.psi), "{}", x.name),
+            Some(bound) => assert!(
+                (x.statistic.unwrap() - y.statistic.unwrap()).abs() <= bound,
+                "{}",
+                x.name
+            ),
+        }
+    }
+    let (pa, pb) = (
+        a.performance.as_ref().unwrap(),
+        b.performance.as_ref().unwrap(),
+    );
+    assert_eq!(
+        (pa.current_labelled, pa.current_accuracy),
+        (pb.current_labelled, pb.current_accuracy)
+    );
+    assert_eq!(a.quality, b.quality);
+}
+
+#[tokio::test]
+async fn a_decision_that_could_flip_within_the_bounds_is_computed_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_adult(dir.path()).await;
+    let store = Store::open(&dir.path().display().to_string()).unwrap();
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 18, 0, 0)
+        .single()
+        .unwrap();
+    let pool = test_rows(&model.schema);
+    let mut logged = records(
+        &model,
+        &pool.select(&(0..12_000).collect::<Vec<_>>()),
+        now - Duration::hours(2),
+    );
+    for r in &mut logged {
+        if let Some(Value::Number(x)) = r.features.get_mut("fnlwgt") {
+            *x = (*x * 1.15).round();
+        }
+    }
+    // 4 000-row batches: too many distinct fnlwgt values for exact counts, so KLL.
+    write_batches(&store, &model, &logged, 4_000, &[]).await;
+    // The exact D of fnlwgt, from a check over the logs alone.
+    let logs_only = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("models"), &logs_only.path().join("models"));
+    let plain = Store::open(&logs_only.path().display().to_string()).unwrap();
+    write_batches(&plain, &model, &logged, 4_000, &[0, 1, 2]).await;
+    let exact = check_store(
+        &config_of(logs_only.path(), DriftRules::default()),
+        now,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let fnlwgt = |a: &vigil_core::drift::Assessment| {
+        a.features
+            .iter()
+            .find(|f| f.name == "fnlwgt")
+            .unwrap()
+            .clone()
+    };
+    let d = fnlwgt(&exact.report.assessment).statistic.unwrap();
+    // A policy whose only effect floor is that D: on the sketch, the decision could go
+    // either way, so it is taken on the exact values.
+    let mut policy = DriftRules::default();
+    policy.tests.effect_size.ks_statistic = d;
+    policy.tests.effect_size.jensen_shannon = 1.0;
+    policy.tests.effect_size.wasserstein = 100.0;
+    policy.tests.psi.warning = 50.0;
+    policy.tests.psi.critical = 100.0;
+    let merged = check_store(&config_of(dir.path(), policy.clone()), now, &|_| {})
+        .await
+        .unwrap();
+    let exact = check_store(&config_of(logs_only.path(), policy), now, &|_| {})
+        .await
+        .unwrap();
+    let (m, e) = (&merged.report.assessment, &exact.report.assessment);
+    assert!(
+        m.recomputed_exactly.contains(&"fnlwgt".to_string()),
+        "{:?}",
+        m.recomputed_exactly
+    );
+    assert!(e.recomputed_exactly.is_empty());
+    assert_eq!(fnlwgt(m).verdict, Verdict::Warning, "{}", fnlwgt(m).rule);
+    assert_eq!(
+        (fnlwgt(m).verdict, fnlwgt(m).statistic),
+        (fnlwgt(e).verdict, fnlwgt(e).statistic)
+    );
+    assert_eq!(fnlwgt(m).sketch_cdf_error, None);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 #[tokio::test]

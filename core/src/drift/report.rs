@@ -123,6 +123,9 @@ pub struct PredictionDrift {
     pub class_jensen_shannon: Option<f64>,
     pub score: ScoreKind,
     pub score_ks: Option<f64>,
+    /// Bound on the score's KS D error when its sketches are not exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_sketch_cdf_error: Option<f64>,
     pub score_p_value: Option<f64>,
     pub score_psi: Option<f64>,
     pub reference_class_share: Vec<f64>,
@@ -166,6 +169,10 @@ pub struct Assessment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance: Option<PerformanceDrift>,
     pub quality: QualityReport,
+    /// Features (and `(score)`) whose verdict could have flipped within the sketches'
+    /// bounds, so they were computed again from the exact values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recomputed_exactly: Vec<String>,
 }
 
 /// Whether a failed quality check breaks the data pipeline (`hard`) or only

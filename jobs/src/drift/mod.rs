@@ -15,6 +15,7 @@
 mod adhoc;
 mod files;
 mod scheduled;
+pub mod window;
 
 use std::path::Path;
 

@@ -1,25 +1,29 @@
 //! Scheduled mode: the served version's reference sample against the last window of
 //! prediction logs, with the `/feedback` labels joined by request id. The window is
-//! streamed batch by batch into bounded sketches (memory does not grow with it); the
-//! report goes to `reports/drift/<timestamp>.json` and `.html` in the store.
+//! the merge of the batch profiles written at serving time, with a fallback to the log
+//! for batches without one ([`super::window`]); memory does not grow with it. A
+//! decision that could flip within the sketches' bounds is computed again from the
+//! exact values. The report goes to `reports/drift/<timestamp>.json` and `.html`.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use vigil_core::data::prediction_log::{decode_batch, list_batches, read_window, LOGS_PREFIX};
+use vigil_core::data::prediction_log::{read_window, LOGS_PREFIX};
 use vigil_core::data::schema::FeatureSchema;
 use vigil_core::data::storage::Store;
-use vigil_core::drift::profile::{LabelProfile, PredictionProfile, WindowProfile};
+use vigil_core::drift::assess::unstable;
+use vigil_core::drift::profile::WindowProfile;
 use vigil_core::drift::quality::QualityContext;
 use vigil_core::drift::report::{
-    CheckMode, DataSource, DriftReport, DriftSummary, DRIFT_REPORTS_PREFIX, REPORT_FORMAT_VERSION,
+    Assessment, CheckMode, DataSource, DriftReport, DriftSummary, DRIFT_REPORTS_PREFIX,
+    REPORT_FORMAT_VERSION,
 };
-use vigil_core::drift::sketch::IdSampler;
-use vigil_core::drift::{assess, AssessOptions, DriftJobConfig};
+use vigil_core::drift::{assess, AssessOptions, DriftJobConfig, DriftRules};
 use vigil_core::train::artifact::{self, ModelArtifact};
-use vigil_core::wire::{FeedbackRecord, PredictionRecord};
+use vigil_core::wire::FeedbackRecord;
 
+use super::window::{self, Labels, Span};
 use super::{report_stem, DriftError, DriftOutcome, Stage};
 use crate::html;
 use crate::laps::Laps;
@@ -43,7 +47,11 @@ pub async fn check_store(
 
     progress(Stage::ReadWindow);
     let (since, until) = (now - policy.window.to_chrono(), now);
-    let current = read_current(&store, &model.schema, since, until).await?;
+    let span = Span { since, until };
+    let labels = read_labels(&store, &model.schema, span).await?;
+    let (keys, profiles) = window::batch_keys(&store, span).await?;
+    let (current, sources) =
+        window::read_window(&store, &model.schema, span, &keys, &profiles, &labels).await?;
     laps.lap("readWindow");
 
     progress(Stage::Assess);
@@ -51,14 +59,13 @@ pub async fn check_store(
         now: Some(now),
         window: Some((since, until)),
     };
-    let assessment = assess(
-        &model.schema,
-        policy,
-        &reference,
-        &current,
-        &context,
-        &AssessOptions::default(),
-    );
+    let exact = ExactSource {
+        store: &store,
+        span,
+        keys: &keys,
+    };
+    let assessment =
+        assess_exactly(&model.schema, policy, &reference, current, &context, exact).await?;
     laps.lap("assess");
 
     progress(Stage::WriteReport);
@@ -79,12 +86,14 @@ pub async fn check_store(
         },
         current: DataSource {
             description: format!(
-                "{} from {} to {}",
+                "{} from {} to {} ({} batch profiles, {} log batches decoded)",
                 store.uri_of(LOGS_PREFIX),
                 since.format("%Y-%m-%dT%H:%M:%SZ"),
-                until.format("%Y-%m-%dT%H:%M:%SZ")
+                until.format("%Y-%m-%dT%H:%M:%SZ"),
+                sources.from_profiles,
+                sources.from_log
             ),
-            rows: current.rows,
+            rows: assessment.current_rows,
         },
         window: Some((since, until)),
         policy: policy.clone(),
@@ -122,45 +131,76 @@ async fn load_reference(
     Ok((model, reference))
 }
 
-/// The profile of the logged predictions in `[since, until]`, batch by batch, with the
-/// labels that arrived for them.
-async fn read_current(
+/// The labels that arrived in the window, by request-id hash.
+async fn read_labels(
     store: &Store,
     schema: &FeatureSchema,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<WindowProfile, DriftError> {
-    let labels: HashMap<String, String> = read_window::<FeedbackRecord>(store, since, until)
-        .await
-        .map_err(DriftError::LogsUnavailable)?
-        .into_iter()
-        .map(|f| (f.request_id, f.label))
-        .collect();
-    let mut current = WindowProfile::new(schema);
-    current.ids = Some(IdSampler::default());
-    current.predictions = Some(PredictionProfile::new(schema.target.classes.len()));
-    if !labels.is_empty() {
-        current.labels = Some(LabelProfile::default());
-    }
-    let keys = list_batches(store, LOGS_PREFIX, since, until)
-        .await
-        .map_err(|e| DriftError::LogsUnavailable(e.into()))?;
-    for key in keys {
-        let bytes = store
-            .get(&key)
+    span: Span,
+) -> Result<Labels, DriftError> {
+    let feedback: HashMap<String, String> =
+        read_window::<FeedbackRecord>(store, span.since, span.until)
             .await
-            .map_err(|e| DriftError::LogsUnavailable(e.into()))?;
-        let batch: Vec<PredictionRecord> =
-            decode_batch(&bytes, &store.uri_of(&key)).map_err(DriftError::LogsUnavailable)?;
-        for record in batch
-            .iter()
-            .filter(|r| r.timestamp >= since && r.timestamp <= until)
-        {
-            let label = labels.get(&record.request_id).map(String::as_str);
-            current.observe_record(schema, record, label);
-        }
+            .map_err(DriftError::LogsUnavailable)?
+            .into_iter()
+            .map(|f| (f.request_id, f.label))
+            .collect();
+    Ok(window::label_index(schema, &feedback))
+}
+
+/// Where the window's exact values are read from when a sketch is not enough.
+#[derive(Clone, Copy)]
+pub(super) struct ExactSource<'a> {
+    pub store: &'a Store,
+    pub span: Span,
+    pub keys: &'a [String],
+}
+
+/// The assessment, with every decision that could flip within the sketches' bounds
+/// computed again from the exact values of the window's log.
+pub(super) async fn assess_exactly(
+    schema: &FeatureSchema,
+    policy: &DriftRules,
+    reference: &WindowProfile,
+    mut current: WindowProfile,
+    context: &QualityContext,
+    exact: ExactSource<'_>,
+) -> Result<Assessment, DriftError> {
+    let options = AssessOptions::default();
+    let first = assess(schema, policy, reference, &current, context, &options);
+    let flip = unstable(
+        schema,
+        policy,
+        reference,
+        &current,
+        &first,
+        options.pvalue_mode,
+    );
+    if flip.is_empty() {
+        return Ok(first);
     }
-    Ok(current)
+    tracing::info!(features = ?flip.features, score = flip.score,
+        "decisions could flip within the sketches' bounds; reading their exact values");
+    let (columns, score) = window::exact_columns(
+        exact.store,
+        schema,
+        exact.span,
+        exact.keys,
+        &flip.features,
+        flip.score,
+    )
+    .await?;
+    let mut names = Vec::new();
+    for (&i, column) in flip.features.iter().zip(columns) {
+        current.columns[i].numeric = column;
+        names.push(schema.features[i].name.clone());
+    }
+    if let (Some(score), Some(predictions)) = (score, current.predictions.as_mut()) {
+        predictions.score = score;
+        names.push("(score)".to_string());
+    }
+    let mut assessment = assess(schema, policy, reference, &current, context, &options);
+    assessment.recomputed_exactly = names;
+    Ok(assessment)
 }
 
 /// Writes the JSON and HTML reports into the store.

@@ -31,10 +31,13 @@
 //! One module per kind of drift: [`features`], [`outputs`] (predictions and
 //! performance); [`rule`] turns evidence into a verdict; [`histogram`] draws the bars.
 
+mod bounds;
 mod features;
 mod histogram;
 mod outputs;
 mod rule;
+
+pub use bounds::{unstable, Unstable};
 
 use crate::data::schema::FeatureSchema;
 use crate::stats::{Correction, PValueMode};
@@ -121,6 +124,7 @@ pub fn assess(
         prediction,
         performance,
         quality,
+        recomputed_exactly: Vec::new(),
     }
 }
 

@@ -40,6 +40,7 @@ pub(super) fn compare_predictions(
         class_jensen_shannon: None,
         score,
         score_ks: None,
+        score_sketch_cdf_error: None,
         score_p_value: None,
         score_psi: None,
         reference_class_share: share(&reference.class_counts, n1),
@@ -118,6 +119,8 @@ fn score_drift(
     };
     let (d, p, _) = ks_pvalue(s1 as usize, s2 as usize, d, mode);
     out.score_ks = Some(d);
+    let error = reference.score.cdf_error() + current.score.cdf_error();
+    out.score_sketch_cdf_error = (error > 0.0).then_some(error);
     out.score_p_value = Some(p);
     let edges = quantile_bin_edges_from_counts(&r, rules.tests.psi.bins);
     out.score_psi = psi_from_counts(

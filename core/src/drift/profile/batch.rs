@@ -66,16 +66,21 @@ pub struct BatchProfiler<'s> {
 }
 
 impl<'s> BatchProfiler<'s> {
+    /// A profiler as the server uses it: [`BATCH_MAX_DISTINCT`] exact values a column.
     pub fn new(schema: &'s FeatureSchema) -> Self {
+        BatchProfiler::with_max_distinct(schema, BATCH_MAX_DISTINCT)
+    }
+
+    /// A profiler keeping up to `max_distinct` exact values a numeric column.
+    pub fn with_max_distinct(schema: &'s FeatureSchema, max_distinct: usize) -> Self {
         let mut profile = WindowProfile::new(schema);
         profile.columns = schema
             .features
             .iter()
-            .map(|f| ColumnProfile::with_max_distinct(f, BATCH_MAX_DISTINCT))
+            .map(|f| ColumnProfile::with_max_distinct(f, max_distinct))
             .collect();
         let mut predictions = PredictionProfile::new(schema.target.classes.len());
-        predictions.score =
-            super::super::sketch::NumericSketch::with_max_distinct(BATCH_MAX_DISTINCT);
+        predictions.score = super::super::sketch::NumericSketch::with_max_distinct(max_distinct);
         profile.predictions = Some(predictions);
         profile.ids = Some(IdSampler::default());
         BatchProfiler {

@@ -30,7 +30,7 @@ use crate::data::schema::{FeatureSchema, FeatureType};
 
 use super::super::sketch::{kll, CategoryCounts, IdSampler, KllError, Moments, NumericSketch};
 use super::batch::BatchProfile;
-use super::{ColumnProfile, PredictionProfile, WindowProfile};
+use super::{ColumnProfile, LabelProfile, PredictionProfile, WindowProfile};
 
 /// Bumped on incompatible changes of the file.
 pub const PROFILE_FORMAT_VERSION: u32 = 1;
@@ -71,7 +71,33 @@ struct FileV1 {
     columns: Vec<ColumnV1>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     predictions: Option<PredictionsV1>,
-    requests: RequestsV1,
+    /// Per row (a batch): request-id hashes and predicted classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    requests: Option<RequestsV1>,
+    /// A partial of many batches: the id sampler instead of the rows' hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ids: Option<IdsV1>,
+    /// A partial: the labels joined so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    labels: Option<LabelsV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdsV1 {
+    /// As a string: JSON numbers lose the low bits of a u64 in many readers.
+    threshold: String,
+    rows: u64,
+    hashes: String,
+    counts: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LabelsV1 {
+    labelled: u64,
+    correct: u64,
+    unknown_labels: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -160,11 +186,24 @@ fn numeric_v1(sketch: &NumericSketch) -> NumericV1 {
     }
 }
 
-/// The file of a batch profile.
+fn ids_v1(ids: &IdSampler) -> IdsV1 {
+    let (threshold, kept) = ids.parts();
+    let (hashes, counts): (Vec<u64>, Vec<u32>) = kept.unzip();
+    IdsV1 {
+        threshold: threshold.to_string(),
+        rows: ids.rows(),
+        hashes: le_bytes(&hashes, u64::to_le_bytes),
+        counts: le_bytes(&counts, u32::to_le_bytes),
+    }
+}
+
+/// The file of a batch profile, or of a partial (no per-row requests: its id sampler
+/// and joined labels instead).
 pub fn encode_profile(batch: &BatchProfile) -> Bytes {
     let p = &batch.profile;
     let hashes: Vec<u64> = batch.requests.iter().map(|r| r.0).collect();
     let classes: Vec<u16> = batch.requests.iter().map(|r| r.1).collect();
+    let partial = batch.requests.is_empty() && p.rows > 0;
     let file = FileV1 {
         format: FORMAT.into(),
         version: PROFILE_FORMAT_VERSION,
@@ -198,10 +237,16 @@ pub fn encode_profile(batch: &BatchProfile) -> Bytes {
             unknown_classes: pr.unknown_classes,
             score: numeric_v1(&pr.score),
         }),
-        requests: RequestsV1 {
+        requests: (!partial).then(|| RequestsV1 {
             hashes: le_bytes(&hashes, u64::to_le_bytes),
             classes: le_bytes(&classes, u16::to_le_bytes),
-        },
+        }),
+        ids: p.ids.as_ref().filter(|_| partial).map(ids_v1),
+        labels: p.labels.as_ref().map(|l| LabelsV1 {
+            labelled: l.labelled,
+            correct: l.correct,
+            unknown_labels: l.unknown_labels,
+        }),
     };
     let json = serde_json::to_vec(&file).unwrap_or_default();
     let mut encoder = flate2::write::GzEncoder::new(
@@ -236,9 +281,12 @@ pub fn decode_profile(bytes: &[u8], uri: &str) -> Result<BatchProfile, ProfileEr
     from_file(file).map_err(corrupt)
 }
 
-fn from_file(file: FileV1) -> Result<BatchProfile, String> {
-    let hashes = unb64(&file.requests.hashes, u64::from_le_bytes)?;
-    let classes = unb64(&file.requests.classes, u16::from_le_bytes)?;
+fn requests_from(file: &FileV1) -> Result<Vec<(u64, u16)>, String> {
+    let Some(requests) = &file.requests else {
+        return Ok(Vec::new());
+    };
+    let hashes = unb64(&requests.hashes, u64::from_le_bytes)?;
+    let classes = unb64(&requests.classes, u16::from_le_bytes)?;
     if hashes.len() != classes.len() || hashes.len() as u64 != file.rows {
         return Err(format!(
             "{} rows, {} request hashes, {} classes",
@@ -247,10 +295,42 @@ fn from_file(file: FileV1) -> Result<BatchProfile, String> {
             classes.len()
         ));
     }
-    let mut ids = IdSampler::default();
-    for &h in &hashes {
-        ids.add_hash(h, 1);
+    Ok(hashes.into_iter().zip(classes).collect())
+}
+
+fn ids_from(ids: &IdsV1) -> Result<IdSampler, String> {
+    let threshold: u64 = ids
+        .threshold
+        .parse()
+        .map_err(|e| format!("ids threshold: {e}"))?;
+    let hashes = unb64(&ids.hashes, u64::from_le_bytes)?;
+    let counts = unb64(&ids.counts, u32::from_le_bytes)?;
+    if hashes.len() != counts.len() {
+        return Err(format!(
+            "{} id hashes, {} counts",
+            hashes.len(),
+            counts.len()
+        ));
     }
+    Ok(IdSampler::from_parts(
+        threshold,
+        ids.rows,
+        hashes.into_iter().zip(counts),
+    ))
+}
+
+fn from_file(file: FileV1) -> Result<BatchProfile, String> {
+    let requests = requests_from(&file)?;
+    let ids = match &file.ids {
+        Some(ids) => ids_from(ids)?,
+        None => {
+            let mut ids = IdSampler::default();
+            for &(h, _) in &requests {
+                ids.add_hash(h, 1);
+            }
+            ids
+        }
+    };
     let columns = file
         .columns
         .into_iter()
@@ -270,12 +350,16 @@ fn from_file(file: FileV1) -> Result<BatchProfile, String> {
             rows: file.rows,
             columns,
             predictions,
-            labels: None,
+            labels: file.labels.map(|l| LabelProfile {
+                labelled: l.labelled,
+                correct: l.correct,
+                unknown_labels: l.unknown_labels,
+            }),
             ids: Some(ids),
             first_seen: file.first_seen,
             last_seen: file.last_seen,
         },
-        requests: hashes.into_iter().zip(classes).collect(),
+        requests,
     })
 }
 
