@@ -8,6 +8,7 @@ mod demo_cmd;
 mod drift_cmd;
 mod inject_cmd;
 mod operator_cmd;
+mod performance_cmd;
 mod progress;
 mod serve_cmd;
 mod telemetry;
@@ -41,6 +42,8 @@ enum Command {
     Serve(serve_cmd::ServeArgs),
     /// Check live traffic (or two datasets) for drift and data-quality problems.
     Drift(drift_cmd::DriftArgs),
+    /// Estimated (CBPE) and realized performance of any model's scores, per chunk.
+    Performance(performance_cmd::PerformanceArgs),
     /// Turn a dataset into request traffic with a chosen kind of drift.
     Inject(inject_cmd::InjectArgs),
     /// The whole loop on Adult, no cluster: train, serve, check, drift, retrain.
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve_cmd::run(args).await,
             Command::Drift(args) => drift_cmd::run(args).await,
             Command::Inject(args) => inject_cmd::run(args).await,
+            Command::Performance(args) => performance_cmd::run(args).await,
             Command::Demo(args) => demo_cmd::run(args).await,
             Command::Operator(args) => operator_cmd::run(args).await,
             Command::Crd => match vigil_operator::crdgen::all_crds_yaml() {

@@ -11,6 +11,7 @@
 
 pub mod data;
 pub mod drift;
+pub mod performance;
 pub mod span;
 pub mod stats;
 pub mod text;

@@ -8,6 +8,8 @@ pub mod html;
 pub mod inject;
 pub mod labelled;
 mod laps;
+pub mod performance;
+pub mod performance_html;
 pub mod termination;
 pub mod train;
 pub mod trials;

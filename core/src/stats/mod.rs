@@ -51,6 +51,8 @@ pub use psi::{
     PSI_DEFAULT_EPSILON,
 };
 pub use special::{chi2_sf, gammaincc};
+// NumPy's summation order, for other modules that must match NumPy (performance).
+pub(crate) use sum::pairwise_sum;
 
 #[cfg(test)]
 mod tests {
