@@ -498,6 +498,76 @@ fn adhoc_check_of_two_files_writes_json_and_html() {
     );
 }
 
+#[test]
+fn adhoc_files_stream_in_chunks_like_they_parse_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema: vigil_core::data::schema::FeatureSchema = serde_yaml::from_str(
+        "target: {name: y, classes: [a, b]}\nfeatures:\n  - {name: x, type: numeric, max: 900}\n  - {name: c, type: categorical, nullable: true}\n",
+    )
+    .unwrap();
+    // ~9 MB: three chunks; quoted cells with commas and newlines; empty and bad cells.
+    let mut csv = String::from("request_id,x,c,y\n");
+    for i in 0..300_000 {
+        let c = match i % 7 {
+            0 => "\"multi\nline, quoted\"".to_string(),
+            1 => String::new(),
+            k => format!("c{k}"),
+        };
+        let x = if i % 101 == 0 {
+            "oops".to_string()
+        } else {
+            format!("{}", (i * 37) % 1000)
+        };
+        csv.push_str(&format!("r{},{x},{c},a\n", i % 250_000));
+    }
+    let path = dir.path().join("big.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, csv.as_bytes()).unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let streamed = vigil_jobs::drift::profile_file(&path, &schema, None, 2).unwrap();
+    let table = vigil_core::data::dataset::RawTable::parse(
+        csv.as_bytes(),
+        vigil_core::data::dataset::DataFormat::Csv,
+    )
+    .unwrap();
+    let mut whole = vigil_core::drift::WindowProfile::new(&schema);
+    whole.rows = table.n_rows() as u64;
+    for (column, spec) in whole.columns.iter_mut().zip(&schema.features) {
+        for cell in table.column(&spec.name).unwrap() {
+            column.observe_text(spec, cell.as_deref());
+        }
+    }
+    assert_eq!(streamed.rows, 300_000);
+    for (a, b) in streamed.columns.iter().zip(&whole.columns) {
+        assert_eq!(
+            (a.rows, a.missing, a.parse_errors, a.out_of_range),
+            (b.rows, b.missing, b.parse_errors, b.out_of_range)
+        );
+        assert_eq!(a.numeric.sorted(), b.numeric.sorted());
+        let sorted = |p: &vigil_core::drift::ColumnProfile| {
+            let mut c: Vec<(String, u64)> = p
+                .categories
+                .iter()
+                .map(|(k, n)| (k.to_string(), n))
+                .collect();
+            c.sort();
+            c
+        };
+        assert_eq!(sorted(a), sorted(b));
+    }
+    let ids = streamed.ids.as_ref().unwrap();
+    assert!((ids.duplicate_rate() - 50_000.0 / 300_000.0).abs() < 1e-9);
+
+    std::fs::write(dir.path().join("ragged.csv"), "x,c\n1,a\n2,b,extra\n").unwrap();
+    let err = vigil_jobs::drift::profile_file(&dir.path().join("ragged.csv"), &schema, None, 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ragged.csv") && err.contains("line 3"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn detection_trials_reduced_and_seeded() {
     let dir = tempfile::tempdir().unwrap();
