@@ -569,6 +569,198 @@ fn adhoc_files_stream_in_chunks_like_they_parse_whole() {
 }
 
 #[tokio::test]
+async fn parquet_logs_and_profiles_read_in_pyarrow_duckdb_and_datasketches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().display().to_string()).unwrap();
+    let schema: vigil_core::data::schema::FeatureSchema = serde_yaml::from_str(
+        "target: {name: y, classes: [no, yes]}\nfeatures:\n  - {name: age, type: numeric}\n  - {name: income, type: numeric}\n  - {name: colour, type: categorical, nullable: true}\n",
+    )
+    .unwrap();
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 28, 16, 58, 0)
+        .single()
+        .unwrap();
+    let rows: Vec<PredictionRecord> = (0..9_000)
+        .map(|i| PredictionRecord {
+            request_id: format!("r{i}"),
+            timestamp: start + Duration::milliseconds(i * 40),
+            model_version: "v1".into(),
+            features: [
+                ("age".to_string(), Value::Number((20 + i % 50) as f64)),
+                (
+                    "income".to_string(),
+                    Value::Number(1000.0 + (i * 7919 % 9000) as f64 / 7.0),
+                ),
+                (
+                    "colour".to_string(),
+                    if i % 10 == 0 {
+                        Value::Missing
+                    } else {
+                        Value::Category(["red", "blue"][i as usize % 2].into())
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            predicted_class: ["no", "yes"][i as usize % 2].into(),
+            probabilities: vec![0.75, 0.25],
+            latency_us: 90,
+        })
+        .collect();
+    let mut profile_path = None;
+    for (seq, chunk) in rows.chunks(3_000).enumerate() {
+        let key = format!(
+            "logs/dt={}/hr={}/pod-a-{seq:012}.parquet",
+            chunk[0].timestamp.format("%Y-%m-%d"),
+            chunk[0].timestamp.format("%H")
+        );
+        let mut batch = vigil_core::data::parquet_log::ParquetBatch::new(&schema);
+        let mut profiler = BatchProfiler::new(&schema);
+        for r in chunk {
+            batch.add_record(r);
+            profiler.observe_record(r);
+        }
+        store.put(&key, batch.finish().unwrap()).await.unwrap();
+        let profile = profile_key(&key).unwrap();
+        store
+            .put(&profile, encode_profile(&profiler.finish()))
+            .await
+            .unwrap();
+        profile_path.get_or_insert(dir.path().join(profile));
+    }
+    let Some(python) = vigil_testkit::DATA_PYTHON.find() else {
+        return;
+    };
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/read_logs.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(dir.path())
+        .arg(profile_path.unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arrow = &read["arrow"];
+    assert_eq!(arrow["rows"], 9_000);
+    assert_eq!(arrow["timestamp_type"], "timestamp[us, tz=UTC]");
+    assert_eq!(arrow["first_age"], 20.0);
+    assert_eq!(
+        arrow["first_probabilities"],
+        serde_json::json!([0.75, 0.25])
+    );
+    assert_eq!(arrow["hours"], serde_json::json!(["16", "17"]));
+    for column in [
+        "request_id",
+        "timestamp",
+        "model_version",
+        "features",
+        "predicted_class",
+        "probabilities",
+        "latency_us",
+        "dt",
+        "hr",
+    ] {
+        assert!(
+            arrow["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == column),
+            "{column}"
+        );
+    }
+    let duck = &read["duckdb"];
+    assert_eq!(duck["rows"], 9_000);
+    assert_eq!(duck["missing_colour"], 900);
+    assert_eq!(duck["classes"], 2);
+    let mean_age = rows
+        .iter()
+        .map(|r| match r.features["age"] {
+            Value::Number(x) => x,
+            _ => 0.0,
+        })
+        .sum::<f64>()
+        / 9_000.0;
+    assert!((duck["mean_age"].as_f64().unwrap() - mean_age).abs() < 1e-9);
+    let kll = &read["kll"];
+    assert_eq!(kll["column"], "income");
+    assert_eq!(kll["n"], 3_000);
+    let incomes: Vec<f64> = rows[..3_000]
+        .iter()
+        .map(|r| match r.features["income"] {
+            Value::Number(x) => x,
+            _ => 0.0,
+        })
+        .collect();
+    let (min, max) = incomes
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert_eq!(
+        (kll["min"].as_f64().unwrap(), kll["max"].as_f64().unwrap()),
+        (min, max)
+    );
+    let mut sorted = incomes.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = kll["median"].as_f64().unwrap();
+    let rank = sorted.partition_point(|x| *x <= median) as f64 / 3_000.0;
+    assert!(
+        (rank - 0.5).abs() <= kll["rank_error"].as_f64().unwrap() + 1.0 / 3_000.0,
+        "rank {rank}"
+    );
+}
+
+#[tokio::test]
+async fn scheduled_check_reads_parquet_log_batches() {
+    let (parquet, jsonl) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let model = train_adult(parquet.path()).await;
+    copy_dir(&parquet.path().join("models"), &jsonl.path().join("models"));
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 18, 0, 0)
+        .single()
+        .unwrap();
+    let pool = test_rows(&model.schema);
+    let logged = records(
+        &model,
+        &pool.select(&(0..2500).collect::<Vec<_>>()),
+        now - Duration::hours(1),
+    );
+    let store = Store::open(&parquet.path().display().to_string()).unwrap();
+    for (seq, chunk) in logged.chunks(1000).enumerate() {
+        let key = batch_key(LOGS_PREFIX, chunk[0].timestamp, "pod-a", seq as u64)
+            .replace(".jsonl.gz", ".parquet");
+        let mut batch = vigil_core::data::parquet_log::ParquetBatch::new(&model.schema);
+        for r in chunk {
+            batch.add_record(r);
+        }
+        store.put(&key, batch.finish().unwrap()).await.unwrap();
+    }
+    let plain = Store::open(&jsonl.path().display().to_string()).unwrap();
+    write_batches(&plain, &model, &logged, 1000, &[0, 1, 2]).await;
+    let a = check_store(
+        &config_of(parquet.path(), DriftRules::default()),
+        now,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let b = check_store(
+        &config_of(jsonl.path(), DriftRules::default()),
+        now,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let (a, b) = (&a.report.assessment, &b.report.assessment);
+    assert_eq!(a.current_rows, 2500);
+    assert_eq!(a.features, b.features);
+    assert_eq!(a.quality, b.quality);
+}
+
+#[tokio::test]
 async fn detection_trials_reduced_and_seeded() {
     let dir = tempfile::tempdir().unwrap();
     let setup = trials::setup_adult(&adult(), dir.path()).await.unwrap();
