@@ -326,6 +326,80 @@ async fn scheduled_check_merges_batch_profiles_like_it_reads_logs() {
 }
 
 #[tokio::test]
+async fn shards_of_a_window_merge_into_the_one_pod_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_adult(dir.path()).await;
+    let store = Store::open(&dir.path().display().to_string()).unwrap();
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 18, 0, 0)
+        .single()
+        .unwrap();
+    let pool = test_rows(&model.schema);
+    let mut logged = records(
+        &model,
+        &pool.select(&(0..7000).collect::<Vec<_>>()),
+        now - Duration::hours(3),
+    );
+    // Some duplicate ids across batches, and labels for every fourth row.
+    for i in (0..7000).step_by(97) {
+        logged[i].request_id = "dup".into();
+    }
+    write_batches(&store, &model, &logged, 900, &[3]).await;
+    let feedback: Vec<FeedbackRecord> = logged
+        .iter()
+        .step_by(4)
+        .map(|r| FeedbackRecord {
+            request_id: r.request_id.clone(),
+            label: "<=50K".into(),
+            timestamp: now - Duration::minutes(1),
+        })
+        .collect();
+    let key = batch_key(FEEDBACK_PREFIX, feedback[0].timestamp, "pod-a", 0);
+    store.put(&key, encode_batch(&feedback)).await.unwrap();
+    let config = config_of(dir.path(), DriftRules::default());
+
+    let whole = check_store(&config, now, &|_| {}).await.unwrap();
+    for index in 0..3 {
+        let shard = vigil_jobs::drift::Shard::new(index, 3).unwrap();
+        let done = vigil_jobs::drift::check_shard(&config, now, shard, &|_| {})
+            .await
+            .unwrap();
+        assert!(done.partial_uri.ends_with(&format!(
+            "partials/20261128T180000Z/{index}-of-3.profile.json.gz"
+        )));
+        assert!(done.batches >= 2, "{done:?}");
+    }
+    let merged = vigil_jobs::drift::merge_shards(&config, now, 3, &|_| {})
+        .await
+        .unwrap();
+    let (a, b) = (&whole.report.assessment, &merged.report.assessment);
+    assert_eq!(a.current_rows, 7000);
+    assert_eq!((a.verdict, a.drift_verdict), (b.verdict, b.drift_verdict));
+    assert_eq!(a.features, b.features);
+    // The score's KLL sketches were merged in another order: within their bound.
+    let (pa, pb) = (
+        a.prediction.as_ref().unwrap(),
+        b.prediction.as_ref().unwrap(),
+    );
+    assert_eq!((pa.verdict, pa.class_chi2), (pb.verdict, pb.class_chi2));
+    let bound = pa.score_sketch_cdf_error.unwrap();
+    assert!((pa.score_ks.unwrap() - pb.score_ks.unwrap()).abs() <= 2.0 * bound);
+    assert_eq!(a.performance, b.performance);
+    assert_eq!(a.quality, b.quality);
+    assert!(merged
+        .report
+        .current
+        .description
+        .contains("3 shard partials"));
+
+    let err = vigil_jobs::drift::merge_shards(&config, now, 4, &|_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("0-of-4"), "{err}");
+    assert!(vigil_jobs::drift::Shard::new(3, 3).is_err());
+}
+
+#[tokio::test]
 async fn a_decision_that_could_flip_within_the_bounds_is_computed_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let model = train_adult(dir.path()).await;

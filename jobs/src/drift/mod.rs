@@ -16,6 +16,7 @@ mod adhoc;
 mod files;
 mod rows;
 mod scheduled;
+mod shards;
 mod stream;
 pub mod window;
 
@@ -30,6 +31,7 @@ use vigil_core::train::artifact::ArtifactError;
 pub use adhoc::{check_files, AdhocInput};
 pub use files::{load_model, read_policy, read_schema, read_table};
 pub use scheduled::check_store;
+pub use shards::{check_shard, merge_shards, partial_key, Shard, ShardOutcome};
 pub use stream::profile_file;
 pub use vigil_core::drift::DriftJobConfig;
 

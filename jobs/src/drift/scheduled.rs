@@ -34,75 +34,139 @@ pub async fn check_store(
     now: DateTime<Utc>,
     progress: &(dyn Fn(Stage) + Send + Sync),
 ) -> Result<DriftOutcome, DriftError> {
-    let policy = &config.policy;
-    policy
-        .check()
-        .map_err(|e| DriftError::InvalidConfig(e.to_string()))?;
-    let store = Store::open(&config.storage.uri)?;
-    let mut laps = Laps::new();
-
-    progress(Stage::LoadReference);
-    let (model, reference) = load_reference(&store, config).await?;
-    laps.lap("loadReference");
-
+    let mut check = Check::start(config, now, progress).await?;
     progress(Stage::ReadWindow);
-    let (since, until) = (now - policy.window.to_chrono(), now);
-    let span = Span { since, until };
-    let labels = read_labels(&store, &model.schema, span).await?;
-    let (keys, profiles) = window::batch_keys(&store, span).await?;
-    let (current, sources) =
-        window::read_window(&store, &model.schema, span, &keys, &profiles, &labels).await?;
-    laps.lap("readWindow");
+    let labels = read_labels(&check.store, &check.model.schema, check.span).await?;
+    let (current, sources) = window::read_window(
+        &check.store,
+        &check.model.schema,
+        check.span,
+        &check.keys,
+        &check.profiles,
+        &labels,
+    )
+    .await?;
+    check.laps.lap("readWindow");
+    let made_of = format!(
+        "{} batch profiles, {} log batches decoded",
+        sources.from_profiles, sources.from_log
+    );
+    check.finish(current, &made_of, progress).await
+}
 
-    progress(Stage::Assess);
-    let context = QualityContext {
-        now: Some(now),
-        window: Some((since, until)),
-    };
-    let exact = ExactSource {
-        store: &store,
-        span,
-        keys: &keys,
-    };
-    let assessment =
-        assess_exactly(&model.schema, policy, &reference, current, &context, exact).await?;
-    laps.lap("assess");
+/// A scheduled check under way: its store, reference and window.
+pub(super) struct Check<'c> {
+    pub config: &'c DriftJobConfig,
+    pub store: Store,
+    pub model: ModelArtifact,
+    pub reference: WindowProfile,
+    pub now: DateTime<Utc>,
+    pub span: Span,
+    /// The window's log batches, oldest first, and the profiles beside them.
+    pub keys: Vec<String>,
+    pub profiles: std::collections::HashSet<String>,
+    pub laps: Laps,
+}
 
-    progress(Stage::WriteReport);
-    let version = &model.version;
-    let mut report = DriftReport {
-        format_version: REPORT_FORMAT_VERSION,
-        generated_at: now,
-        vigil_version: vigil_core::VIGIL_VERSION.to_string(),
-        mode: CheckMode::Scheduled,
-        model_name: config.model.clone().or(model.model_name.clone()),
-        model_version: Some(version.clone()),
-        reference: DataSource {
-            description: format!(
-                "{} (reference sample of version {version})",
-                store.uri_of(&format!("models/{version}/{}", model.reference.file))
-            ),
-            rows: reference.rows,
-        },
-        current: DataSource {
-            description: format!(
-                "{} from {} to {} ({} batch profiles, {} log batches decoded)",
-                store.uri_of(LOGS_PREFIX),
-                since.format("%Y-%m-%dT%H:%M:%SZ"),
-                until.format("%Y-%m-%dT%H:%M:%SZ"),
-                sources.from_profiles,
-                sources.from_log
-            ),
-            rows: assessment.current_rows,
-        },
-        window: Some((since, until)),
-        policy: policy.clone(),
-        assessment,
-        timings: Vec::new(),
-    };
-    laps.lap("writeReport");
-    report.timings = laps.timings;
-    write_report(&store, report, now).await
+impl<'c> Check<'c> {
+    /// Checks the policy, loads the reference and lists the window ending at `now`.
+    pub async fn start(
+        config: &'c DriftJobConfig,
+        now: DateTime<Utc>,
+        progress: &(dyn Fn(Stage) + Send + Sync),
+    ) -> Result<Check<'c>, DriftError> {
+        config
+            .policy
+            .check()
+            .map_err(|e| DriftError::InvalidConfig(e.to_string()))?;
+        let store = Store::open(&config.storage.uri)?;
+        let mut laps = Laps::new();
+        progress(Stage::LoadReference);
+        let (model, reference) = load_reference(&store, config).await?;
+        laps.lap("loadReference");
+        let span = Span {
+            since: now - config.policy.window.to_chrono(),
+            until: now,
+        };
+        let (keys, profiles) = window::batch_keys(&store, span).await?;
+        Ok(Check {
+            config,
+            store,
+            model,
+            reference,
+            now,
+            span,
+            keys,
+            profiles,
+            laps,
+        })
+    }
+
+    /// Assesses `current` (the window's profile, `made_of` what it was merged from)
+    /// and writes the report.
+    pub async fn finish(
+        mut self,
+        current: WindowProfile,
+        made_of: &str,
+        progress: &(dyn Fn(Stage) + Send + Sync),
+    ) -> Result<DriftOutcome, DriftError> {
+        let (policy, span, now) = (&self.config.policy, self.span, self.now);
+        progress(Stage::Assess);
+        let context = QualityContext {
+            now: Some(now),
+            window: Some((span.since, span.until)),
+        };
+        let exact = ExactSource {
+            store: &self.store,
+            span,
+            keys: &self.keys,
+        };
+        let assessment = assess_exactly(
+            &self.model.schema,
+            policy,
+            &self.reference,
+            current,
+            &context,
+            exact,
+        )
+        .await?;
+        self.laps.lap("assess");
+
+        progress(Stage::WriteReport);
+        let (model, store) = (&self.model, &self.store);
+        let version = &model.version;
+        let mut report = DriftReport {
+            format_version: REPORT_FORMAT_VERSION,
+            generated_at: now,
+            vigil_version: vigil_core::VIGIL_VERSION.to_string(),
+            mode: CheckMode::Scheduled,
+            model_name: self.config.model.clone().or(model.model_name.clone()),
+            model_version: Some(version.clone()),
+            reference: DataSource {
+                description: format!(
+                    "{} (reference sample of version {version})",
+                    store.uri_of(&format!("models/{version}/{}", model.reference.file))
+                ),
+                rows: self.reference.rows,
+            },
+            current: DataSource {
+                description: format!(
+                    "{} from {} to {} ({made_of})",
+                    store.uri_of(LOGS_PREFIX),
+                    span.since.format("%Y-%m-%dT%H:%M:%SZ"),
+                    span.until.format("%Y-%m-%dT%H:%M:%SZ"),
+                ),
+                rows: assessment.current_rows,
+            },
+            window: Some((span.since, span.until)),
+            policy: policy.clone(),
+            assessment,
+            timings: Vec::new(),
+        };
+        self.laps.lap("writeReport");
+        report.timings = self.laps.timings;
+        write_report(store, report, now).await
+    }
 }
 
 /// The served (or newest) version and the profile of its reference sample.
@@ -132,7 +196,7 @@ async fn load_reference(
 }
 
 /// The labels that arrived in the window, by request-id hash.
-async fn read_labels(
+pub(super) async fn read_labels(
     store: &Store,
     schema: &FeatureSchema,
     span: Span,
