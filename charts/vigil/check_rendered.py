@@ -92,16 +92,16 @@ def cmd_values(args):
 
 # Least privilege, as agreed for the operator: (apiGroup, resource) -> verbs.
 WORKLOAD_RULES = {
-    ("vigil.dev", "monitoredmodels"): {"get", "list", "watch", "patch"},
-    ("vigil.dev", "driftpolicies"): {"get", "list", "watch", "patch"},
-    ("vigil.dev", "monitoredmodels/status"): {"get", "patch", "update"},
-    ("vigil.dev", "driftpolicies/status"): {"get", "patch", "update"},
+    ("vigil.dev", "monitoredmodels"): {"list", "watch"},
+    ("vigil.dev", "driftpolicies"): {"list", "watch"},
+    ("vigil.dev", "monitoredmodels/status"): {"patch"},
+    ("vigil.dev", "driftpolicies/status"): {"patch"},
     ("apps", "deployments"): {"get", "list", "watch", "create", "patch"},
     ("", "services"): {"get", "list", "watch", "create", "patch"},
     ("policy", "poddisruptionbudgets"): {"get", "list", "watch", "create", "patch", "delete"},
-    ("batch", "jobs"): {"get", "list", "watch", "create", "patch", "delete"},
+    ("batch", "jobs"): {"list", "watch", "create", "patch"},
     ("batch", "cronjobs"): {"get", "list", "watch", "create", "patch", "delete"},
-    ("", "pods"): {"get", "list"},
+    ("", "pods"): {"list", "watch"},
     ("", "secrets"): {"get"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }

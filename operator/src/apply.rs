@@ -1,21 +1,27 @@
 //! The only writes the controllers make: server-side apply of children and of
-//! status with one field manager, skipped when the object already says what we
-//! want, so that a reconcile over an unchanged world writes nothing.
+//! status with one field manager.
+//!
+//! A child's apply carries the whole intent, so a field the spec no longer
+//! asks for disappears from the child (server-side apply removes what a
+//! manager stops applying). It is skipped only when the intent is provably
+//! unchanged: the live object carries the hash of exactly this desired object
+//! in `vigil.dev/applied-hash`, and still holds every field of it. A
+//! reconcile over an unchanged world therefore writes nothing.
 
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use crate::context::Context;
+use crate::controller::conditions::reason;
 use crate::error::{Error, Result};
-use crate::events::publish;
-use crate::status::EventNote;
+use crate::events::{publish, reason as event, EventNote};
 
 pub const FIELD_MANAGER: &str = "vigil.dev/operator";
 
@@ -30,8 +36,42 @@ fn to_value<T: Serialize>(what: &'static str, value: &T) -> Result<Value> {
     })
 }
 
+/// The annotation holding the hash of the intent an object was last applied with.
+pub const HASH_ANNOTATION: &str = "vigil.dev/applied-hash";
+
+/// SHA-256 (first 128 bits, hex) of the object's canonical JSON: serde_json
+/// sorts object keys, so equal intents hash equally.
+fn intent_hash(value: &Value) -> String {
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The desired object as applied: itself plus the hash of itself.
+pub fn intent<K: Serialize>(desired: &K) -> Result<Value> {
+    let mut value = to_value("a child object", desired)?;
+    let hash = intent_hash(&value);
+    let metadata = &mut value["metadata"];
+    if !metadata["annotations"].is_object() {
+        metadata["annotations"] = json!({});
+    }
+    metadata["annotations"][HASH_ANNOTATION] = json!(hash);
+    Ok(value)
+}
+
+/// Whether the apply of `intent` may be skipped: `existing` was applied with
+/// exactly this intent, and nobody changed a field of it since.
+pub fn unchanged(intent: &Value, existing: &Value) -> bool {
+    let hash = |v: &Value| {
+        v["metadata"]["annotations"][HASH_ANNOTATION]
+            .as_str()
+            .map(str::to_string)
+    };
+    hash(intent).is_some() && hash(intent) == hash(existing) && !needs_apply(intent, existing)
+}
+
 /// Whether `existing` lacks or contradicts something `desired` states. Fields
-/// only in `existing` (server defaults, other managers) do not count.
+/// only in `existing` (server defaults, other managers) do not count. Never a
+/// reason on its own to skip an apply (a dropped field is "not in desired").
 pub fn needs_apply(desired: &Value, existing: &Value) -> bool {
     match (desired, existing) {
         (Value::Object(d), Value::Object(e)) => d.iter().any(|(key, d)| match e.get(key) {
@@ -45,20 +85,99 @@ pub fn needs_apply(desired: &Value, existing: &Value) -> bool {
     }
 }
 
-/// Applies `desired` unless `existing` already matches; returns whether it wrote.
+/// Applies `desired` unless `existing` was applied with the same intent;
+/// returns whether it wrote.
 pub async fn apply_child<K>(api: &Api<K>, desired: &K, existing: Option<&K>) -> Result<bool>
 where
     K: Resource + Serialize + DeserializeOwned + Clone + Debug,
 {
-    let value = to_value("a child object", desired)?;
+    let value = intent(desired)?;
     if let Some(existing) = existing {
-        if !needs_apply(&value, &to_value("a child object", existing)?) {
+        if unchanged(&value, &to_value("a child object", existing)?) {
             return Ok(false);
         }
     }
     api.patch(&desired.name_any(), &apply_params(), &Patch::Apply(&value))
         .await?;
     Ok(true)
+}
+
+/// A write the API server refused for a reason a user (or an administrator)
+/// must act on: invalid (422), forbidden (403, RBAC or admission), over a quota.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub kind: String,
+    pub name: String,
+    pub code: u16,
+    /// `ApplyRejected`, `Forbidden` or `QuotaExceeded`.
+    pub reason: &'static str,
+    /// The API server's message.
+    pub message: String,
+}
+
+impl Rejection {
+    /// The refusal in `error`, if it is one (not a conflict, an outage or a bug).
+    pub fn of(kind: &str, name: &str, error: &Error) -> Option<Rejection> {
+        let Error::Kube(kube::Error::Api(status)) = error else {
+            return None;
+        };
+        let reason = match status.code {
+            400 | 422 => reason::APPLY_REJECTED,
+            403 if status.message.contains("exceeded quota") => reason::QUOTA_EXCEEDED,
+            403 => reason::FORBIDDEN,
+            _ => return None,
+        };
+        Some(Rejection {
+            kind: kind.into(),
+            name: name.into(),
+            code: status.code,
+            reason,
+            message: status.message.clone(),
+        })
+    }
+
+    /// Whether only a change of the spec can help (an invalid object), as
+    /// opposed to a quota or a permission an administrator may still grant.
+    pub fn stalls(&self) -> bool {
+        self.reason == reason::APPLY_REJECTED
+    }
+
+    /// A bounded label for the failure metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self.reason {
+            reason::QUOTA_EXCEEDED => "quota_exceeded",
+            reason::FORBIDDEN => "forbidden",
+            _ => "apply_rejected",
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the API server refused {} {} (HTTP {}): {}",
+            self.kind, self.name, self.code, self.message
+        )
+    }
+}
+
+/// Applies a child; a refusal comes back as a [`Rejection`] instead of an error.
+pub async fn apply_or_reject<K>(
+    api: &Api<K>,
+    desired: &K,
+    existing: Option<&K>,
+) -> Result<Option<Rejection>>
+where
+    K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
+{
+    match apply_child(api, desired, existing).await {
+        Ok(_) => Ok(None),
+        Err(e) => match Rejection::of(&K::kind(&()), &desired.name_any(), &e) {
+            Some(rejection) => Ok(Some(rejection)),
+            None => Err(e),
+        },
+    }
 }
 
 /// Deletes `existing` when there is one; returns whether it wrote.
@@ -131,21 +250,14 @@ where
         written => written?,
     };
     if written.is_some() {
-        let note = EventNote {
-            warning: true,
-            reason: "InvalidSpec",
-            note: message,
-        };
-        publish(ctx, object, &note).await;
+        publish(
+            ctx,
+            object,
+            &EventNote::warning(event::INVALID_SPEC, message),
+        )
+        .await;
     }
     Ok(Action::await_change())
-}
-
-/// The termination message of a Job's last finished Pod, if any.
-pub async fn termination_message(pods: &Api<Pod>, job: &str) -> Result<Option<String>> {
-    let params = ListParams::default().labels(&format!("batch.kubernetes.io/job-name={job}"));
-    let pods = pods.list(&params).await?;
-    Ok(crate::jobs::last_termination_message(&pods.items))
 }
 
 #[cfg(test)]
@@ -169,5 +281,43 @@ mod tests {
             &existing
         ));
         assert!(!needs_apply(&json!({"spec": {"paused": null}}), &existing));
+    }
+
+    #[test]
+    fn an_apply_is_skipped_only_for_the_same_intent() {
+        #[derive(serde::Serialize)]
+        struct Obj {
+            metadata: Value,
+            spec: Value,
+        }
+        let desired = |spec: Value| Obj {
+            metadata: json!({"name": "x"}),
+            spec,
+        };
+        let limits = json!({"resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "1"}}});
+        let live = intent(&desired(limits.clone())).expect("intent");
+        assert!(unchanged(&intent(&desired(limits)).expect("intent"), &live));
+        // Dropping a field: desired ⊆ live still holds, but the intent changed.
+        let fewer = desired(json!({"resources": {"requests": {"cpu": "1"}}}));
+        let plain = serde_json::to_value(&fewer).expect("json");
+        assert!(
+            !needs_apply(&plain, &live),
+            "desired ⊆ live: the old rule skipped this"
+        );
+        assert!(!unchanged(&intent(&fewer).expect("intent"), &live));
+        // Someone edited a field we own: apply again, although the hash matches.
+        let mut edited = live.clone();
+        edited["spec"]["resources"]["limits"]["memory"] = json!("2Gi");
+        assert!(!unchanged(
+            &intent(&desired(
+                json!({"resources": {"limits": {"memory": "1Gi"}, "requests": {"cpu": "1"}}})
+            ))
+            .expect("i"),
+            &edited
+        ));
+        // An object applied before hashes existed is applied once more.
+        let mut old = live;
+        old["metadata"]["annotations"] = json!({});
+        assert!(!unchanged(&intent(&desired(json!({}))).expect("i"), &old));
     }
 }

@@ -1,7 +1,7 @@
 //! The one `Context` both controllers share: built once in `run`, or by a test
 //! around a fake API server and a fixed clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::Client;
 
 use crate::metrics::Metrics;
+use crate::stores::Stores;
 
 /// What the time is; injected so that tests are deterministic.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -22,12 +23,23 @@ pub struct Context {
     pub image: String,
     pub clock: Clock,
     pub http: reqwest::Client,
+    /// Where the controllers read related objects from.
+    pub stores: Stores,
     /// Consecutive failures per object, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Objects already reported as unreadable (uid and generation), so that
+    /// each is announced once per change, not on every wake-up.
+    reported_invalid: Mutex<HashSet<(String, i64)>>,
 }
 
 impl Context {
-    pub fn new(client: Client, image: String, metrics: Arc<Metrics>, clock: Clock) -> Context {
+    pub fn new(
+        client: Client,
+        image: String,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+        stores: Stores,
+    ) -> Context {
         let reporter = Reporter {
             controller: "vigil-operator".into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -43,8 +55,19 @@ impl Context {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
+            stores,
             failures: Mutex::default(),
+            reported_invalid: Mutex::default(),
         }
+    }
+
+    /// Whether the unreadable object `uid` at `generation` is reported for the
+    /// first time (and remembers that it now is).
+    pub fn first_report_of_invalid(&self, uid: &str, generation: i64) -> bool {
+        self.reported_invalid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((uid.to_string(), generation))
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -6,7 +6,54 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
 use crate::context::Context;
-use crate::status::EventNote;
+
+/// An Event the controller should publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventNote {
+    /// `Normal` or `Warning`.
+    pub warning: bool,
+    /// CamelCase reason (`ModelPromoted`, `PromotionRejected`, …).
+    pub reason: &'static str,
+    pub note: String,
+}
+
+impl EventNote {
+    pub fn normal(reason: &'static str, note: impl Into<String>) -> EventNote {
+        EventNote {
+            warning: false,
+            reason,
+            note: note.into(),
+        }
+    }
+
+    pub fn warning(reason: &'static str, note: impl Into<String>) -> EventNote {
+        EventNote {
+            warning: true,
+            reason,
+            note: note.into(),
+        }
+    }
+}
+
+/// The reasons of the Events the controllers publish (besides the condition
+/// reasons of `controller::conditions::reason`, which announce failures).
+pub mod reason {
+    pub const TRAINING_STARTED: &str = "TrainingStarted";
+    pub const TRAINING_SUCCEEDED: &str = "TrainingSucceeded";
+    pub const TRAINING_FAILED: &str = "TrainingFailed";
+    pub const MODEL_PROMOTED: &str = "ModelPromoted";
+    pub const PROMOTION_REJECTED: &str = "PromotionRejected";
+    pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
+    pub const ROLLED_BACK: &str = "RolledBack";
+    pub const PINNED: &str = "Pinned";
+    pub const UNPINNED: &str = "Unpinned";
+    pub const ROLLOUT_FAILED: &str = "RolloutFailed";
+    pub const DRIFT_DETECTED: &str = "DriftDetected";
+    pub const DRIFT_CHECK_FAILED: &str = "DriftCheckFailed";
+    pub const RETRAIN_TRIGGERED: &str = "RetrainTriggered";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const INVALID_OBJECT: &str = "InvalidObject";
+}
 
 /// Kubernetes caps an Event's note at 1 KiB.
 const NOTE_LIMIT: usize = 1000;

@@ -47,149 +47,127 @@ fn verdict_code(verdict: Option<Verdict>) -> i64 {
     }
 }
 
+/// A registry that registers each metric as it is made, so that a metric cannot be made
+/// and then forgotten.
+struct Registered(Registry);
+
+impl Registered {
+    fn add<C: Collector + Clone + 'static>(&self, collector: C) -> Result<C, MetricsError> {
+        self.0.register(Box::new(collector.clone()))?;
+        Ok(collector)
+    }
+
+    fn counter(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<IntCounterVec, MetricsError> {
+        self.add(IntCounterVec::new(Opts::new(name, help), labels)?)
+    }
+
+    fn int_gauge(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<IntGaugeVec, MetricsError> {
+        self.add(IntGaugeVec::new(Opts::new(name, help), labels)?)
+    }
+
+    fn gauge(&self, name: &str, help: &str, labels: &[&str]) -> Result<GaugeVec, MetricsError> {
+        self.add(GaugeVec::new(Opts::new(name, help), labels)?)
+    }
+
+    fn histogram(
+        &self,
+        opts: HistogramOpts,
+        labels: &[&str],
+    ) -> Result<HistogramVec, MetricsError> {
+        self.add(HistogramVec::new(opts, labels)?)
+    }
+}
+
 impl Metrics {
     pub fn new() -> Result<Metrics, MetricsError> {
-        let registry = Registry::new();
-        let reconciles = IntCounterVec::new(
-            Opts::new("vigil_operator_reconciles_total", "Reconciles started"),
-            &["controller"],
-        )?;
-        let failures = IntCounterVec::new(
-            Opts::new(
+        let r = Registered(Registry::new());
+        let policy = &["namespace", "model", "policy"][..];
+        Ok(Metrics {
+            reconciles: r.counter("vigil_operator_reconciles_total", "Reconciles started", &["controller"])?,
+            failures: r.counter(
                 "vigil_operator_reconcile_failures_total",
                 "Reconciles that failed, by reason",
-            ),
-            &["controller", "reason"],
-        )?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "vigil_operator_reconcile_duration_seconds",
-                "Time a reconcile takes",
-            )
-            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-            &["controller"],
-        )?;
-        let drift_verdict = IntGaugeVec::new(
-            Opts::new(
+                &["controller", "reason"],
+            )?,
+            duration: r.histogram(
+                HistogramOpts::new(
+                    "vigil_operator_reconcile_duration_seconds",
+                    "Time a reconcile takes",
+                )
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                &["controller"],
+            )?,
+            drift_verdict: r.int_gauge(
                 "vigil_drift_verdict",
                 "Last drift verdict: 0 None, 1 Warning, 2 Critical, -1 InsufficientData, -2 check failed",
-            ),
-            &["namespace", "model", "policy"],
-        )?;
-        let drift_checked = GaugeVec::new(
-            Opts::new(
+                policy,
+            )?,
+            drift_checked: r.gauge(
                 "vigil_drift_last_check_timestamp_seconds",
                 "Unix time of the last recorded drift check",
-            ),
-            &["namespace", "model", "policy"],
-        )?;
-        let drifted_features = IntGaugeVec::new(
-            Opts::new(
+                policy,
+            )?,
+            drifted_features: r.int_gauge(
                 "vigil_drift_drifted_features",
                 "Features that drifted in the last check",
-            ),
-            &["namespace", "model", "policy"],
-        )?;
-        let feature_psi = GaugeVec::new(
-            Opts::new(
+                policy,
+            )?,
+            feature_psi: r.gauge(
                 "vigil_drift_feature_psi",
                 "PSI of the most drifted features in the last check (up to 5)",
-            ),
-            &["namespace", "model", "feature"],
-        )?;
-        let serving_info = IntGaugeVec::new(
-            Opts::new(
+                &["namespace", "model", "feature"],
+            )?,
+            serving_info: r.int_gauge(
                 "vigil_model_serving_info",
                 "1 for the version each MonitoredModel serves",
-            ),
-            &["namespace", "model", "version"],
-        )?;
-        let policy_labels = &["namespace", "model", "policy"][..];
-        let feature_verdict = IntGaugeVec::new(
-            Opts::new(
+                &["namespace", "model", "version"],
+            )?,
+            feature_verdict: r.int_gauge(
                 "vigil_drift_feature_verdict",
                 "Worst feature verdict of the last check (codes as vigil_drift_verdict; quality not included)",
-            ),
-            policy_labels,
-        )?;
-        let prediction_verdict = IntGaugeVec::new(
-            Opts::new(
+                policy,
+            )?,
+            prediction_verdict: r.int_gauge(
                 "vigil_drift_prediction_verdict",
                 "Prediction-distribution verdict of the last check (codes as vigil_drift_verdict)",
-            ),
-            policy_labels,
-        )?;
-        let quality_passed = IntGaugeVec::new(
-            Opts::new(
+                policy,
+            )?,
+            quality_passed: r.int_gauge(
                 "vigil_quality_passed",
                 "1 when no hard data-quality check failed in the last check, else 0",
-            ),
-            policy_labels,
-        )?;
-        let quality_checked = GaugeVec::new(
-            Opts::new(
+                policy,
+            )?,
+            quality_checked: r.gauge(
                 "vigil_quality_last_check_timestamp_seconds",
                 "Unix time of the last check that found prediction rows to check",
-            ),
-            policy_labels,
-        )?;
-        let check_interval = GaugeVec::new(
-            Opts::new(
+                policy,
+            )?,
+            check_interval: r.gauge(
                 "vigil_drift_check_interval_seconds",
                 "Longest gap between two runs of the DriftPolicy's schedule",
-            ),
-            policy_labels,
-        )?;
-        let model_condition = IntGaugeVec::new(
-            Opts::new(
+                policy,
+            )?,
+            model_condition: r.int_gauge(
                 "vigil_model_condition",
                 "Each MonitoredModel status condition: 1 True, 0 False, -1 Unknown, with its reason",
-            ),
-            &["namespace", "model", "type", "reason"],
-        )?;
-        let model_events = IntCounterVec::new(
-            Opts::new(
+                &["namespace", "model", "type", "reason"],
+            )?,
+            model_events: r.counter(
                 "vigil_model_events_total",
                 "Events published about a MonitoredModel (training, promotion, rollback, drift), by reason",
-            ),
-            &["namespace", "model", "reason"],
-        )?;
-        for collector in [
-            Box::new(feature_verdict.clone()) as Box<dyn Collector>,
-            Box::new(prediction_verdict.clone()),
-            Box::new(quality_passed.clone()),
-            Box::new(quality_checked.clone()),
-            Box::new(check_interval.clone()),
-            Box::new(model_condition.clone()),
-            Box::new(model_events.clone()),
-        ] {
-            registry.register(collector)?;
-        }
-        registry.register(Box::new(reconciles.clone()))?;
-        registry.register(Box::new(failures.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
-        registry.register(Box::new(drift_verdict.clone()))?;
-        registry.register(Box::new(drift_checked.clone()))?;
-        registry.register(Box::new(drifted_features.clone()))?;
-        registry.register(Box::new(feature_psi.clone()))?;
-        registry.register(Box::new(serving_info.clone()))?;
-        Ok(Metrics {
-            registry,
-            reconciles,
-            failures,
-            duration,
-            drift_verdict,
-            drift_checked,
-            drifted_features,
-            feature_psi,
-            serving_info,
-            feature_verdict,
-            prediction_verdict,
-            quality_passed,
-            quality_checked,
-            check_interval,
-            model_condition,
-            model_events,
+                &["namespace", "model", "reason"],
+            )?,
+            registry: r.0,
         })
     }
 
@@ -282,6 +260,46 @@ impl Metrics {
                 .with_label_values(&[namespace, model, version])
                 .set(1);
         }
+    }
+
+    /// Removes the series of models and policies that no longer exist:
+    /// `models` and `policies` are the (namespace, name) pairs that do.
+    pub fn retain(&self, models: &[(String, String)], policies: &[(String, String)]) {
+        let model_gone = |v: &[String]| !models.iter().any(|(ns, m)| *ns == v[0] && *m == v[1]);
+        let policy_gone = |v: &[String]| !policies.iter().any(|(ns, p)| *ns == v[0] && *p == v[2]);
+        remove_series(
+            &self.serving_info,
+            &["namespace", "model", "version"],
+            model_gone,
+        );
+        remove_series(
+            &self.feature_psi,
+            &["namespace", "model", "feature"],
+            model_gone,
+        );
+        let drift = ["namespace", "model", "policy"];
+        remove_series(&self.drift_verdict, &drift, policy_gone);
+        remove_series(&self.drift_checked, &drift, policy_gone);
+        remove_series(&self.drifted_features, &drift, policy_gone);
+        for vec in [
+            &self.feature_verdict,
+            &self.prediction_verdict,
+            &self.quality_passed,
+        ] {
+            remove_series(vec, &drift, policy_gone);
+        }
+        remove_series(&self.quality_checked, &drift, policy_gone);
+        remove_series(&self.check_interval, &drift, policy_gone);
+        remove_series(
+            &self.model_condition,
+            &["namespace", "model", "type", "reason"],
+            model_gone,
+        );
+        remove_series(
+            &self.model_events,
+            &["namespace", "model", "reason"],
+            model_gone,
+        );
     }
 
     /// Publishes how far apart the policy's checks may be (nothing when the schedule does
@@ -434,6 +452,7 @@ mod tests {
             "a feature that no longer drifts keeps no PSI: {text}"
         );
         assert!(text.contains(r#"vigil_drift_last_check_timestamp_seconds{model="income",namespace="ml",policy="p"} 1795888800"#), "{text}");
+
         assert!(
             text.contains(
                 r#"vigil_drift_feature_verdict{model="income",namespace="ml",policy="p"} 1"#
@@ -480,5 +499,31 @@ mod tests {
         assert!(!metrics
             .render()
             .contains("vigil_drift_check_interval_seconds{"));
+    }
+
+    #[test]
+    fn series_of_deleted_objects_disappear() {
+        let metrics = Metrics::new().expect("metrics");
+        let check: DriftSummary = serde_json::from_value(serde_json::json!({
+            "outcome": "succeeded", "verdict": "Warning", "driftVerdict": "Warning",
+            "qualityPassed": true, "driftedFeatures": ["age"], "driftedCount": 1,
+            "top": [{"name": "age", "verdict": "Warning", "psi": 0.5}],
+            "referenceRows": 10, "currentRows": 10, "checkedAt": "2026-11-28T18:00:00Z",
+            "reportUri": "r", "htmlUri": "h"
+        }))
+        .expect("summary");
+        metrics.drift_check("ml", "income", "p", &check);
+        // The policy, then the model, is deleted: their series go.
+        metrics.serving("ml", "income", Some("v1"));
+        let model = [("ml".to_string(), "income".to_string())];
+        metrics.retain(&model, &[]);
+        let text = metrics.render();
+        assert!(!text.contains("vigil_drift_verdict{"), "{text}");
+        assert!(text.contains("vigil_model_serving_info{"), "{text}");
+        metrics.retain(&[], &[]);
+        let text = metrics.render();
+        assert!(!text.contains("vigil_model_serving_info{"), "{text}");
+        assert!(!text.contains("vigil_drift_feature_psi{"), "{text}");
+        assert!(!text.contains("vigil_drift_feature_verdict{"), "{text}");
     }
 }

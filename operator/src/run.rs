@@ -12,22 +12,21 @@ use axum::Router;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 
-use crate::build::MANAGED_BY;
+use crate::build::{Component, MANAGED_BY, POLICY_LABEL};
 use crate::context::{Clock, Context};
+use crate::controller::{error_policy, reconcile_model, reconcile_policy};
 use crate::crd::{DriftPolicy, MonitoredModel};
-use crate::error::Error;
-use crate::events::publish_to;
-use crate::jobs::POLICY_LABEL;
 use crate::metrics::{Metrics, MetricsError};
-use crate::status::EventNote;
+use crate::stores::{Readiness, Stores};
 
 /// How the process is configured (flags and environment, see `vigil operator --help`).
 #[derive(Clone, Debug)]
@@ -116,83 +115,6 @@ fn managed() -> watcher::Config {
     watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"))
 }
 
-fn backoff_key<K: Resource>(object: &K) -> String {
-    format!(
-        "{}/{}",
-        object.namespace().unwrap_or_default(),
-        object.name_any()
-    )
-}
-
-/// A resource the API server holds but that does not match the CRD's types
-/// (e.g. written before an upgrade): reported once per change, never retried.
-async fn reject_malformed<K>(ctx: &Context, guard: &DeserializeGuard<K>, kind: &str)
-where
-    K: Resource<DynamicType = ()>,
-{
-    if let Err(invalid) = &guard.0 {
-        let name = invalid.metadata.name.clone().unwrap_or_default();
-        tracing::warn!(kind, name = %name, error = %invalid.error, "cannot read the object");
-        let reference = ObjectReference {
-            api_version: Some(K::api_version(&()).to_string()),
-            kind: Some(kind.to_string()),
-            name: Some(name),
-            namespace: invalid.metadata.namespace.clone(),
-            uid: invalid.metadata.uid.clone(),
-            ..ObjectReference::default()
-        };
-        let note = EventNote {
-            warning: true,
-            reason: "InvalidObject",
-            note: format!(
-                "the object does not match the {kind} schema: {}",
-                invalid.error
-            ),
-        };
-        publish_to(ctx, reference, &note).await;
-    }
-}
-
-pub async fn reconcile_model(
-    guard: Arc<DeserializeGuard<MonitoredModel>>,
-    ctx: Arc<Context>,
-) -> Result<Action, Error> {
-    let Ok(model) = &guard.0 else {
-        reject_malformed(&ctx, &guard, "MonitoredModel").await;
-        return Ok(Action::await_change());
-    };
-    let action = crate::model::reconcile(Arc::new(model.clone()), ctx.clone()).await?;
-    ctx.reset_backoff(&backoff_key(model));
-    Ok(action)
-}
-
-pub async fn reconcile_policy(
-    guard: Arc<DeserializeGuard<DriftPolicy>>,
-    ctx: Arc<Context>,
-) -> Result<Action, Error> {
-    let Ok(policy) = &guard.0 else {
-        reject_malformed(&ctx, &guard, "DriftPolicy").await;
-        return Ok(Action::await_change());
-    };
-    let action = crate::policy::reconcile(Arc::new(policy.clone()), ctx.clone()).await?;
-    ctx.reset_backoff(&backoff_key(policy));
-    Ok(action)
-}
-
-/// Transient failure: count it, log it, retry with an exponential backoff.
-pub fn error_policy<K>(guard: Arc<DeserializeGuard<K>>, error: &Error, ctx: Arc<Context>) -> Action
-where
-    K: Resource<DynamicType = ()>,
-    DeserializeGuard<K>: Resource,
-{
-    let controller = K::kind(&()).to_string();
-    ctx.metrics.failure(&controller, error.metric_label());
-    let key = backoff_key(guard.as_ref());
-    let delay = ctx.next_backoff(&key);
-    tracing::warn!(object = %key, reason = error.metric_label(), error = %error, retry_in_s = delay.as_secs(), "reconcile failed");
-    Action::requeue(delay)
-}
-
 fn policy_model(
     policy: &DeserializeGuard<DriftPolicy>,
 ) -> Option<ObjectRef<DeserializeGuard<MonitoredModel>>> {
@@ -200,73 +122,198 @@ fn policy_model(
     Some(ObjectRef::new(&policy.spec.model_ref.name).within(&policy.namespace()?))
 }
 
-async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc<Context>) {
-    let ns = namespace.as_deref();
-    let models = Controller::new(
-        api::<DeserializeGuard<MonitoredModel>>(&client, ns),
-        watcher::Config::default().any_semantic(),
-    )
-    .owns(api::<Deployment>(&client, ns), managed())
-    .owns(api::<Service>(&client, ns), managed())
-    .owns(api::<PodDisruptionBudget>(&client, ns), managed())
-    .owns(api::<CronJob>(&client, ns), managed())
-    .watches(
-        api::<Job>(&client, ns),
-        managed().labels(&format!(
-            "app.kubernetes.io/managed-by={MANAGED_BY},app.kubernetes.io/component=training"
-        )),
-        |job| {
-            let model = job.labels().get("app.kubernetes.io/instance")?;
-            Some(ObjectRef::new(model).within(&job.namespace()?))
-        },
-    )
-    .watches(
-        api::<DeserializeGuard<DriftPolicy>>(&client, ns),
-        watcher::Config::default(),
-        |policy| policy_model(&policy),
-    )
-    .shutdown_on_signal()
-    .run(reconcile_model, error_policy, ctx.clone())
-    .for_each(|result| async move {
-        if let Err(e) = result {
-            tracing::debug!(error = %e, "MonitoredModel controller event");
-        }
-    });
+/// The model of a training Job or a training / inference Pod.
+fn model_of<K: Resource>(object: &K) -> Option<ObjectRef<DeserializeGuard<MonitoredModel>>> {
+    let component = object.labels().get("app.kubernetes.io/component")?;
+    if component == Component::Drift.as_str() {
+        return None;
+    }
+    let model = object.labels().get("app.kubernetes.io/instance")?;
+    Some(ObjectRef::new(model).within(&object.namespace()?))
+}
 
-    let policy_controller = Controller::new(
-        api::<DeserializeGuard<DriftPolicy>>(&client, ns),
-        watcher::Config::default().any_semantic(),
+/// The policy of a check Job or Pod.
+fn policy_of<K: Resource>(object: &K) -> Option<ObjectRef<DeserializeGuard<DriftPolicy>>> {
+    let policy = object.labels().get(POLICY_LABEL)?;
+    Some(ObjectRef::new(policy).within(&object.namespace()?))
+}
+
+/// How many watch events a shared store buffers for its slowest subscriber.
+const SHARED_BUFFER: usize = 1024;
+
+/// What a watched kind must be: a namespaced-or-cluster object with no dynamic type,
+/// decodable, shareable between tasks.
+trait Watched:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+{
+}
+
+impl<K> Watched for K where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The watch of a custom resource: its store, and the trigger stream of its
+/// controller.
+fn resource_watch<K>(
+    api: Api<K>,
+    readiness: Readiness,
+    which: u8,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Watched,
+{
+    let (store, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .inspect(move |event| {
+            if matches!(event, Ok(watcher::Event::InitDone)) {
+                readiness.listed(which);
+            }
+        })
+        .applied_objects();
+    (store, stream)
+}
+
+/// One watch of `K` (the operator's own objects only, without managedFields),
+/// feeding a store and a trigger stream per controller.
+fn shared_watch<K>(
+    api: Api<K>,
+    readiness: Readiness,
+    which: u8,
+) -> (
+    Store<K>,
+    [ReflectHandle<K>; 2],
+    impl std::future::Future<Output = ()>,
+)
+where
+    K: Watched,
+{
+    let (store, writer) = reflector::store_shared(SHARED_BUFFER);
+    let subscribers = [writer.subscribe(), writer.subscribe()];
+    let [Some(a), Some(b)] = subscribers else {
+        unreachable!("a shared store always has subscribers")
+    };
+    let root = watcher(api, managed())
+        .default_backoff()
+        .modify(|object: &mut K| object.managed_fields_mut().clear())
+        .reflect_shared(writer)
+        .for_each(move |event| {
+            match event {
+                Ok(watcher::Event::InitDone) => readiness.listed(which),
+                Err(e) => {
+                    tracing::warn!(error = %e, kind = %K::kind(&()), "watch failed; retrying")
+                }
+                Ok(_) => {}
+            }
+            futures::future::ready(())
+        });
+    (store, [a, b], root)
+}
+
+type ModelController = Controller<DeserializeGuard<MonitoredModel>>;
+
+/// What wakes a model: its children, its training Jobs and their Pods, its
+/// inference Pods, and the policies that watch it.
+fn watch_model_children(
+    controller: ModelController,
+    client: &Client,
+    ns: Option<&str>,
+    jobs: ReflectHandle<Job>,
+    pods: ReflectHandle<Pod>,
+) -> ModelController {
+    controller
+        .owns(api::<Deployment>(client, ns), managed())
+        .owns(api::<Service>(client, ns), managed())
+        .owns(api::<PodDisruptionBudget>(client, ns), managed())
+        .owns(api::<CronJob>(client, ns), managed())
+        .watches_shared_stream(jobs, |job| model_of(job.as_ref()))
+        .watches_shared_stream(pods, |pod| model_of(pod.as_ref()))
+        .watches(
+            api::<DeserializeGuard<DriftPolicy>>(client, ns),
+            watcher::Config::default(),
+            |policy| policy_model(&policy),
+        )
+}
+
+/// The policies (that deserialize) watching `model`.
+fn policies_of(
+    store: &Store<DeserializeGuard<DriftPolicy>>,
+    model: &DeserializeGuard<MonitoredModel>,
+) -> Vec<ObjectRef<DeserializeGuard<DriftPolicy>>> {
+    let (name, namespace) = (model.name_any(), model.namespace());
+    store
+        .state()
+        .into_iter()
+        .filter(|p| {
+            p.0.as_ref()
+                .is_ok_and(|p| p.spec.model_ref.name == name && p.namespace() == namespace)
+        })
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
+async fn run_controllers(
+    client: Client,
+    namespace: Option<String>,
+    image: String,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+) {
+    let ns = namespace.as_deref();
+    let readiness = Readiness::default();
+    let (models_store, model_events) = resource_watch(
+        api::<DeserializeGuard<MonitoredModel>>(&client, ns),
+        readiness.clone(),
+        Readiness::MODELS,
     );
-    let policy_store = policy_controller.store();
+    let (policies_store, policy_events) = resource_watch(
+        api::<DeserializeGuard<DriftPolicy>>(&client, ns),
+        readiness.clone(),
+        Readiness::POLICIES,
+    );
+    let (jobs, [model_jobs, policy_jobs], jobs_root) =
+        shared_watch(api::<Job>(&client, ns), readiness.clone(), Readiness::JOBS);
+    let (pods, [model_pods, policy_pods], pods_root) =
+        shared_watch(api::<Pod>(&client, ns), readiness.clone(), Readiness::PODS);
+    let model_controller = Controller::for_stream(model_events, models_store.clone());
+    let policy_controller = Controller::for_stream(policy_events, policies_store.clone());
+    let stores = Stores::watched(models_store, policies_store, jobs, pods, &readiness);
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        image,
+        metrics.clone(),
+        clock,
+        stores.clone(),
+    ));
+    let models = watch_model_children(model_controller, &client, ns, model_jobs, model_pods)
+        .shutdown_on_signal()
+        .run(reconcile_model, error_policy, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "MonitoredModel controller event");
+            }
+        });
+    let policy_store = stores.policies.clone();
     let policies = policy_controller
         .owns(api::<CronJob>(&client, ns), managed())
-        .watches(
-            api::<Job>(&client, ns),
-            managed().labels(&format!(
-                "app.kubernetes.io/managed-by={MANAGED_BY},app.kubernetes.io/component=drift"
-            )),
-            |job| {
-                let policy = job.labels().get(POLICY_LABEL)?;
-                Some(ObjectRef::new(policy).within(&job.namespace()?))
-            },
-        )
+        .watches_shared_stream(policy_jobs, |job| policy_of(job.as_ref()))
+        .watches_shared_stream(policy_pods, |pod| policy_of(pod.as_ref()))
         // A model's served version is in its policies' CronJobs: wake them on change.
         .watches(
             api::<DeserializeGuard<MonitoredModel>>(&client, ns),
             watcher::Config::default(),
-            move |model| {
-                let (name, namespace) = (model.name_any(), model.namespace());
-                policy_store
-                    .state()
-                    .into_iter()
-                    .filter(|p| {
-                        p.0.as_ref().is_ok_and(|p| {
-                            p.spec.model_ref.name == name && p.namespace() == namespace
-                        })
-                    })
-                    .map(|p| ObjectRef::from_obj(p.as_ref()))
-                    .collect::<Vec<_>>()
-            },
+            move |model| policies_of(&policy_store, &model),
         )
         .shutdown_on_signal()
         .run(reconcile_policy, error_policy, ctx)
@@ -275,7 +322,37 @@ async fn run_controllers(client: Client, namespace: Option<String>, ctx: Arc<Con
                 tracing::debug!(error = %e, "DriftPolicy controller event");
             }
         });
-    futures::join!(models, policies);
+    let sweep = sweep_metrics(stores, metrics);
+    // The shared watches and the sweep run until the controllers stop.
+    tokio::select! {
+        _ = futures::future::join(models, policies) => {}
+        _ = futures::future::join3(jobs_root, pods_root, sweep) => {}
+    }
+}
+
+/// How often the series of deleted models and policies are removed.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Removes the metrics of models and policies that no longer exist (no
+/// reconcile runs for a deleted object, so nothing else would).
+async fn sweep_metrics(stores: Stores, metrics: Arc<Metrics>) {
+    stores.ready().await;
+    loop {
+        let models: Vec<(String, String)> = stores
+            .models
+            .state()
+            .iter()
+            .map(|m| (m.namespace().unwrap_or_default(), m.name_any()))
+            .collect();
+        let policies: Vec<(String, String)> = stores
+            .policies
+            .state()
+            .iter()
+            .map(|p| (p.namespace().unwrap_or_default(), p.name_any()))
+            .collect();
+        metrics.retain(&models, &policies);
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
 }
 
 /// Runs until SIGTERM / Ctrl-C, or returns an error (lost Lease, no API server).
@@ -306,15 +383,15 @@ pub async fn run(options: OperatorOptions, clock: Clock) -> Result<(), RunError>
         image = %options.image,
         "connected"
     );
-    let ctx = Arc::new(Context::new(
+    let controllers = run_controllers(
         client.clone(),
+        options.watch_namespace.clone(),
         options.image.clone(),
         metrics,
         clock,
-    ));
-
+    );
     if !options.leader_election {
-        run_controllers(client, options.watch_namespace, ctx).await;
+        controllers.await;
         return Ok(());
     }
     let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), &options.lease_name)
@@ -342,7 +419,7 @@ pub async fn run(options: OperatorOptions, clock: Clock) -> Result<(), RunError>
         }
     };
     let result = tokio::select! {
-        _ = run_controllers(client, options.watch_namespace, ctx) => Ok(()),
+        _ = controllers => Ok(()),
         _ = lost => Err(RunError::LeaseLost),
     };
     drop(leading);

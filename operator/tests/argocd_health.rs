@@ -1,7 +1,7 @@
 //! The Argo CD health checks of docs/argocd-cm.yaml, run with a Lua 5.1 interpreter (Argo CD
 //! runs gopher-lua, Lua 5.1) against statuses the operator's own status code produces:
-//! `model::plan`, `policy::plan`, the invalid-spec paths, and `status::set_condition` for the
-//! conditions no plan sets yet (`Stalled`, `Reconciling`).
+//! the two controllers' `plan` (on worlds that hold each scenario), their invalid-spec
+//! paths, and `set_conditions` for what only the apply step learns (a refused write).
 //!
 //! Argo CD hands the script the object as the global `obj`, a table decoded from its JSON;
 //! here the JSON becomes a Lua table literal. Without `lua5.1` the test prints "skipped", and
@@ -18,11 +18,12 @@ use chrono::{DateTime, Utc};
 use common::{at, model_yaml, trained, NS};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Value};
+use vigil_operator::apply::Rejection;
+use vigil_operator::controller::drift_policy::{self as policy, ModelLookup, PolicyWorld};
+use vigil_operator::controller::monitored_model::{self as model, ModelWorld};
 use vigil_operator::crd::{DriftPolicy, MonitoredModel, MonitoredModelStatus};
-use vigil_operator::model::{self, ModelWorld};
-use vigil_operator::policy::{self, PolicyWorld};
-use vigil_operator::status::set_condition;
 
 const V1: &str = "20261128-173000-aaaaaa";
 
@@ -125,18 +126,39 @@ fn with_status(model: &MonitoredModel, status: Option<MonitoredModelStatus>) -> 
     serde_json::to_value(&model).expect("json")
 }
 
-/// A training Job as the Job controller leaves it; `finished` is Complete or Failed.
-fn training_job(name: &str, created: &str, finished: Option<bool>) -> Job {
+/// A Job as the Job controller leaves it; `finished` is Complete or Failed.
+fn job(name: &str, created: &str, finished: Option<bool>, labels: Value) -> Job {
     let conditions = match finished {
         Some(ok) => json!([{"type": if ok { "Complete" } else { "Failed" }, "status": "True"}]),
         None => json!([]),
     };
     serde_json::from_value(json!({
         "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
-                     "annotations": {"vigil.dev/trigger": "Initial"}},
+                     "labels": labels, "annotations": {"vigil.dev/trigger": "Initial"}},
+        "spec": {"template": {"spec": {"containers": []}}},
         "status": {"conditions": conditions}
     }))
     .expect("job")
+}
+
+fn training_job(name: &str, created: &str, finished: Option<bool>) -> Job {
+    job(
+        name,
+        created,
+        finished,
+        json!({"app.kubernetes.io/component": "training"}),
+    )
+}
+
+/// The Pod of Job `job` as the kubelet leaves it: terminated with `message`, or in `waiting`.
+fn pod(job: &str, state: Value) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": format!("{job}-x7k2p"), "namespace": NS,
+                     "labels": {"batch.kubernetes.io/job-name": job}},
+        "status": {"containerStatuses": [{"name": "c", "image": "ghcr.io/acme/vigil:0.1",
+            "imageID": "", "ready": false, "restartCount": 0, "state": state}]}
+    }))
+    .expect("pod")
 }
 
 /// The Deployment the operator built, rolled out by the Deployment controller.
@@ -196,7 +218,32 @@ fn monitored_model_health_follows_the_operators_status() {
         "first training running",
         with_status(&model, Some(training.clone())),
         "Progressing",
-        "NoModel: waiting for training Job income-train-initial",
+        "Training: Initial training in Job income-train-initial",
+    ));
+
+    // Its Pod cannot pull the image.
+    let model_training = observed(&model, training.clone());
+    let running = training_job("income-train-initial", "2026-11-28T17:00:00Z", None);
+    let pulling = pod(
+        "income-train-initial",
+        json!({"waiting": {"reason": "ImagePullBackOff",
+                           "message": "Back-off pulling image \"ghcr.io/acme/vigil:0.1\""}}),
+    );
+    let stuck = plan(
+        &model_training,
+        &ModelWorld {
+            training_jobs: vec![running],
+            pods: vec![pulling],
+            ..ModelWorld::default()
+        },
+        at(17, 5),
+    );
+    cases.push((
+        "the training Pod cannot pull its image",
+        with_status(&model, Some(stuck)),
+        "Degraded",
+        "ImagePullFailed: training Pod income-train-initial-x7k2p: ImagePullBackOff for \
+         ghcr.io/acme/vigil:0.1: Back-off pulling image \"ghcr.io/acme/vigil:0.1\"",
     ));
 
     let mut edited = model.clone();
@@ -209,11 +256,14 @@ fn monitored_model_health_follows_the_operators_status() {
     ));
 
     // The Job finished with a version: promoted, the Deployment rolls out.
-    let model_training = observed(&model, training.clone());
     let job = training_job("income-train-initial", "2026-11-28T17:00:00Z", Some(true));
+    let result = pod(
+        "income-train-initial",
+        json!({"terminated": {"exitCode": 0, "message": trained(V1, 0.90, None)}}),
+    );
     let finished = ModelWorld {
         training_jobs: vec![job.clone()],
-        result: Some(trained(V1, 0.90, None)),
+        pods: vec![result],
         ..ModelWorld::default()
     };
     let promoted = model::plan(&model_training, &finished, "vigil:test", at(17, 30)).expect("plan");
@@ -274,7 +324,9 @@ fn monitored_model_health_follows_the_operators_status() {
         "the first training failed",
         with_status(&model, Some(no_model)),
         "Degraded",
-        "TrainingFailed: Job income-train-initial: NoResult: the Job failed without a result: the Job failed",
+        "TrainingFailed: training Job income-train-initial failed: NoResult: training Job \
+         income-train-initial left no Pod with a result; retrying at 2026-11-28T17:25:00Z \
+         (or annotate vigil.dev/train-request)",
     ));
 
     cases.push((
@@ -291,38 +343,57 @@ fn monitored_model_health_follows_the_operators_status() {
         "InvalidSpec: invalid spec: spec.serving.pinnedVersion is empty",
     ));
 
-    // Conditions no plan sets yet, written with the operator's condition setter.
-    let mut stalled = serving.clone();
-    set_condition(
-        &mut stalled.conditions,
-        "Stalled",
-        true,
-        "StoreUnreachable",
-        "cannot read s3://models/income",
-        Some(1),
-        at(18, 0),
+    // A pin to a version whose Pods never become ready: rolled back, and Stalled
+    // until the user changes the pin.
+    let mut pinned = model_serving.clone();
+    pinned.spec.serving.pinned_version = Some("20261128-170000-000000".into());
+    let pinning = model::plan(&pinned, &serving_world, "vigil:test", at(18, 20)).expect("plan");
+    let mut stuck_rollout = pinning.deployment.clone().expect("the pinned Deployment");
+    stuck_rollout.metadata.generation = Some(2);
+    stuck_rollout.status = Some(
+        serde_json::from_value(json!({"observedGeneration": 2, "replicas": 2,
+            "updatedReplicas": 1, "availableReplicas": 1, "conditions": [{
+                "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                "message": "ReplicaSet \"income-inference-5d8\" has timed out progressing."}]}))
+        .expect("deployment status"),
+    );
+    let pinned = observed(&pinned, pinning.status);
+    let failed_pin = plan(
+        &pinned,
+        &ModelWorld {
+            deployment: Some(stuck_rollout),
+            ..serving_world.clone()
+        },
+        at(18, 31),
     );
     cases.push((
-        "stalled",
-        with_status(&model, Some(stalled)),
+        "a pinned version that does not load",
+        with_status(&model, Some(failed_pin)),
         "Degraded",
-        "StoreUnreachable: cannot read s3://models/income",
+        "PinnedVersionFailed: spec.serving.pinnedVersion 20261128-170000-000000 did not become \
+         ready: ReplicaSet \"income-inference-5d8\" has timed out progressing.; serving \
+         20261128-173000-aaaaaa: change or clear the pin",
     ));
-    let mut reconciling = serving.clone();
-    set_condition(
-        &mut reconciling.conditions,
-        "Reconciling",
-        true,
-        "CheckRunning",
-        "drift check income-drift-check-1 is running",
-        Some(1),
-        at(18, 0),
-    );
+
+    // What only the apply step learns: the API server refuses the new Deployment.
+    let mut refused = promoted.status.clone();
+    let facts = model::ModelFacts {
+        rejected: Some(Rejection {
+            kind: "Deployment".into(),
+            name: "income-inference".into(),
+            code: 403,
+            reason: "QuotaExceeded",
+            message: "exceeded quota: compute, requested: requests.cpu=100m, used: requests.cpu=4, limited: requests.cpu=4".into(),
+        }),
+        ..promoted.facts.clone()
+    };
+    model::set_conditions(&mut refused, &model, &facts, at(17, 31));
     cases.push((
-        "a check in progress",
-        with_status(&model, Some(reconciling)),
-        "Progressing",
-        "CheckRunning: drift check income-drift-check-1 is running",
+        "a quota refuses the Deployment",
+        with_status(&model, Some(refused)),
+        "Degraded",
+        "QuotaExceeded: the API server refused Deployment income-inference (HTTP 403): exceeded \
+         quota: compute, requested: requests.cpu=100m, used: requests.cpu=4, limited: requests.cpu=4",
     ));
 
     assert_cases(&lua, &script, cases);
@@ -374,18 +445,48 @@ fn drift_policy_health_follows_the_operators_status() {
         serving_version: Some(V1.into()),
         ..MonitoredModelStatus::default()
     });
-    let waiting = model();
+    let found = |model: &MonitoredModel| ModelLookup::Found(Box::new(model.clone()));
+    let check_labels =
+        json!({"app.kubernetes.io/component": "drift", "vigil.dev/policy": "income-drift"});
+    let running_check = job(
+        "income-drift-29400000",
+        "2026-11-28T18:00:00Z",
+        None,
+        check_labels.clone(),
+    );
+    let mut deadline = job(
+        "income-drift-29400000",
+        "2026-11-28T18:00:00Z",
+        Some(false),
+        check_labels,
+    );
+    if let Some(status) = deadline.status.as_mut() {
+        for c in status.conditions.iter_mut().flatten() {
+            c.reason = Some("DeadlineExceeded".into());
+            c.message = Some("Job was active longer than specified deadline".into());
+        }
+    }
     let cases = vec![
         (
             "the model does not exist",
             as_json(plan(&PolicyWorld::default())),
             "Progressing",
-            "ModelNotFound: MonitoredModel income does not exist in this namespace",
+            "ModelNotFound: MonitoredModel income does not exist in this namespace: create it or \
+             fix spec.modelRef.name",
+        ),
+        (
+            "the model does not deserialize",
+            as_json(plan(&PolicyWorld {
+                model: ModelLookup::Unreadable("unknown field `true`".into()),
+                ..PolicyWorld::default()
+            })),
+            "Degraded",
+            "ModelInvalid: MonitoredModel income cannot be read (unknown field `true`): fix the model",
         ),
         (
             "the model serves no version yet",
             as_json(plan(&PolicyWorld {
-                model: Some(waiting),
+                model: found(&model()),
                 ..PolicyWorld::default()
             })),
             "Progressing",
@@ -394,11 +495,33 @@ fn drift_policy_health_follows_the_operators_status() {
         (
             "checks scheduled",
             as_json(plan(&PolicyWorld {
-                model: Some(serving),
+                model: found(&serving),
                 ..PolicyWorld::default()
             })),
             "Healthy",
             "Scheduled: checks of 20261128-173000-aaaaaa run on `0 */6 * * *` over the last 6h",
+        ),
+        (
+            "a check runs",
+            as_json(plan(&PolicyWorld {
+                model: found(&serving),
+                check_jobs: vec![running_check],
+                ..PolicyWorld::default()
+            })),
+            "Progressing",
+            "Checking: check Job income-drift-29400000 runs",
+        ),
+        (
+            "a check ran out of time",
+            as_json(plan(&PolicyWorld {
+                model: found(&serving),
+                check_jobs: vec![deadline],
+                ..PolicyWorld::default()
+            })),
+            "Degraded",
+            "DeadlineExceeded: check Job income-drift-29400000 failed: DeadlineExceeded: check Job \
+             income-drift-29400000 ran longer than its activeDeadlineSeconds: Job was active longer \
+             than specified deadline",
         ),
         (
             "invalid spec",

@@ -7,7 +7,8 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{at, finish_job, model_yaml, trained, FakeApi, Recorded, JOBS, NS};
+use common::scenario::*;
+use common::{at, finish_job, model_yaml, trained, FakeApi, JOBS, NS};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Secret;
@@ -15,141 +16,8 @@ use k8s_openapi::ByteString;
 use kube::core::DeserializeGuard;
 use serde_json::{json, Value};
 use vigil_core::train::report::TrainSummary;
-use vigil_operator::crd::{Action, DriftPolicy, MonitoredModel};
-use vigil_operator::{model, policy, run};
-
-const MODELS: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/monitoredmodels";
-const POLICIES: &str = "/apis/vigil.dev/v1alpha1/namespaces/ml/driftpolicies";
-const CRONJOBS: &str = "/apis/batch/v1/namespaces/ml/cronjobs";
-const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/ml/deployments";
-const SERVICES: &str = "/api/v1/namespaces/ml/services";
-const PDBS: &str = "/apis/policy/v1/namespaces/ml/poddisruptionbudgets";
-const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/ml/events";
-
-const V1: &str = "20261128-173000-aaaaaa";
-const V2: &str = "20261128-183000-bbbbbb";
-const V3: &str = "20261128-193000-cccccc";
-
-fn policy_yaml(extra: &str) -> DriftPolicy {
-    serde_yaml::from_str(&format!(
-        r#"
-apiVersion: vigil.dev/v1alpha1
-kind: DriftPolicy
-metadata: {{name: income-drift, namespace: {NS}}}
-spec:
-  modelRef: {{name: income}}
-  schedule: "0 */6 * * *"
-  window: 6h
-{extra}
-"#
-    ))
-    .expect("policy")
-}
-
-fn drift_result(verdict: &str, checked_at: &str) -> String {
-    json!({
-        "outcome": "succeeded", "verdict": verdict, "driftVerdict": verdict,
-        "qualityPassed": true,
-        "driftedFeatures": if verdict == "None" { json!([]) } else { json!(["age"]) },
-        "driftedCount": if verdict == "None" { 0 } else { 1 },
-        "top": [{"name": "age", "verdict": verdict, "psi": 0.83, "pValue": 3.8e-106}],
-        "referenceRows": 10000, "currentRows": 5000, "modelVersion": V1,
-        "checkedAt": checked_at,
-        "reportUri": "s3://models/income/reports/drift/x.json",
-        "htmlUri": "s3://models/income/reports/drift/x.html"
-    })
-    .to_string()
-}
-
-/// A drift Job as the policy's CronJob would create it.
-fn put_drift_job(api: &FakeApi, name: &str, created: &str) {
-    let job: Job = serde_json::from_value(json!({
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
-            "labels": {"app.kubernetes.io/name": "vigil", "app.kubernetes.io/instance": "income",
-                       "app.kubernetes.io/component": "drift",
-                       "app.kubernetes.io/managed-by": "vigil-operator",
-                       "vigil.dev/policy": "income-drift"}},
-        "spec": {"template": {"spec": {"containers": []}}}
-    }))
-    .expect("job");
-    api.put(&job);
-}
-
-async fn reconcile_model(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) -> Vec<Recorded> {
-    let model: MonitoredModel = api.get(MODELS, "income").expect("model in the world");
-    model::reconcile(Arc::new(model), api.context(now))
-        .await
-        .expect("reconcile");
-    api.take_writes()
-}
-
-async fn reconcile_policy(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) -> Vec<Recorded> {
-    let policy: DriftPolicy = api
-        .get(POLICIES, "income-drift")
-        .expect("policy in the world");
-    policy::reconcile(Arc::new(policy), api.context(now))
-        .await
-        .expect("reconcile");
-    api.take_writes()
-}
-
-fn lines(writes: &[Recorded]) -> Vec<String> {
-    writes.iter().map(Recorded::line).collect()
-}
-
-fn event_reasons(writes: &[Recorded]) -> Vec<String> {
-    writes
-        .iter()
-        .filter(|w| w.path == EVENTS)
-        .map(|w| {
-            let body = w.body.as_ref().expect("event body");
-            format!(
-                "{}:{}",
-                body["regarding"]["kind"].as_str().unwrap_or_default(),
-                body["reason"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
-}
-
-fn status_of(api: &FakeApi) -> Value {
-    let model: MonitoredModel = api.get(MODELS, "income").expect("model");
-    serde_json::to_value(model.status.expect("status")).expect("json")
-}
-
-fn condition(status: &Value, type_: &str) -> (String, String) {
-    let c = status["conditions"]
-        .as_array()
-        .expect("conditions")
-        .iter()
-        .find(|c| c["type"] == type_)
-        .unwrap_or_else(|| panic!("no condition {type_}"));
-    (
-        c["status"].as_str().unwrap_or_default().to_string(),
-        c["reason"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
-fn served_version_of(api: &FakeApi) -> String {
-    let deployment: Deployment = api
-        .get(DEPLOYMENTS, "income-inference")
-        .expect("deployment");
-    let env = deployment
-        .spec
-        .expect("spec")
-        .template
-        .spec
-        .expect("pod")
-        .containers[0]
-        .env
-        .clone()
-        .expect("env");
-    env.iter()
-        .find(|e| e.name == "VIGIL_MODEL_VERSION")
-        .and_then(|e| e.value.clone())
-        .expect("version env")
-}
+use vigil_operator::controller::{self, monitored_model};
+use vigil_operator::crd::{DriftPolicy, HistoryAction, MonitoredModel};
 
 #[tokio::test]
 async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
@@ -216,35 +84,65 @@ async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
     );
     assert!(lines(&writes).contains(&format!("PATCH {DEPLOYMENTS}/income-inference")));
     assert_eq!(served_version_of(&api), V1);
+    // Observed, not desired: nothing serves v1 until the Deployment says so.
     let status = status_of(&api);
-    assert_eq!(status["servingVersion"], V1);
+    assert_eq!(status["desiredVersion"], V1);
+    assert_eq!(status["servingVersion"], Value::Null);
     assert_eq!(status["history"][0]["action"], "Promoted");
     assert_eq!(
         condition(&status, "ModelAvailable"),
-        ("True".into(), "Serving".into())
+        ("False".into(), "RollingOut".into())
     );
     assert_eq!(
         condition(&status, "Ready"),
         ("False".into(), "RollingOut".into())
     );
     assert_eq!(
+        condition(&status, "Reconciling"),
+        ("True".into(), "RollingOut".into())
+    );
+    assert_eq!(
         lines(&reconcile_model(&api, at(17, 31)).await),
         Vec::<String>::new()
     );
 
-    // The Deployment becomes available: only status changes.
+    // The Deployment becomes available: v1 serves, so scheduled trainings
+    // compare with it from now on.
     api.edit(DEPLOYMENTS, "income-inference", |d| {
         d["status"] = json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1});
     });
     let writes = reconcile_model(&api, at(17, 32)).await;
     assert_eq!(
         lines(&writes),
-        vec![format!("PATCH {MODELS}/income/status")]
+        vec![
+            format!("PATCH {CRONJOBS}/income-train"),
+            format!("PATCH {MODELS}/income/status")
+        ]
     );
+    let status = status_of(&api);
+    assert_eq!(status["servingVersion"], V1);
     assert_eq!(
-        condition(&status_of(&api), "Ready"),
+        condition(&status, "Ready"),
         ("True".into(), "Serving".into())
     );
+    assert_eq!(
+        condition(&status, "ModelAvailable"),
+        ("True".into(), "Serving".into())
+    );
+    for (type_, reason) in [
+        ("Reconciling", "Reconciled"),
+        ("Stalled", "AsExpected"),
+        ("Degraded", "AsExpected"),
+    ] {
+        assert_eq!(
+            condition(&status, type_),
+            ("False".into(), reason.into()),
+            "{type_}"
+        );
+    }
+    for c in status["conditions"].as_array().expect("conditions") {
+        assert_eq!(c["observedGeneration"], 1, "{c}");
+    }
 
     // A manual training request; the candidate regresses: rejected, v1 stays.
     api.edit(MODELS, "income", |m| {
@@ -345,7 +243,7 @@ async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
     let writes = reconcile_model(&api, at(20, 30)).await;
     assert_eq!(event_reasons(&writes), vec!["MonitoredModel:Unpinned"]);
     assert_eq!(served_version_of(&api), V3);
-    let actions: Vec<Action> = serde_json::from_value::<MonitoredModel>(
+    let actions: Vec<HistoryAction> = serde_json::from_value::<MonitoredModel>(
         serde_json::to_value(api.get::<MonitoredModel>(MODELS, "income").expect("m")).expect("v"),
     )
     .expect("m")
@@ -358,11 +256,11 @@ async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
     assert_eq!(
         actions,
         vec![
-            Action::Promoted,
-            Action::Rejected,
-            Action::Promoted,
-            Action::RolledBack,
-            Action::Unpinned
+            HistoryAction::Promoted,
+            HistoryAction::Rejected,
+            HistoryAction::Promoted,
+            HistoryAction::RolledBack,
+            HistoryAction::Unpinned
         ]
     );
 }
@@ -422,10 +320,47 @@ async fn failed_training_is_recorded_as_degraded() {
         condition(&status, "Ready"),
         ("False".into(), "NoModel".into())
     );
-    // No crash loop: a failed first training is not retried by itself.
+    let message = status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Degraded"))
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(
-        lines(&reconcile_model(&api, at(17, 20)).await),
+        message,
+        "training Job income-train-initial failed: DataUnavailable: cannot read \
+         s3://data/adult.csv: 403 Forbidden; retrying at 2026-11-28T17:15:00Z (or annotate \
+         vigil.dev/train-request)"
+    );
+    // No crash loop: nothing until the backoff has passed…
+    assert_eq!(
+        lines(&reconcile_model(&api, at(17, 12)).await),
         Vec::<String>::new()
+    );
+    // …then the second attempt, and a longer wait after it fails too.
+    let writes = reconcile_model(&api, at(17, 16)).await;
+    assert_eq!(
+        lines(&writes),
+        vec![
+            format!("PATCH {JOBS}/income-train-initial-2"),
+            format!("PATCH {MODELS}/income/status"),
+            format!("POST {EVENTS}"),
+        ]
+    );
+    let status = status_of(&api);
+    assert_eq!(status["lastTraining"]["attempt"], 2);
+    assert_eq!(
+        condition(&status, "Reconciling"),
+        ("True".into(), "Training".into())
+    );
+    finish_job(&api, "income-train-initial-2", false, &failure);
+    reconcile_model(&api, at(17, 20)).await;
+    assert!(lines(&reconcile_model(&api, at(17, 29)).await).is_empty());
+    let writes = reconcile_model(&api, at(17, 31)).await;
+    assert!(
+        lines(&writes).contains(&format!("PATCH {JOBS}/income-train-initial-3")),
+        "{:?}",
+        lines(&writes)
     );
 }
 
@@ -437,7 +372,7 @@ async fn invalid_spec_is_a_condition_and_an_event_and_waits() {
     api.put(&model);
     let ctx = api.context(at(17, 0));
     let stored: MonitoredModel = api.get(MODELS, "income").expect("model");
-    let action = model::reconcile(Arc::new(stored), ctx)
+    let action = monitored_model::reconcile(Arc::new(stored), ctx)
         .await
         .expect("reconcile");
     assert_eq!(
@@ -478,7 +413,7 @@ async fn a_malformed_object_is_reported_not_retried() {
         "spec": {"schema": 5}});
     let guard: DeserializeGuard<MonitoredModel> = serde_json::from_value(raw).expect("guard");
     assert!(guard.0.is_err());
-    let action = run::reconcile_model(Arc::new(guard), api.context(at(17, 0)))
+    let action = controller::reconcile_model(Arc::new(guard), api.context(at(17, 0)))
         .await
         .expect("no error: nothing to retry");
     assert_eq!(
@@ -496,7 +431,7 @@ async fn api_errors_back_off_exponentially() {
     api.fail("/deployments", 500);
     let ctx = api.context(at(17, 0));
     let model: MonitoredModel = api.get(MODELS, "income").expect("model");
-    let error = model::reconcile(Arc::new(model.clone()), ctx.clone())
+    let error = monitored_model::reconcile(Arc::new(model.clone()), ctx.clone())
         .await
         .expect_err("the API server fails");
     assert_eq!(error.metric_label(), "api_error");
@@ -509,7 +444,7 @@ async fn api_errors_back_off_exponentially() {
         .map(|_| {
             format!(
                 "{:?}",
-                run::error_policy(guard.clone(), &error, ctx.clone())
+                controller::error_policy(guard.clone(), &error, ctx.clone())
             )
         })
         .collect();
@@ -522,16 +457,6 @@ async fn api_errors_back_off_exponentially() {
         text.contains(r#"vigil_operator_reconcile_failures_total{controller="MonitoredModel",reason="api_error"} 3"#),
         "{text}"
     );
-}
-
-fn serving_model(api: &FakeApi) {
-    let mut model = model_yaml(true);
-    model.status = Some(vigil_operator::crd::MonitoredModelStatus {
-        serving_version: Some(V1.into()),
-        promoted_version: Some(V1.into()),
-        ..Default::default()
-    });
-    api.put(&model);
 }
 
 #[tokio::test]
@@ -862,7 +787,7 @@ async fn a_reconcile_on_a_stale_copy_decides_nothing_twice() {
     );
 
     // A watch event delivered with the copy from before the promotion was recorded.
-    let action = model::reconcile(Arc::new(before_result), api.context(at(17, 31)))
+    let action = monitored_model::reconcile(Arc::new(before_result), api.context(at(17, 31)))
         .await
         .expect("a conflict is not a failure");
     assert_eq!(format!("{action:?}"), "Action { requeue_after: Some(1s) }");

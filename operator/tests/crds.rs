@@ -69,7 +69,7 @@ fn every_sample_is_valid() {
         policies.len()
     );
     for model in &models {
-        vigil_operator::model::validate(model)
+        vigil_operator::controller::monitored_model::validate(model)
             .unwrap_or_else(|e| panic!("{}: {e}", model.metadata.name.as_deref().unwrap_or("?")));
         kube::core::cel::validate_cel(model).unwrap_or_else(|e| panic!("CEL: {e:?}"));
     }
@@ -78,7 +78,8 @@ fn every_sample_is_valid() {
             .iter()
             .find(|m| m.metadata.name.as_deref() == Some(policy.spec.model_ref.name.as_str()));
         assert!(model.is_some(), "the sample policy's model is a sample too");
-        vigil_operator::policy::validate(policy, model).unwrap_or_else(|e| panic!("{e}"));
+        vigil_operator::controller::drift_policy::validate(policy, model)
+            .unwrap_or_else(|e| panic!("{e}"));
         kube::core::cel::validate_cel(policy).unwrap_or_else(|e| panic!("CEL: {e:?}"));
     }
 }

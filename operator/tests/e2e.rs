@@ -145,7 +145,12 @@ async fn adult_model_trains_serves_checks_and_pins() {
                 .iter()
                 .any(|c| c.type_ == "Ready" && c.status == "True");
             if let Some(run) = &status.last_training {
-                assert_ne!(run.outcome, "Failed", "training failed: {:?}", run.message);
+                assert_ne!(
+                    run.outcome,
+                    vigil_operator::crd::TrainingOutcome::Failed,
+                    "training failed: {:?}",
+                    run.message
+                );
             }
             ready.then(|| status.serving_version.clone()).flatten()
         },
@@ -168,7 +173,7 @@ async fn adult_model_trains_serves_checks_and_pins() {
     )
     .await;
     assert!(
-        ["None", "Warning", "Critical", "InsufficientData"].contains(&verdict.as_str()),
+        verdict != vigil_operator::crd::CheckVerdict::Failed,
         "{verdict}"
     );
 
@@ -181,7 +186,8 @@ async fn adult_model_trains_serves_checks_and_pins() {
             .history
             .iter()
             .any(|h| {
-                h.version == version && matches!(h.action, vigil_operator::crd::Action::Pinned)
+                h.version == version
+                    && matches!(h.action, vigil_operator::crd::HistoryAction::Pinned)
             })
             .then_some(())
     })

@@ -66,47 +66,6 @@ it: two releases in two namespaces must not overwrite each other's role.
 {{- end }}
 
 {{/*
-RBAC rules for what the operator manages: its own resources, and the children it creates
-in the namespaces of the MonitoredModels. One list, used by the ClusterRole or, with
-watchNamespace, by a Role in that namespace, so the two modes cannot drift apart.
-*/}}
-{{- define "vigil.workloadRules" -}}
-# Watched and finalised, never created: users own the specs.
-- apiGroups: ["vigil.dev"]
-  resources: ["monitoredmodels", "driftpolicies"]
-  verbs: ["get", "list", "watch", "patch"]
-- apiGroups: ["vigil.dev"]
-  resources: ["monitoredmodels/status", "driftpolicies/status"]
-  verbs: ["get", "patch", "update"]
-# Model servers. Deleted by garbage collection through owner references, so no delete.
-- apiGroups: ["apps"]
-  resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "patch"]
-- apiGroups: [""]
-  resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "patch"]
-# Optional children: deleted when the spec stops asking for them (serving.minAvailable,
-# training.schedule, a drift schedule), and finished Jobs are cleaned up.
-- apiGroups: ["policy"]
-  resources: ["poddisruptionbudgets"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
-- apiGroups: ["batch"]
-  resources: ["jobs", "cronjobs"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# Finished job Pods hold the compact result in their termination message.
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list"]
-# Notification webhook URLs; storage credentials go to the Pods by reference, unread.
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
-{{- end }}
-
-{{/*
 What became of a Prometheus Operator object, for NOTES.txt: "rendered", "disabled", or why it
 was skipped. Called with (list $ "Kind" .Values.<kind>.enabled).
 */}}

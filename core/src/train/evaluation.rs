@@ -129,19 +129,6 @@ impl Metrics {
             calibration: calibration(&confidence, &hit),
         }
     }
-
-    /// A metric by its gate name (`accuracy`, `rocAuc`, …).
-    pub fn get(&self, name: &str) -> Option<f64> {
-        match MetricName::parse(name)? {
-            MetricName::Accuracy => Some(self.accuracy),
-            MetricName::Precision => Some(self.precision),
-            MetricName::Recall => Some(self.recall),
-            MetricName::F1 => Some(self.f1),
-            MetricName::RocAuc => self.roc_auc,
-            MetricName::LogLoss => Some(self.log_loss),
-            MetricName::Ece => Some(self.calibration.ece),
-        }
-    }
 }
 
 /// Of the positive class (binary), else macro averages over the classes.
@@ -304,6 +291,7 @@ fn calibration(confidence: &[f64], hit: &[bool]) -> Calibration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::report::KeyMetrics;
     use ndarray::array;
 
     #[test]
@@ -360,8 +348,7 @@ mod tests {
         assert!((m.precision - (0.5 + 1.0 + 1.0) / 3.0).abs() < 1e-12);
         assert!((m.recall - (1.0 + 0.5 + 1.0) / 3.0).abs() < 1e-12);
         assert!(m.roc_auc.is_some());
-        assert_eq!(m.get("rocAuc"), m.roc_auc);
-        assert!(m.get("nope").is_none());
+        assert_eq!(KeyMetrics::from(&m).get(MetricName::RocAuc), m.roc_auc);
     }
 
     #[test]

@@ -17,6 +17,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
+pub mod scenario;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,15 +27,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use http::{Request, Response, StatusCode};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use kube::client::Body;
+use kube::core::DeserializeGuard;
 use kube::Client;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 use vigil_core::train::model::Algorithm;
 use vigil_core::train::report::{KeyMetrics, RowCounts, ServedComparison, TrainSummary};
 use vigil_operator::context::Context;
-use vigil_operator::crd::MonitoredModel;
+use vigil_operator::crd::{DriftPolicy, MonitoredModel};
 use vigil_operator::metrics::Metrics;
+use vigil_operator::stores::Stores;
 
 /// The longest a watch stays open before the fake ends it (the client re-watches
 /// from the last version it saw, as it does after a real server's timeout).
@@ -45,6 +51,8 @@ pub struct Recorded {
     pub path: String,
     pub query: String,
     pub body: Option<Value>,
+    /// The status code the fake answered.
+    pub code: u16,
 }
 
 impl Recorded {
@@ -75,13 +83,26 @@ struct Change {
     object: Value,
 }
 
+/// A failure the fake answers instead of doing the request.
+struct Injected {
+    /// Requests whose path contains this…
+    path: String,
+    /// …with this method (any when `None`)…
+    method: Option<String>,
+    code: u16,
+    reason: String,
+    message: String,
+    /// …fail this many more times (always when `None`).
+    times: Option<u32>,
+}
+
 #[derive(Default)]
 struct State {
     /// collection path (`/apis/batch/v1/namespaces/ml/jobs`) → name → object.
     objects: BTreeMap<String, BTreeMap<String, Value>>,
     requests: Vec<Recorded>,
-    /// Requests whose path contains the key fail with this status.
-    failures: Vec<(String, u16)>,
+    /// Requests that fail on purpose.
+    failures: Vec<Injected>,
     resource_version: u64,
     /// Every change, in order, so that a watch from version R replays what came after R.
     history: Vec<Arc<Change>>,
@@ -391,7 +412,32 @@ impl FakeApi {
             "vigil:test".into(),
             Arc::new(Metrics::new().expect("metrics")),
             Arc::new(move || now),
+            self.stores(),
         ))
+    }
+
+    /// Every object of the collections ending in `/{plural}`, in any namespace.
+    fn all<T: serde::de::DeserializeOwned>(&self, plural: &str) -> Vec<T> {
+        let state = self.state.lock().unwrap();
+        let suffix = format!("/{plural}");
+        state
+            .objects
+            .iter()
+            .filter(|(collection, _)| collection.ends_with(&suffix))
+            .flat_map(|(_, objects)| objects.values())
+            .map(|o| serde_json::from_value(o.clone()).expect("typed object"))
+            .collect()
+    }
+
+    /// Reflector stores holding what the world holds now, as the watches of a
+    /// running operator would (a reconcile called by hand reads them).
+    pub fn stores(&self) -> Stores {
+        Stores::from_objects(
+            self.all::<DeserializeGuard<MonitoredModel>>("monitoredmodels"),
+            self.all::<DeserializeGuard<DriftPolicy>>("driftpolicies"),
+            self.all::<Job>("jobs"),
+            self.all::<Pod>("pods"),
+        )
     }
 
     /// Serves this store over HTTP on a free loopback port (needs a Tokio runtime):
@@ -510,12 +556,43 @@ impl FakeApi {
         self.state.lock().unwrap().watch_cap = Some(cap);
     }
 
+    /// Every request whose path contains `path_contains` fails with `code`.
     pub fn fail(&self, path_contains: &str, code: u16) {
-        self.state
-            .lock()
-            .unwrap()
-            .failures
-            .push((path_contains.into(), code));
+        self.inject(
+            None,
+            path_contains,
+            code,
+            "InternalError",
+            "injected failure",
+            None,
+        );
+    }
+
+    /// `method` requests whose path contains `path_contains` fail with `code`,
+    /// `reason` and `message` (as a real API server words them), `times` times
+    /// (always when `None`).
+    pub fn inject(
+        &self,
+        method: Option<&str>,
+        path_contains: &str,
+        code: u16,
+        reason: &str,
+        message: &str,
+        times: Option<u32>,
+    ) {
+        self.state.lock().unwrap().failures.push(Injected {
+            path: path_contains.into(),
+            method: method.map(str::to_string),
+            code,
+            reason: reason.into(),
+            message: message.into(),
+            times,
+        });
+    }
+
+    /// Stops every injected failure.
+    pub fn heal(&self) {
+        self.state.lock().unwrap().failures.clear();
     }
 
     /// Every request since the last `take_requests`, and forget them.
@@ -609,14 +686,43 @@ impl FakeApi {
             path: path.to_string(),
             query: query.to_string(),
             body: body.clone(),
+            code: 0,
         });
-        if let Some((_, code)) = state
-            .failures
-            .iter()
-            .find(|(p, _)| path.contains(p.as_str()))
-        {
-            let code = *code;
-            return Reply::Object(code, status_body(code, "InternalError", "injected failure"));
+        let reply = self.answer(&mut state, method, path, query, content_type, body);
+        let code = match &reply {
+            Reply::Object(code, _) => *code,
+            Reply::Watch(_) => 200,
+        };
+        if let Some(request) = state.requests.last_mut() {
+            request.code = code;
+        }
+        reply
+    }
+
+    fn answer(
+        &self,
+        state: &mut State,
+        method: &str,
+        path: &str,
+        query: &str,
+        content_type: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let injected = state.failures.iter_mut().find(|f| {
+            path.contains(f.path.as_str())
+                && f.method.as_deref().is_none_or(|m| m == method)
+                && f.times != Some(0)
+        });
+        if let Some(failure) = injected {
+            if let Some(times) = failure.times.as_mut() {
+                *times -= 1;
+            }
+            let (code, reason, message) = (
+                failure.code,
+                failure.reason.clone(),
+                failure.message.clone(),
+            );
+            return Reply::Object(code, status_body(code, &reason, &message));
         }
         if method == "GET" && path == "/version" {
             return Reply::Object(200, version());
@@ -835,7 +941,8 @@ impl FakeApi {
                     "ADDED"
                 };
                 state.commit(&self.changes, &collection, type_, updated.clone());
-                Reply::Object(200, updated)
+                // Server-side apply that creates answers 201, as on a real server.
+                Reply::Object(if existing.is_some() { 200 } else { 201 }, updated)
             }
             ("DELETE", Some(name)) => {
                 let removed = state
@@ -901,6 +1008,19 @@ pub fn at(hour: u32, minute: u32) -> DateTime<Utc> {
 
 // ---- Fixtures shared by the controller and process tests ----
 
+/// The labels the Job controller gives a Job's Pods: the template's, and the Job's name.
+pub fn pod_labels(job: &Value) -> Value {
+    let mut labels = job["spec"]["template"]["metadata"]["labels"].clone();
+    if !labels.is_object() {
+        labels = job["metadata"]["labels"].clone();
+    }
+    if !labels.is_object() {
+        labels = json!({});
+    }
+    labels["batch.kubernetes.io/job-name"] = job["metadata"]["name"].clone();
+    labels
+}
+
 pub const NS: &str = "ml";
 pub const JOBS: &str = "/apis/batch/v1/namespaces/ml/jobs";
 
@@ -965,14 +1085,15 @@ pub fn trained(version: &str, auc: f64, served: Option<(&str, f64)>) -> String {
 /// Plays the Job controller and the kubelet: the Job completes (or fails) and
 /// its Pod holds the termination message.
 pub fn finish_job(api: &FakeApi, job: &str, succeeded: bool, message: &str) {
+    let mut labels = json!({});
     api.edit(JOBS, job, |j| {
         let type_ = if succeeded { "Complete" } else { "Failed" };
         j["status"] = json!({"conditions": [{"type": type_, "status": "True"}]});
+        labels = pod_labels(j);
     });
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("{job}-pod"), "namespace": NS,
-                     "labels": {"batch.kubernetes.io/job-name": job}},
+        "metadata": {"name": format!("{job}-pod"), "namespace": NS, "labels": labels},
         "status": {"containerStatuses": [{"name": "c", "image": "vigil", "imageID": "",
             "ready": false, "restartCount": 0,
             "state": {"terminated": {"exitCode": if succeeded { 0 } else { 1 }, "message": message}}}]}

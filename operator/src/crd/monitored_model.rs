@@ -1,5 +1,5 @@
-//! The custom resources: `MonitoredModel` (what to train, serve and watch),
-//! `DriftPolicy` (how its traffic is checked) and their status. Every field's doc comment is its `kubectl explain` text.
+//! `MonitoredModel`: what Vigil trains, serves and watches, and what it observed and
+//! decided. Every field's doc comment is its `kubectl explain` text.
 
 // The derive's repeated `printcolumn(type_ = …)` arguments are distinct columns,
 // not duplicated attributes.
@@ -15,8 +15,7 @@ use vigil_core::train::config::{Resources, TrainingSpec};
 use vigil_core::train::promotion::{GateResult, PromotionSpec};
 use vigil_core::train::report::KeyMetrics;
 
-pub const GROUP: &str = "vigil.dev";
-pub const VERSION: &str = "v1alpha1";
+use super::{CheckVerdict, PodSettings};
 
 /// A machine-learning model that Vigil trains, serves, logs and watches.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -69,6 +68,15 @@ pub struct MonitoredModelSpec {
     /// How the model is served.
     #[serde(default)]
     pub serving: ServingSpec,
+    /// Where and as whom its Pods run (inference, training, checks): service
+    /// account, node selector, tolerations, affinity, pull secrets, priority,
+    /// extra labels, annotations and environment.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pods: PodSettings,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The inference Deployment.
@@ -94,7 +102,13 @@ pub struct ServingSpec {
     /// Keep at least this many inference Pods during voluntary disruptions
     /// (a PodDisruptionBudget); omit for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub min_available: Option<i32>,
+    /// How long a new version may take to roll out (its Pods loaded and ready)
+    /// before Vigil rolls back to the version that served before (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30))]
+    pub progress_deadline_seconds: Option<i32>,
 }
 
 impl Default for ServingSpec {
@@ -106,6 +120,7 @@ impl Default for ServingSpec {
             pinned_version: None,
             logging: LoggingSpec::default(),
             min_available: None,
+            progress_deadline_seconds: None,
         }
     }
 }
@@ -151,15 +166,25 @@ pub struct MonitoredModelStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, ModelAvailable, Training, Drifted and Degraded.
+    /// Ready, Reconciling, Stalled, Degraded (kstatus), ModelAvailable, Training, Drifted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
-    /// The version the inference Deployment serves.
+    /// The version the inference Deployment really serves: rolled out and ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serving_version: Option<String>,
+    /// The version Vigil wants served: `serving.pinnedVersion`, else the promoted
+    /// version. It differs from `servingVersion` while it rolls out, and after
+    /// its rollout failed (see `failedRollout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_version: Option<String>,
     /// The newest promoted version (served again when a pin is cleared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promoted_version: Option<String>,
+    /// The last version whose rollout failed (not retried until the pin or the
+    /// promoted version changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_rollout: Option<FailedRollout>,
     /// The newest trained version that was not promoted, with its gate results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_candidate: Option<Candidate>,
@@ -194,21 +219,36 @@ pub struct Candidate {
     pub metrics: KeyMetrics,
 }
 
+/// A version whose rollout did not finish.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedRollout {
+    /// The version that did not become ready.
+    pub version: String,
+    /// Why (the Deployment's condition, and what its Pods said).
+    pub message: String,
+    /// When the failure was seen (RFC 3339).
+    pub time: String,
+}
+
 /// What happened to a version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum Action {
+pub enum HistoryAction {
     /// Passed its gates and became the served version.
     Promoted,
     /// Failed a gate; not served.
     Rejected,
     /// Passed its gates; waits for approval (`promotion.auto: false`).
     AwaitingApproval,
-    /// Served because `serving.pinnedVersion` names an older version.
+    /// Served again: `serving.pinnedVersion` names an older version, or the
+    /// rollout of a newer one failed.
     RolledBack,
     /// Served because `serving.pinnedVersion` names it.
     Pinned,
     /// The pin was cleared; the promoted version is served again.
     Unpinned,
+    /// Its rollout did not finish (the Pods never became ready).
+    RolloutFailed,
 }
 
 /// One decision in the history.
@@ -218,7 +258,7 @@ pub struct HistoryEntry {
     /// The version concerned.
     pub version: String,
     /// What was decided.
-    pub action: Action,
+    pub action: HistoryAction,
     /// When (RFC 3339).
     pub time: String,
     /// Why, with the numbers.
@@ -228,35 +268,100 @@ pub struct HistoryEntry {
     pub metrics: Option<KeyMetrics>,
 }
 
+/// Why a training ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TrainingTrigger {
+    /// The first version of the model.
+    Initial,
+    /// `spec.training.schedule`.
+    Schedule,
+    /// A DriftPolicy's `actions.retrain`.
+    Drift,
+    /// The `vigil.dev/train-request` annotation.
+    Manual,
+}
+
+impl TrainingTrigger {
+    /// The value of a Job's `vigil.dev/trigger` annotation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainingTrigger::Initial => "Initial",
+            TrainingTrigger::Schedule => "Schedule",
+            TrainingTrigger::Drift => "Drift",
+            TrainingTrigger::Manual => "Manual",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TrainingTrigger> {
+        [
+            TrainingTrigger::Initial,
+            TrainingTrigger::Schedule,
+            TrainingTrigger::Drift,
+            TrainingTrigger::Manual,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for TrainingTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a training run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TrainingOutcome {
+    Running,
+    Succeeded,
+    Failed,
+}
+
 /// A training Job and its outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingRun {
     /// Name of the Job.
     pub job: String,
-    /// Why it ran: `Initial`, `Schedule`, `Drift` or `Manual`.
-    pub trigger: String,
+    /// Why it ran.
+    pub trigger: TrainingTrigger,
     /// When it started (RFC 3339).
     pub started_at: String,
     /// When it finished (RFC 3339), if it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
     /// `Running`, `Succeeded` or `Failed`.
-    pub outcome: String,
+    pub outcome: TrainingOutcome,
     /// The trained version, on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Why it failed, as a condition reason (`TrainingFailed`, `OOMKilled`,
+    /// `DeadlineExceeded`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The failure, on failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The attempt of a first training (1, 2, …): one that fails is retried
+    /// with a backoff until a version is promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub attempt: Option<i32>,
+}
+
+impl TrainingRun {
+    pub fn running(&self) -> bool {
+        self.outcome == TrainingOutcome::Running
+    }
 }
 
 /// The last drift verdict.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DriftStatus {
-    /// `None`, `Warning`, `Critical` or `InsufficientData`.
-    pub verdict: String,
+    /// `None`, `Warning`, `Critical`, `InsufficientData`, or `Failed` when the check failed.
+    pub verdict: CheckVerdict,
     /// When the check ran (RFC 3339).
     pub checked_at: String,
     /// Features that drifted.
@@ -270,109 +375,4 @@ pub struct DriftStatus {
     /// What was decided about retraining, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrain: Option<String>,
-}
-
-/// How a MonitoredModel's live traffic is checked for drift, and what happens then.
-/// Every policy field is optional; `{modelRef: {name: m}}` is a complete policy.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(
-    group = "vigil.dev",
-    version = "v1alpha1",
-    kind = "DriftPolicy",
-    namespaced,
-    status = "DriftPolicyStatus",
-    derive = "PartialEq",
-    shortname = "dp",
-    category = "vigil",
-    doc = "Scheduled drift and data-quality checks of a MonitoredModel's traffic",
-    printcolumn(name = "Model", type_ = "string", json_path = ".spec.modelRef.name"),
-    printcolumn(name = "Schedule", type_ = "string", json_path = ".spec.schedule"),
-    printcolumn(name = "Verdict", type_ = "string", json_path = ".status.lastCheck.verdict"),
-    printcolumn(
-        name = "Last-Check",
-        type_ = "date",
-        json_path = ".status.lastCheck.checkedAt"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    ),
-    validation = Rule::new("self.spec.modelRef.name == oldSelf.spec.modelRef.name")
-        .message("spec.modelRef.name is immutable: delete and re-create the DriftPolicy")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(self.spec.tests) || !has(self.spec.tests.psi) || !has(self.spec.tests.psi.warning) || !has(self.spec.tests.psi.critical) || self.spec.tests.psi.warning <= self.spec.tests.psi.critical")
-        .message("spec.tests.psi.warning must not exceed spec.tests.psi.critical")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(self.spec.actions) || !has(self.spec.actions.retrain) || !has(self.spec.actions.retrain.minVerdict) || self.spec.actions.retrain.minVerdict in ['Warning', 'Critical']")
-        .message("spec.actions.retrain.minVerdict must be Warning or Critical")
-        .reason(Reason::FieldValueInvalid),
-)]
-#[serde(rename_all = "camelCase")]
-pub struct DriftPolicySpec {
-    /// The MonitoredModel (same namespace) whose traffic is checked.
-    pub model_ref: ModelRef,
-    /// Schedule, window, tests, feature selection, quality thresholds and actions.
-    #[serde(flatten)]
-    pub rules: vigil_core::drift::DriftRules,
-}
-
-/// A MonitoredModel in the same namespace.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ModelRef {
-    /// Name of the MonitoredModel.
-    #[schemars(length(min = 1, max = 63))]
-    pub name: String,
-}
-
-/// What a DriftPolicy's checks found and what was done about it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DriftPolicyStatus {
-    /// The `metadata.generation` this status was computed from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// Ready (the check CronJob exists), Drifted and Degraded.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// The newest recorded check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_check: Option<DriftCheck>,
-    /// When this policy last started a retraining (RFC 3339); the cooldown counts from here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_retrain_triggered: Option<String>,
-    /// The last checks, newest last (at most 10).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub history: Vec<DriftCheck>,
-}
-
-/// One recorded drift check.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DriftCheck {
-    /// The Job that ran the check.
-    pub job: String,
-    /// `None`, `Warning`, `Critical` or `InsufficientData`; `Failed` when the check itself failed.
-    pub verdict: String,
-    /// When the check ran (RFC 3339).
-    pub checked_at: String,
-    /// Features that drifted, worst first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub drifted_features: Vec<String>,
-    /// Failed data-quality checks.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub quality_failures: Vec<String>,
-    /// The full JSON report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_uri: Option<String>,
-    /// Why the check failed, when it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// What was decided about retraining, and why.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retrain: Option<String>,
-    /// How many webhooks were notified (or why not).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notified: Option<String>,
 }

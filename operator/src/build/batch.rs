@@ -1,0 +1,237 @@
+//! The batch children: training Jobs and CronJobs, and a DriftPolicy's check
+//! CronJob; each Pod gets its configuration as JSON and leaves its result in
+//! the termination message.
+
+use super::pod::job_pod;
+use super::*;
+
+/// The configuration a training Pod receives (as JSON in `VIGIL_CONFIG_JSON`).
+pub fn train_job_config(model: &MonitoredModel, served_version: Option<&str>) -> TrainJobConfig {
+    TrainJobConfig {
+        model: Some(model.name_any()),
+        schema: model.spec.schema.clone(),
+        storage: model.spec.storage.clone(),
+        training: model.spec.training.clone(),
+        served_version: served_version.map(str::to_string),
+    }
+}
+
+fn training_pod(
+    model: &MonitoredModel,
+    config: &TrainJobConfig,
+    image: &str,
+) -> Result<PodTemplateSpec, BuildError> {
+    let json = serde_json::to_string(config).map_err(|e| BuildError::Encode(e.to_string()))?;
+    Ok(job_pod(
+        model,
+        labels(model, Component::Training),
+        "train",
+        json,
+        model.spec.training.resources.as_ref(),
+        image,
+    ))
+}
+
+fn training_job_spec(
+    model: &MonitoredModel,
+    config: &TrainJobConfig,
+    image: &str,
+) -> Result<JobSpec, BuildError> {
+    Ok(JobSpec {
+        backoff_limit: Some(1),
+        active_deadline_seconds: Some(TRAINING_DEADLINE_SECONDS),
+        // Keep finished Jobs a day for `kubectl logs`; the result is in status already.
+        ttl_seconds_after_finished: Some(86_400),
+        template: training_pod(model, config, image)?,
+        ..JobSpec::default()
+    })
+}
+
+/// A one-off training Job (first model, drift retrain, manual).
+pub fn build_training_job(
+    model: &MonitoredModel,
+    name: &str,
+    trigger: TrainingTrigger,
+    attempt: Option<i32>,
+    config: &TrainJobConfig,
+    image: &str,
+) -> Result<Job, BuildError> {
+    let mut metadata = metadata(model, name.to_string(), Component::Training)?;
+    let mut annotations: BTreeMap<String, String> =
+        [(TRIGGER_ANNOTATION.to_string(), trigger.as_str().to_string())].into();
+    if let Some(attempt) = attempt {
+        annotations.insert(ATTEMPT_ANNOTATION.into(), attempt.to_string());
+    }
+    metadata.annotations = Some(annotations);
+    Ok(Job {
+        metadata,
+        spec: Some(training_job_spec(model, config, image)?),
+        ..Job::default()
+    })
+}
+
+/// The training CronJob, when `training.schedule` is set.
+pub fn build_training_cronjob(
+    model: &MonitoredModel,
+    config: &TrainJobConfig,
+    image: &str,
+) -> Result<Option<CronJob>, BuildError> {
+    let Some(schedule) = model.spec.training.schedule.clone() else {
+        return Ok(None);
+    };
+    Ok(Some(CronJob {
+        metadata: metadata(model, training_cronjob_name(model), Component::Training)?,
+        spec: Some(CronJobSpec {
+            schedule,
+            concurrency_policy: Some("Forbid".into()),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(model, Component::Training)),
+                    annotations: Some(
+                        [(TRIGGER_ANNOTATION.to_string(), "Schedule".to_string())]
+                            .into_iter()
+                            .collect(),
+                    ),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(training_job_spec(model, config, image)?),
+            },
+            ..CronJobSpec::default()
+        }),
+        ..CronJob::default()
+    }))
+}
+
+/// Name of a DriftPolicy's check CronJob.
+pub fn drift_cronjob_name(policy: &DriftPolicy) -> String {
+    format!("{}-check", policy.name_any())
+}
+
+/// The CronJob running a DriftPolicy's checks, owned by the policy (deleting the
+/// policy stops the checks). Its Jobs carry the policy label the controller maps
+/// back to the policy.
+pub fn build_drift_cronjob(
+    policy: &DriftPolicy,
+    model: &MonitoredModel,
+    config: &DriftJobConfig,
+    image: &str,
+) -> Result<CronJob, BuildError> {
+    if policy.meta().uid.is_none() {
+        return Err(BuildError::MissingMetadata("uid"));
+    }
+    let owner = policy
+        .controller_owner_ref(&())
+        .ok_or(BuildError::MissingMetadata("name"))?;
+    let mut labels = labels(model, Component::Drift);
+    labels.insert(POLICY_LABEL.into(), policy.name_any());
+    let json = serde_json::to_string(config).map_err(|e| BuildError::Encode(e.to_string()))?;
+    Ok(CronJob {
+        metadata: ObjectMeta {
+            name: Some(drift_cronjob_name(policy)),
+            namespace: policy.namespace(),
+            labels: Some(labels.clone()),
+            owner_references: Some(vec![owner]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(CronJobSpec {
+            schedule: config.policy.schedule.clone(),
+            concurrency_policy: Some("Forbid".into()),
+            // A check that missed its slot by more than this waits for the next one.
+            starting_deadline_seconds: Some(600),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.clone()),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(JobSpec {
+                    // A failed check is recorded, not retried: the next one comes on schedule.
+                    backoff_limit: Some(0),
+                    active_deadline_seconds: Some(
+                        policy
+                            .spec
+                            .active_deadline_seconds
+                            .unwrap_or(CHECK_DEADLINE_SECONDS),
+                    ),
+                    ttl_seconds_after_finished: Some(86_400),
+                    template: job_pod(model, labels, "drift", json, None, image),
+                    ..JobSpec::default()
+                }),
+            },
+            ..CronJobSpec::default()
+        }),
+        ..CronJob::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn training_job_carries_its_config_and_no_credentials_in_clear() {
+        let m = model();
+        let config = train_job_config(&m, Some("v1"));
+        let job = build_training_job(
+            &m,
+            &training_job_name(&m, "20261128-171500"),
+            TrainingTrigger::Drift,
+            None,
+            &config,
+            "vigil:0.1.0",
+        )
+        .expect("job");
+        let value = serde_json::to_value(&job).expect("json");
+        assert_eq!(
+            value["metadata"]["name"],
+            json!("income-train-20261128-171500")
+        );
+        assert_eq!(
+            value["metadata"]["annotations"],
+            json!({"vigil.dev/trigger": "Drift"})
+        );
+        assert_eq!(value["metadata"]["labels"], labels_json("training"));
+        assert_eq!(value["metadata"]["ownerReferences"], owner_json());
+        let pod = &value["spec"]["template"]["spec"];
+        assert_eq!(pod["restartPolicy"], json!("Never"));
+        assert_eq!(pod["securityContext"], restricted_pod());
+        let container = &pod["containers"][0];
+        assert_eq!(container["securityContext"], restricted_container());
+        assert_eq!(
+            container["envFrom"],
+            json!([{"secretRef": {"name": "s3-credentials", "optional": false}}])
+        );
+        assert_eq!(
+            container["resources"],
+            json!({"requests": {"cpu": "100m", "memory": "128Mi"}})
+        );
+        let json_config = container["env"][0]["value"].as_str().expect("config env");
+        let parsed = TrainJobConfig::from_text(json_config, "env").expect("the job can read it");
+        assert_eq!(parsed, config);
+        assert_eq!(parsed.served_version.as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn cronjob_only_with_a_schedule() {
+        let m = model();
+        let config = train_job_config(&m, None);
+        let cron = build_training_cronjob(&m, &config, "vigil:0.1.0")
+            .expect("build")
+            .expect("scheduled");
+        let value = serde_json::to_value(&cron).expect("json");
+        assert_eq!(value["metadata"]["name"], json!("income-train"));
+        assert_eq!(value["spec"]["schedule"], json!("0 3 * * 0"));
+        assert_eq!(value["spec"]["concurrencyPolicy"], json!("Forbid"));
+        let mut unscheduled = m.clone();
+        unscheduled.spec.training.schedule = None;
+        assert_eq!(
+            build_training_cronjob(&unscheduled, &config, "i").expect("build"),
+            None
+        );
+    }
+}

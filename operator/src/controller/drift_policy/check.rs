@@ -1,0 +1,271 @@
+//! Recording a finished check: its result (or why it has none), the retrain
+//! decision with the cooldown, and the Events. Pure.
+//!
+//! Idempotent: a retraining Job is named after the check that starts it, so a
+//! reconcile that repeats after a lost status write finds that Job and records
+//! the retrain (and its time, for the cooldown) instead of deciding anew.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use vigil_core::drift::DriftSummary;
+
+use super::plan::ModelLookup;
+use super::retrain::{decide_retrain, RetrainDecision};
+use crate::build::{build_training_job, train_job_config, training_job_name, BuildError};
+use crate::controller::conditions::{reason, stopped_reason};
+use crate::crd::{
+    CheckVerdict, DriftCheck, DriftPolicy, DriftPolicyStatus, MonitoredModel, TrainingTrigger,
+};
+use crate::events::{reason as event, EventNote};
+use crate::observe::{created_at, finished_at, job_end, job_state, newest, pods_of, JobEnd};
+use crate::time::{parse_time, rfc3339};
+
+/// Bound of `status.history`.
+pub const CHECK_HISTORY_LIMIT: usize = 10;
+/// How long a finished check Job may go without a visible Pod before it counts
+/// as having left no result.
+const RESULT_GRACE: chrono::Duration = chrono::Duration::minutes(2);
+
+/// What recording one check decided.
+#[derive(Clone, Debug, Default)]
+pub struct Recorded {
+    /// The check's summary (for metrics).
+    pub summary: Option<DriftSummary>,
+    /// A training Job to create.
+    pub retrain: Option<Job>,
+    /// Events about the policy, and about the model.
+    pub events: Vec<EventNote>,
+    pub model_events: Vec<EventNote>,
+    /// Look again after this long (the Pod watch lags the Job watch).
+    pub recheck: Option<Duration>,
+}
+
+/// The newest finished check Job that is not in the status yet (a store that
+/// lags can hold an older Job only, which is recorded already).
+pub fn unrecorded_check<'a>(status: &DriftPolicyStatus, jobs: &'a [Job]) -> Option<&'a Job> {
+    let job = newest(jobs)?;
+    let name = job.name_any();
+    let recorded = status
+        .last_check
+        .iter()
+        .chain(&status.history)
+        .any(|c| c.job == name);
+    (job_state(job).finished() && !recorded).then_some(job)
+}
+
+/// The condition reason of a failed check: what stopped its Pod, or
+/// `CheckFailed` when `vigil drift` reported the failure itself.
+fn failure_reason(summary_reason: &str) -> &'static str {
+    stopped_reason(summary_reason).unwrap_or(reason::CHECK_FAILED)
+}
+
+fn summary_of(job: &Job, pods: &[Pod], now: DateTime<Utc>) -> Option<DriftSummary> {
+    let mine = pods_of(pods, &job.name_any());
+    match job_end(job, &mine, "check") {
+        JobEnd::Result(text) => {
+            Some(
+                serde_json::from_str(&text).unwrap_or_else(|e| DriftSummary::Failed {
+                    reason: "UnreadableResult".into(),
+                    message: format!("the check Pod's termination message is not a result: {e}"),
+                }),
+            )
+        }
+        JobEnd::Stopped(failure) => Some(DriftSummary::Failed {
+            reason: failure.reason.into(),
+            message: failure.message,
+        }),
+        JobEnd::NoPod => finished_at(job)
+            .is_none_or(|t| now - t > RESULT_GRACE)
+            .then(|| DriftSummary::Failed {
+                reason: "NoResult".into(),
+                message: format!("check Job {} left no Pod with a result", job.name_any()),
+            }),
+    }
+}
+
+fn check_of(job: &Job, summary: &DriftSummary) -> DriftCheck {
+    let mut check = DriftCheck {
+        job: job.name_any(),
+        verdict: CheckVerdict::Failed,
+        checked_at: created_at(job),
+        drifted_features: vec![],
+        quality_failures: vec![],
+        report_uri: None,
+        reason: None,
+        message: None,
+        retrain: None,
+        notified: None,
+    };
+    match summary {
+        DriftSummary::Succeeded {
+            verdict,
+            drifted_features,
+            quality_failures,
+            checked_at,
+            report_uri,
+            ..
+        } => {
+            check.verdict = (*verdict).into();
+            check.checked_at = rfc3339(*checked_at);
+            check.drifted_features.clone_from(drifted_features);
+            check.quality_failures.clone_from(quality_failures);
+            check.report_uri = Some(report_uri.clone());
+        }
+        DriftSummary::Failed {
+            reason: why,
+            message,
+        } => {
+            check.reason = Some(failure_reason(why).into());
+            check.message = Some(format!("{why}: {message}"));
+        }
+    }
+    check
+}
+
+/// The Events of a recorded check: drift found (on both resources), a failed check.
+fn check_events(
+    policy: &DriftPolicy,
+    job: &Job,
+    check: &DriftCheck,
+    summary: &DriftSummary,
+    recorded: &mut Recorded,
+) {
+    if check.verdict.is_drift() {
+        let found = if check.drifted_features.is_empty() {
+            check.quality_failures.join("; ")
+        } else {
+            check.drifted_features.join(", ")
+        };
+        let note = EventNote::warning(
+            event::DRIFT_DETECTED,
+            format!(
+                "{} drift (policy {}): {found}",
+                check.verdict,
+                policy.name_any()
+            ),
+        );
+        recorded.events.push(note.clone());
+        recorded.model_events.push(note);
+    }
+    if let DriftSummary::Failed {
+        reason: why,
+        message,
+    } = summary
+    {
+        recorded.events.push(EventNote::warning(
+            event::DRIFT_CHECK_FAILED,
+            format!("Job {}: {why}: {message}", job.name_any()),
+        ));
+    }
+}
+
+/// The retrain a check asks for. Named after the check (`…-<n>` →
+/// `<model>-train-drift-<n>`), so a repeat finds the Job it started and
+/// records it with that Job's creation time instead of deciding anew.
+fn retrain(
+    policy: &DriftPolicy,
+    status: &mut DriftPolicyStatus,
+    model: &MonitoredModel,
+    (job, summary, training_jobs): (&Job, &DriftSummary, &[Job]),
+    default_image: &str,
+    now: DateTime<Utc>,
+) -> Result<(RetrainDecision, Option<Job>, Option<EventNote>), BuildError> {
+    let suffix = format!("drift-{}", job.name_any().rsplit('-').next().unwrap_or("0"));
+    let name = training_job_name(model, &suffix);
+    let started = training_jobs.iter().find(|j| j.name_any() == name);
+    let decision = match started {
+        Some(_) => RetrainDecision::Trigger,
+        None => decide_retrain(
+            policy.spec.rules.actions.retrain.as_ref(),
+            summary,
+            status
+                .last_retrain_triggered
+                .as_deref()
+                .and_then(parse_time),
+            training_jobs.iter().any(|j| !job_state(j).finished()),
+            now,
+        ),
+    };
+    if decision != RetrainDecision::Trigger {
+        return Ok((decision, None, None));
+    }
+    status.last_retrain_triggered = Some(started.map_or_else(|| rfc3339(now), created_at));
+    let build = match started {
+        Some(_) => None,
+        None => {
+            let served = model
+                .status
+                .as_ref()
+                .and_then(|s| s.serving_version.as_deref());
+            let config = train_job_config(model, served);
+            let image = model.spec.serving.image.as_deref().unwrap_or(default_image);
+            Some(build_training_job(
+                model,
+                &name,
+                TrainingTrigger::Drift,
+                None,
+                &config,
+                image,
+            )?)
+        }
+    };
+    let verdict = summary.verdict().map(|v| v.to_string()).unwrap_or_default();
+    let note = EventNote::normal(
+        event::RETRAIN_TRIGGERED,
+        format!(
+            "{verdict} drift found by Job {} (policy {}): training Job {name}",
+            job.name_any(),
+            policy.name_any()
+        ),
+    );
+    Ok((decision, build, Some(note)))
+}
+
+/// Records the newest finished check and acts on it.
+pub fn record_check(
+    policy: &DriftPolicy,
+    status: &mut DriftPolicyStatus,
+    model: &ModelLookup,
+    jobs: (&[Job], &[Pod], &[Job]),
+    default_image: &str,
+    now: DateTime<Utc>,
+) -> Result<Recorded, BuildError> {
+    let (check_jobs, check_pods, training_jobs) = jobs;
+    let mut recorded = Recorded::default();
+    let ModelLookup::Found(model) = model else {
+        return Ok(recorded);
+    };
+    let Some(job) = unrecorded_check(status, check_jobs) else {
+        return Ok(recorded);
+    };
+    let Some(summary) = summary_of(job, check_pods, now) else {
+        recorded.recheck = Some(Duration::from_secs(5));
+        return Ok(recorded);
+    };
+    let mut check = check_of(job, &summary);
+    let (decision, job_to_start, started) = retrain(
+        policy,
+        status,
+        model,
+        (job, &summary, training_jobs),
+        default_image,
+        now,
+    )?;
+    check.retrain = Some(decision.describe());
+    check_events(policy, job, &check, &summary, &mut recorded);
+    if let Some(note) = started {
+        recorded.events.push(note.clone());
+        recorded.model_events.push(note);
+    }
+    recorded.retrain = job_to_start;
+    status.history.push(check.clone());
+    let excess = status.history.len().saturating_sub(CHECK_HISTORY_LIMIT);
+    status.history.drain(..excess);
+    status.last_check = Some(check);
+    recorded.summary = Some(summary);
+    Ok(recorded)
+}
