@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 use vigil_core::data::schema::FeatureSchema;
+use vigil_core::drift::rules::NotifySpec;
 use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
 use vigil_jobs::drift::{self, AdhocInput, DriftError, DriftJobConfig, DriftOutcome, Stage};
-use vigil_jobs::termination;
+use vigil_jobs::{notify, termination};
 
 const EXIT_HELP: &str = "\
 Exit codes (ad-hoc mode): 0 None, 1 Warning, 2 Critical, 3 InsufficientData,
@@ -173,7 +174,35 @@ async fn with_progress<T>(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    result
+    let mut outcome = result?;
+    notify(&config, &mut outcome.summary).await;
+    Ok(outcome)
+}
+
+/// The policy's notify targets, from this Pod (URLs in the environment, set
+/// from Secrets by reference); the outcome rides in the summary.
+async fn notify(config: &DriftJobConfig, summary: &mut DriftSummary) {
+    let subject = notify::Subject {
+        namespace: config.namespace.as_deref().unwrap_or(""),
+        model: config.model.as_deref().unwrap_or(""),
+        policy: config.policy_name.as_deref().unwrap_or(""),
+    };
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    let delivered = notify::deliver(
+        &http,
+        &config.policy.actions.notify,
+        &subject,
+        summary,
+        |i| std::env::var(NotifySpec::secret_env(i)).ok(),
+        notify::Retry::default(),
+    )
+    .await;
+    if let DriftSummary::Succeeded { notified, .. } = summary {
+        *notified = delivered;
+    }
 }
 
 async fn scheduled(

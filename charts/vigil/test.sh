@@ -278,7 +278,7 @@ else
     sed 's/drop: \["ALL"\]/drop: ["NET_RAW"]/' "$WORK/defaults.yaml" >"$WORK/broken-psa.yaml"
     expect_failure "capabilities not dropped is caught" \
         "${CHECK[@]}" manifests "$WORK/broken-psa.yaml" --release vigil --namespace vigil-system --app-version 0.1.0
-    sed 's/resources: \["secrets"\]/resources: ["secrets", "configmaps"]/' "$WORK/defaults.yaml" >"$WORK/broken-rbac.yaml"
+    sed 's/resources: \["pods"\]/resources: ["pods", "secrets"]/' "$WORK/defaults.yaml" >"$WORK/broken-rbac.yaml"
     expect_failure "an extra RBAC resource is caught" \
         "${CHECK[@]}" manifests "$WORK/broken-rbac.yaml" --release vigil --namespace vigil-system --app-version 0.1.0
     sed 's/^      honorLabels: true/      honorLabel: true/' "$WORK/with-prometheus-operator.yaml" >"$WORK/broken-monitor.yaml"

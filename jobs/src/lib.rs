@@ -8,6 +8,7 @@ pub mod html;
 pub mod inject;
 pub mod labelled;
 mod laps;
+pub mod notify;
 pub mod performance;
 pub mod performance_html;
 pub mod termination;

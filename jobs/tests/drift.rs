@@ -109,6 +109,8 @@ async fn scheduled_check_over_a_store_writes_reports_and_a_summary() {
         },
         served_version: None,
         policy: DriftRules::default(),
+        namespace: None,
+        policy_name: None,
     };
     let outcome = check_store(&config, now, &|_| {}).await.unwrap();
     let a = &outcome.report.assessment;

@@ -348,6 +348,27 @@ pub struct TopFeature {
     pub p_value: Option<f64>,
 }
 
+/// The outcome of the check Job's notifications: how many targets wanted the
+/// verdict, how many took it, and why the others did not (never a URL or key).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notified {
+    pub targets: usize,
+    pub sent: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+impl std::fmt::Display for Notified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "notified {} of {} target(s)", self.sent, self.targets)?;
+        for failure in &self.failures {
+            write!(f, "; {failure}")?;
+        }
+        Ok(())
+    }
+}
+
 /// What `vigil drift` reports to the operator (at most [`SUMMARY_LIMIT`] bytes).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
@@ -380,6 +401,9 @@ pub enum DriftSummary {
         checked_at: DateTime<Utc>,
         report_uri: String,
         html_uri: String,
+        /// What the check Job's notification delivery did (none: no target wanted it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notified: Option<Notified>,
     },
     #[serde(rename_all = "camelCase")]
     Failed {
@@ -421,6 +445,7 @@ impl DriftSummary {
             checked_at: report.generated_at,
             report_uri,
             html_uri,
+            notified: None,
         }
     }
 
@@ -526,6 +551,7 @@ mod tests {
             checked_at: Utc::now(),
             report_uri: "file:///r.json".into(),
             html_uri: "file:///r.html".into(),
+            notified: None,
         };
         let message = summary.to_termination_message();
         assert!(message.len() <= SUMMARY_LIMIT);

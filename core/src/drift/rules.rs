@@ -391,16 +391,56 @@ fn default_cooldown() -> Span {
     Span::from_hours(12)
 }
 
-/// One notification target.
+/// One notification target: exactly one of `webhook` and `pagerDuty`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NotifySpec {
-    /// The webhook; its URL comes from a Secret.
-    pub webhook: WebhookSpec,
+    /// A Slack-compatible webhook; its URL comes from a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSpec>,
+    /// A PagerDuty Events API v2 integration; its routing key comes from a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pager_duty: Option<PagerDutySpec>,
     /// Verdicts that notify (default Warning and Critical).
     #[serde(default = "default_notify_verdicts")]
     pub verdicts: Vec<Verdict>,
+}
+
+impl NotifySpec {
+    /// The environment variable of the check Pod that holds target `index`'s
+    /// secret (webhook URL or PagerDuty routing key), set from the Secret by
+    /// reference (the operator never reads it).
+    pub fn secret_env(index: usize) -> String {
+        format!("VIGIL_NOTIFY_SECRET_{index}")
+    }
+
+    /// The Secret key this target reads.
+    pub fn secret_ref(&self) -> Option<&SecretKeyRef> {
+        match (&self.webhook, &self.pager_duty) {
+            (Some(w), None) => Some(&w.url_secret_ref),
+            (None, Some(p)) => Some(&p.routing_key_secret_ref),
+            _ => None,
+        }
+    }
+}
+
+/// The Events API v2 endpoint.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// A PagerDuty service integration (Events API v2): a drifting check triggers
+/// one alert per policy (a repeat updates it, never pages twice); a check
+/// back to `None` resolves it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PagerDutySpec {
+    /// The Secret key holding the integration's routing key.
+    pub routing_key_secret_ref: SecretKeyRef,
+    /// The Events API endpoint (default https://events.pagerduty.com/v2/enqueue;
+    /// the EU service region uses https://events.eu.pagerduty.com/v2/enqueue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 fn default_notify_verdicts() -> Vec<Verdict> {
@@ -452,6 +492,8 @@ pub enum RulesError {
         include: Vec<String>,
         exclude: Vec<String>,
     },
+    #[error("policy `actions.notify[{0}]` must set exactly one of `webhook` and `pagerDuty`")]
+    NotifyKind(usize),
     #[error("policy `features.{list}` names `{name}`, which is not a feature of the schema")]
     UnknownFeature { list: &'static str, name: String },
 }
@@ -473,6 +515,14 @@ impl DriftRules {
             if !matches!(retrain.min_verdict, Verdict::Warning | Verdict::Critical) {
                 return Err(RulesError::RetrainMinVerdict(retrain.min_verdict));
             }
+        }
+        if let Some(i) = self
+            .actions
+            .notify
+            .iter()
+            .position(|t| t.secret_ref().is_none())
+        {
+            return Err(RulesError::NotifyKind(i));
         }
         Ok(())
     }

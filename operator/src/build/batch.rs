@@ -2,6 +2,9 @@
 //! CronJob; each Pod gets its configuration as JSON and leaves its result in
 //! the termination message.
 
+use k8s_openapi::api::core::v1::{EnvVarSource, SecretKeySelector};
+use vigil_core::drift::rules::NotifySpec;
+
 use super::pod::job_pod;
 use super::*;
 
@@ -157,7 +160,10 @@ pub fn build_drift_cronjob(
                             .unwrap_or(CHECK_DEADLINE_SECONDS),
                     ),
                     ttl_seconds_after_finished: Some(86_400),
-                    template: job_pod(model, labels, "drift", json, None, image),
+                    template: with_notify_urls(
+                        job_pod(model, labels, "drift", json, None, image),
+                        &config.policy.actions.notify,
+                    ),
                     ..JobSpec::default()
                 }),
             },
@@ -165,6 +171,36 @@ pub fn build_drift_cronjob(
         }),
         ..CronJob::default()
     })
+}
+
+/// Each notify target's secret (URL or routing key) as an environment variable from its Secret, by
+/// reference: the check Pod sends the notifications, the operator never reads
+/// a Secret. `optional`, so a missing Secret is a reported notification
+/// failure, not a check that cannot start.
+fn with_notify_urls(mut template: PodTemplateSpec, targets: &[NotifySpec]) -> PodTemplateSpec {
+    let vars = targets.iter().enumerate().filter_map(|(i, target)| {
+        let reference = target.secret_ref()?;
+        Some(EnvVar {
+            name: NotifySpec::secret_env(i),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: reference.name.clone(),
+                    key: reference.key.clone(),
+                    optional: Some(true),
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        })
+    });
+    if let Some(container) = template
+        .spec
+        .as_mut()
+        .and_then(|spec| spec.containers.first_mut())
+    {
+        container.env.get_or_insert_with(Vec::new).extend(vars);
+    }
+    template
 }
 
 #[cfg(test)]
