@@ -236,6 +236,8 @@ fn config_of(dir: &Path, policy: DriftRules) -> DriftJobConfig {
         },
         served_version: None,
         policy,
+        namespace: None,
+        policy_name: None,
     }
 }
 
