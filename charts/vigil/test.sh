@@ -111,8 +111,8 @@ echo "python   $PYTHON ($("$PYTHON" -c 'import jsonschema, yaml; print("jsonsche
 echo "helm     ${HELM:-not found} ${HELM:+($("$HELM" version --short 2>/dev/null))}"
 echo "validate ${KUBEVAL:-not found} ${KUBEVAL:+($("$KUBEVAL" --version 2>/dev/null | tr -d '\n'), Kubernetes $KUBE_VERSION schemas)}"
 echo "hadolint ${HADOLINT:-not found} ${HADOLINT:+($("$HADOLINT" --version 2>/dev/null))}"
-echo "promtool ${PROMTOOL:-not found} ${PROMTOOL:+($("$PROMTOOL" --version 2>&1 | head -1))}"
-echo "amtool   ${AMTOOL:-not found} ${AMTOOL:+($("$AMTOOL" --version 2>&1 | head -1))}"
+echo "promtool ${PROMTOOL:-not found} ${PROMTOOL:+($("$PROMTOOL" --version 2>&1 | sed -n 1p))}"
+echo "amtool   ${AMTOOL:-not found} ${AMTOOL:+($("$AMTOOL" --version 2>&1 | sed -n 1p))}"
 echo
 
 # ---------------------------------------------------------------- without helm
