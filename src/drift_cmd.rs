@@ -174,9 +174,7 @@ async fn with_progress<T>(
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let mut outcome = result?;
-    notify(&config, &mut outcome.summary).await;
-    Ok(outcome)
+    result
 }
 
 /// The policy's notify targets, from this Pod (URLs in the environment, set
@@ -214,11 +212,15 @@ async fn scheduled(
         config.served_version = args.served_version.clone();
     }
     let end = window_end(args, now)?;
-    if args.merge_shards {
+    // The whole check or the merge of its shards notifies, once; a shard never does.
+    let mut outcome = if args.merge_shards {
         let shards = args.shards;
-        return with_progress(async |p| drift::merge_shards(&config, end, shards, p).await).await;
-    }
-    with_progress(async |p| drift::check_store(&config, end, p).await).await
+        with_progress(async |p| drift::merge_shards(&config, end, shards, p).await).await?
+    } else {
+        with_progress(async |p| drift::check_store(&config, end, p).await).await?
+    };
+    notify(&config, &mut outcome.summary).await;
+    Ok(outcome)
 }
 
 /// One shard of a sharded check: writes its partial (the merge step reports).
