@@ -213,33 +213,26 @@ async fn a_numeric_model_takes_one_n_by_f_tensor() {
     let model = s.state.model().expect("model");
     let mut artifact = model.artifact.clone();
     artifact.schema.features.truncate(1);
-    artifact.pipeline = {
-        use vigil_core::train::pipeline::{FeaturePipeline, PipelineSpec};
-        let frame = vigil_core::data::dataset::Frame {
-            columns: vec![(0..20)
-                .map(|i| vigil_core::data::schema::Value::Number(f64::from(i) * 5.0))
-                .collect()],
-            target: (0..20).map(|i| usize::from(i > 10)).collect(),
-        };
-        FeaturePipeline::fit(&artifact.schema, &frame, &PipelineSpec::default())
+    let frame = vigil_core::data::dataset::Frame {
+        columns: vec![(0..20)
+            .map(|i| vigil_core::data::schema::Value::Number(f64::from(i) * 5.0))
+            .collect()],
+        target: (0..20).map(|i| usize::from(i > 10)).collect(),
     };
-    artifact.model = {
+    {
         use vigil_core::train::model::{Algorithm, Hyperparameters, Model};
-        let frame = vigil_core::data::dataset::Frame {
-            columns: vec![(0..20)
-                .map(|i| vigil_core::data::schema::Value::Number(f64::from(i) * 5.0))
-                .collect()],
-            target: (0..20).map(|i| usize::from(i > 10)).collect(),
-        };
+        use vigil_core::train::pipeline::{FeaturePipeline, PipelineSpec};
+        artifact.pipeline =
+            FeaturePipeline::fit(&artifact.schema, &frame, &PipelineSpec::default());
         let x = artifact.pipeline.transform(&frame).expect("transform");
         let params = Hyperparameters::default()
             .check(Algorithm::LogisticRegression)
             .expect("params");
         let rows = vigil_core::train::learn::SparseRows::from_dense(x.view());
-        Model::fit(&params, &rows, &frame.target, 2, &mut |_| {})
+        artifact.model = Model::fit(&params, &rows, &frame.target, 2, &mut |_| {})
             .expect("fit")
-            .model
-    };
+            .model;
+    }
     s.state
         .slot
         .swap(std::sync::Arc::new(vigil_inference::LoadedModel::new(
