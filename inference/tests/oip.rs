@@ -399,28 +399,8 @@ async fn real_oip_clients_call_the_server() {
     let Some(python) = vigil_testkit::OIP_PYTHON.find() else {
         return;
     };
-    let (dir, uri, version) = trained_store().await;
-    let store = Store::open(&uri).expect("store");
-    let (state, sinks) = vigil_inference::AppState::start(
-        store.clone(),
-        config(),
-        vigil_inference::Metrics::new().expect("metrics"),
-    );
-    state.load(None).await.expect("load");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(vigil_inference::serve(
-        listener,
-        state,
-        sinks,
-        async {
-            let _ = stop_rx.await;
-        },
-        std::time::Duration::from_secs(5),
-    ));
+    let server = socket_server(config()).await;
+    let (addr, version) = (server.addr, server.version.clone());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oip_clients.py");
     let output = tokio::process::Command::new(&python)
         .arg(script)
@@ -437,8 +417,7 @@ async fn real_oip_clients_call_the_server() {
         "oip_clients.py failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("all OIP client checks passed"), "{stdout}");
-    stop_tx.send(()).expect("stop");
-    server.await.expect("join").expect("serve");
+    let (store, dir) = server.stop().await;
     let records =
         read_window::<PredictionRecord>(&store, Utc::now() - Duration::hours(1), Utc::now())
             .await
