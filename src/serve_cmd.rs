@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// Most rows in one /predict/batch (413 above).
     #[arg(long, env = "VIGIL_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,
+    /// Most rows in one Open Inference Protocol infer request (413 above).
+    #[arg(long, env = "VIGIL_MAX_INFER_BATCH", default_value_t = 10_000)]
+    pub max_infer_batch: usize,
     /// Longest a request may take before a 408.
     #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s")]
     pub request_timeout: Span,
@@ -93,7 +96,7 @@ enum ArgsError {
     FlushInterval,
     #[error("--log-sample-rate must be between 0 and 1")]
     SampleRate,
-    #[error("--max-batch, --buffer and --flush-records must be at least 1")]
+    #[error("--max-batch, --max-infer-batch, --buffer and --flush-records must be at least 1")]
     ZeroSize,
 }
 
@@ -120,12 +123,17 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
     if !(0.0..=1.0).contains(&args.log_sample_rate) {
         return Err(ArgsError::SampleRate);
     }
-    if args.max_batch == 0 || args.buffer == 0 || args.flush_records == 0 {
+    if args.max_batch == 0
+        || args.max_infer_batch == 0
+        || args.buffer == 0
+        || args.flush_records == 0
+    {
         return Err(ArgsError::ZeroSize);
     }
     Ok(ServerConfig {
         max_body_bytes: args.max_body_bytes,
         max_batch: args.max_batch,
+        max_infer_batch: args.max_infer_batch,
         request_timeout: args.request_timeout.into(),
         out_of_range: match args.out_of_range {
             OutOfRangeArg::Reject => OutOfRange::Reject,

@@ -7,7 +7,8 @@
 //! Routes (see [`openapi`] for the full contract):
 //! `GET /health` (alias `/healthz`), `GET /ready`, `POST /predict`, `POST /predict/batch`,
 //! `GET /metrics`, `GET /metrics/summary`, `POST /model/reload` (token),
-//! `GET /logs` (token), `POST /feedback`, `GET /openapi.json`.
+//! `GET /logs` (token), `POST /feedback`, `GET /openapi.json`, and the Open Inference
+//! Protocol v2 under `/v2` ([`oip`]).
 //!
 //! Layout: [`state`] (config, shared state, model loading) ← [`router`] (routes and
 //! layers) → [`handlers`] (one module per endpoint group) and [`middleware`] (metrics
@@ -23,6 +24,7 @@ pub mod handlers;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
+pub mod oip;
 pub mod openapi;
 pub mod parse;
 pub mod record;

@@ -36,6 +36,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Most rows in one `/predict/batch` (413 above).
     pub max_batch: usize,
+    /// Most rows in one Open Inference Protocol `infer` request (413 above).
+    pub max_infer_batch: usize,
     /// Longest a request may take (408 after).
     pub request_timeout: Duration,
     pub out_of_range: OutOfRange,
@@ -54,6 +56,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_body_bytes: 2 * 1024 * 1024,
             max_batch: 1000,
+            max_infer_batch: 10_000,
             request_timeout: Duration::from_secs(10),
             out_of_range: OutOfRange::Reject,
             admin_token: None,
