@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// When the log buffer is full: block (wait; nothing is lost) or drop (count and go on).
     #[arg(long, env = "VIGIL_WHEN_FULL", value_enum, default_value = "block")]
     pub when_full: WhenFullArg,
+    /// Write each prediction-log batch's drift profile beside it (profiles/…): scheduled
+    /// drift checks then merge profiles instead of decoding the log.
+    #[arg(long, env = "VIGIL_BATCH_PROFILES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub batch_profiles: bool,
     /// Fraction of prediction requests written to the log (1 = all).
     #[arg(long, env = "VIGIL_LOG_SAMPLE_RATE", default_value_t = 1.0)]
     pub log_sample_rate: f64,
@@ -153,6 +157,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
             },
             shutdown_timeout: args.shutdown_timeout.into(),
         },
+        batch_profiles: args.batch_profiles,
     })
 }
 

@@ -18,6 +18,7 @@ use crate::error::{AppError, Problem};
 use crate::metrics::Metrics;
 use crate::record::PredictionBatch;
 use crate::served::{self, LoadedModel, ModelSlot};
+use crate::sink::profile::BatchProfiles;
 use crate::sink::{BatchFiles, LogSink, SinkConfig, SinkHandle};
 
 /// What to do with a numeric value outside the schema's `min`/`max`.
@@ -49,6 +50,9 @@ pub struct ServerConfig {
     /// `VIGIL_MODEL_VERSION`); the newest in the store when `None`.
     pub model_version: Option<String>,
     pub sink: SinkConfig,
+    /// Write each prediction-log batch's drift profile beside it (`profiles/…`), so that
+    /// scheduled checks merge profiles instead of decoding the log.
+    pub batch_profiles: bool,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +67,7 @@ impl Default for ServerConfig {
             log_sample_rate: 1.0,
             model_version: None,
             sink: SinkConfig::default(),
+            batch_profiles: true,
         }
     }
 }
@@ -112,6 +117,15 @@ const _: fn() = || {
     assert_send_sync::<LoadedModel>();
 };
 
+/// The prediction log's files: the log, and the batch profiles beside it when asked.
+fn prediction_files(batch_profiles: bool) -> BatchFiles<PredictionBatch> {
+    let mut files = BatchFiles::json_lines();
+    if batch_profiles {
+        files.beside.push(Arc::new(BatchProfiles));
+    }
+    files
+}
+
 impl AppState {
     /// Builds the state and starts the log writers (needs a Tokio runtime). No model is
     /// loaded yet: call [`AppState::load`] or [`AppState::spawn_initial_load`].
@@ -120,7 +134,7 @@ impl AppState {
             "predictions",
             LOGS_PREFIX,
             store.clone(),
-            BatchFiles::json_lines(),
+            prediction_files(config.batch_profiles),
             &config.sink,
             &metrics,
         );

@@ -69,7 +69,8 @@ pub trait BatchWriter<E>: Send {
     /// Adds records `rows` of `entry` (every entry is added whole, in one or more slices).
     fn add(&mut self, entry: &E, rows: Range<usize>);
     /// The file's bytes; `summary` counts the batch's records and their time range.
-    fn finish(self: Box<Self>, summary: &BatchSummary) -> Result<Bytes, BatchFileError>;
+    /// `None`: this batch has no such file (readers fall back to the log).
+    fn finish(self: Box<Self>, summary: &BatchSummary) -> Result<Option<Bytes>, BatchFileError>;
 }
 
 /// A batch file that could not be made.
@@ -133,8 +134,8 @@ impl<E: JsonLines> BatchWriter<E> for JsonLinesGzWriter {
         self.file.write(&self.lines);
     }
 
-    fn finish(self: Box<Self>, summary: &BatchSummary) -> Result<Bytes, BatchFileError> {
-        Ok(self.file.finish(summary))
+    fn finish(self: Box<Self>, summary: &BatchSummary) -> Result<Option<Bytes>, BatchFileError> {
+        Ok(Some(self.file.finish(summary)))
     }
 }
 

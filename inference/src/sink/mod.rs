@@ -16,8 +16,8 @@
 //!   all its records, and its gzip header holds its record count and time range
 //!   (`vigil_core::data::log_file`), so readers skip it without decompressing.
 //! * The seam where a batch becomes files is [`format`]: a [`BatchFile`] for the log
-//!   itself (JSON Lines + gzip today) and any number beside it (observers such as drift
-//!   profiles), fed every entry of the batch and finished with its summary. Files beside
+//!   itself (JSON Lines + gzip today) and any number beside it (the drift profiles of
+//!   [`profile`]), fed every entry of the batch and finished with its summary. Files beside
 //!   the log are written first, the log file last.
 //! * A failed write is counted and retried with backoff, holding the batch, so a slow or
 //!   failing store pushes back: with `when_full = block` handlers wait for buffer space
@@ -28,6 +28,7 @@
 //!   is in the store once the server has exited.
 
 pub mod format;
+pub mod profile;
 mod writer;
 
 use std::sync::Arc;

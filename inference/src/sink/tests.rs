@@ -176,17 +176,17 @@ impl BatchWriter<Rows> for BesideWriter {
         self.records += rows.len();
         self.slices.push(rows.len());
     }
-    fn finish(self: Box<Self>, summary: &BatchSummary) -> Result<Bytes, BatchFileError> {
+    fn finish(self: Box<Self>, summary: &BatchSummary) -> Result<Option<Bytes>, BatchFileError> {
         assert_eq!(
             self.records, summary.records,
             "every record reached the observer"
         );
         assert!(self.slices.iter().all(|n| *n <= 128), "{:?}", self.slices);
-        Ok(Bytes::from(format!(
+        Ok(Some(Bytes::from(format!(
             "{} records in {} slices",
             self.records,
             self.slices.len()
-        )))
+        ))))
     }
 }
 
@@ -264,8 +264,8 @@ async fn encoding_a_large_entry_lets_other_tasks_run() {
         fn add(&mut self, _: &Rows, _: Range<usize>) {
             self.1.lock().unwrap().push(self.0.load(Ordering::Relaxed));
         }
-        fn finish(self: Box<Self>, _: &BatchSummary) -> Result<Bytes, BatchFileError> {
-            Ok(Bytes::new())
+        fn finish(self: Box<Self>, _: &BatchSummary) -> Result<Option<Bytes>, BatchFileError> {
+            Ok(Some(Bytes::new()))
         }
     }
     let files = BatchFiles {

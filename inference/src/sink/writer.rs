@@ -252,7 +252,8 @@ impl<E: LogEntry> Writer<E> {
         let mut files = Vec::with_capacity(n_files);
         for (i, (key, writer)) in keys.into_iter().zip(batch.files).enumerate() {
             match writer.finish(&batch.summary) {
-                Ok(bytes) => files.push((key, bytes)),
+                Ok(Some(bytes)) => files.push((key, bytes)),
+                Ok(None) => {}
                 Err(e) if i + 1 < n_files => {
                     // A file beside the log is lost; the log itself is still written.
                     tracing::error!(log = self.name, key = %key, error = %e, "cannot encode a file beside the log");
