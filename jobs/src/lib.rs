@@ -11,6 +11,7 @@ mod laps;
 pub mod notify;
 pub mod performance;
 pub mod performance_html;
+pub mod postgres;
 pub mod termination;
 pub mod train;
 pub mod trials;

@@ -63,6 +63,27 @@ pub const MOTO: Tool = Tool {
     probe: &["--help"],
 };
 
+/// A PostgreSQL server, reached through [`postgres_uri`] (`.ci/run` starts one).
+pub const POSTGRES: Tool = Tool {
+    command: "postgres",
+    require: "POSTGRES",
+    path_env: "VIGIL_POSTGRES",
+    probe: &["--version"],
+};
+
+/// `VIGIL_POSTGRES_URI`, a database the test may create tables in; `None` (the test
+/// skipped, see [`Tool::skip`]) when it is not set, a failure when
+/// `VIGIL_REQUIRE_POSTGRES=1`.
+pub fn postgres_uri() -> Option<String> {
+    match std::env::var("VIGIL_POSTGRES_URI") {
+        Ok(uri) if !uri.is_empty() => Some(uri),
+        _ => {
+            POSTGRES.skip("VIGIL_POSTGRES_URI is not set (bash .ci/postgres DIR PORT starts one)");
+            None
+        }
+    }
+}
+
 impl Tool {
     /// Whether `VIGIL_REQUIRE_<NAME>` asks for the tool (any value but empty or `0`).
     pub fn required(&self) -> bool {

@@ -252,6 +252,49 @@ mod tests {
         assert_eq!(parsed.served_version.as_deref(), Some("v1"));
     }
 
+    /// config/samples/income-postgres.yaml: the database password reaches the
+    /// container only as `PGPASSWORD` from its Secret; the config holds the query.
+    #[test]
+    fn training_from_postgres_takes_the_password_from_the_secret_only() {
+        let mut m: MonitoredModel =
+            serde_yaml::from_str(include_str!("../../../config/samples/income-postgres.yaml"))
+                .expect("sample");
+        m.metadata.uid = Some("1234".into());
+        let config = train_job_config(&m, None);
+        let job = build_training_job(
+            &m,
+            "income-warehouse-train-1",
+            TrainingTrigger::Manual,
+            None,
+            &config,
+            "vigil:0.1.0",
+        )
+        .expect("job");
+        let value = serde_json::to_value(&job).expect("json");
+        let container = &value["spec"]["template"]["spec"]["containers"][0];
+        let env = container["env"].as_array().expect("env");
+        let password: Vec<_> = env.iter().filter(|v| v["name"] == "PGPASSWORD").collect();
+        assert_eq!(
+            password,
+            [
+                &json!({"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "warehouse-trainer", "key": "password"}}})
+            ]
+        );
+        let json_config = env[0]["value"].as_str().expect("config env");
+        let parsed = TrainJobConfig::from_text(json_config, "env").expect("the job can read it");
+        assert_eq!(
+            parsed.training.data.uri,
+            "postgres://vigil_trainer@warehouse.data.svc:5432/analytics"
+        );
+        assert!(parsed
+            .training
+            .data
+            .query
+            .as_deref()
+            .is_some_and(|q| q.contains("FROM census.adult")));
+        assert_eq!(parsed.training.data.max_rows, 1_000_000);
+    }
+
     #[test]
     fn cronjob_only_with_a_schedule() {
         let m = model();
