@@ -63,6 +63,16 @@ pub const MOTO: Tool = Tool {
     probe: &["--help"],
 };
 
+/// Python with the data tools users read Vigil's files with: pyarrow and DuckDB (the
+/// Parquet prediction log), datasketches (the KLL sketches of batch profiles).
+/// `.ci/run` makes a venv with them and names its python in `VIGIL_DATA_PYTHON`.
+pub const DATA_PYTHON: Tool = Tool {
+    command: "python3",
+    require: "DATA_PYTHON",
+    path_env: "VIGIL_DATA_PYTHON",
+    probe: &["-c", "import pyarrow, duckdb, datasketches"],
+};
+
 /// A PostgreSQL server, reached through [`postgres_uri`] (`.ci/run` starts one).
 pub const POSTGRES: Tool = Tool {
     command: "postgres",

@@ -3,6 +3,7 @@
 
 pub mod dataset;
 pub mod parquet;
+pub mod parquet_log;
 pub mod prediction_log;
 pub mod schema;
 pub mod storage;

@@ -28,11 +28,18 @@ pub struct DriftRules {
     /// How far back each check looks (default 6h).
     #[serde(default = "default_window")]
     pub window: Span,
-    /// Fewer rows than this in the window (or non-missing values of a feature) gives
-    /// the verdict `InsufficientData` instead of a test result (default 500).
+    /// Rows in the window (or non-missing values of a feature) from which a test result
+    /// is reported as it is (default 500). Below it a result counts only when it is
+    /// decisive — the corrected p-value at most a hundredth of the level and the effect
+    /// at or above `tests.psi.critical` — and is marked as a small sample; otherwise the
+    /// verdict is `InsufficientData` (and always below 30 values).
     #[serde(default = "default_min_samples")]
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub min_samples: usize,
+    /// Below `minSamples`, always `InsufficientData`, however decisive the evidence
+    /// (the rule before small-sample verdicts; default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict_min_samples: bool,
     /// Statistical tests and their thresholds.
     #[serde(default)]
     pub tests: TestsSpec,
@@ -53,6 +60,7 @@ impl Default for DriftRules {
             schedule: default_schedule(),
             window: default_window(),
             min_samples: default_min_samples(),
+            strict_min_samples: false,
             tests: TestsSpec::default(),
             features: FeatureSelection::default(),
             quality: QualitySpec::default(),
@@ -191,7 +199,8 @@ impl From<CorrectionKind> for Correction {
 
 /// Effect-size floors. With `enabled` (the default) a feature drifts only when its
 /// corrected p-value is below the level *and* one effect size reaches its floor:
-/// PSI ≥ `psi.warning`, KS D ≥ `ksStatistic` (numeric) or Jensen–Shannon distance ≥
+/// PSI ≥ `psi.warning`, KS D ≥ `ksStatistic` (numeric), Wasserstein-1 over the
+/// reference's standard deviation ≥ `wasserstein` (numeric) or Jensen–Shannon distance ≥
 /// `jensenShannon`. `Critical` additionally needs PSI ≥ `psi.critical`.
 /// Disabled, a significant test alone gives `Warning` (and `Critical` with PSI ≥ critical).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -207,6 +216,10 @@ pub struct EffectSizeSpec {
     /// Floor of the Jensen–Shannon distance, base 2 (default 0.1).
     #[serde(default = "default_js_floor")]
     pub jensen_shannon: f64,
+    /// Floor of the Wasserstein-1 distance divided by the reference's standard deviation
+    /// (numeric features; default 0.1, i.e. a tenth of a standard deviation).
+    #[serde(default = "default_wasserstein_floor")]
+    pub wasserstein: f64,
 }
 
 impl Default for EffectSizeSpec {
@@ -215,6 +228,7 @@ impl Default for EffectSizeSpec {
             enabled: true,
             ks_statistic: default_ks_floor(),
             jensen_shannon: default_js_floor(),
+            wasserstein: default_wasserstein_floor(),
         }
     }
 }
@@ -226,6 +240,9 @@ fn default_ks_floor() -> f64 {
     0.1
 }
 fn default_js_floor() -> f64 {
+    0.1
+}
+fn default_wasserstein_floor() -> f64 {
     0.1
 }
 
@@ -577,6 +594,7 @@ impl TestsSpec {
         let e = &self.effect_size;
         rate("tests.effectSize.ksStatistic", e.ks_statistic)?;
         rate("tests.effectSize.jensenShannon", e.jensen_shannon)?;
+        positive("tests.effectSize.wasserstein", e.wasserstein)?;
         let p = &self.performance;
         rate("tests.performance.warningDrop", p.warning_drop)?;
         rate("tests.performance.criticalDrop", p.critical_drop)?;
@@ -656,6 +674,8 @@ mod tests {
         assert_eq!((p.tests.psi.warning, p.tests.psi.critical), (0.1, 0.2));
         assert_eq!(p.tests.correction, CorrectionKind::BenjaminiHochberg);
         assert!(p.tests.effect_size.enabled);
+        assert_eq!(p.tests.effect_size.wasserstein, 0.1);
+        assert!(!p.strict_min_samples);
         assert_eq!(p.quality.max_missing_rate, 0.15);
         assert_eq!(p.check(), Ok(()));
     }
