@@ -16,6 +16,7 @@
 //! [`serve`] the socket and graceful shutdown.
 
 pub mod auth;
+pub mod columns;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -34,7 +35,7 @@ pub mod state;
 pub use crate::auth::AdminToken;
 pub use crate::error::{AppError, Problem};
 pub use crate::metrics::Metrics;
-pub use crate::record::PendingPrediction;
+pub use crate::record::PredictionBatch;
 pub use crate::router::app;
 pub use crate::serve::serve;
 pub use crate::served::{LoadedModel, ModelSlot};

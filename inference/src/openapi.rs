@@ -80,11 +80,11 @@ fn paths() -> Value {
                 {"name": "since", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}, "description": "Default: until - 1 h"},
                 {"name": "until", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}, "description": "Default: now"},
                 {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                {"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "default": 0}, "description": "next_offset of the previous page"}
+                {"name": "cursor", "in": "query", "required": false, "schema": {"type": "string"}, "description": "next_cursor of the previous page (opaque)"}
             ],
             "responses": with(json!({
                 "200": ok_json("A page of records", "LogsPage"),
-                "422": error_response("Bad time, window longer than 24 h, or limit out of range"),
+                "422": error_response("Bad time, window longer than 24 h, limit out of range, or a cursor this log did not hand out"),
                 "503": error_response("Store unreachable"),
             }), &admin_errors)}},
         "/feedback": {"post": {"summary": "A ground-truth label for an earlier request_id",
@@ -125,7 +125,7 @@ fn components() -> Value {
             "ReloadResponse": {"type": "object", "properties": {"status": {"type": "string"}, "model_version": {"type": "string"}, "previous_version": {"type": "string", "nullable": true}}},
             "LogsPage": {"type": "object", "properties": {
                 "since": {"type": "string", "format": "date-time"}, "until": {"type": "string", "format": "date-time"},
-                "offset": {"type": "integer"}, "count": {"type": "integer"}, "next_offset": {"type": "integer", "nullable": true},
+                "count": {"type": "integer"}, "next_cursor": {"type": "string", "nullable": true, "description": "Pass as `cursor` for the next page; null on the last"},
                 "records": {"type": "array", "items": {"type": "object"}}}},
             "Feedback": {"type": "object", "required": ["request_id", "label"], "additionalProperties": false, "properties": {
                 "request_id": {"type": "string"}, "label": {"type": "string", "description": "One of the model's classes"},

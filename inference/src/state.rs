@@ -16,9 +16,9 @@ use vigil_core::wire::FeedbackRecord;
 use crate::auth::AdminToken;
 use crate::error::{AppError, Problem};
 use crate::metrics::Metrics;
-use crate::record::PendingPrediction;
+use crate::record::PredictionBatch;
 use crate::served::{self, LoadedModel, ModelSlot};
-use crate::sink::{LogSink, SinkConfig, SinkHandle};
+use crate::sink::{BatchFiles, LogSink, SinkConfig, SinkHandle};
 
 /// What to do with a numeric value outside the schema's `min`/`max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub struct Inner {
     pub store: Store,
     pub metrics: Metrics,
     pub slot: ModelSlot,
-    pub predictions: LogSink<PendingPrediction>,
+    pub predictions: LogSink<PredictionBatch>,
     pub feedback: LogSink<FeedbackRecord>,
     reload_lock: tokio::sync::Mutex<()>,
     requests: AtomicU64,
@@ -117,6 +117,7 @@ impl AppState {
             "predictions",
             LOGS_PREFIX,
             store.clone(),
+            BatchFiles::json_lines(),
             &config.sink,
             &metrics,
         );
@@ -124,6 +125,7 @@ impl AppState {
             "feedback",
             FEEDBACK_PREFIX,
             store.clone(),
+            BatchFiles::json_lines(),
             &config.sink,
             &metrics,
         );

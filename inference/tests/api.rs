@@ -684,17 +684,16 @@ async fn logs_are_paged_and_validated() {
             break;
         }
     }
-    let mut offset = 0;
+    let mut cursor = String::new();
     loop {
-        let (status, page) = s
-            .admin("GET", &format!("/logs?limit=10&offset={offset}"), "")
-            .await;
+        let (status, page) = s.admin("GET", &format!("/logs?limit=10{cursor}"), "").await;
         assert_eq!(status, StatusCode::OK, "{page}");
         for r in page["records"].as_array().expect("records") {
             seen.push(r["request_id"].as_str().expect("id").to_string());
         }
-        match page["next_offset"].as_u64() {
-            Some(next) => offset = next as usize,
+        assert!(page["count"].as_u64().expect("count") <= 10);
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
             None => break,
         }
     }
@@ -723,6 +722,10 @@ async fn logs_are_paged_and_validated() {
         ),
         (
             "/logs?since=2020-01-01T00:00:00Z".to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/logs?cursor=feedback/dt=2026-11-28/hr=10/f.jsonl.gz:1".to_string(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         ("/logs?limit=abc".to_string(), StatusCode::BAD_REQUEST),

@@ -13,11 +13,12 @@ use vigil_core::data::schema::{FeatureType, FieldError, FieldProblem, Value};
 use vigil_core::train::pipeline::Encoded;
 use vigil_core::wire::{BatchResponse, PredictResponse};
 
+use crate::columns::{Column, Columns};
 use crate::error::{AppError, Problem};
 use crate::extract::JsonBody;
 use crate::json;
 use crate::parse::{self, ParsedRow, Raw, RowPath};
-use crate::record::PendingPrediction;
+use crate::record::{PredictionBatch, RequestIds};
 use crate::served::LoadedModel;
 use crate::state::{AppState, OutOfRange};
 
@@ -307,21 +308,37 @@ async fn log_answers(
 ) -> Result<(), AppError> {
     let timestamp = Utc::now();
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let mut features = Columns::for_schema(&model.artifact.schema, answers.len());
+    let n_classes = model.classes().len();
+    let mut request_ids = Vec::with_capacity(answers.len());
+    let mut classes = Vec::with_capacity(answers.len());
+    let mut probabilities = Vec::with_capacity(answers.len() * n_classes);
     for a in answers {
-        state
-            .predictions
-            .push(PendingPrediction {
-                request_id: a.request_id,
-                timestamp,
-                model: Arc::clone(model),
-                values: a.values,
-                class: a.class,
-                probabilities: a.probabilities,
-                latency_us,
-            })
-            .await?;
+        for (column, value) in features.columns.iter_mut().zip(&a.values) {
+            match (column, value) {
+                (Column::Numeric(v), Value::Number(x)) => v.push(*x),
+                (Column::Numeric(v), _) => v.push(f64::NAN),
+                (Column::Categorical(c), Value::Category(s)) => c.push(s),
+                (Column::Categorical(c), _) => c.push_missing(),
+            }
+        }
+        features.rows += 1;
+        request_ids.push(a.request_id);
+        classes.push(a.class as u32);
+        probabilities.extend_from_slice(&a.probabilities);
     }
-    Ok(())
+    state
+        .predictions
+        .push(PredictionBatch {
+            model: Arc::clone(model),
+            timestamp,
+            latency_us,
+            request_ids: RequestIds::Each(request_ids),
+            features,
+            classes,
+            probabilities,
+        })
+        .await
 }
 
 pub async fn predict(State(state): State<AppState>, body: JsonBody) -> Result<Response, AppError> {
