@@ -375,8 +375,10 @@ def cmd_manifests(args):
 
 def strict_openapi(node):
     """A CRD's structural schema as draft-07 JSON Schema: OpenAPI `nullable` becomes a null
-    type, and objects with declared properties reject unknown fields (the API server's
-    strict field validation) unless they preserve unknown fields."""
+    type, OpenAPI 3.0's boolean `exclusiveMinimum`/`exclusiveMaximum` (beside `minimum`/
+    `maximum`) become draft-07's numeric bounds, and objects with declared properties
+    reject unknown fields (the API server's strict field validation) unless they preserve
+    unknown fields."""
     node = copy.deepcopy(node)
 
     def walk(n):
@@ -384,6 +386,11 @@ def strict_openapi(node):
             return
         if n.pop("nullable", False) and "type" in n:
             n["type"] = [n["type"], "null"]
+        for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if n.get(exclusive) is True:
+                n[exclusive] = n.pop(bound)
+            elif n.get(exclusive) is False:
+                del n[exclusive]
         if n.get("x-kubernetes-int-or-string"):
             n.pop("type", None)
             n["anyOf"] = [{"type": "integer"}, {"type": "string"}]

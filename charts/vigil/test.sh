@@ -124,6 +124,24 @@ check "charts/vigil-crds/files/vigil.dev.yaml is a byte-for-byte copy of crds/vi
 verbose "values.yaml and values.schema.json" "${CHECK[@]}" values "$CHART"
 verbose "config/samples against the chart's CRD schemas" \
     "${CHECK[@]}" samples "$CHART/crds/vigil.dev.yaml" "$ROOT/config/samples"
+# The CRD schemas bite: the sample with one value they refuse must fail the check.
+bad_sample() { # bad_sample DESCRIPTION SED-EXPRESSION
+    local dir="$WORK/bad-sample-$((passed + failed))"
+    mkdir -p "$dir"
+    sed "$2" "$ROOT/config/samples/adult-income.yaml" >"$dir/adult-income.yaml"
+    if cmp -s "$ROOT/config/samples/adult-income.yaml" "$dir/adult-income.yaml"; then
+        echo "FAIL  $1: the edit changed nothing"
+        failed=$((failed + 1))
+        return
+    fi
+    expect_failure "$1" "${CHECK[@]}" samples "$CHART/crds/vigil.dev.yaml" "$dir"
+}
+bad_sample "a hold-out fraction of 1 is refused" 's/fraction: 0.2/fraction: 1/'
+bad_sample "a CPU request that is not a quantity is refused" 's/cpu: 500m/cpu: 2 cores/'
+bad_sample "a schedule that is not cron is refused" 's/schedule: "0 3 \* \* 0"/schedule: "every sunday"/'
+bad_sample "an unknown gate metric is refused" 's/name: rocAuc/name: auc/'
+bad_sample "a window of 6 hours in words is refused" 's/window: 6h/window: 6 hours/'
+bad_sample "maxDepth 0 is refused" 's/hyperparameters: {maxIterations: 100, l2: 1.0}/hyperparameters: {maxDepth: 0}/'
 
 # ---------------------------------------------------------------- alerts, dashboard, routing
 # needs TOOL ENVVAR: true when the tool was found; else a skip, or a failure when ENVVAR=1.

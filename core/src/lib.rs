@@ -5,13 +5,15 @@
 //! - [`drift`]: drift rules, window profiles, the assessment and its report;
 //! - [`stats`]: the statistics, checked against SciPy;
 //! - [`wire`]: what other programs read (HTTP bodies, log records), [`span`] (the one
-//!   duration type) and [`text`] (cutting text to a size).
+//!   duration type), [`quantity`] (Kubernetes resource quantities) and [`text`] (cutting
+//!   text to a size).
 //!
 //! `inference`, `jobs` and `operator` build on it; nothing here imports them.
 
 pub mod data;
 pub mod drift;
 pub mod performance;
+pub mod quantity;
 pub mod span;
 pub mod stats;
 pub mod text;

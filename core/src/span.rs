@@ -129,7 +129,9 @@ impl<'de> Deserialize<'de> for Span {
     }
 }
 
-/// In a CRD a span is a string such as `6h` (whole numbers of s, m, h or d).
+/// In a CRD a span is a string such as `6h` (whole numbers of s, m, h or d). The
+/// length bound keeps the cost of a CEL rule that reads one small (the API server
+/// estimates a rule's cost from its inputs' bounds when the CRD is created).
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for Span {
     fn inline_schema() -> bool {
@@ -144,6 +146,7 @@ impl schemars::JsonSchema for Span {
         schemars::json_schema!({
             "type": "string",
             "pattern": "^[0-9]+[smhd]$",
+            "maxLength": 21,
             "description": "A duration: <integer><unit> with unit s, m, h or d (e.g. 6h)"
         })
     }

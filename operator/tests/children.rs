@@ -42,10 +42,10 @@ fn config_of(cronjob: &Value) -> Value {
 async fn a_field_dropped_from_the_spec_leaves_every_child() {
     let api = FakeApi::new();
     let mut model = model_yaml(true);
-    let quantities = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+    let quantities = |pairs: &[(&str, &str)]| -> BTreeMap<String, vigil_core::quantity::Quantity> {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), (*v).into()))
             .collect()
     };
     let resources = Resources {

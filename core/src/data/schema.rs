@@ -39,6 +39,7 @@ pub struct FeatureSpec {
     pub max: Option<f64>,
     /// The only values a categorical feature may take; empty means "any value seen in training".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(extend("x-kubernetes-list-type" = "set")))]
     pub allowed_values: Vec<String>,
     /// Whether the feature may be missing (null / empty). Missing values of a
     /// non-nullable feature are a validation failure.
@@ -55,6 +56,7 @@ pub struct TargetSpec {
     pub name: String,
     /// The classes, in the order used for probabilities. For binary models the
     /// second class is the positive one (ROC-AUC, precision, recall).
+    #[cfg_attr(feature = "schema", schemars(extend("x-kubernetes-list-type" = "set")))]
     pub classes: Vec<String>,
 }
 
@@ -65,7 +67,12 @@ pub struct TargetSpec {
 pub struct FeatureSchema {
     /// The label to predict.
     pub target: TargetSpec,
-    /// The inputs, in a fixed order.
+    /// The inputs, in a fixed order; a list-map keyed by `name` (server-side apply
+    /// merges them by name, the API server refuses a name twice).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))
+    )]
     pub features: Vec<FeatureSpec>,
 }
 

@@ -20,6 +20,10 @@ use super::verdict::Verdict;
 pub struct DriftRules {
     /// Cron schedule of the checks (used by the operator; default every 6 hours).
     #[serde(default = "default_schedule")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(pattern(crate::train::config::CRON_PATTERN))
+    )]
     pub schedule: String,
     /// How far back each check looks (default 6h).
     #[serde(default = "default_window")]
@@ -30,6 +34,7 @@ pub struct DriftRules {
     /// at or above `tests.psi.critical` — and is marked as a small sample; otherwise the
     /// verdict is `InsufficientData` (and always below 30 values).
     #[serde(default = "default_min_samples")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub min_samples: usize,
     /// Below `minSamples`, always `InsufficientData`, however decisive the evidence
     /// (the rule before small-sample verdicts; default false).
@@ -137,6 +142,7 @@ pub struct PsiSpec {
     pub critical: f64,
     /// Quantile bins of the reference for numeric features (default 10, the deciles).
     #[serde(default = "default_psi_bins")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 2, max = 1000)))]
     pub bins: usize,
     /// Floor of bin proportions so empty bins stay finite (default 1e-4).
     #[serde(default = "default_psi_epsilon")]
@@ -256,6 +262,7 @@ pub struct PerformanceSpec {
     pub critical_drop: f64,
     /// Fewer labelled rows than this skip the check (default 200).
     #[serde(default = "default_min_labels")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub min_labels: usize,
 }
 
@@ -287,9 +294,11 @@ fn default_min_labels() -> usize {
 pub struct FeatureSelection {
     /// Only these features (empty: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(extend("x-kubernetes-list-type" = "set")))]
     pub include: Vec<String>,
     /// Never these features.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(extend("x-kubernetes-list-type" = "set")))]
     pub exclude: Vec<String>,
 }
 
@@ -506,6 +515,9 @@ impl DriftRules {
 
     /// Checks ranges and orderings.
     pub fn check(&self) -> Result<(), RulesError> {
+        if self.min_samples == 0 {
+            return out_of_range("minSamples", 0.0, "≥ 1");
+        }
         self.tests.check()?;
         self.quality.check()?;
         if self.window.as_duration().is_zero() {
@@ -586,6 +598,9 @@ impl TestsSpec {
         let p = &self.performance;
         rate("tests.performance.warningDrop", p.warning_drop)?;
         rate("tests.performance.criticalDrop", p.critical_drop)?;
+        if p.min_labels == 0 {
+            return out_of_range("tests.performance.minLabels", 0.0, "≥ 1");
+        }
         if p.warning_drop > p.critical_drop {
             return Err(RulesError::DropOrder {
                 warning: p.warning_drop,
@@ -712,5 +727,19 @@ actions:
         assert!(err.to_string().contains("pvalue"), "{err}");
         let err = DriftRules::from_text("window: 6 hours").expect_err("bad span");
         assert!(err.to_string().contains("not a duration"), "{err}");
+        let p = DriftRules {
+            min_samples: 0,
+            ..DriftRules::default()
+        };
+        assert_eq!(
+            p.check().map_err(|e| e.to_string()),
+            Err("policy `minSamples` is 0; it must be ≥ 1".into())
+        );
+        let mut p = DriftRules::default();
+        p.tests.performance.min_labels = 0;
+        assert_eq!(
+            p.check().map_err(|e| e.to_string()),
+            Err("policy `tests.performance.minLabels` is 0; it must be ≥ 1".into())
+        );
     }
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::dataset::DataFormat;
 use crate::data::schema::FeatureSchema;
 use crate::data::storage::StorageSpec;
+use crate::quantity::Quantity;
 use crate::train::model::{Algorithm, Hyperparameters};
 use crate::train::pipeline::PipelineSpec;
 
@@ -35,6 +36,7 @@ pub struct DataSpec {
     /// More rows than this stops training with an error (default 10,000,000): memory
     /// is bounded by it.
     #[serde(default = "default_max_rows")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub max_rows: usize,
     /// Keep only rows whose column equals a value (e.g. `split: train`) before anything else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,8 +59,19 @@ pub struct ColumnEquals {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HoldoutSpec {
-    /// Fraction of rows held out, stratified by class (default 0.2).
+    /// Fraction of rows held out, stratified by class, strictly between 0 and 1
+    /// (default 0.2).
     #[serde(default = "default_holdout_fraction")]
+    // apiextensions.k8s.io/v1 spells exclusive bounds as booleans beside the bound.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend(
+            "minimum" = 0.0,
+            "exclusiveMinimum" = true,
+            "maximum" = 1.0,
+            "exclusiveMaximum" = true
+        ))
+    )]
     pub fraction: f64,
     /// Seed of the split, so that a rerun holds out the same rows (default 42).
     #[serde(default = "default_seed")]
@@ -102,6 +115,7 @@ fn default_seed() -> u64 {
 pub struct ValidationSpec {
     /// Hard: fewer rows than this stops training (default 100).
     #[serde(default = "default_min_rows")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub min_rows: usize,
     /// Soft: a feature missing in more than this fraction of rows is a warning (default 0.15).
     #[serde(default = "default_max_missing_rate")]
@@ -133,18 +147,90 @@ fn default_max_class_imbalance() -> f64 {
     10.0
 }
 
-/// CPU and memory of a container, as Kubernetes quantities (`500m`, `1Gi`).
+/// CPU and memory of a container, as Kubernetes quantities (`500m`, `2`, `1Gi`).
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
     /// Guaranteed amounts, by resource name (`cpu`, `memory`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub requests: BTreeMap<String, String>,
+    pub requests: BTreeMap<String, Quantity>,
     /// Upper bounds, by resource name (`cpu`, `memory`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub limits: BTreeMap<String, String>,
+    pub limits: BTreeMap<String, Quantity>,
 }
+
+/// A `resources` entry that Kubernetes would refuse, with its field path.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ResourcesError {
+    #[error("{field}: {source}")]
+    Quantity {
+        field: String,
+        source: crate::quantity::QuantityError,
+    },
+    #[error("{field} is {value}; it must not be negative")]
+    Negative { field: String, value: Quantity },
+    #[error("{prefix}.requests.{name} ({request}) exceeds {prefix}.limits.{name} ({limit})")]
+    RequestAboveLimit {
+        prefix: String,
+        name: String,
+        request: Quantity,
+        limit: Quantity,
+    },
+}
+
+impl Resources {
+    /// Every quantity parses and is ≥ 0, and no request exceeds its limit (the API
+    /// server rejects such a Pod). `prefix` is the field path of `self`.
+    pub fn check(&self, prefix: &str) -> Result<(), ResourcesError> {
+        let requests = amounts(&self.requests, &format!("{prefix}.requests"))?;
+        let limits = amounts(&self.limits, &format!("{prefix}.limits"))?;
+        for (name, request) in &requests {
+            if limits.get(name).is_some_and(|limit| request > limit) {
+                return Err(ResourcesError::RequestAboveLimit {
+                    prefix: prefix.to_string(),
+                    name: name.to_string(),
+                    request: self.requests[*name].clone(),
+                    limit: self.limits[*name].clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Each quantity's amount, by resource name; the first that does not parse or is
+/// negative is the error.
+fn amounts<'a>(
+    quantities: &'a BTreeMap<String, Quantity>,
+    prefix: &str,
+) -> Result<BTreeMap<&'a str, f64>, ResourcesError> {
+    quantities
+        .iter()
+        .map(|(name, quantity)| {
+            let field = || format!("{prefix}.{name}");
+            let value = quantity
+                .value()
+                .map_err(|source| ResourcesError::Quantity {
+                    field: field(),
+                    source,
+                })?;
+            if value < 0.0 {
+                return Err(ResourcesError::Negative {
+                    field: field(),
+                    value: quantity.clone(),
+                });
+            }
+            Ok((name.as_str(), value))
+        })
+        .collect()
+}
+
+/// The lexical shape of a cron schedule as Kubernetes CronJobs take it, for the CRD
+/// schema: five fields (numbers, names, `*`, `?`, lists, ranges, steps) or a macro.
+/// No `TZ=`/`CRON_TZ=` prefix: the API server refuses it in a CronJob's schedule.
+/// The operator parses the fields themselves (and names the field of a bad one).
+pub const CRON_PATTERN: &str = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?,/-]+( +[0-9A-Za-z*?,/-]+){4})$";
 
 /// How a model is trained.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -170,12 +256,14 @@ pub struct TrainingSpec {
     /// Rows of training features (with the model's predictions) kept as the
     /// drift reference (default 10000).
     #[serde(default = "default_reference_rows")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub reference_rows: usize,
     /// CPU and memory of the training Pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
     /// Cron schedule for periodic retraining (used by the operator; omit for on demand only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(pattern(CRON_PATTERN)))]
     pub schedule: Option<String>,
 }
 
@@ -243,7 +331,7 @@ impl TrainJobConfig {
         self.training
             .hyperparameters
             .check(self.training.algorithm)
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            .map_err(|e| ConfigError::Invalid(format!("training.hyperparameters: {e}")))?;
         let data = &self.training.data;
         match (is_postgres_uri(&data.uri), &data.query) {
             (true, None) => {
@@ -260,14 +348,18 @@ impl TrainJobConfig {
         if data.max_rows == 0 {
             return invalid("training.data.maxRows must be ≥ 1".into());
         }
+        // Checked with a predefined split too, as the CRD schema bounds it.
         let holdout = &self.training.holdout;
-        if holdout.column.is_none() && !(holdout.fraction > 0.0 && holdout.fraction < 1.0) {
+        if !(holdout.fraction > 0.0 && holdout.fraction < 1.0) {
             return invalid(format!(
                 "training.holdout.fraction must be between 0 and 1 (exclusive), got {}",
                 holdout.fraction
             ));
         }
         let validation = &self.training.validation;
+        if validation.min_rows == 0 {
+            return invalid("training.validation.minRows must be ≥ 1".into());
+        }
         if !(0.0..=1.0).contains(&validation.max_missing_rate) {
             return invalid(format!(
                 "training.validation.maxMissingRate must be between 0 and 1, got {}",
@@ -290,6 +382,40 @@ impl TrainJobConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resources_name_the_bad_entry() {
+        let resources = |requests: &[(&str, &str)], limits: &[(&str, &str)]| Resources {
+            requests: requests
+                .iter()
+                .map(|(k, v)| (k.to_string(), Quantity::new(*v)))
+                .collect(),
+            limits: limits
+                .iter()
+                .map(|(k, v)| (k.to_string(), Quantity::new(*v)))
+                .collect(),
+        };
+        let good = resources(&[("cpu", "500m"), ("memory", "1Gi")], &[("memory", "1Gi")]);
+        assert_eq!(good.check("spec.serving.resources"), Ok(()));
+        let cases = [
+            (
+                resources(&[("cpu", "2 cores")], &[]),
+                "spec.serving.resources.requests.cpu: `2 cores` is not a Kubernetes quantity",
+            ),
+            (
+                resources(&[], &[("memory", "-1Gi")]),
+                "spec.serving.resources.limits.memory is -1Gi; it must not be negative",
+            ),
+            (
+                resources(&[("memory", "2Gi")], &[("memory", "1500Mi")]),
+                "spec.serving.resources.requests.memory (2Gi) exceeds spec.serving.resources.limits.memory (1500Mi)",
+            ),
+        ];
+        for (bad, message) in cases {
+            let err = bad.check("spec.serving.resources").expect_err(message);
+            assert!(err.to_string().starts_with(message), "{err}");
+        }
+    }
 
     const MINIMAL: &str = r#"
 schema:
@@ -329,12 +455,28 @@ training:
         let err = TrainJobConfig::from_text(&inapplicable, "c.yaml").expect_err("inapplicable");
         assert_eq!(
             err.to_string(),
-            "config is invalid: hyperparameter `maxDepth` does not apply to logistic-regression"
+            "config is invalid: training.hyperparameters: hyperparameter `maxDepth` does not apply to logistic-regression"
         );
 
-        let fraction = format!("{MINIMAL}  holdout: {{fraction: 1.5}}\n");
-        let err = TrainJobConfig::from_text(&fraction, "c.yaml").expect_err("fraction");
-        assert!(err.to_string().contains("holdout.fraction"), "{err}");
+        for bad in ["1.5", "0", "1", "-0.1"] {
+            let fraction = format!("{MINIMAL}  holdout: {{fraction: {bad}}}\n");
+            let err = TrainJobConfig::from_text(&fraction, "c.yaml").expect_err("fraction");
+            assert!(
+                err.to_string().contains("training.holdout.fraction"),
+                "{err}"
+            );
+        }
+        // A predefined split does not excuse a fraction the CRD schema refuses.
+        let column = format!(
+            "{MINIMAL}  holdout: {{fraction: 0, column: {{column: split, value: test}}}}\n"
+        );
+        assert!(TrainJobConfig::from_text(&column, "c.yaml").is_err());
+        let rows = format!("{MINIMAL}  validation: {{minRows: 0}}\n");
+        let err = TrainJobConfig::from_text(&rows, "c.yaml").expect_err("minRows");
+        assert!(
+            err.to_string().contains("training.validation.minRows"),
+            "{err}"
+        );
 
         let err = TrainJobConfig::from_file("/nonexistent/c.yaml").expect_err("missing file");
         assert!(err

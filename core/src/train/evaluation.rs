@@ -49,8 +49,11 @@ pub struct ReliabilityBin {
     pub observed: f64,
 }
 
-/// The metrics a promotion gate may name, by their camelCase names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The metrics a promotion gate may name, by their camelCase names (an enum in the
+/// CRD schema, so that the API server rejects an unknown name).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum MetricName {
     Accuracy,
     Precision,
@@ -82,10 +85,6 @@ impl MetricName {
             MetricName::LogLoss => "logLoss",
             MetricName::Ece => "ece",
         }
-    }
-
-    pub fn parse(name: &str) -> Option<MetricName> {
-        MetricName::ALL.into_iter().find(|m| m.as_str() == name)
     }
 
     /// Whether a larger value is better (all but log loss and calibration error).

@@ -63,7 +63,7 @@ impl Default for Gates {
 
 fn default_min_metric() -> MetricThreshold {
     MetricThreshold {
-        name: "rocAuc".into(),
+        name: MetricName::RocAuc,
         value: 0.5,
     }
 }
@@ -78,33 +78,23 @@ fn default_max_regression() -> f64 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MetricThreshold {
     /// One of accuracy, precision, recall, f1, rocAuc, logLoss, ece.
-    pub name: String,
+    pub name: MetricName,
     /// The bound.
     pub value: f64,
 }
 
-/// Gates that name an unknown metric or a nonsensical bound.
+/// Gates with a nonsensical bound (an unknown metric does not deserialize).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GatesError {
-    #[error(
-        "promotion.gates.minMetric.name `{name}` is not one of {}",
-        metric_names()
-    )]
-    UnknownMetric { name: String },
     #[error("promotion.gates.minMetric.value must be finite")]
     NonFiniteBound,
     #[error("promotion.gates.maxRegression must be ≥ 0, got {0}")]
     NegativeRegression(f64),
 }
 
-fn metric_names() -> String {
-    MetricName::ALL.map(MetricName::as_str).join(", ")
-}
-
 impl Gates {
-    /// Rejects gates that name an unknown metric or a nonsensical bound.
+    /// Rejects gates with a nonsensical bound.
     pub fn check(&self) -> Result<(), GatesError> {
-        self.metric()?;
         if !self.min_metric.value.is_finite() {
             return Err(GatesError::NonFiniteBound);
         }
@@ -115,10 +105,8 @@ impl Gates {
     }
 
     /// The metric `minMetric` names.
-    pub fn metric(&self) -> Result<MetricName, GatesError> {
-        MetricName::parse(&self.min_metric.name).ok_or_else(|| GatesError::UnknownMetric {
-            name: self.min_metric.name.clone(),
-        })
+    pub fn metric(&self) -> MetricName {
+        self.min_metric.name
     }
 }
 
@@ -131,6 +119,8 @@ pub enum Gate {
 }
 
 impl Gate {
+    pub const ALL: [Gate; 3] = [Gate::MinMetric, Gate::MaxRegression, Gate::Validation];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Gate::MinMetric => "minMetric",
@@ -155,14 +145,14 @@ impl Serialize for Gate {
 impl<'de> Deserialize<'de> for Gate {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Gate, D::Error> {
         let name = String::deserialize(deserializer)?;
-        [Gate::MinMetric, Gate::MaxRegression, Gate::Validation]
+        Gate::ALL
             .into_iter()
             .find(|g| g.as_str() == name)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown gate `{name}`")))
     }
 }
 
-/// In status a gate is a plain string (the CRD schema predates the type).
+/// In status a gate is one of its names.
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for Gate {
     fn inline_schema() -> bool {
@@ -174,7 +164,10 @@ impl schemars::JsonSchema for Gate {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({"type": "string"})
+        schemars::json_schema!({
+            "type": "string",
+            "enum": Gate::ALL.map(Gate::as_str),
+        })
     }
 }
 
@@ -231,9 +224,8 @@ pub fn decide(gates: &Gates, summary: &TrainSummary) -> Option<PromotionDecision
     else {
         return None;
     };
-    // An unknown metric cannot pass; `Gates::check` rejects it before this is reached.
-    let metric = gates.metric().ok();
-    let candidate = metric.and_then(|m| metrics.get(m));
+    let metric = gates.metric();
+    let candidate = metrics.get(metric);
     let mut results = vec![min_metric(gates, metric, candidate)];
     if let Some(served) = served {
         results.push(max_regression(gates, metric, candidate, served));
@@ -248,9 +240,9 @@ pub fn decide(gates: &Gates, summary: &TrainSummary) -> Option<PromotionDecision
     })
 }
 
-fn min_metric(gates: &Gates, metric: Option<MetricName>, candidate: Option<f64>) -> GateResult {
-    let name = gates.min_metric.name.as_str();
-    let (Some(metric), Some(value)) = (metric, candidate) else {
+fn min_metric(gates: &Gates, metric: MetricName, candidate: Option<f64>) -> GateResult {
+    let name = metric.as_str();
+    let Some(value) = candidate else {
         return GateResult {
             gate: Gate::MinMetric,
             passed: false,
@@ -272,14 +264,14 @@ fn min_metric(gates: &Gates, metric: Option<MetricName>, candidate: Option<f64>)
 
 fn max_regression(
     gates: &Gates,
-    metric: Option<MetricName>,
+    metric: MetricName,
     candidate: Option<f64>,
     served: &ServedComparison,
 ) -> GateResult {
-    let name = gates.min_metric.name.as_str();
-    let served_value = metric.and_then(|m| served.metrics.as_ref()?.get(m));
-    match (metric, candidate, served_value) {
-        (Some(metric), Some(c), Some(s)) => {
+    let name = metric.as_str();
+    let served_value = served.metrics.as_ref().and_then(|m| m.get(metric));
+    match (candidate, served_value) {
+        (Some(c), Some(s)) => {
             // Positive regression = the candidate is worse.
             let regression = if metric.higher_is_better() {
                 s - c
@@ -365,7 +357,7 @@ mod tests {
     fn gates(min: f64) -> Gates {
         Gates {
             min_metric: MetricThreshold {
-                name: "rocAuc".into(),
+                name: MetricName::RocAuc,
                 value: min,
             },
             ..Gates::default()
@@ -399,7 +391,7 @@ mod tests {
     fn lower_is_better_metrics_invert_the_bound() {
         let g = Gates {
             min_metric: MetricThreshold {
-                name: "logLoss".into(),
+                name: MetricName::LogLoss,
                 value: 0.3,
             },
             ..Gates::default()
@@ -415,12 +407,22 @@ mod tests {
             message: "x".into(),
         };
         assert!(decide(&Gates::default(), &failed).is_none());
-        let mut g = Gates::default();
-        g.min_metric.name = "auc".into();
-        assert!(g
-            .check()
-            .expect_err("unknown")
-            .to_string()
-            .contains("`auc` is not one of"));
+        let unknown = serde_json::from_value::<Gates>(serde_json::json!({
+            "minMetric": {"name": "auc", "value": 0.5}
+        }))
+        .expect_err("unknown metric");
+        assert!(
+            unknown.to_string().contains("unknown variant `auc`"),
+            "{unknown}"
+        );
+        let g = Gates {
+            max_regression: -0.1,
+            ..Gates::default()
+        };
+        assert_eq!(g.check(), Err(GatesError::NegativeRegression(-0.1)));
+        for metric in MetricName::ALL {
+            let name = serde_json::to_value(metric).expect("json");
+            assert_eq!(name, metric.as_str(), "serde and as_str agree");
+        }
     }
 }

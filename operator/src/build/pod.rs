@@ -6,10 +6,10 @@ use crate::crd::PodSettings;
 
 pub(super) fn resources(spec: Option<&Resources>) -> Option<ResourceRequirements> {
     let spec = spec?;
-    let quantities = |m: &BTreeMap<String, String>| {
+    let quantities = |m: &BTreeMap<String, vigil_core::quantity::Quantity>| {
         (!m.is_empty()).then(|| {
             m.iter()
-                .map(|(k, v)| (k.clone(), Quantity(v.clone())))
+                .map(|(k, v)| (k.clone(), Quantity(v.to_string())))
                 .collect()
         })
     };

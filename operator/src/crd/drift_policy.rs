@@ -46,11 +46,15 @@ use vigil_core::drift::Verdict;
     validation = Rule::new("!has(self.spec.actions) || !has(self.spec.actions.retrain) || !has(self.spec.actions.retrain.minVerdict) || self.spec.actions.retrain.minVerdict in ['Warning', 'Critical']")
         .message("spec.actions.retrain.minVerdict must be Warning or Critical")
         .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(self.spec.window) || !self.spec.window.matches('^0+[smhd]$')")
+        .message("spec.window must be longer than 0s")
+        .reason(Reason::FieldValueInvalid),
     validation = Rule::new("!has(self.spec.actions) || !has(self.spec.actions.notify) || self.spec.actions.notify.all(t, has(t.webhook) != has(t.pagerDuty))")
         .message("each spec.actions.notify target sets exactly one of webhook and pagerDuty")
         .reason(Reason::FieldValueInvalid),
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::openapi::integer_formats)]
 pub struct DriftPolicySpec {
     /// The MonitoredModel (same namespace) whose traffic is checked.
     pub model_ref: ModelRef,
@@ -75,9 +79,11 @@ pub struct ModelRef {
 /// What a DriftPolicy's checks found and what was done about it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::openapi::integer_formats)]
 pub struct DriftPolicyStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub observed_generation: Option<i64>,
     /// Ready, Reconciling, Stalled, Degraded (kstatus) and Drifted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -3,6 +3,7 @@
 
 mod drift_policy;
 mod monitored_model;
+pub mod openapi;
 mod pods;
 
 pub use drift_policy::*;

@@ -55,6 +55,7 @@ use super::{CheckVerdict, PodSettings};
         .reason(Reason::FieldValueInvalid),
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::openapi::integer_formats)]
 pub struct MonitoredModelSpec {
     /// Features and target: the single source of truth for the model's columns.
     pub schema: FeatureSchema,
@@ -137,8 +138,10 @@ pub struct LoggingSpec {
     #[serde(default = "default_sample_rate")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub sample_rate: f64,
-    /// How often buffered predictions are written to the store (default `10s`).
+    /// How often buffered predictions are written to the store, at most 1h
+    /// (default `10s`; `500ms`, `2m` and a bare number of seconds work too).
     #[serde(default = "default_flush_interval")]
+    #[schemars(pattern(FLUSH_INTERVAL_PATTERN))]
     pub flush_interval: String,
 }
 
@@ -155,6 +158,9 @@ fn default_sample_rate() -> f64 {
     1.0
 }
 
+/// [`vigil_core::span::Span`]'s grammar: a number and a unit `ms`, `s`, `m`, `h`, `d`.
+const FLUSH_INTERVAL_PATTERN: &str = r"^([0-9]+|[0-9]*\.[0-9]+)(ms|s|m|h|d)?$";
+
 fn default_flush_interval() -> String {
     "10s".into()
 }
@@ -162,9 +168,11 @@ fn default_flush_interval() -> String {
 /// What Vigil observed and decided about a MonitoredModel.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = super::openapi::integer_formats)]
 pub struct MonitoredModelStatus {
     /// The `metadata.generation` this status was computed from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub observed_generation: Option<i64>,
     /// Ready, Reconciling, Stalled, Degraded (kstatus), ModelAvailable, Training, Drifted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -49,6 +49,7 @@ pub enum Criterion {
 pub struct Hyperparameters {
     /// Logistic regression: maximum Newton iterations (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub max_iterations: Option<u64>,
     /// Logistic regression: L2 penalty strength, ≥ 0 (default 1.0, scikit-learn's `C = 1/l2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,12 +60,15 @@ pub struct Hyperparameters {
     pub gradient_tolerance: Option<f64>,
     /// Decision tree: maximum depth (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 64)))]
     pub max_depth: Option<usize>,
     /// Decision tree: minimum number of samples to split a node (default 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 2)))]
     pub min_samples_split: Option<u32>,
     /// Decision tree: minimum number of samples in a leaf (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub min_samples_leaf: Option<u32>,
     /// Decision tree: `gini` (default) or `entropy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -231,7 +231,7 @@ pub(crate) mod tests {
             auto,
             gates: Gates {
                 min_metric: MetricThreshold {
-                    name: "rocAuc".into(),
+                    name: vigil_core::train::evaluation::MetricName::RocAuc,
                     value: 0.85,
                 },
                 ..Gates::default()
