@@ -442,6 +442,8 @@ async fn check(store_uri: &str, since: chrono::DateTime<Utc>) -> Result<DriftSum
         },
         served_version: None,
         policy,
+        namespace: None,
+        policy_name: None,
     };
     Ok(check_store(&config, now, &|_| {}).await?.summary)
 }

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 use vigil_core::data::schema::FeatureSchema;
+use vigil_core::drift::rules::NotifySpec;
 use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
 use vigil_jobs::drift::{self, AdhocInput, DriftError, DriftJobConfig, DriftOutcome, Stage};
-use vigil_jobs::termination;
+use vigil_jobs::{notify, termination};
 
 const EXIT_HELP: &str = "\
 Exit codes (ad-hoc mode): 0 None, 1 Warning, 2 Critical, 3 InsufficientData,
@@ -33,6 +34,22 @@ pub struct DriftArgs {
     /// Scheduled mode: check this version instead of the config's / the latest.
     #[arg(long, env = "VIGIL_SERVED_VERSION")]
     pub served_version: Option<String>,
+    /// Scheduled mode: the end of the window (RFC 3339); default now. Every step of a
+    /// sharded check must be given the same one (the Job's scheduled time).
+    #[arg(long, env = "VIGIL_WINDOW_END")]
+    pub window_end: Option<chrono::DateTime<chrono::Utc>>,
+    /// Scheduled mode, sharded: the number of shards of the window (an Indexed Job's
+    /// completions). With `--shard-index` this Pod writes its shard's partial; with
+    /// `--merge-shards` it adds up the partials and reports.
+    #[arg(long, env = "VIGIL_SHARDS", default_value_t = 1)]
+    pub shards: usize,
+    /// Scheduled mode, sharded: this Pod's shard (Kubernetes sets
+    /// `JOB_COMPLETION_INDEX` in the Pods of an Indexed Job).
+    #[arg(long, env = "JOB_COMPLETION_INDEX", conflicts_with = "merge_shards")]
+    pub shard_index: Option<usize>,
+    /// Scheduled mode, sharded: the last step, merging the shards' partials.
+    #[arg(long, env = "VIGIL_MERGE_SHARDS")]
+    pub merge_shards: bool,
     /// Ad-hoc mode: the reference dataset (CSV or JSON Lines, optionally gzip).
     #[arg(long, requires = "current")]
     pub reference: Option<PathBuf>,
@@ -90,7 +107,10 @@ pub async fn run(args: DriftArgs) -> ExitCode {
     };
     let (result, scheduled) = if let Some(config) = config {
         let result = match config {
-            Ok(config) => scheduled(config, args.served_version.clone(), now).await,
+            Ok(config) if args.shards > 1 && !args.merge_shards => {
+                return shard(&args, config, now).await;
+            }
+            Ok(config) => scheduled(&args, config, now).await,
             Err(e) => Err(e),
         };
         (result, true)
@@ -123,14 +143,24 @@ pub async fn run(args: DriftArgs) -> ExitCode {
     }
 }
 
-async fn scheduled(
-    mut config: DriftJobConfig,
-    served_version: Option<String>,
+/// The window's end: `--window-end`, required when the check is sharded.
+fn window_end(
+    args: &DriftArgs,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<DriftOutcome, DriftError> {
-    if served_version.is_some() {
-        config.served_version = served_version;
+) -> Result<chrono::DateTime<chrono::Utc>, DriftError> {
+    match (args.window_end, args.shards > 1) {
+        (Some(end), _) => Ok(end),
+        (None, false) => Ok(now),
+        (None, true) => Err(DriftError::InvalidConfig(
+            "a sharded check needs --window-end (VIGIL_WINDOW_END) so that every shard reads the same window".into(),
+        )),
     }
+}
+
+/// Runs a scheduled step with a progress bar (or log lines).
+async fn with_progress<T>(
+    run: impl AsyncFnOnce(&(dyn Fn(Stage) + Send + Sync)) -> Result<T, DriftError>,
+) -> Result<T, DriftError> {
     let bar = crate::progress::stage_bar(Stage::ALL.len());
     let progress = |stage: Stage| match &bar {
         Some(bar) => {
@@ -140,11 +170,101 @@ async fn scheduled(
         }
         None => tracing::info!(stage = stage.describe(), "drift check"),
     };
-    let result = drift::check_store(&config, now, &progress).await;
+    let result = run(&progress).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     result
+}
+
+/// The policy's notify targets, from this Pod (URLs in the environment, set
+/// from Secrets by reference); the outcome rides in the summary.
+async fn notify(config: &DriftJobConfig, summary: &mut DriftSummary) {
+    let subject = notify::Subject {
+        namespace: config.namespace.as_deref().unwrap_or(""),
+        model: config.model.as_deref().unwrap_or(""),
+        policy: config.policy_name.as_deref().unwrap_or(""),
+    };
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
+    let delivered = notify::deliver(
+        &http,
+        &config.policy.actions.notify,
+        &subject,
+        summary,
+        |i| std::env::var(NotifySpec::secret_env(i)).ok(),
+        notify::Retry::default(),
+    )
+    .await;
+    if let DriftSummary::Succeeded { notified, .. } = summary {
+        *notified = delivered;
+    }
+}
+
+async fn scheduled(
+    args: &DriftArgs,
+    mut config: DriftJobConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<DriftOutcome, DriftError> {
+    if args.served_version.is_some() {
+        config.served_version = args.served_version.clone();
+    }
+    let end = window_end(args, now)?;
+    // The whole check or the merge of its shards notifies, once; a shard never does.
+    let mut outcome = if args.merge_shards {
+        let shards = args.shards;
+        with_progress(async |p| drift::merge_shards(&config, end, shards, p).await).await?
+    } else {
+        with_progress(async |p| drift::check_store(&config, end, p).await).await?
+    };
+    notify(&config, &mut outcome.summary).await;
+    Ok(outcome)
+}
+
+/// One shard of a sharded check: writes its partial (the merge step reports).
+async fn shard(
+    args: &DriftArgs,
+    mut config: DriftJobConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ExitCode {
+    if args.served_version.is_some() {
+        config.served_version = args.served_version.clone();
+    }
+    let result = match (window_end(args, now), args.shard_index) {
+        (Err(e), _) => Err(e),
+        (Ok(_), None) => Err(DriftError::InvalidConfig(
+            "--shards > 1 needs --shard-index (JOB_COMPLETION_INDEX) or --merge-shards".into(),
+        )),
+        (Ok(end), Some(index)) => match drift::Shard::new(index, args.shards) {
+            Ok(shard) => {
+                with_progress(async |p| drift::check_shard(&config, end, shard, p).await).await
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(done) => {
+            println!(
+                "drift shard {} of {}: {} rows from {} batches -> {}",
+                args.shard_index.unwrap_or(0),
+                args.shards,
+                done.rows,
+                done.batches,
+                done.partial_uri
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: drift shard failed ({}): {e}", e.reason());
+            finish(
+                &e.summary(),
+                termination::resolve(args.termination_log.as_deref()).as_deref(),
+            );
+            ExitCode::from(error_code(&e))
+        }
+    }
 }
 
 async fn adhoc(
@@ -185,8 +305,8 @@ fn print_outcome(outcome: &DriftOutcome) {
         a.verdict, a.drift_verdict, a.quality.verdict, a.reference_rows, a.current_rows
     );
     println!(
-        "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8}",
-        "feature", "verdict", "stat", "p adj", "PSI", "JS"
+        "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8} {:>8}",
+        "feature", "verdict", "stat", "p adj", "PSI", "JS", "W/σ"
     );
     let fmt = |v: Option<f64>| match v {
         None => "-".to_string(),
@@ -194,14 +314,20 @@ fn print_outcome(outcome: &DriftOutcome) {
         Some(v) => format!("{v:.4}"),
     };
     for f in &a.features {
+        let verdict = if f.small_sample && f.verdict.is_drift() {
+            format!("{} (small)", f.verdict)
+        } else {
+            f.verdict.to_string()
+        };
         println!(
-            "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8}",
+            "  {:<22} {:<16} {:>8} {:>10} {:>10} {:>8} {:>8}",
             f.name,
-            f.verdict.as_str(),
+            verdict,
             fmt(f.statistic),
             fmt(f.p_value_adjusted.or(f.p_value)),
             fmt(f.psi),
-            fmt(f.jensen_shannon)
+            fmt(f.jensen_shannon),
+            fmt(f.wasserstein_normalized)
         );
     }
     if let Some(p) = &a.prediction {

@@ -7,7 +7,7 @@ use clap::Args;
 use vigil_core::train::config::TrainJobConfig;
 use vigil_core::train::report::TrainSummary;
 use vigil_jobs::termination;
-use vigil_jobs::train::{self, Stage};
+use vigil_jobs::train::{self, Progress, Stage};
 
 /// The configuration used when `--config` is not given: Adult, from the repository root.
 const DEFAULT_CONFIG: &str = include_str!("../examples/train-adult.yaml");
@@ -59,13 +59,29 @@ pub async fn run(args: TrainArgs) -> ExitCode {
     }
 
     let bar = crate::progress::stage_bar(Stage::ALL.len());
-    let progress = |stage: Stage| match &bar {
-        Some(bar) => {
+    let progress = |event: Progress| match (&bar, event) {
+        (Some(bar), Progress::Stage(stage)) => {
             let position = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
             bar.set_position(position as u64);
             bar.set_message(stage.describe());
         }
-        None => tracing::info!(stage = stage.describe(), "training"),
+        (Some(bar), Progress::RowsRead(rows)) => {
+            bar.set_message(format!("{}: {rows} rows", Stage::Read.describe()));
+        }
+        (Some(bar), Progress::Iteration(i)) => bar.set_message(format!(
+            "{}: iteration {}, gradient {:.1e}",
+            Stage::Fit.describe(),
+            i.iteration,
+            i.gradient_norm
+        )),
+        (None, Progress::Stage(stage)) => tracing::info!(stage = stage.describe(), "training"),
+        (None, Progress::RowsRead(rows)) => tracing::info!(rows, "training data read"),
+        (None, Progress::Iteration(i)) => tracing::debug!(
+            iteration = i.iteration,
+            loss = i.loss,
+            gradient_norm = i.gradient_norm,
+            "solver iteration"
+        ),
     };
     let result = train::train(&config, chrono::Utc::now(), &progress).await;
     if let Some(bar) = &bar {

@@ -102,7 +102,6 @@ WORKLOAD_RULES = {
     ("batch", "jobs"): {"list", "watch", "create", "patch"},
     ("batch", "cronjobs"): {"get", "list", "watch", "create", "patch", "delete"},
     ("", "pods"): {"list", "watch"},
-    ("", "secrets"): {"get"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update", "patch"}}

@@ -111,8 +111,8 @@ echo "python   $PYTHON ($("$PYTHON" -c 'import jsonschema, yaml; print("jsonsche
 echo "helm     ${HELM:-not found} ${HELM:+($("$HELM" version --short 2>/dev/null))}"
 echo "validate ${KUBEVAL:-not found} ${KUBEVAL:+($("$KUBEVAL" --version 2>/dev/null | tr -d '\n'), Kubernetes $KUBE_VERSION schemas)}"
 echo "hadolint ${HADOLINT:-not found} ${HADOLINT:+($("$HADOLINT" --version 2>/dev/null))}"
-echo "promtool ${PROMTOOL:-not found} ${PROMTOOL:+($("$PROMTOOL" --version 2>&1 | head -1))}"
-echo "amtool   ${AMTOOL:-not found} ${AMTOOL:+($("$AMTOOL" --version 2>&1 | head -1))}"
+echo "promtool ${PROMTOOL:-not found} ${PROMTOOL:+($("$PROMTOOL" --version 2>&1 | sed -n 1p))}"
+echo "amtool   ${AMTOOL:-not found} ${AMTOOL:+($("$AMTOOL" --version 2>&1 | sed -n 1p))}"
 echo
 
 # ---------------------------------------------------------------- without helm
@@ -278,7 +278,7 @@ else
     sed 's/drop: \["ALL"\]/drop: ["NET_RAW"]/' "$WORK/defaults.yaml" >"$WORK/broken-psa.yaml"
     expect_failure "capabilities not dropped is caught" \
         "${CHECK[@]}" manifests "$WORK/broken-psa.yaml" --release vigil --namespace vigil-system --app-version 0.1.0
-    sed 's/resources: \["secrets"\]/resources: ["secrets", "configmaps"]/' "$WORK/defaults.yaml" >"$WORK/broken-rbac.yaml"
+    sed 's/resources: \["pods"\]/resources: ["pods", "secrets"]/' "$WORK/defaults.yaml" >"$WORK/broken-rbac.yaml"
     expect_failure "an extra RBAC resource is caught" \
         "${CHECK[@]}" manifests "$WORK/broken-rbac.yaml" --release vigil --namespace vigil-system --app-version 0.1.0
     sed 's/^      honorLabels: true/      honorLabel: true/' "$WORK/with-prometheus-operator.yaml" >"$WORK/broken-monitor.yaml"

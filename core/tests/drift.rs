@@ -308,29 +308,82 @@ fn clean_traffic_is_none_and_shifted_traffic_is_critical() {
 }
 
 #[test]
-fn small_windows_are_insufficient_data() {
+fn small_windows_show_decisive_drift_and_nothing_else() {
     let s = schema();
     let policy = DriftRules::default();
     let reference = WindowProfile::from_columns(&s, &columns(1, 10_000, 0.0, 0.3), None, None, 1);
-    let small = WindowProfile::from_columns(&s, &columns(2, 499, 20.0, 0.3), None, None, 1);
-    let a = assess(
-        &s,
-        &policy,
-        &reference,
-        &small,
-        &QualityContext::default(),
-        &AssessOptions::default(),
+    let check = |rules: &DriftRules, window: &WindowProfile| {
+        assess(
+            &s,
+            rules,
+            &reference,
+            window,
+            &QualityContext::default(),
+            &AssessOptions::default(),
+        )
+    };
+    // 300 rows, age shifted by two standard deviations: decisive although small.
+    let shifted = WindowProfile::from_columns(&s, &columns(2, 300, 20.0, 0.3), None, None, 1);
+    let a = check(&policy, &shifted);
+    assert_eq!(a.drift_verdict, Verdict::Critical);
+    assert_eq!(a.verdict, Verdict::Critical);
+    let age = &a.features[0];
+    assert!(age.small_sample);
+    assert!(
+        age.rule.starts_with("Critical: KS p")
+            && age
+                .rule
+                .contains("small sample: 10000 reference and 300 current values < minSamples 500"),
+        "{}",
+        age.rule
     );
+    // The unshifted colour of the same rows is not decisive, so it is not "None".
+    assert_eq!(
+        a.features[1].verdict,
+        Verdict::InsufficientData,
+        "{}",
+        a.features[1].rule
+    );
+
+    // 499 clean rows: nothing decisive, so InsufficientData — overall too.
+    let clean = WindowProfile::from_columns(&s, &columns(2, 499, 0.0, 0.3), None, None, 1);
+    let a = check(&policy, &clean);
     assert_eq!(a.drift_verdict, Verdict::InsufficientData);
+    assert_eq!(a.verdict, Verdict::InsufficientData);
     assert!(a
         .features
         .iter()
         .all(|f| f.verdict == Verdict::InsufficientData));
     assert!(
+        a.features[0].rule.contains("not decisive"),
+        "{}",
+        a.features[0].rule
+    );
+
+    // strictMinSamples keeps the old rule.
+    let strict = DriftRules {
+        strict_min_samples: true,
+        ..DriftRules::default()
+    };
+    let a = check(&strict, &shifted);
+    assert_eq!(a.drift_verdict, Verdict::InsufficientData);
+    assert!(
         a.features[0].rule.contains("minSamples is 500"),
         "{}",
         a.features[0].rule
     );
+
+    // Two rows against two rows: never tested.
+    let two = WindowProfile::from_columns(&s, &columns(3, 2, 0.0, 0.3), None, None, 1);
+    let a = assess(
+        &s,
+        &policy,
+        &two,
+        &two,
+        &QualityContext::default(),
+        &AssessOptions::default(),
+    );
+    assert_eq!(a.verdict, Verdict::InsufficientData);
 }
 
 fn record(id: &str, t: chrono::DateTime<Utc>, age: Value, colour: Value) -> PredictionRecord {

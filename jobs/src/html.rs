@@ -142,11 +142,11 @@ fn head(h: &mut String, report: &DriftReport) {
 
 /// One row per feature.
 fn feature_table(h: &mut String, order: &[&FeatureDrift]) {
-    h.push_str("<h2>Features</h2><table><tr><th>feature</th><th>verdict</th><th>test</th><th>statistic</th><th>p</th><th>p adjusted</th><th>PSI</th><th>JS</th><th>Wasserstein</th><th>missing ref → cur</th></tr>");
+    h.push_str("<h2>Features</h2><table><tr><th>feature</th><th>verdict</th><th>test</th><th>statistic</th><th>p</th><th>p adjusted</th><th>PSI</th><th>JS</th><th>Wasserstein</th><th>W/σ</th><th>missing ref → cur</th></tr>");
     for f in order {
         let _ = write!(
             h,
-            "<tr><td><a href=\"#f-{id}\">{name}</a></td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}% → {:.1}%</td></tr>",
+            "<tr><td><a href=\"#f-{id}\">{name}</a></td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}% → {:.1}%</td></tr>",
             badge(f.verdict),
             match f.test {
                 DriftTest::Ks => "KS",
@@ -158,6 +158,7 @@ fn feature_table(h: &mut String, order: &[&FeatureDrift]) {
             num(f.psi),
             num(f.jensen_shannon),
             num(f.wasserstein),
+            num(f.wasserstein_normalized),
             f.reference_missing_rate * 100.0,
             f.current_missing_rate * 100.0,
             id = escape(&f.name),

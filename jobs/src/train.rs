@@ -12,8 +12,9 @@ use vigil_core::train::artifact::{
     self, ArtifactError, Lineage, ModelArtifact, ReferenceInfo, ReferenceSample, FORMAT_VERSION,
     REFERENCE_FILE,
 };
-use vigil_core::train::config::TrainJobConfig;
+use vigil_core::train::config::{is_postgres_uri, TrainJobConfig};
 use vigil_core::train::evaluation::Metrics;
+use vigil_core::train::learn::{Convergence, Iteration, SparseRows};
 use vigil_core::train::model::{Model, ModelError};
 use vigil_core::train::pipeline::FeaturePipeline;
 use vigil_core::train::report::{
@@ -23,6 +24,10 @@ use vigil_core::train::split::{sample_indices, stratified_split};
 use vigil_core::train::validation::{self, Severity, ValidationReport};
 
 use crate::laps::Laps;
+use crate::postgres::{self, PostgresError};
+
+/// The warning a run carries when its solver stopped before converging.
+pub const SOLVER_NOT_CONVERGED: &str = "solverNotConverged";
 
 /// Stages, in order, for progress reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +74,8 @@ pub enum TrainError {
     },
     #[error("training data failed validation: {}", .0.hard_failure_summary())]
     ValidationFailed(Box<ValidationReport>),
+    #[error(transparent)]
+    Database(#[from] PostgresError),
     #[error("{0}")]
     InvalidConfig(String),
     #[error(transparent)]
@@ -84,6 +91,8 @@ impl TrainError {
     pub fn reason(&self) -> &'static str {
         match self {
             TrainError::DataUnavailable(_) => "DataUnavailable",
+            TrainError::Database(PostgresError::Connect { .. }) => "DataUnavailable",
+            TrainError::Database(_) => "InvalidData",
             TrainError::InvalidData { .. } => "InvalidData",
             TrainError::ValidationFailed(_) => "ValidationFailed",
             TrainError::InvalidConfig(_) => "InvalidConfig",
@@ -108,11 +117,23 @@ pub struct TrainOutcome {
     pub artifact: ModelArtifact,
 }
 
-/// Runs a training job. `now` names the version; `progress` is told each stage as it starts.
+/// What a running training tells its caller (the progress bar).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Progress {
+    /// A stage starts.
+    Stage(Stage),
+    /// Rows of training data read so far.
+    RowsRead(usize),
+    /// The solver finished an iteration.
+    Iteration(Iteration),
+}
+
+/// Runs a training job. `now` names the version; `progress` hears each stage as it
+/// starts, the rows read and every solver iteration.
 pub async fn train(
     config: &TrainJobConfig,
     now: DateTime<Utc>,
-    progress: &(dyn Fn(Stage) + Send + Sync),
+    progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<TrainOutcome, TrainError> {
     config
         .check()
@@ -120,27 +141,29 @@ pub async fn train(
     let store = Store::open(&config.storage.uri)?;
     let mut laps = Laps::new();
 
-    progress(Stage::Read);
-    let (raw, data_sha256) = read_data(config).await?;
+    progress(Progress::Stage(Stage::Read));
+    let (raw, data_sha256) = read_data(config, progress).await?;
+    progress(Progress::RowsRead(raw.n_rows()));
     laps.lap("read");
 
-    progress(Stage::Validate);
+    progress(Progress::Stage(Stage::Validate));
     let (validation, split) = validate_and_split(config, raw)?;
     laps.lap("validate");
 
-    progress(Stage::Fit);
-    let fitted = fit(config, &split.train)?;
+    progress(Progress::Stage(Stage::Fit));
+    let fitted = fit(config, &split.train, progress)?;
+    let convergence = fitted.convergence;
     laps.lap("fit");
 
-    progress(Stage::Evaluate);
+    progress(Progress::Stage(Stage::Evaluate));
     let candidate = candidate(config, now, &split, fitted, &validation, data_sha256)?;
     laps.lap("evaluate");
 
-    progress(Stage::CompareServed);
+    progress(Progress::Stage(Stage::CompareServed));
     let (served, served_metrics) = compare_served(&store, config, &split.holdout).await;
     laps.lap("compareServed");
 
-    progress(Stage::Write);
+    progress(Progress::Stage(Stage::Write));
     let version = candidate.version.clone();
     let reference = reference_sample(
         &candidate,
@@ -159,10 +182,7 @@ pub async fn train(
         metrics: KeyMetrics::from(&candidate.metrics),
         served,
         validation_passed: validation.passed,
-        warnings: validation
-            .failed(Severity::Soft)
-            .map(|c| c.name.to_string())
-            .collect(),
+        warnings: warnings(&validation, convergence),
         rows: RowCounts {
             train: split.train.n_rows(),
             holdout: split.holdout.n_rows(),
@@ -176,6 +196,7 @@ pub async fn train(
         validation,
         metrics: candidate.metrics.clone(),
         served_metrics,
+        convergence,
         timings: laps.timings,
     };
     let report_json = serde_json::to_vec_pretty(&report).unwrap_or_default();
@@ -187,19 +208,33 @@ pub async fn train(
     })
 }
 
-/// The training data as read (after the row filter), and the SHA-256 of its bytes.
-async fn read_data(config: &TrainJobConfig) -> Result<(RawTable, String), TrainError> {
+/// The training data as read (after the row filter), and the SHA-256 of what was
+/// read (a file's bytes; a query's column names and cells).
+async fn read_data(
+    config: &TrainJobConfig,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<(RawTable, String), TrainError> {
     let data = &config.training.data;
-    let bytes = storage::read_uri(&data.uri)
-        .await
-        .map_err(TrainError::DataUnavailable)?;
-    let data_sha256 = artifact::sha256_hex(&bytes);
     let invalid_data = |source| TrainError::InvalidData {
-        uri: data.uri.clone(),
+        uri: postgres::redact(&data.uri),
         source,
     };
-    let mut raw = RawTable::parse(&bytes, data.format.resolve(&data.uri)).map_err(invalid_data)?;
-    drop(bytes);
+    let (mut raw, data_sha256) = match &data.query {
+        Some(query) if is_postgres_uri(&data.uri) => {
+            let rows = |n| progress(Progress::RowsRead(n));
+            let read = postgres::read(&data.uri, query, data.max_rows, &rows).await?;
+            (read.table, read.sha256)
+        }
+        _ => {
+            let bytes = storage::read_uri(&data.uri)
+                .await
+                .map_err(TrainError::DataUnavailable)?;
+            let sha256 = artifact::sha256_hex(&bytes);
+            let format = data.format.resolve(&data.uri);
+            let raw = RawTable::read(bytes, format, data.max_rows).map_err(invalid_data)?;
+            (raw, sha256)
+        }
+    };
     if let Some(filter) = &data.filter {
         let column = raw
             .column(&filter.column)
@@ -226,7 +261,7 @@ fn validate_and_split(
 ) -> Result<(ValidationReport, Split), TrainError> {
     let training = &config.training;
     let invalid_data = |source| TrainError::InvalidData {
-        uri: training.data.uri.clone(),
+        uri: postgres::redact(&training.data.uri),
         source,
     };
     let validation = validation::validate(&raw, &config.schema, &training.validation);
@@ -265,14 +300,37 @@ fn validate_and_split(
     Ok((validation, split))
 }
 
+/// The soft checks that failed, and the solver when it did not converge.
+fn warnings(validation: &ValidationReport, convergence: Option<Convergence>) -> Vec<String> {
+    let not_converged = convergence.filter(|c| !c.converged);
+    if let Some(c) = not_converged {
+        tracing::warn!(
+            iterations = c.iterations,
+            gradient_norm = c.gradient_norm,
+            "the solver did not converge; raise maxIterations or gradientTolerance"
+        );
+    }
+    validation
+        .failed(Severity::Soft)
+        .map(|c| c.name.to_string())
+        .chain(not_converged.map(|_| SOLVER_NOT_CONVERGED.to_string()))
+        .collect()
+}
+
 /// What fitting produced.
 struct Fitted {
     pipeline: FeaturePipeline,
     model: Model,
+    convergence: Option<Convergence>,
     seconds: f64,
 }
 
-fn fit(config: &TrainJobConfig, train: &Frame) -> Result<Fitted, TrainError> {
+/// Fits the pipeline, encodes the training rows (sparse) and fits the model.
+fn fit(
+    config: &TrainJobConfig,
+    train: &Frame,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Fitted, TrainError> {
     let training = &config.training;
     let params = training
         .hyperparameters
@@ -280,14 +338,16 @@ fn fit(config: &TrainJobConfig, train: &Frame) -> Result<Fitted, TrainError> {
         .map_err(TrainError::Fit)?;
     let started = Instant::now();
     let pipeline = FeaturePipeline::fit(&config.schema, train, &training.pipeline);
-    let x_train = pipeline
-        .transform(train)
+    let x_train = SparseRows::encode(&pipeline, train)
         .map_err(|(row, p)| TrainError::InvalidConfig(format!("training row {row}: {p}")))?;
     let n_classes = config.schema.target.classes.len();
-    let model = Model::fit(&params, x_train.view(), &train.target, n_classes)?;
+    let fitted = Model::fit(&params, &x_train, &train.target, n_classes, &mut |i| {
+        progress(Progress::Iteration(i))
+    })?;
     Ok(Fitted {
         pipeline,
-        model,
+        model: fitted.model,
+        convergence: fitted.convergence,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -318,7 +378,7 @@ fn candidate(
         metrics: Metrics::compute(probabilities.view(), &holdout.target),
         validation: validation.clone(),
         lineage: Lineage {
-            data_uri: training.data.uri.clone(),
+            data_uri: postgres::redact(&training.data.uri),
             data_sha256,
             rows_total: rows_train + rows_holdout,
             rows_train,

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Duration, TimeZone, Utc};
 use vigil_core::data::prediction_log::{batch_key, encode_batch, FEEDBACK_PREFIX, LOGS_PREFIX};
+use vigil_core::data::schema::Value;
 use vigil_core::data::storage::Store;
+use vigil_core::drift::profile::{encode_profile, profile_key, BatchProfiler};
 use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
 use vigil_core::train::artifact::{latest_version, ModelArtifact};
 use vigil_core::train::config::TrainJobConfig;
@@ -107,6 +109,8 @@ async fn scheduled_check_over_a_store_writes_reports_and_a_summary() {
         },
         served_version: None,
         policy: DriftRules::default(),
+        namespace: None,
+        policy_name: None,
     };
     let outcome = check_store(&config, now, &|_| {}).await.unwrap();
     let a = &outcome.report.assessment;
@@ -197,6 +201,292 @@ async fn scheduled_check_over_a_store_writes_reports_and_a_summary() {
     assert_eq!(performance.current_labelled, 3000);
 }
 
+/// Writes `logged` as log batches of `size` rows; every batch but those in `without`
+/// also gets the profile a server writes beside it.
+async fn write_batches(
+    store: &Store,
+    model: &ModelArtifact,
+    logged: &[PredictionRecord],
+    size: usize,
+    without: &[usize],
+) {
+    for (seq, chunk) in logged.chunks(size).enumerate() {
+        let key = batch_key(LOGS_PREFIX, chunk[0].timestamp, "pod-a", seq as u64);
+        store.put(&key, encode_batch(chunk)).await.unwrap();
+        if !without.contains(&seq) {
+            let mut profiler = BatchProfiler::new(&model.schema);
+            for r in chunk {
+                profiler.observe_record(r);
+            }
+            let profile = encode_profile(&profiler.finish());
+            store
+                .put(&profile_key(&key).unwrap(), profile)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn config_of(dir: &Path, policy: DriftRules) -> DriftJobConfig {
+    DriftJobConfig {
+        model: Some("adult".into()),
+        storage: vigil_core::data::storage::StorageSpec {
+            uri: dir.display().to_string(),
+            secret_ref: None,
+        },
+        served_version: None,
+        policy,
+        namespace: None,
+        policy_name: None,
+    }
+}
+
+#[tokio::test]
+async fn scheduled_check_merges_batch_profiles_like_it_reads_logs() {
+    let (with, without) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let model = train_adult(with.path()).await;
+    copy_dir(&with.path().join("models"), &without.path().join("models"));
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 18, 0, 0)
+        .single()
+        .unwrap();
+    let pool = test_rows(&model.schema);
+    // 5 000 rows over ~42 minutes, the first batch starting before the window: its
+    // profile cannot be used (it covers rows outside), so its log batch is read.
+    let start = now - Duration::hours(6) - Duration::minutes(2);
+    let mut logged = records(&model, &pool.select(&(0..5000).collect::<Vec<_>>()), start);
+    for (i, r) in logged.iter_mut().enumerate().skip(500) {
+        r.timestamp = now - Duration::minutes(40) + Duration::milliseconds(i as i64 * 400);
+    }
+    let labels = ["<=50K", ">50K"];
+    let feedback: Vec<FeedbackRecord> = logged
+        .iter()
+        .step_by(3)
+        .enumerate()
+        .map(|(i, r)| FeedbackRecord {
+            request_id: r.request_id.clone(),
+            label: labels[i % 2].into(),
+            timestamp: now - Duration::minutes(5),
+        })
+        .collect();
+    for dir in [with.path(), without.path()] {
+        let store = Store::open(&dir.display().to_string()).unwrap();
+        let key = batch_key(FEEDBACK_PREFIX, feedback[0].timestamp, "pod-a", 0);
+        store.put(&key, encode_batch(&feedback)).await.unwrap();
+    }
+    // An older server wrote batch 2 without a profile.
+    let store = Store::open(&with.path().display().to_string()).unwrap();
+    write_batches(&store, &model, &logged, 1000, &[2]).await;
+    let plain = Store::open(&without.path().display().to_string()).unwrap();
+    write_batches(&plain, &model, &logged, 1000, &[0, 1, 2, 3, 4]).await;
+
+    let a = check_store(&config_of(with.path(), DriftRules::default()), now, &|_| {})
+        .await
+        .unwrap();
+    let b = check_store(
+        &config_of(without.path(), DriftRules::default()),
+        now,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let current = &a.report.current.description;
+    assert!(
+        current.contains("(3 batch profiles, 2 log batches decoded)"),
+        "{current}"
+    );
+    let (a, b) = (&a.report.assessment, &b.report.assessment);
+    assert_eq!(a.current_rows, 4_760);
+    assert_eq!(
+        (a.current_rows, a.verdict, a.drift_verdict),
+        (b.current_rows, b.verdict, b.drift_verdict)
+    );
+    for (x, y) in a.features.iter().zip(&b.features) {
+        assert_eq!(
+            (x.verdict, x.current_count),
+            (y.verdict, y.current_count),
+            "{}",
+            x.name
+        );
+        assert_eq!(x.current_missing_rate, y.current_missing_rate);
+        match x.sketch_cdf_error {
+            None => assert_eq!((x.statistic, x.psi), (y.statistic, y.psi), "{}", x.name),
+            Some(bound) => assert!(
+                (x.statistic.unwrap() - y.statistic.unwrap()).abs() <= bound,
+                "{}",
+                x.name
+            ),
+        }
+    }
+    let (pa, pb) = (
+        a.performance.as_ref().unwrap(),
+        b.performance.as_ref().unwrap(),
+    );
+    assert_eq!(
+        (pa.current_labelled, pa.current_accuracy),
+        (pb.current_labelled, pb.current_accuracy)
+    );
+    assert_eq!(a.quality, b.quality);
+}
+
+#[tokio::test]
+async fn shards_of_a_window_merge_into_the_one_pod_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_adult(dir.path()).await;
+    let store = Store::open(&dir.path().display().to_string()).unwrap();
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 18, 0, 0)
+        .single()
+        .unwrap();
+    let pool = test_rows(&model.schema);
+    let mut logged = records(
+        &model,
+        &pool.select(&(0..7000).collect::<Vec<_>>()),
+        now - Duration::hours(3),
+    );
+    // Some duplicate ids across batches, and labels for every fourth row.
+    for i in (0..7000).step_by(97) {
+        logged[i].request_id = "dup".into();
+    }
+    write_batches(&store, &model, &logged, 900, &[3]).await;
+    let feedback: Vec<FeedbackRecord> = logged
+        .iter()
+        .step_by(4)
+        .map(|r| FeedbackRecord {
+            request_id: r.request_id.clone(),
+            label: "<=50K".into(),
+            timestamp: now - Duration::minutes(1),
+        })
+        .collect();
+    let key = batch_key(FEEDBACK_PREFIX, feedback[0].timestamp, "pod-a", 0);
+    store.put(&key, encode_batch(&feedback)).await.unwrap();
+    let config = config_of(dir.path(), DriftRules::default());
+
+    let whole = check_store(&config, now, &|_| {}).await.unwrap();
+    for index in 0..3 {
+        let shard = vigil_jobs::drift::Shard::new(index, 3).unwrap();
+        let done = vigil_jobs::drift::check_shard(&config, now, shard, &|_| {})
+            .await
+            .unwrap();
+        assert!(done.partial_uri.ends_with(&format!(
+            "partials/20261128T180000Z/{index}-of-3.profile.json.gz"
+        )));
+        assert!(done.batches >= 2, "{done:?}");
+    }
+    let merged = vigil_jobs::drift::merge_shards(&config, now, 3, &|_| {})
+        .await
+        .unwrap();
+    let (a, b) = (&whole.report.assessment, &merged.report.assessment);
+    assert_eq!(a.current_rows, 7000);
+    assert_eq!((a.verdict, a.drift_verdict), (b.verdict, b.drift_verdict));
+    assert_eq!(a.features, b.features);
+    // The score's KLL sketches were merged in another order: within their bound.
+    let (pa, pb) = (
+        a.prediction.as_ref().unwrap(),
+        b.prediction.as_ref().unwrap(),
+    );
+    assert_eq!((pa.verdict, pa.class_chi2), (pb.verdict, pb.class_chi2));
+    let bound = pa.score_sketch_cdf_error.unwrap();
+    assert!((pa.score_ks.unwrap() - pb.score_ks.unwrap()).abs() <= 2.0 * bound);
+    assert_eq!(a.performance, b.performance);
+    assert_eq!(a.quality, b.quality);
+    assert!(merged
+        .report
+        .current
+        .description
+        .contains("3 shard partials"));
+
+    let err = vigil_jobs::drift::merge_shards(&config, now, 4, &|_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("0-of-4"), "{err}");
+    assert!(vigil_jobs::drift::Shard::new(3, 3).is_err());
+}
+
+#[tokio::test]
+async fn a_decision_that_could_flip_within_the_bounds_is_computed_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_adult(dir.path()).await;
+    let store = Store::open(&dir.path().display().to_string()).unwrap();
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 18, 0, 0)
+        .single()
+        .unwrap();
+    let pool = test_rows(&model.schema);
+    let mut logged = records(
+        &model,
+        &pool.select(&(0..12_000).collect::<Vec<_>>()),
+        now - Duration::hours(2),
+    );
+    for r in &mut logged {
+        if let Some(Value::Number(x)) = r.features.get_mut("fnlwgt") {
+            *x = (*x * 1.15).round();
+        }
+    }
+    // 4 000-row batches: too many distinct fnlwgt values for exact counts, so KLL.
+    write_batches(&store, &model, &logged, 4_000, &[]).await;
+    // The exact D of fnlwgt, from a check over the logs alone.
+    let logs_only = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("models"), &logs_only.path().join("models"));
+    let plain = Store::open(&logs_only.path().display().to_string()).unwrap();
+    write_batches(&plain, &model, &logged, 4_000, &[0, 1, 2]).await;
+    let exact = check_store(
+        &config_of(logs_only.path(), DriftRules::default()),
+        now,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let fnlwgt = |a: &vigil_core::drift::Assessment| {
+        a.features
+            .iter()
+            .find(|f| f.name == "fnlwgt")
+            .unwrap()
+            .clone()
+    };
+    let d = fnlwgt(&exact.report.assessment).statistic.unwrap();
+    // A policy whose only effect floor is that D: on the sketch, the decision could go
+    // either way, so it is taken on the exact values.
+    let mut policy = DriftRules::default();
+    policy.tests.effect_size.ks_statistic = d;
+    policy.tests.effect_size.jensen_shannon = 1.0;
+    policy.tests.effect_size.wasserstein = 100.0;
+    policy.tests.psi.warning = 50.0;
+    policy.tests.psi.critical = 100.0;
+    let merged = check_store(&config_of(dir.path(), policy.clone()), now, &|_| {})
+        .await
+        .unwrap();
+    let exact = check_store(&config_of(logs_only.path(), policy), now, &|_| {})
+        .await
+        .unwrap();
+    let (m, e) = (&merged.report.assessment, &exact.report.assessment);
+    assert!(
+        m.recomputed_exactly.contains(&"fnlwgt".to_string()),
+        "{:?}",
+        m.recomputed_exactly
+    );
+    assert!(e.recomputed_exactly.is_empty());
+    assert_eq!(fnlwgt(m).verdict, Verdict::Warning, "{}", fnlwgt(m).rule);
+    assert_eq!(
+        (fnlwgt(m).verdict, fnlwgt(m).statistic),
+        (fnlwgt(e).verdict, fnlwgt(e).statistic)
+    );
+    assert_eq!(fnlwgt(m).sketch_cdf_error, None);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 #[tokio::test]
 async fn scheduled_check_failures_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,6 +574,268 @@ fn adhoc_check_of_two_files_writes_json_and_html() {
             .reason(),
         "InvalidConfig"
     );
+}
+
+#[test]
+fn adhoc_files_stream_in_chunks_like_they_parse_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema: vigil_core::data::schema::FeatureSchema = serde_yaml::from_str(
+        "target: {name: y, classes: [a, b]}\nfeatures:\n  - {name: x, type: numeric, max: 900}\n  - {name: c, type: categorical, nullable: true}\n",
+    )
+    .unwrap();
+    // ~9 MB: three chunks; quoted cells with commas and newlines; empty and bad cells.
+    let mut csv = String::from("request_id,x,c,y\n");
+    for i in 0..300_000 {
+        let c = match i % 7 {
+            0 => "\"multi\nline, quoted\"".to_string(),
+            1 => String::new(),
+            k => format!("c{k}"),
+        };
+        let x = if i % 101 == 0 {
+            "oops".to_string()
+        } else {
+            format!("{}", (i * 37) % 1000)
+        };
+        csv.push_str(&format!("r{},{x},{c},a\n", i % 250_000));
+    }
+    let path = dir.path().join("big.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, csv.as_bytes()).unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let streamed = vigil_jobs::drift::profile_file(&path, &schema, None, 2).unwrap();
+    let table = vigil_core::data::dataset::RawTable::parse(
+        csv.as_bytes(),
+        vigil_core::data::dataset::DataFormat::Csv,
+    )
+    .unwrap();
+    let mut whole = vigil_core::drift::WindowProfile::new(&schema);
+    whole.rows = table.n_rows() as u64;
+    for (column, spec) in whole.columns.iter_mut().zip(&schema.features) {
+        for cell in table.column(&spec.name).unwrap() {
+            column.observe_text(spec, cell.as_deref());
+        }
+    }
+    assert_eq!(streamed.rows, 300_000);
+    for (a, b) in streamed.columns.iter().zip(&whole.columns) {
+        assert_eq!(
+            (a.rows, a.missing, a.parse_errors, a.out_of_range),
+            (b.rows, b.missing, b.parse_errors, b.out_of_range)
+        );
+        assert_eq!(a.numeric.sorted(), b.numeric.sorted());
+        let sorted = |p: &vigil_core::drift::ColumnProfile| {
+            let mut c: Vec<(String, u64)> = p
+                .categories
+                .iter()
+                .map(|(k, n)| (k.to_string(), n))
+                .collect();
+            c.sort();
+            c
+        };
+        assert_eq!(sorted(a), sorted(b));
+    }
+    let ids = streamed.ids.as_ref().unwrap();
+    assert!((ids.duplicate_rate() - 50_000.0 / 300_000.0).abs() < 1e-9);
+
+    std::fs::write(dir.path().join("ragged.csv"), "x,c\n1,a\n2,b,extra\n").unwrap();
+    let err = vigil_jobs::drift::profile_file(&dir.path().join("ragged.csv"), &schema, None, 2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ragged.csv") && err.contains("line 3"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn parquet_logs_and_profiles_read_in_pyarrow_duckdb_and_datasketches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().display().to_string()).unwrap();
+    let schema: vigil_core::data::schema::FeatureSchema = serde_yaml::from_str(
+        "target: {name: y, classes: [no, yes]}\nfeatures:\n  - {name: age, type: numeric}\n  - {name: income, type: numeric}\n  - {name: colour, type: categorical, nullable: true}\n",
+    )
+    .unwrap();
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 28, 16, 58, 0)
+        .single()
+        .unwrap();
+    let rows: Vec<PredictionRecord> = (0..9_000)
+        .map(|i| PredictionRecord {
+            request_id: format!("r{i}"),
+            timestamp: start + Duration::milliseconds(i * 40),
+            model_version: "v1".into(),
+            features: [
+                ("age".to_string(), Value::Number((20 + i % 50) as f64)),
+                (
+                    "income".to_string(),
+                    Value::Number(1000.0 + (i * 7919 % 9000) as f64 / 7.0),
+                ),
+                (
+                    "colour".to_string(),
+                    if i % 10 == 0 {
+                        Value::Missing
+                    } else {
+                        Value::Category(["red", "blue"][i as usize % 2].into())
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            predicted_class: ["no", "yes"][i as usize % 2].into(),
+            probabilities: vec![0.75, 0.25],
+            latency_us: 90,
+        })
+        .collect();
+    let mut profile_path = None;
+    for (seq, chunk) in rows.chunks(3_000).enumerate() {
+        let key = format!(
+            "logs/dt={}/hr={}/pod-a-{seq:012}.parquet",
+            chunk[0].timestamp.format("%Y-%m-%d"),
+            chunk[0].timestamp.format("%H")
+        );
+        let mut batch = vigil_core::data::parquet_log::ParquetBatch::new(&schema);
+        let mut profiler = BatchProfiler::new(&schema);
+        for r in chunk {
+            batch.add_record(r);
+            profiler.observe_record(r);
+        }
+        store.put(&key, batch.finish().unwrap()).await.unwrap();
+        let profile = profile_key(&key).unwrap();
+        store
+            .put(&profile, encode_profile(&profiler.finish()))
+            .await
+            .unwrap();
+        profile_path.get_or_insert(dir.path().join(profile));
+    }
+    let Some(python) = vigil_testkit::DATA_PYTHON.find() else {
+        return;
+    };
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/read_logs.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(dir.path())
+        .arg(profile_path.unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arrow = &read["arrow"];
+    assert_eq!(arrow["rows"], 9_000);
+    assert_eq!(arrow["timestamp_type"], "timestamp[us, tz=UTC]");
+    assert_eq!(arrow["first_age"], 20.0);
+    assert_eq!(
+        arrow["first_probabilities"],
+        serde_json::json!([0.75, 0.25])
+    );
+    assert_eq!(arrow["hours"], serde_json::json!(["16", "17"]));
+    for column in [
+        "request_id",
+        "timestamp",
+        "model_version",
+        "features",
+        "predicted_class",
+        "probabilities",
+        "latency_us",
+        "dt",
+        "hr",
+    ] {
+        assert!(
+            arrow["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == column),
+            "{column}"
+        );
+    }
+    let duck = &read["duckdb"];
+    assert_eq!(duck["rows"], 9_000);
+    assert_eq!(duck["missing_colour"], 900);
+    assert_eq!(duck["classes"], 2);
+    let mean_age = rows
+        .iter()
+        .map(|r| match r.features["age"] {
+            Value::Number(x) => x,
+            _ => 0.0,
+        })
+        .sum::<f64>()
+        / 9_000.0;
+    assert!((duck["mean_age"].as_f64().unwrap() - mean_age).abs() < 1e-9);
+    let kll = &read["kll"];
+    assert_eq!(kll["column"], "income");
+    assert_eq!(kll["n"], 3_000);
+    let incomes: Vec<f64> = rows[..3_000]
+        .iter()
+        .map(|r| match r.features["income"] {
+            Value::Number(x) => x,
+            _ => 0.0,
+        })
+        .collect();
+    let (min, max) = incomes
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert_eq!(
+        (kll["min"].as_f64().unwrap(), kll["max"].as_f64().unwrap()),
+        (min, max)
+    );
+    let mut sorted = incomes.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = kll["median"].as_f64().unwrap();
+    let rank = sorted.partition_point(|x| *x <= median) as f64 / 3_000.0;
+    assert!(
+        (rank - 0.5).abs() <= kll["rank_error"].as_f64().unwrap() + 1.0 / 3_000.0,
+        "rank {rank}"
+    );
+}
+
+#[tokio::test]
+async fn scheduled_check_reads_parquet_log_batches() {
+    let (parquet, jsonl) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let model = train_adult(parquet.path()).await;
+    copy_dir(&parquet.path().join("models"), &jsonl.path().join("models"));
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 18, 0, 0)
+        .single()
+        .unwrap();
+    let pool = test_rows(&model.schema);
+    let logged = records(
+        &model,
+        &pool.select(&(0..2500).collect::<Vec<_>>()),
+        now - Duration::hours(1),
+    );
+    let store = Store::open(&parquet.path().display().to_string()).unwrap();
+    for (seq, chunk) in logged.chunks(1000).enumerate() {
+        let key = batch_key(LOGS_PREFIX, chunk[0].timestamp, "pod-a", seq as u64)
+            .replace(".jsonl.gz", ".parquet");
+        let mut batch = vigil_core::data::parquet_log::ParquetBatch::new(&model.schema);
+        for r in chunk {
+            batch.add_record(r);
+        }
+        store.put(&key, batch.finish().unwrap()).await.unwrap();
+    }
+    let plain = Store::open(&jsonl.path().display().to_string()).unwrap();
+    write_batches(&plain, &model, &logged, 1000, &[0, 1, 2]).await;
+    let a = check_store(
+        &config_of(parquet.path(), DriftRules::default()),
+        now,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let b = check_store(
+        &config_of(jsonl.path(), DriftRules::default()),
+        now,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let (a, b) = (&a.report.assessment, &b.report.assessment);
+    assert_eq!(a.current_rows, 2500);
+    assert_eq!(a.features, b.features);
+    assert_eq!(a.quality, b.quality);
 }
 
 #[tokio::test]

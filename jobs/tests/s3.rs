@@ -2,6 +2,8 @@
 //! loopback. Skipped when `moto_server` is not installed, unless
 //! `VIGIL_REQUIRE_S3=1` (CI sets it), in which case its absence fails.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -144,4 +146,20 @@ training:
     let loaded = ModelArtifact::load(&models, &version).await.expect("load");
     assert_eq!(loaded, outcome.artifact);
     loaded.load_reference(&models).await.expect("reference");
+
+    // Parquet read from S3: the same model and metrics as the same rows from CSV.
+    let parquet =
+        std::fs::read(common::parquet_fixture("adult-head.zstd.parquet")).expect("fixture");
+    Store::open("s3://vigil/datasets")
+        .expect("open")
+        .put("adult-head.zstd.parquet", Bytes::from(parquet))
+        .await
+        .expect("upload Parquet");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv_rows = common::adult_head_csv(dir.path());
+    let from_csv = common::trained(&common::adult_config(dir.path(), &csv_rows, None)).await;
+    let s3_uri = "s3://vigil/datasets/adult-head.zstd.parquet";
+    let from_s3 = common::trained(&common::adult_config(dir.path(), s3_uri, None)).await;
+    common::assert_same_as_csv(&from_s3, &from_csv, s3_uri);
+    assert_eq!(from_s3.artifact.lineage.data_uri, s3_uri);
 }

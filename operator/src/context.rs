@@ -22,7 +22,6 @@ pub struct Context {
     /// Image of the Pods the operator creates when a MonitoredModel names none.
     pub image: String,
     pub clock: Clock,
-    pub http: reqwest::Client,
     /// Where the controllers read related objects from.
     pub stores: Stores,
     /// Consecutive failures per object, for the backoff.
@@ -50,11 +49,6 @@ impl Context {
             metrics,
             image,
             clock,
-            // Webhooks must not hold a reconcile for long.
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
             stores,
             failures: Mutex::default(),
             reported_invalid: Mutex::default(),

@@ -50,6 +50,7 @@ pub mod reason {
     pub const ROLLOUT_FAILED: &str = "RolloutFailed";
     pub const DRIFT_DETECTED: &str = "DriftDetected";
     pub const DRIFT_CHECK_FAILED: &str = "DriftCheckFailed";
+    pub const NOTIFICATION_FAILED: &str = "NotificationFailed";
     pub const RETRAIN_TRIGGERED: &str = "RetrainTriggered";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const INVALID_OBJECT: &str = "InvalidObject";

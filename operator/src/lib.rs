@@ -10,7 +10,6 @@ pub mod crdgen;
 pub mod error;
 pub mod events;
 pub mod metrics;
-pub mod notify;
 pub mod observe;
 pub mod run;
 pub mod schedule;

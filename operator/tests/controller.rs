@@ -11,8 +11,6 @@ use common::scenario::*;
 use common::{at, finish_job, model_yaml, trained, FakeApi, JOBS, NS};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::ByteString;
 use kube::core::DeserializeGuard;
 use serde_json::{json, Value};
 use vigil_core::train::report::TrainSummary;
@@ -617,96 +615,60 @@ async fn drift_triggers_a_retrain_once_per_cooldown() {
 }
 
 #[tokio::test]
-async fn webhooks_get_one_slack_message_per_drifting_check() {
-    use axum::routing::post;
-    let received = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
-    let sink = received.clone();
-    let app = axum::Router::new().route(
-        "/hooks/T000/SECRET",
-        post(move |axum::Json(body): axum::Json<Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().expect("lock").push(body);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!(
-        "http://{}/hooks/T000/SECRET",
-        listener.local_addr().expect("addr")
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
+async fn notification_outcome_comes_from_the_check_job_and_no_secret_is_read() {
     let api = FakeApi::new();
     serving_model(&api);
-    let secret = Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some("slack-hook".into()),
-            namespace: Some(NS.into()),
-            ..Default::default()
-        },
-        data: Some([("url".to_string(), ByteString(url.into_bytes()))].into()),
-        ..Default::default()
-    };
-    api.put(&secret);
     api.put(&policy_yaml(
-        "  actions:\n    notify:\n      - webhook: {urlSecretRef: {name: slack-hook, key: url}}\n        verdicts: [Critical]\n      - webhook: {urlSecretRef: {name: missing, key: url}}",
+        "  actions:\n    notify:\n      - webhook: {urlSecretRef: {name: slack-hook, key: url}}\n        verdicts: [Critical]",
     ));
     reconcile_policy(&api, at(17, 0)).await;
+    // The check Pod gets the URL from the Secret by reference.
+    let cronjob: CronJob = api
+        .get(
+            "/apis/batch/v1/namespaces/ml/cronjobs",
+            "income-drift-check",
+        )
+        .expect("cronjob");
+    let env = serde_json::to_value(&cronjob).expect("json")["spec"]["jobTemplate"]["spec"]
+        ["template"]["spec"]["containers"][0]["env"]
+        .clone();
+    assert!(
+        env.as_array().expect("env").contains(&json!({
+            "name": "VIGIL_NOTIFY_SECRET_0",
+            "valueFrom": {"secretKeyRef": {"name": "slack-hook", "key": "url", "optional": true}}
+        })),
+        "{env}"
+    );
 
+    let mut result: Value =
+        serde_json::from_str(&drift_result("Critical", "2026-11-28T18:00:30Z")).expect("json");
+    result["notified"] = json!({"targets": 1, "sent": 0,
+        "failures": ["webhook from secret slack-hook: the webhook answered HTTP 503"]});
     put_drift_job(&api, "income-drift-1", "2026-11-28T18:00:00Z");
-    finish_job(
-        &api,
-        "income-drift-1",
-        true,
-        &drift_result("Critical", "2026-11-28T18:00:30Z"),
-    );
+    finish_job(&api, "income-drift-1", true, &result.to_string());
     let writes = reconcile_policy(&api, at(18, 1)).await;
-    let messages = received.lock().expect("lock").clone();
-    assert_eq!(messages.len(), 1);
-    let text = messages[0]["text"].as_str().expect("text");
+    let notes = event_notes(&writes);
     assert!(
-        text.starts_with("Vigil: Critical drift on model ml/income (policy income-drift)"),
-        "{text}"
+        notes.contains(&(
+            "NotificationFailed".to_string(),
+            "Job income-drift-1: notified 0 of 1 target(s); webhook from secret slack-hook: \
+             the webhook answered HTTP 503"
+                .to_string()
+        )),
+        "{notes:?}"
     );
-    assert!(text.contains("Drifted features (1): age"), "{text}");
-    let policy: DriftPolicy = api.get(POLICIES, "income-drift").expect("policy");
-    let notified = policy
-        .status
-        .expect("s")
-        .last_check
-        .expect("c")
-        .notified
-        .expect("notified");
+    let status = policy_status_of(&api);
+    assert_eq!(
+        status["lastCheck"]["notified"],
+        "notified 0 of 1 target(s); webhook from secret slack-hook: the webhook answered HTTP 503"
+    );
+    // Once per check: a second pass publishes nothing.
+    let again = reconcile_policy(&api, at(18, 2)).await;
+    assert!(event_notes(&again).is_empty(), "{:?}", event_notes(&again));
     assert!(
-        notified.starts_with("notified 1 of 2 webhook(s); secret missing has no key url"),
-        "{notified}"
+        !api.requests().iter().any(|r| r.path.contains("/secrets")),
+        "the operator read a Secret"
     );
-    for write in &writes {
-        assert!(
-            !write
-                .body
-                .as_ref()
-                .is_some_and(|b| b.to_string().contains("SECRET")),
-            "the URL leaked into {}",
-            write.line()
-        );
-    }
-
-    // A check that does not reach `on` notifies nobody; nothing is sent twice.
-    put_drift_job(&api, "income-drift-2", "2026-11-29T00:00:00Z");
-    finish_job(
-        &api,
-        "income-drift-2",
-        true,
-        &drift_result("None", "2026-11-29T00:00:30Z"),
-    );
-    reconcile_policy(&api, at(23, 0)).await;
-    reconcile_policy(&api, at(23, 1)).await;
-    assert_eq!(received.lock().expect("lock").len(), 1);
 }
 
 #[tokio::test]

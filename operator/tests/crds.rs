@@ -108,6 +108,26 @@ fn cel_rules_reject_what_they_are_for() {
     );
     assert!(errors.contains("psi.warning must not exceed"), "{errors}");
 
+    let mut both: DriftPolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "vigil.dev/v1alpha1", "kind": "DriftPolicy",
+        "metadata": {"name": "p", "namespace": "ml"},
+        "spec": {"modelRef": {"name": "m"}, "actions": {"notify": [{
+            "webhook": {"urlSecretRef": {"name": "s", "key": "url"}},
+            "pagerDuty": {"routingKeySecretRef": {"name": "pd", "key": "routingKey"}}
+        }]}}
+    }))
+    .expect("policy");
+    let errors = format!(
+        "{:?}",
+        kube::core::cel::validate_cel(&both).expect_err("webhook and pagerDuty")
+    );
+    assert!(
+        errors.contains("exactly one of webhook and pagerDuty"),
+        "{errors}"
+    );
+    both.spec.rules.actions.notify[0].webhook = None;
+    kube::core::cel::validate_cel(&both).expect("pagerDuty alone passes");
+
     let mut moved = policy.clone();
     moved.spec.model_ref.name = "another".into();
     let errors = format!(

@@ -63,6 +63,37 @@ pub const MOTO: Tool = Tool {
     probe: &["--help"],
 };
 
+/// Python with the data tools users read Vigil's files with: pyarrow and DuckDB (the
+/// Parquet prediction log), datasketches (the KLL sketches of batch profiles).
+/// `.ci/run` makes a venv with them and names its python in `VIGIL_DATA_PYTHON`.
+pub const DATA_PYTHON: Tool = Tool {
+    command: "python3",
+    require: "DATA_PYTHON",
+    path_env: "VIGIL_DATA_PYTHON",
+    probe: &["-c", "import pyarrow, duckdb, datasketches"],
+};
+
+/// A PostgreSQL server, reached through [`postgres_uri`] (`.ci/run` starts one).
+pub const POSTGRES: Tool = Tool {
+    command: "postgres",
+    require: "POSTGRES",
+    path_env: "VIGIL_POSTGRES",
+    probe: &["--version"],
+};
+
+/// `VIGIL_POSTGRES_URI`, a database the test may create tables in; `None` (the test
+/// skipped, see [`Tool::skip`]) when it is not set, a failure when
+/// `VIGIL_REQUIRE_POSTGRES=1`.
+pub fn postgres_uri() -> Option<String> {
+    match std::env::var("VIGIL_POSTGRES_URI") {
+        Ok(uri) if !uri.is_empty() => Some(uri),
+        _ => {
+            POSTGRES.skip("VIGIL_POSTGRES_URI is not set (bash .ci/postgres DIR PORT starts one)");
+            None
+        }
+    }
+}
+
 impl Tool {
     /// Whether `VIGIL_REQUIRE_<NAME>` asks for the tool (any value but empty or `0`).
     pub fn required(&self) -> bool {

@@ -6,6 +6,8 @@
 
 use std::io::Read;
 
+use bytes::Bytes;
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::schema::{FeatureSchema, FieldProblem, Value};
@@ -15,13 +17,16 @@ use crate::data::schema::{FeatureSchema, FieldProblem, Value};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DataFormat {
-    /// Decide from the file name: `.jsonl`/`.ndjson` (optionally `.gz`) is JSON Lines, anything else CSV.
+    /// Decide from the file name: `.parquet`/`.pq` is Parquet, `.jsonl`/`.ndjson`
+    /// (optionally `.gz`) JSON Lines, anything else CSV.
     #[default]
     Auto,
     /// Comma-separated values with a header row; an empty cell is missing.
     Csv,
     /// One JSON object per line; `null` or an absent key is missing.
     Jsonl,
+    /// Apache Parquet (flat columns; snappy, zstd, lz4 or gzip pages); a null is missing.
+    Parquet,
 }
 
 impl DataFormat {
@@ -29,6 +34,9 @@ impl DataFormat {
     pub fn resolve(self, name: &str) -> DataFormat {
         match self {
             DataFormat::Auto => {
+                if name.ends_with(".parquet") || name.ends_with(".pq") {
+                    return DataFormat::Parquet;
+                }
                 let name = name.strip_suffix(".gz").unwrap_or(name);
                 if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
                     DataFormat::Jsonl
@@ -43,6 +51,12 @@ impl DataFormat {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
+    #[error("more than {limit} rows (training.data.maxRows); raise it or select fewer rows")]
+    TooManyRows { limit: usize },
+    #[error("Parquet: {0}")]
+    Parquet(String),
+    #[error("column `{column}` is {kind}; only flat columns can be read")]
+    UnsupportedColumn { column: String, kind: &'static str },
     #[error("dataset is empty (no header and no rows)")]
     Empty,
     #[error("dataset has a header but no rows")]
@@ -87,11 +101,24 @@ impl RawTable {
 
     /// Parses bytes (optionally gzip-compressed) in the given format.
     pub fn parse(bytes: &[u8], format: DataFormat) -> Result<RawTable, DatasetError> {
-        let text = decompress(bytes)?;
+        RawTable::read(Bytes::copy_from_slice(bytes), format, usize::MAX)
+    }
+
+    /// [`parse`](Self::parse) with a row limit: more than `max_rows` rows is an error
+    /// (a Parquet file's is raised before its rows are decoded).
+    pub fn read(
+        bytes: Bytes,
+        format: DataFormat,
+        max_rows: usize,
+    ) -> Result<RawTable, DatasetError> {
         let table = match format {
-            DataFormat::Jsonl => parse_jsonl(&text)?,
-            DataFormat::Csv | DataFormat::Auto => parse_csv(&text)?,
+            DataFormat::Parquet => super::parquet::parse(bytes, max_rows)?,
+            DataFormat::Jsonl => parse_jsonl(&decompress(&bytes)?)?,
+            DataFormat::Csv | DataFormat::Auto => parse_csv(&decompress(&bytes)?)?,
         };
+        if table.n_rows() > max_rows {
+            return Err(DatasetError::TooManyRows { limit: max_rows });
+        }
         if table.columns.is_empty() {
             return Err(DatasetError::Empty);
         }
@@ -207,7 +234,7 @@ fn parse_jsonl(bytes: &[u8]) -> Result<RawTable, DatasetError> {
     Ok(table)
 }
 
-fn check_unique(columns: &[String]) -> Result<(), DatasetError> {
+pub(crate) fn check_unique(columns: &[String]) -> Result<(), DatasetError> {
     let mut seen = std::collections::HashSet::new();
     for c in columns {
         if !seen.insert(c) {

@@ -2,6 +2,8 @@
 //! object store, and the prediction and feedback logs in it.
 
 pub mod dataset;
+pub mod parquet;
+pub mod parquet_log;
 pub mod prediction_log;
 pub mod schema;
 pub mod storage;

@@ -22,6 +22,12 @@ pub struct DriftJobConfig {
     /// The DriftRules spec.
     #[serde(default)]
     pub policy: DriftRules,
+    /// Namespace and name of the DriftPolicy (informational; they name the
+    /// model in notifications).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
 }
 
 /// A drift job configuration that does not parse or breaks the rules.

@@ -91,6 +91,10 @@ pub struct FeatureDrift {
     /// Wasserstein-1 in the feature's units (numeric only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasserstein: Option<f64>,
+    /// Wasserstein-1 divided by the reference's standard deviation (numeric only; absent
+    /// when the reference is constant): an effect size in standard deviations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasserstein_normalized: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_mean: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +102,10 @@ pub struct FeatureDrift {
     /// Bound on the ECDF error of compacted sketches (absent when exact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sketch_cdf_error: Option<f64>,
+    /// Fewer present values than `minSamples` on a side: the verdict counts only
+    /// when the evidence is decisive (else `InsufficientData`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub small_sample: bool,
     pub verdict: Verdict,
     /// Which rule fired, with the numbers.
     pub rule: String,
@@ -115,10 +123,16 @@ pub struct PredictionDrift {
     pub class_jensen_shannon: Option<f64>,
     pub score: ScoreKind,
     pub score_ks: Option<f64>,
+    /// Bound on the score's KS D error when its sketches are not exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_sketch_cdf_error: Option<f64>,
     pub score_p_value: Option<f64>,
     pub score_psi: Option<f64>,
     pub reference_class_share: Vec<f64>,
     pub current_class_share: Vec<f64>,
+    /// Fewer predictions than `minSamples` on a side (see [`FeatureDrift::small_sample`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub small_sample: bool,
     pub verdict: Verdict,
     pub rule: String,
     pub histogram: Histogram,
@@ -155,6 +169,10 @@ pub struct Assessment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance: Option<PerformanceDrift>,
     pub quality: QualityReport,
+    /// Features (and `(score)`) whose verdict could have flipped within the sketches'
+    /// bounds, so they were computed again from the exact values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recomputed_exactly: Vec<String>,
 }
 
 /// Whether a failed quality check breaks the data pipeline (`hard`) or only
@@ -330,6 +348,27 @@ pub struct TopFeature {
     pub p_value: Option<f64>,
 }
 
+/// The outcome of the check Job's notifications: how many targets wanted the
+/// verdict, how many took it, and why the others did not (never a URL or key).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notified {
+    pub targets: usize,
+    pub sent: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+impl std::fmt::Display for Notified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "notified {} of {} target(s)", self.sent, self.targets)?;
+        for failure in &self.failures {
+            write!(f, "; {failure}")?;
+        }
+        Ok(())
+    }
+}
+
 /// What `vigil drift` reports to the operator (at most [`SUMMARY_LIMIT`] bytes).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
@@ -362,6 +401,9 @@ pub enum DriftSummary {
         checked_at: DateTime<Utc>,
         report_uri: String,
         html_uri: String,
+        /// What the check Job's notification delivery did (none: no target wanted it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notified: Option<Notified>,
     },
     #[serde(rename_all = "camelCase")]
     Failed {
@@ -403,6 +445,7 @@ impl DriftSummary {
             checked_at: report.generated_at,
             report_uri,
             html_uri,
+            notified: None,
         }
     }
 
@@ -508,6 +551,7 @@ mod tests {
             checked_at: Utc::now(),
             report_uri: "file:///r.json".into(),
             html_uri: "file:///r.html".into(),
+            notified: None,
         };
         let message = summary.to_termination_message();
         assert!(message.len() <= SUMMARY_LIMIT);

@@ -24,10 +24,17 @@ pub struct DriftRules {
     /// How far back each check looks (default 6h).
     #[serde(default = "default_window")]
     pub window: Span,
-    /// Fewer rows than this in the window (or non-missing values of a feature) gives
-    /// the verdict `InsufficientData` instead of a test result (default 500).
+    /// Rows in the window (or non-missing values of a feature) from which a test result
+    /// is reported as it is (default 500). Below it a result counts only when it is
+    /// decisive — the corrected p-value at most a hundredth of the level and the effect
+    /// at or above `tests.psi.critical` — and is marked as a small sample; otherwise the
+    /// verdict is `InsufficientData` (and always below 30 values).
     #[serde(default = "default_min_samples")]
     pub min_samples: usize,
+    /// Below `minSamples`, always `InsufficientData`, however decisive the evidence
+    /// (the rule before small-sample verdicts; default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict_min_samples: bool,
     /// Statistical tests and their thresholds.
     #[serde(default)]
     pub tests: TestsSpec,
@@ -48,6 +55,7 @@ impl Default for DriftRules {
             schedule: default_schedule(),
             window: default_window(),
             min_samples: default_min_samples(),
+            strict_min_samples: false,
             tests: TestsSpec::default(),
             features: FeatureSelection::default(),
             quality: QualitySpec::default(),
@@ -185,7 +193,8 @@ impl From<CorrectionKind> for Correction {
 
 /// Effect-size floors. With `enabled` (the default) a feature drifts only when its
 /// corrected p-value is below the level *and* one effect size reaches its floor:
-/// PSI ≥ `psi.warning`, KS D ≥ `ksStatistic` (numeric) or Jensen–Shannon distance ≥
+/// PSI ≥ `psi.warning`, KS D ≥ `ksStatistic` (numeric), Wasserstein-1 over the
+/// reference's standard deviation ≥ `wasserstein` (numeric) or Jensen–Shannon distance ≥
 /// `jensenShannon`. `Critical` additionally needs PSI ≥ `psi.critical`.
 /// Disabled, a significant test alone gives `Warning` (and `Critical` with PSI ≥ critical).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -201,6 +210,10 @@ pub struct EffectSizeSpec {
     /// Floor of the Jensen–Shannon distance, base 2 (default 0.1).
     #[serde(default = "default_js_floor")]
     pub jensen_shannon: f64,
+    /// Floor of the Wasserstein-1 distance divided by the reference's standard deviation
+    /// (numeric features; default 0.1, i.e. a tenth of a standard deviation).
+    #[serde(default = "default_wasserstein_floor")]
+    pub wasserstein: f64,
 }
 
 impl Default for EffectSizeSpec {
@@ -209,6 +222,7 @@ impl Default for EffectSizeSpec {
             enabled: true,
             ks_statistic: default_ks_floor(),
             jensen_shannon: default_js_floor(),
+            wasserstein: default_wasserstein_floor(),
         }
     }
 }
@@ -220,6 +234,9 @@ fn default_ks_floor() -> f64 {
     0.1
 }
 fn default_js_floor() -> f64 {
+    0.1
+}
+fn default_wasserstein_floor() -> f64 {
     0.1
 }
 
@@ -374,16 +391,56 @@ fn default_cooldown() -> Span {
     Span::from_hours(12)
 }
 
-/// One notification target.
+/// One notification target: exactly one of `webhook` and `pagerDuty`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NotifySpec {
-    /// The webhook; its URL comes from a Secret.
-    pub webhook: WebhookSpec,
+    /// A Slack-compatible webhook; its URL comes from a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSpec>,
+    /// A PagerDuty Events API v2 integration; its routing key comes from a Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pager_duty: Option<PagerDutySpec>,
     /// Verdicts that notify (default Warning and Critical).
     #[serde(default = "default_notify_verdicts")]
     pub verdicts: Vec<Verdict>,
+}
+
+impl NotifySpec {
+    /// The environment variable of the check Pod that holds target `index`'s
+    /// secret (webhook URL or PagerDuty routing key), set from the Secret by
+    /// reference (the operator never reads it).
+    pub fn secret_env(index: usize) -> String {
+        format!("VIGIL_NOTIFY_SECRET_{index}")
+    }
+
+    /// The Secret key this target reads.
+    pub fn secret_ref(&self) -> Option<&SecretKeyRef> {
+        match (&self.webhook, &self.pager_duty) {
+            (Some(w), None) => Some(&w.url_secret_ref),
+            (None, Some(p)) => Some(&p.routing_key_secret_ref),
+            _ => None,
+        }
+    }
+}
+
+/// The Events API v2 endpoint.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// A PagerDuty service integration (Events API v2): a drifting check triggers
+/// one alert per policy (a repeat updates it, never pages twice); a check
+/// back to `None` resolves it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PagerDutySpec {
+    /// The Secret key holding the integration's routing key.
+    pub routing_key_secret_ref: SecretKeyRef,
+    /// The Events API endpoint (default https://events.pagerduty.com/v2/enqueue;
+    /// the EU service region uses https://events.eu.pagerduty.com/v2/enqueue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 fn default_notify_verdicts() -> Vec<Verdict> {
@@ -435,6 +492,8 @@ pub enum RulesError {
         include: Vec<String>,
         exclude: Vec<String>,
     },
+    #[error("policy `actions.notify[{0}]` must set exactly one of `webhook` and `pagerDuty`")]
+    NotifyKind(usize),
     #[error("policy `features.{list}` names `{name}`, which is not a feature of the schema")]
     UnknownFeature { list: &'static str, name: String },
 }
@@ -456,6 +515,14 @@ impl DriftRules {
             if !matches!(retrain.min_verdict, Verdict::Warning | Verdict::Critical) {
                 return Err(RulesError::RetrainMinVerdict(retrain.min_verdict));
             }
+        }
+        if let Some(i) = self
+            .actions
+            .notify
+            .iter()
+            .position(|t| t.secret_ref().is_none())
+        {
+            return Err(RulesError::NotifyKind(i));
         }
         Ok(())
     }
@@ -515,6 +582,7 @@ impl TestsSpec {
         let e = &self.effect_size;
         rate("tests.effectSize.ksStatistic", e.ks_statistic)?;
         rate("tests.effectSize.jensenShannon", e.jensen_shannon)?;
+        positive("tests.effectSize.wasserstein", e.wasserstein)?;
         let p = &self.performance;
         rate("tests.performance.warningDrop", p.warning_drop)?;
         rate("tests.performance.criticalDrop", p.critical_drop)?;
@@ -591,6 +659,8 @@ mod tests {
         assert_eq!((p.tests.psi.warning, p.tests.psi.critical), (0.1, 0.2));
         assert_eq!(p.tests.correction, CorrectionKind::BenjaminiHochberg);
         assert!(p.tests.effect_size.enabled);
+        assert_eq!(p.tests.effect_size.wasserstein, 0.1);
+        assert!(!p.strict_min_samples);
         assert_eq!(p.quality.max_missing_rate, 0.15);
         assert_eq!(p.check(), Ok(()));
     }

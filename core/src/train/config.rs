@@ -19,11 +19,23 @@ use crate::train::pipeline::PipelineSpec;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DataSpec {
-    /// URI of the data file (CSV or JSON Lines, optionally gzip-compressed).
+    /// Where the data is: a file (CSV or JSON Lines, optionally gzip-compressed, or
+    /// Parquet) as a path, `file://`, `pvc://` or `s3://` URI; or a PostgreSQL database,
+    /// `postgres://user@host:5432/db` with `query` (the password from `PGPASSWORD`, e.g.
+    /// out of a Secret; one in the URI is accepted but never shown).
     pub uri: String,
-    /// `csv`, `jsonl` or `auto` (from the file name; default).
+    /// `csv`, `jsonl`, `parquet` or `auto` (from the file name; default). Files only.
     #[serde(default)]
     pub format: DataFormat,
+    /// The SQL query whose rows are the training data (`postgres://` URIs only). It runs
+    /// read-only behind a cursor and is fetched in batches; `ORDER BY` makes reruns
+    /// reproducible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// More rows than this stops training with an error (default 10,000,000): memory
+    /// is bounded by it.
+    #[serde(default = "default_max_rows")]
+    pub max_rows: usize,
     /// Keep only rows whose column equals a value (e.g. `split: train`) before anything else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<ColumnEquals>,
@@ -64,6 +76,15 @@ impl Default for HoldoutSpec {
             column: None,
         }
     }
+}
+
+fn default_max_rows() -> usize {
+    10_000_000
+}
+
+/// Whether a data URI names a PostgreSQL database.
+pub fn is_postgres_uri(uri: &str) -> bool {
+    uri.starts_with("postgres://") || uri.starts_with("postgresql://")
 }
 
 fn default_holdout_fraction() -> f64 {
@@ -223,6 +244,22 @@ impl TrainJobConfig {
             .hyperparameters
             .check(self.training.algorithm)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let data = &self.training.data;
+        match (is_postgres_uri(&data.uri), &data.query) {
+            (true, None) => {
+                return invalid("training.data.query is required with a postgres:// URI".into())
+            }
+            (false, Some(_)) => {
+                return invalid("training.data.query applies only to postgres:// URIs".into())
+            }
+            (true, Some(q)) if q.trim().is_empty() => {
+                return invalid("training.data.query is empty".into())
+            }
+            _ => {}
+        }
+        if data.max_rows == 0 {
+            return invalid("training.data.maxRows must be ≥ 1".into());
+        }
         let holdout = &self.training.holdout;
         if holdout.column.is_none() && !(holdout.fraction > 0.0 && holdout.fraction < 1.0) {
             return invalid(format!(

@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod config;
 pub mod evaluation;
+pub mod learn;
 pub mod model;
 pub mod pipeline;
 pub mod promotion;

@@ -205,6 +205,23 @@ impl FeaturePipeline {
         value: &Value,
         out: &mut [f64],
     ) -> Result<Encoded, FieldProblem> {
+        let (entry, how) = self.encode_sparse(index, value)?;
+        let offset = self.offsets[index];
+        out[offset..offset + self.encoders[index].width()].fill(0.0);
+        if let Some((column, x)) = entry {
+            out[column] = x;
+        }
+        Ok(how)
+    }
+
+    /// The one output column (and its value) that feature `index`'s value sets;
+    /// every other column of the feature is 0. `None` for an ignored unseen
+    /// category (all zeros). What the sparse training matrix is built from.
+    pub fn encode_sparse(
+        &self,
+        index: usize,
+        value: &Value,
+    ) -> Result<(Option<(usize, f64)>, Encoded), FieldProblem> {
         let offset = self.offsets[index];
         match (&self.encoders[index], value) {
             (
@@ -221,28 +238,19 @@ impl FeaturePipeline {
                         return Err(FieldProblem::WrongType { expected: "number" })
                     }
                 };
-                out[offset] = (x - mean) / scale;
-                Ok(how)
+                Ok((Some((offset, (x - mean) / scale)), how))
             }
-            (
-                FeatureEncoder::OneHot {
-                    categories, unseen, ..
-                },
-                value,
-            ) => {
-                let slots = &mut out[offset..offset + categories.len()];
-                slots.fill(0.0);
+            (FeatureEncoder::OneHot { unseen, .. }, value) => {
                 let (category, how) = match value {
                     Value::Category(c) => (c.as_str(), Encoded::Ok),
                     Value::Missing => (MISSING_CATEGORY, Encoded::Imputed),
                     Value::Number(_) => return Err(FieldProblem::WrongType { expected: "string" }),
                 };
                 match self.lookups[index].get(category) {
-                    Some(&slot) => {
-                        slots[slot] = 1.0;
-                        Ok(how)
+                    Some(&slot) => Ok((Some((offset + slot, 1.0)), how)),
+                    None if *unseen == UnseenCategory::Ignore => {
+                        Ok((None, Encoded::UnseenCategory))
                     }
-                    None if *unseen == UnseenCategory::Ignore => Ok(Encoded::UnseenCategory),
                     None => Err(FieldProblem::NotAllowed(crate::text::shorten(category, 40))),
                 }
             }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::text::cut_to_bytes;
 use crate::train::evaluation::{MetricName, Metrics};
+use crate::train::learn::Convergence;
 use crate::train::model::Algorithm;
 use crate::train::validation::ValidationReport;
 use crate::wire::SUMMARY_LIMIT;
@@ -130,6 +131,9 @@ pub struct TrainingReport {
     pub metrics: Metrics,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_metrics: Option<Metrics>,
+    /// How the solver ended (logistic regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convergence: Option<Convergence>,
     /// Seconds spent in each stage.
     pub timings: Vec<(String, f64)>,
 }

@@ -89,7 +89,10 @@ pub async fn train_into(uri: &str, csv: &str, offset_s: i64) -> String {
     let params = Hyperparameters::default()
         .check(Algorithm::LogisticRegression)
         .expect("params");
-    let model = Model::fit(&params, x.view(), &frame.target, 2).expect("fit");
+    let rows = vigil_core::train::learn::SparseRows::from_dense(x.view());
+    let model = Model::fit(&params, &rows, &frame.target, 2, &mut |_| {})
+        .expect("fit")
+        .model;
     let probabilities = model.predict_proba(x.view()).expect("predict");
     let now = chrono::Utc::now() + chrono::Duration::seconds(offset_s);
     let version = artifact::new_version(now, uri.as_bytes());

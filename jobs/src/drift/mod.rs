@@ -14,7 +14,11 @@
 
 mod adhoc;
 mod files;
+mod rows;
 mod scheduled;
+mod shards;
+mod stream;
+pub mod window;
 
 use std::path::Path;
 
@@ -24,9 +28,11 @@ use vigil_core::data::storage::StoreError;
 use vigil_core::drift::report::{DriftReport, DriftSummary};
 use vigil_core::train::artifact::ArtifactError;
 
-pub use adhoc::{check_files, profile_table, AdhocInput};
+pub use adhoc::{check_files, AdhocInput};
 pub use files::{load_model, read_policy, read_schema, read_table};
 pub use scheduled::check_store;
+pub use shards::{check_shard, merge_shards, partial_key, Shard, ShardOutcome};
+pub use stream::profile_file;
 pub use vigil_core::drift::DriftJobConfig;
 
 /// Parses a drift job configuration (YAML or JSON); `origin` names it in errors.

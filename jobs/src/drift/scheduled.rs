@@ -1,25 +1,29 @@
 //! Scheduled mode: the served version's reference sample against the last window of
 //! prediction logs, with the `/feedback` labels joined by request id. The window is
-//! streamed batch by batch into bounded sketches (memory does not grow with it); the
-//! report goes to `reports/drift/<timestamp>.json` and `.html` in the store.
+//! the merge of the batch profiles written at serving time, with a fallback to the log
+//! for batches without one ([`super::window`]); memory does not grow with it. A
+//! decision that could flip within the sketches' bounds is computed again from the
+//! exact values. The report goes to `reports/drift/<timestamp>.json` and `.html`.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use vigil_core::data::prediction_log::{decode_batch, list_batches, read_window, LOGS_PREFIX};
+use vigil_core::data::prediction_log::{read_window, LOGS_PREFIX};
 use vigil_core::data::schema::FeatureSchema;
 use vigil_core::data::storage::Store;
-use vigil_core::drift::profile::{LabelProfile, PredictionProfile, WindowProfile};
+use vigil_core::drift::assess::unstable;
+use vigil_core::drift::profile::WindowProfile;
 use vigil_core::drift::quality::QualityContext;
 use vigil_core::drift::report::{
-    CheckMode, DataSource, DriftReport, DriftSummary, DRIFT_REPORTS_PREFIX, REPORT_FORMAT_VERSION,
+    Assessment, CheckMode, DataSource, DriftReport, DriftSummary, DRIFT_REPORTS_PREFIX,
+    REPORT_FORMAT_VERSION,
 };
-use vigil_core::drift::sketch::IdSampler;
-use vigil_core::drift::{assess, AssessOptions, DriftJobConfig};
+use vigil_core::drift::{assess, AssessOptions, DriftJobConfig, DriftRules};
 use vigil_core::train::artifact::{self, ModelArtifact};
-use vigil_core::wire::{FeedbackRecord, PredictionRecord};
+use vigil_core::wire::FeedbackRecord;
 
+use super::window::{self, Labels, Span};
 use super::{report_stem, DriftError, DriftOutcome, Stage};
 use crate::html;
 use crate::laps::Laps;
@@ -30,70 +34,139 @@ pub async fn check_store(
     now: DateTime<Utc>,
     progress: &(dyn Fn(Stage) + Send + Sync),
 ) -> Result<DriftOutcome, DriftError> {
-    let policy = &config.policy;
-    policy
-        .check()
-        .map_err(|e| DriftError::InvalidConfig(e.to_string()))?;
-    let store = Store::open(&config.storage.uri)?;
-    let mut laps = Laps::new();
-
-    progress(Stage::LoadReference);
-    let (model, reference) = load_reference(&store, config).await?;
-    laps.lap("loadReference");
-
+    let mut check = Check::start(config, now, progress).await?;
     progress(Stage::ReadWindow);
-    let (since, until) = (now - policy.window.to_chrono(), now);
-    let current = read_current(&store, &model.schema, since, until).await?;
-    laps.lap("readWindow");
-
-    progress(Stage::Assess);
-    let context = QualityContext {
-        now: Some(now),
-        window: Some((since, until)),
-    };
-    let assessment = assess(
-        &model.schema,
-        policy,
-        &reference,
-        &current,
-        &context,
-        &AssessOptions::default(),
+    let labels = read_labels(&check.store, &check.model.schema, check.span).await?;
+    let (current, sources) = window::read_window(
+        &check.store,
+        &check.model.schema,
+        check.span,
+        &check.keys,
+        &check.profiles,
+        &labels,
+    )
+    .await?;
+    check.laps.lap("readWindow");
+    let made_of = format!(
+        "{} batch profiles, {} log batches decoded",
+        sources.from_profiles, sources.from_log
     );
-    laps.lap("assess");
+    check.finish(current, &made_of, progress).await
+}
 
-    progress(Stage::WriteReport);
-    let version = &model.version;
-    let mut report = DriftReport {
-        format_version: REPORT_FORMAT_VERSION,
-        generated_at: now,
-        vigil_version: vigil_core::VIGIL_VERSION.to_string(),
-        mode: CheckMode::Scheduled,
-        model_name: config.model.clone().or(model.model_name.clone()),
-        model_version: Some(version.clone()),
-        reference: DataSource {
-            description: format!(
-                "{} (reference sample of version {version})",
-                store.uri_of(&format!("models/{version}/{}", model.reference.file))
-            ),
-            rows: reference.rows,
-        },
-        current: DataSource {
-            description: format!(
-                "{} from {} to {}",
-                store.uri_of(LOGS_PREFIX),
-                since.format("%Y-%m-%dT%H:%M:%SZ"),
-                until.format("%Y-%m-%dT%H:%M:%SZ")
-            ),
-            rows: current.rows,
-        },
-        window: Some((since, until)),
-        policy: policy.clone(),
-        assessment,
-        timings: Vec::new(),
-    };
-    laps.lap("writeReport");
-    report.timings = laps.timings;
-    write_report(&store, report, now).await
+/// A scheduled check under way: its store, reference and window.
+pub(super) struct Check<'c> {
+    pub config: &'c DriftJobConfig,
+    pub store: Store,
+    pub model: ModelArtifact,
+    pub reference: WindowProfile,
+    pub now: DateTime<Utc>,
+    pub span: Span,
+    /// The window's log batches, oldest first, and the profiles beside them.
+    pub keys: Vec<String>,
+    pub profiles: std::collections::HashSet<String>,
+    pub laps: Laps,
+}
+
+impl<'c> Check<'c> {
+    /// Checks the policy, loads the reference and lists the window ending at `now`.
+    pub async fn start(
+        config: &'c DriftJobConfig,
+        now: DateTime<Utc>,
+        progress: &(dyn Fn(Stage) + Send + Sync),
+    ) -> Result<Check<'c>, DriftError> {
+        config
+            .policy
+            .check()
+            .map_err(|e| DriftError::InvalidConfig(e.to_string()))?;
+        let store = Store::open(&config.storage.uri)?;
+        let mut laps = Laps::new();
+        progress(Stage::LoadReference);
+        let (model, reference) = load_reference(&store, config).await?;
+        laps.lap("loadReference");
+        let span = Span {
+            since: now - config.policy.window.to_chrono(),
+            until: now,
+        };
+        let (keys, profiles) = window::batch_keys(&store, span).await?;
+        Ok(Check {
+            config,
+            store,
+            model,
+            reference,
+            now,
+            span,
+            keys,
+            profiles,
+            laps,
+        })
+    }
+
+    /// Assesses `current` (the window's profile, `made_of` what it was merged from)
+    /// and writes the report.
+    pub async fn finish(
+        mut self,
+        current: WindowProfile,
+        made_of: &str,
+        progress: &(dyn Fn(Stage) + Send + Sync),
+    ) -> Result<DriftOutcome, DriftError> {
+        let (policy, span, now) = (&self.config.policy, self.span, self.now);
+        progress(Stage::Assess);
+        let context = QualityContext {
+            now: Some(now),
+            window: Some((span.since, span.until)),
+        };
+        let exact = ExactSource {
+            store: &self.store,
+            span,
+            keys: &self.keys,
+        };
+        let assessment = assess_exactly(
+            &self.model.schema,
+            policy,
+            &self.reference,
+            current,
+            &context,
+            exact,
+        )
+        .await?;
+        self.laps.lap("assess");
+
+        progress(Stage::WriteReport);
+        let (model, store) = (&self.model, &self.store);
+        let version = &model.version;
+        let mut report = DriftReport {
+            format_version: REPORT_FORMAT_VERSION,
+            generated_at: now,
+            vigil_version: vigil_core::VIGIL_VERSION.to_string(),
+            mode: CheckMode::Scheduled,
+            model_name: self.config.model.clone().or(model.model_name.clone()),
+            model_version: Some(version.clone()),
+            reference: DataSource {
+                description: format!(
+                    "{} (reference sample of version {version})",
+                    store.uri_of(&format!("models/{version}/{}", model.reference.file))
+                ),
+                rows: self.reference.rows,
+            },
+            current: DataSource {
+                description: format!(
+                    "{} from {} to {} ({made_of})",
+                    store.uri_of(LOGS_PREFIX),
+                    span.since.format("%Y-%m-%dT%H:%M:%SZ"),
+                    span.until.format("%Y-%m-%dT%H:%M:%SZ"),
+                ),
+                rows: assessment.current_rows,
+            },
+            window: Some((span.since, span.until)),
+            policy: policy.clone(),
+            assessment,
+            timings: Vec::new(),
+        };
+        self.laps.lap("writeReport");
+        report.timings = self.laps.timings;
+        write_report(store, report, now).await
+    }
 }
 
 /// The served (or newest) version and the profile of its reference sample.
@@ -122,45 +195,76 @@ async fn load_reference(
     Ok((model, reference))
 }
 
-/// The profile of the logged predictions in `[since, until]`, batch by batch, with the
-/// labels that arrived for them.
-async fn read_current(
+/// The labels that arrived in the window, by request-id hash.
+pub(super) async fn read_labels(
     store: &Store,
     schema: &FeatureSchema,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<WindowProfile, DriftError> {
-    let labels: HashMap<String, String> = read_window::<FeedbackRecord>(store, since, until)
-        .await
-        .map_err(DriftError::LogsUnavailable)?
-        .into_iter()
-        .map(|f| (f.request_id, f.label))
-        .collect();
-    let mut current = WindowProfile::new(schema);
-    current.ids = Some(IdSampler::default());
-    current.predictions = Some(PredictionProfile::new(schema.target.classes.len()));
-    if !labels.is_empty() {
-        current.labels = Some(LabelProfile::default());
-    }
-    let keys = list_batches(store, LOGS_PREFIX, since, until)
-        .await
-        .map_err(|e| DriftError::LogsUnavailable(e.into()))?;
-    for key in keys {
-        let bytes = store
-            .get(&key)
+    span: Span,
+) -> Result<Labels, DriftError> {
+    let feedback: HashMap<String, String> =
+        read_window::<FeedbackRecord>(store, span.since, span.until)
             .await
-            .map_err(|e| DriftError::LogsUnavailable(e.into()))?;
-        let batch: Vec<PredictionRecord> =
-            decode_batch(&bytes, &store.uri_of(&key)).map_err(DriftError::LogsUnavailable)?;
-        for record in batch
-            .iter()
-            .filter(|r| r.timestamp >= since && r.timestamp <= until)
-        {
-            let label = labels.get(&record.request_id).map(String::as_str);
-            current.observe_record(schema, record, label);
-        }
+            .map_err(DriftError::LogsUnavailable)?
+            .into_iter()
+            .map(|f| (f.request_id, f.label))
+            .collect();
+    Ok(window::label_index(schema, &feedback))
+}
+
+/// Where the window's exact values are read from when a sketch is not enough.
+#[derive(Clone, Copy)]
+pub(super) struct ExactSource<'a> {
+    pub store: &'a Store,
+    pub span: Span,
+    pub keys: &'a [String],
+}
+
+/// The assessment, with every decision that could flip within the sketches' bounds
+/// computed again from the exact values of the window's log.
+pub(super) async fn assess_exactly(
+    schema: &FeatureSchema,
+    policy: &DriftRules,
+    reference: &WindowProfile,
+    mut current: WindowProfile,
+    context: &QualityContext,
+    exact: ExactSource<'_>,
+) -> Result<Assessment, DriftError> {
+    let options = AssessOptions::default();
+    let first = assess(schema, policy, reference, &current, context, &options);
+    let flip = unstable(
+        schema,
+        policy,
+        reference,
+        &current,
+        &first,
+        options.pvalue_mode,
+    );
+    if flip.is_empty() {
+        return Ok(first);
     }
-    Ok(current)
+    tracing::info!(features = ?flip.features, score = flip.score,
+        "decisions could flip within the sketches' bounds; reading their exact values");
+    let (columns, score) = window::exact_columns(
+        exact.store,
+        schema,
+        exact.span,
+        exact.keys,
+        &flip.features,
+        flip.score,
+    )
+    .await?;
+    let mut names = Vec::new();
+    for (&i, column) in flip.features.iter().zip(columns) {
+        current.columns[i].numeric = column;
+        names.push(schema.features[i].name.clone());
+    }
+    if let (Some(score), Some(predictions)) = (score, current.predictions.as_mut()) {
+        predictions.score = score;
+        names.push("(score)".to_string());
+    }
+    let mut assessment = assess(schema, policy, reference, &current, context, &options);
+    assessment.recomputed_exactly = names;
+    Ok(assessment)
 }
 
 /// Writes the JSON and HTML reports into the store.

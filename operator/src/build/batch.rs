@@ -2,6 +2,9 @@
 //! CronJob; each Pod gets its configuration as JSON and leaves its result in
 //! the termination message.
 
+use k8s_openapi::api::core::v1::{EnvVarSource, SecretKeySelector};
+use vigil_core::drift::rules::NotifySpec;
+
 use super::pod::job_pod;
 use super::*;
 
@@ -157,7 +160,10 @@ pub fn build_drift_cronjob(
                             .unwrap_or(CHECK_DEADLINE_SECONDS),
                     ),
                     ttl_seconds_after_finished: Some(86_400),
-                    template: job_pod(model, labels, "drift", json, None, image),
+                    template: with_notify_urls(
+                        job_pod(model, labels, "drift", json, None, image),
+                        &config.policy.actions.notify,
+                    ),
                     ..JobSpec::default()
                 }),
             },
@@ -165,6 +171,36 @@ pub fn build_drift_cronjob(
         }),
         ..CronJob::default()
     })
+}
+
+/// Each notify target's secret (URL or routing key) as an environment variable from its Secret, by
+/// reference: the check Pod sends the notifications, the operator never reads
+/// a Secret. `optional`, so a missing Secret is a reported notification
+/// failure, not a check that cannot start.
+fn with_notify_urls(mut template: PodTemplateSpec, targets: &[NotifySpec]) -> PodTemplateSpec {
+    let vars = targets.iter().enumerate().filter_map(|(i, target)| {
+        let reference = target.secret_ref()?;
+        Some(EnvVar {
+            name: NotifySpec::secret_env(i),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: reference.name.clone(),
+                    key: reference.key.clone(),
+                    optional: Some(true),
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        })
+    });
+    if let Some(container) = template
+        .spec
+        .as_mut()
+        .and_then(|spec| spec.containers.first_mut())
+    {
+        container.env.get_or_insert_with(Vec::new).extend(vars);
+    }
+    template
 }
 
 #[cfg(test)]
@@ -214,6 +250,49 @@ mod tests {
         let parsed = TrainJobConfig::from_text(json_config, "env").expect("the job can read it");
         assert_eq!(parsed, config);
         assert_eq!(parsed.served_version.as_deref(), Some("v1"));
+    }
+
+    /// config/samples/income-postgres.yaml: the database password reaches the
+    /// container only as `PGPASSWORD` from its Secret; the config holds the query.
+    #[test]
+    fn training_from_postgres_takes_the_password_from_the_secret_only() {
+        let mut m: MonitoredModel =
+            serde_yaml::from_str(include_str!("../../../config/samples/income-postgres.yaml"))
+                .expect("sample");
+        m.metadata.uid = Some("1234".into());
+        let config = train_job_config(&m, None);
+        let job = build_training_job(
+            &m,
+            "income-warehouse-train-1",
+            TrainingTrigger::Manual,
+            None,
+            &config,
+            "vigil:0.1.0",
+        )
+        .expect("job");
+        let value = serde_json::to_value(&job).expect("json");
+        let container = &value["spec"]["template"]["spec"]["containers"][0];
+        let env = container["env"].as_array().expect("env");
+        let password: Vec<_> = env.iter().filter(|v| v["name"] == "PGPASSWORD").collect();
+        assert_eq!(
+            password,
+            [
+                &json!({"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "warehouse-trainer", "key": "password"}}})
+            ]
+        );
+        let json_config = env[0]["value"].as_str().expect("config env");
+        let parsed = TrainJobConfig::from_text(json_config, "env").expect("the job can read it");
+        assert_eq!(
+            parsed.training.data.uri,
+            "postgres://vigil_trainer@warehouse.data.svc:5432/analytics"
+        );
+        assert!(parsed
+            .training
+            .data
+            .query
+            .as_deref()
+            .is_some_and(|q| q.contains("FROM census.adult")));
+        assert_eq!(parsed.training.data.max_rows, 1_000_000);
     }
 
     #[test]

@@ -46,6 +46,9 @@ use vigil_core::drift::Verdict;
     validation = Rule::new("!has(self.spec.actions) || !has(self.spec.actions.retrain) || !has(self.spec.actions.retrain.minVerdict) || self.spec.actions.retrain.minVerdict in ['Warning', 'Critical']")
         .message("spec.actions.retrain.minVerdict must be Warning or Critical")
         .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(self.spec.actions) || !has(self.spec.actions.notify) || self.spec.actions.notify.all(t, has(t.webhook) != has(t.pagerDuty))")
+        .message("each spec.actions.notify target sets exactly one of webhook and pagerDuty")
+        .reason(Reason::FieldValueInvalid),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DriftPolicySpec {

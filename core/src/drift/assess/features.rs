@@ -15,6 +15,7 @@ use super::super::sketch::NumericSketch;
 use super::super::verdict::Verdict;
 use super::histogram::{category_histogram, numeric_histogram};
 use super::rate;
+use super::rule::{sample_size, SampleSize};
 
 /// The statistics of one feature; its verdict is decided after the p-value correction.
 pub(super) fn compare_column(
@@ -42,21 +43,26 @@ pub(super) fn compare_column(
         psi: None,
         jensen_shannon: None,
         wasserstein: None,
+        wasserstein_normalized: None,
         reference_mean: None,
         current_mean: None,
         sketch_cdf_error: None,
+        small_sample: false,
         verdict: Verdict::None,
         rule: String::new(),
         histogram: Histogram::default(),
     };
-    let min = rules.min_samples as u64;
-    if out.reference_count < min || out.current_count < min {
-        out.verdict = Verdict::InsufficientData;
-        out.rule = format!(
-            "InsufficientData: {} reference and {} current values; minSamples is {}",
-            out.reference_count, out.current_count, rules.min_samples
-        );
-        return out;
+    match sample_size(rules, out.reference_count, out.current_count) {
+        SampleSize::Enough => {}
+        SampleSize::Small => out.small_sample = true,
+        SampleSize::TooFew => {
+            out.verdict = Verdict::InsufficientData;
+            out.rule = format!(
+                "InsufficientData: {} reference and {} current values; minSamples is {}",
+                out.reference_count, out.current_count, rules.min_samples
+            );
+            return out;
+        }
     }
     let result = match reference.kind {
         FeatureType::Numeric => {
@@ -95,7 +101,11 @@ fn numeric_stats(
     let cc = bin_counts_weighted(&c, &edges);
     out.psi = Some(psi_from_counts(&rc, &cc, rules.tests.psi.epsilon)?);
     out.jensen_shannon = Some(jensen_shannon_distance(&rc, &cc)?);
-    out.wasserstein = Some(wasserstein_from_counts(&r, &c));
+    let w = wasserstein_from_counts(&r, &c);
+    out.wasserstein = Some(w);
+    out.wasserstein_normalized = reference
+        .mean_std()
+        .and_then(|(_, sd)| (sd > 0.0).then(|| w / sd));
     out.reference_mean = reference.mean_std().map(|m| m.0);
     out.current_mean = current.mean_std().map(|m| m.0);
     let error = reference.cdf_error() + current.cdf_error();

@@ -3,7 +3,9 @@
 //! [`WindowProfile`]s and the [`DriftRules`].
 //!
 //! Rules (every feature's `rule` text states which fired, with the numbers):
-//! * fewer than `minSamples` present values on either side → `InsufficientData`;
+//! * fewer than `minSamples` present values on either side: the result counts only when
+//!   decisive (Critical at a corrected p ≤ level / 100), marked as a small sample; else
+//!   `InsufficientData` (always below 30 values, or with `strictMinSamples`);
 //! * numeric features: two-sample KS (SciPy's p-value; [`PValueMode`] decides whether
 //!   the O(1) asymptotic is used for effective n ≥ 10^5) plus PSI on reference deciles,
 //!   Jensen–Shannon on the same bins and Wasserstein-1; categorical features: χ² test of
@@ -12,24 +14,30 @@
 //!   (Benjamini–Hochberg by default);
 //! * corrected p ≥ level → `None`. Otherwise, effect-size aware (default): `Critical`
 //!   when PSI ≥ `psi.critical`; `Warning` when PSI ≥ `psi.warning` or KS D ≥
-//!   `effectSize.ksStatistic` or JS ≥ `effectSize.jensenShannon`; else `None`
+//!   `effectSize.ksStatistic` or W₁/σ_ref ≥ `effectSize.wasserstein` or JS ≥
+//!   `effectSize.jensenShannon`; else `None`
 //!   ("significant but negligible"). Without effect sizes: `Critical` when PSI ≥
 //!   critical, else `Warning`;
 //! * prediction drift: χ² on predicted classes and KS on the predicted score
 //!   (Bonferroni over the two), effect = PSI of the score / JS of the classes / KS D;
 //! * performance (labelled rows): χ² on correct/wrong counts against the reference;
 //!   a significant accuracy drop ≥ `warningDrop` / `criticalDrop`;
-//! * the drift verdict is the worst of the above (`InsufficientData` when the window
-//!   has fewer than `minSamples` rows); the overall verdict also counts quality:
-//!   a hard failure is `Critical`, a soft one `Warning`.
+//! * the drift verdict is the worst of the decided parts (`InsufficientData` when none
+//!   was decided, or the window has fewer than `minSamples` rows and nothing decisive
+//!   drifted); the overall verdict also counts quality: a hard failure is `Critical`, a
+//!   soft one `Warning`, and it is `InsufficientData` whenever the drift verdict is and
+//!   quality passed.
 //!
 //! One module per kind of drift: [`features`], [`outputs`] (predictions and
 //! performance); [`rule`] turns evidence into a verdict; [`histogram`] draws the bars.
 
+mod bounds;
 mod features;
 mod histogram;
 mod outputs;
 mod rule;
+
+pub use bounds::{unstable, Unstable};
 
 use crate::data::schema::FeatureSchema;
 use crate::stats::{Correction, PValueMode};
@@ -100,19 +108,14 @@ pub fn assess(
     };
     let quality = assess_quality(schema, rules, reference, current, context);
 
-    let drift_verdict = if current.rows < rules.min_samples as u64 {
-        Verdict::InsufficientData
-    } else {
-        features
-            .iter()
-            .map(|f| f.verdict)
-            .chain(prediction.as_ref().map(|p| p.verdict))
-            .chain(performance.as_ref().map(|p| p.verdict))
-            .filter(|v| *v != Verdict::InsufficientData)
-            .fold(Verdict::None, Verdict::worst)
-    };
+    let parts = features
+        .iter()
+        .map(|f| f.verdict)
+        .chain(prediction.as_ref().map(|p| p.verdict))
+        .chain(performance.as_ref().map(|p| p.verdict));
+    let drift_verdict = drift_of(parts, current.rows >= rules.min_samples as u64);
     Assessment {
-        verdict: drift_verdict.worst(quality.verdict),
+        verdict: overall(drift_verdict, quality.verdict),
         drift_verdict,
         reference_rows: reference.rows,
         current_rows: current.rows,
@@ -121,6 +124,30 @@ pub fn assess(
         prediction,
         performance,
         quality,
+        recomputed_exactly: Vec::new(),
+    }
+}
+
+/// The drift verdict from its parts: the worst decided one; `InsufficientData` when no
+/// part was decided, or when the window is below `minSamples` and nothing decisive
+/// drifted (a small window can show drift, never its absence).
+fn drift_of(parts: impl Iterator<Item = Verdict>, enough_rows: bool) -> Verdict {
+    let decided = parts
+        .filter(|v| *v != Verdict::InsufficientData)
+        .reduce(Verdict::worst);
+    match decided {
+        Some(v) if enough_rows || v.is_drift() => v,
+        _ => Verdict::InsufficientData,
+    }
+}
+
+/// The overall verdict: the drift verdict raised by quality failures, and never better
+/// informed than the drift part — `InsufficientData` stays so unless quality failed.
+fn overall(drift: Verdict, quality: Verdict) -> Verdict {
+    if drift == Verdict::InsufficientData && !quality.is_drift() {
+        Verdict::InsufficientData
+    } else {
+        drift.worst(quality)
     }
 }
 
@@ -160,5 +187,32 @@ fn rate(part: u64, whole: u64) -> f64 {
         0.0
     } else {
         part as f64 / whole as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overall_verdict_is_never_better_informed_than_its_parts() {
+        use Verdict::*;
+        assert_eq!(drift_of([None, InsufficientData].into_iter(), true), None);
+        assert_eq!(
+            drift_of([InsufficientData].into_iter(), true),
+            InsufficientData
+        );
+        assert_eq!(drift_of(std::iter::empty(), true), InsufficientData);
+        assert_eq!(
+            drift_of([Critical, InsufficientData].into_iter(), false),
+            Critical
+        );
+        assert_eq!(drift_of([None, Warning].into_iter(), false), Warning);
+        assert_eq!(drift_of([None].into_iter(), false), InsufficientData);
+        assert_eq!(overall(InsufficientData, None), InsufficientData);
+        assert_eq!(overall(InsufficientData, Warning), Warning);
+        assert_eq!(overall(InsufficientData, Critical), Critical);
+        assert_eq!(overall(None, None), None);
+        assert_eq!(overall(Warning, Critical), Critical);
     }
 }

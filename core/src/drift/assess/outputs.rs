@@ -12,7 +12,7 @@ use super::super::rules::DriftRules;
 use super::super::verdict::Verdict;
 use super::histogram::numeric_histogram;
 use super::rate;
-use super::rule::{decide, g, Evidence};
+use super::rule::{decide, decide_small, g, sample_size, Evidence, SampleSize};
 
 /// Drift of the predicted classes (χ²) and of the predicted score (KS, PSI).
 pub(super) fn compare_predictions(
@@ -40,22 +40,27 @@ pub(super) fn compare_predictions(
         class_jensen_shannon: None,
         score,
         score_ks: None,
+        score_sketch_cdf_error: None,
         score_p_value: None,
         score_psi: None,
         reference_class_share: share(&reference.class_counts, n1),
         current_class_share: share(&current.class_counts, n2),
+        small_sample: false,
         verdict: Verdict::None,
         rule: String::new(),
         histogram: Histogram::default(),
     };
-    let min = rules.min_samples as u64;
-    if n1 < min || n2 < min {
-        out.verdict = Verdict::InsufficientData;
-        out.rule = format!(
-            "InsufficientData: {n1} reference and {n2} current predictions; minSamples is {}",
-            rules.min_samples
-        );
-        return out;
+    match sample_size(rules, n1, n2) {
+        SampleSize::Enough => {}
+        SampleSize::Small => out.small_sample = true,
+        SampleSize::TooFew => {
+            out.verdict = Verdict::InsufficientData;
+            out.rule = format!(
+                "InsufficientData: {n1} reference and {n2} current predictions; minSamples is {}",
+                rules.min_samples
+            );
+            return out;
+        }
     }
     class_drift(&rc, &cc, &mut out);
     score_drift(rules, reference, current, mode, &mut out);
@@ -65,17 +70,20 @@ pub(super) fn compare_predictions(
         .flatten()
         .map(|p| (p * 2.0).min(1.0))
         .fold(1.0, f64::min);
-    let (verdict, rule) = decide(
-        rules,
-        &Evidence {
-            test: "prediction (χ² classes, KS score)",
-            p,
-            alpha: rules.tests.prediction.p_value,
-            psi: out.score_psi.unwrap_or(0.0),
-            js: out.class_jensen_shannon,
-            ks_d: out.score_ks,
-        },
-    );
+    let evidence = Evidence {
+        test: "prediction (χ² classes, KS score)",
+        p,
+        alpha: rules.tests.prediction.p_value,
+        psi: out.score_psi.unwrap_or(0.0),
+        js: out.class_jensen_shannon,
+        ks_d: out.score_ks,
+        wasserstein: None,
+    };
+    let (verdict, rule) = if out.small_sample {
+        decide_small(rules, &evidence, (n1, n2))
+    } else {
+        decide(rules, &evidence)
+    };
     out.verdict = verdict;
     out.rule = rule;
     out
@@ -111,6 +119,8 @@ fn score_drift(
     };
     let (d, p, _) = ks_pvalue(s1 as usize, s2 as usize, d, mode);
     out.score_ks = Some(d);
+    let error = reference.score.cdf_error() + current.score.cdf_error();
+    out.score_sketch_cdf_error = (error > 0.0).then_some(error);
     out.score_p_value = Some(p);
     let edges = quantile_bin_edges_from_counts(&r, rules.tests.psi.bins);
     out.score_psi = psi_from_counts(

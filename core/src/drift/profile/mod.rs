@@ -13,10 +13,22 @@ use crate::train::artifact::ReferenceSample;
 use crate::wire::PredictionRecord;
 
 use super::par::par_map;
-use super::sketch::{CategoryCounts, IdSampler, NumericSketch, MISSING_CATEGORY};
+use super::sketch::{
+    hash_str, CategoryCounts, IdSampler, NumericSketch, DEFAULT_MAX_DISTINCT, MISSING_CATEGORY,
+};
 
+mod batch;
+mod file;
+mod merge;
 mod typed;
 
+pub use batch::{
+    profile_key, BatchProfile, BatchProfiler, LoggedRow, BATCH_MAX_DISTINCT, PROFILES_PREFIX,
+};
+pub use file::{
+    decode_profile, encode_profile, schema_fingerprint, ProfileError, PROFILE_FORMAT_VERSION,
+};
+pub use merge::MergeError;
 use typed::is_integer;
 pub use typed::{TypedColumn, MISSING_CODE};
 
@@ -41,6 +53,11 @@ pub struct ColumnProfile {
 
 impl ColumnProfile {
     pub fn new(spec: &FeatureSpec) -> Self {
+        ColumnProfile::with_max_distinct(spec, DEFAULT_MAX_DISTINCT)
+    }
+
+    /// A column whose numeric values stay exact counts up to `max_distinct` distinct ones.
+    pub fn with_max_distinct(spec: &FeatureSpec, max_distinct: usize) -> Self {
         ColumnProfile {
             name: spec.name.clone(),
             kind: spec.kind,
@@ -48,7 +65,7 @@ impl ColumnProfile {
             missing: 0,
             parse_errors: 0,
             out_of_range: 0,
-            numeric: NumericSketch::default(),
+            numeric: NumericSketch::with_max_distinct(max_distinct),
             categories: CategoryCounts::default(),
         }
     }
@@ -269,39 +286,52 @@ impl WindowProfile {
         record: &PredictionRecord,
         label: Option<&str>,
     ) {
-        self.rows += 1;
         for (column, spec) in self.columns.iter_mut().zip(&schema.features) {
             column.observe(spec, record.features.get(&spec.name));
         }
-        self.ids
-            .get_or_insert_with(IdSampler::default)
-            .add(&record.request_id);
-        self.first_seen = Some(
-            self.first_seen
-                .map_or(record.timestamp, |t| t.min(record.timestamp)),
-        );
-        self.last_seen = Some(
-            self.last_seen
-                .map_or(record.timestamp, |t| t.max(record.timestamp)),
-        );
-        let n_classes = schema.target.classes.len();
-        let predictions = self
-            .predictions
-            .get_or_insert_with(|| PredictionProfile::new(n_classes));
         let predicted = schema.class_index(&record.predicted_class);
-        match predicted {
-            Some(class) => predictions.class_counts[class] += 1,
-            None => predictions.unknown_classes += 1,
-        }
-        if let Some(score) = score_of(&record.probabilities) {
-            predictions.score.add(score);
-        }
+        self.observe_request(
+            schema,
+            hash_str(&record.request_id),
+            record.timestamp,
+            predicted,
+            &record.probabilities,
+        );
         if let Some(label) = label {
             let labels = self.labels.get_or_insert_with(LabelProfile::default);
             match (predicted, schema.class_index(label)) {
                 (Some(p), Some(a)) => labels.observe(p, a),
                 _ => labels.unknown_labels += 1,
             }
+        }
+    }
+
+    /// Everything of a logged prediction but its features: the row, its request id
+    /// (hashed), time, predicted class and score.
+    pub(crate) fn observe_request(
+        &mut self,
+        schema: &FeatureSchema,
+        id_hash: u64,
+        timestamp: DateTime<Utc>,
+        predicted: Option<usize>,
+        probabilities: &[f64],
+    ) {
+        self.rows += 1;
+        self.ids
+            .get_or_insert_with(IdSampler::default)
+            .add_hash(id_hash, 1);
+        self.first_seen = Some(self.first_seen.map_or(timestamp, |t| t.min(timestamp)));
+        self.last_seen = Some(self.last_seen.map_or(timestamp, |t| t.max(timestamp)));
+        let n_classes = schema.target.classes.len();
+        let predictions = self
+            .predictions
+            .get_or_insert_with(|| PredictionProfile::new(n_classes));
+        match predicted.and_then(|class| predictions.class_counts.get_mut(class)) {
+            Some(count) => *count += 1,
+            None => predictions.unknown_classes += 1,
+        }
+        if let Some(score) = score_of(probabilities) {
+            predictions.score.add(score);
         }
     }
 

@@ -1,9 +1,9 @@
-//! Models: hyper-parameters ([`params`]), fitting with linfa ([`fit`](mod@fit)), and
-//! prediction.
+//! Models: hyper-parameters ([`params`]), fitting ([`fit`](mod@fit)), and prediction.
 //!
-//! linfa fits; Vigil keeps the fitted parameters in its own plain form
-//! (weights, tree nodes) so that an artifact is readable JSON, stable across
-//! linfa versions, and predicting needs no allocation per row.
+//! The learners of [`crate::train::learn`] fit (through linfa's traits); Vigil
+//! keeps the fitted parameters in its own plain form (weights, tree nodes) so that
+//! an artifact is readable JSON, stable across versions, and predicting needs no
+//! allocation per row.
 
 mod fit;
 pub mod params;
@@ -11,7 +11,11 @@ pub mod params;
 use ndarray::{Array1, Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+pub use fit::FittedModel;
 pub use params::{Algorithm, Criterion, Hyperparameters, ValidParams};
+
+use crate::train::learn::logistic::sigmoid;
+use crate::train::learn::LearnError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -20,21 +24,13 @@ pub enum ModelError {
         name: &'static str,
         algorithm: Algorithm,
     },
-    #[error("hyperparameter `{name}` = {value} is invalid: {rule}")]
-    InvalidParam {
-        name: &'static str,
-        value: String,
-        rule: &'static str,
-    },
-    #[error("cannot fit on {rows} rows with {classes} distinct classes; need at least 2 of each")]
-    TooLittleData { rows: usize, classes: usize },
-    #[error("{algorithm} failed to fit: {message}")]
-    Fit {
-        algorithm: Algorithm,
-        message: String,
-    },
+    /// An invalid hyperparameter, or data a learner cannot fit.
+    #[error(transparent)]
+    Learn(#[from] LearnError),
     #[error("input has {found} columns, the model expects {expected}")]
     Width { expected: usize, found: usize },
+    #[error("class index {label} is not below the number of classes, {n_classes}")]
+    UnknownClass { label: usize, n_classes: usize },
     #[error("logistic regression with {n_classes} classes needs {rows} weight rows and intercepts, found {weights} and {intercepts}")]
     WeightShape {
         n_classes: usize,
@@ -94,47 +90,6 @@ pub enum TreeNodeRepr {
 }
 
 impl Model {
-    /// Fits a model on encoded features `x` and class indices `y` (each < `n_classes`).
-    pub fn fit(
-        params: &ValidParams,
-        x: ArrayView2<f64>,
-        y: &[usize],
-        n_classes: usize,
-    ) -> Result<Model, ModelError> {
-        let distinct = {
-            let mut seen = vec![false; n_classes];
-            y.iter().for_each(|&c| seen[c] = true);
-            seen.iter().filter(|&&s| s).count()
-        };
-        if x.nrows() < 2 || distinct < 2 {
-            return Err(ModelError::TooLittleData {
-                rows: x.nrows(),
-                classes: distinct,
-            });
-        }
-        match *params {
-            ValidParams::LogisticRegression {
-                max_iterations,
-                l2,
-                gradient_tolerance,
-            } => fit::fit_logistic(x, y, n_classes, max_iterations, l2, gradient_tolerance),
-            ValidParams::DecisionTree {
-                max_depth,
-                min_samples_split,
-                min_samples_leaf,
-                criterion,
-            } => fit::fit_tree(
-                x,
-                y,
-                n_classes,
-                max_depth,
-                min_samples_split,
-                min_samples_leaf,
-                criterion,
-            ),
-        }
-    }
-
     pub fn n_classes(&self) -> usize {
         match self {
             Model::LogisticRegression { n_classes, .. } | Model::DecisionTree { n_classes, .. } => {
@@ -179,27 +134,7 @@ impl Model {
                 }
             }
             Model::DecisionTree { nodes, .. } => {
-                let mut index = 0;
-                loop {
-                    match &nodes[index] {
-                        TreeNodeRepr::Split {
-                            feature,
-                            threshold,
-                            left,
-                            right,
-                        } => {
-                            index = if x[*feature] < *threshold {
-                                *left
-                            } else {
-                                *right
-                            }
-                        }
-                        TreeNodeRepr::Leaf { probabilities, .. } => {
-                            out.copy_from_slice(probabilities);
-                            return;
-                        }
-                    }
-                }
+                out.copy_from_slice(leaf_probabilities(nodes, |f| x[f]));
             }
         }
     }
@@ -293,12 +228,26 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
+/// The class probabilities of the leaf a row reaches; `value(f)` is its feature `f`.
+/// A row goes left when `value < threshold`.
+pub fn leaf_probabilities(nodes: &[TreeNodeRepr], value: impl Fn(usize) -> f64) -> &[f64] {
+    let mut index = 0;
+    loop {
+        match &nodes[index] {
+            TreeNodeRepr::Split {
+                feature,
+                threshold,
+                left,
+                right,
+            } => {
+                index = if value(*feature) < *threshold {
+                    *left
+                } else {
+                    *right
+                }
+            }
+            TreeNodeRepr::Leaf { probabilities, .. } => return probabilities,
+        }
     }
 }
 
@@ -315,7 +264,19 @@ fn softmax(values: &mut [f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::learn::{DecisionTreeParams, SparseRows};
+    use linfa::ParamGuard;
     use ndarray::array;
+
+    fn fit(
+        params: &ValidParams,
+        x: &Array2<f64>,
+        y: &[usize],
+        n_classes: usize,
+    ) -> Result<Model, ModelError> {
+        let rows = SparseRows::from_dense(x.view());
+        Model::fit(params, &rows, y, n_classes, &mut |_| {}).map(|f| f.model)
+    }
 
     fn separable() -> (Array2<f64>, Vec<usize>) {
         let x = array![
@@ -358,12 +319,7 @@ mod tests {
             Hyperparameters::default()
                 .check(Algorithm::DecisionTree)
                 .expect("defaults"),
-            ValidParams::DecisionTree {
-                max_depth: 10,
-                min_samples_split: 2,
-                min_samples_leaf: 1,
-                criterion: Criterion::Gini
-            }
+            ValidParams::DecisionTree(DecisionTreeParams::default().check().expect("defaults"))
         );
     }
 
@@ -374,7 +330,7 @@ mod tests {
         let params = Hyperparameters::default()
             .check(Algorithm::LogisticRegression)
             .expect("params");
-        let model = Model::fit(&params, x.view(), &y, 2).expect("fit");
+        let model = fit(&params, &x, &y, 2).expect("fit");
         let p = model.predict_proba(x.view()).expect("predict");
         for (row, &class) in p.rows().into_iter().zip(&y) {
             assert!((row.sum() - 1.0).abs() < 1e-12);
@@ -387,7 +343,7 @@ mod tests {
         let (x, y) = separable();
         for algorithm in [Algorithm::LogisticRegression, Algorithm::DecisionTree] {
             let params = Hyperparameters::default().check(algorithm).expect("params");
-            let model = Model::fit(&params, x.view(), &y, 3).expect("fit");
+            let model = fit(&params, &x, &y, 3).expect("fit");
             model.check().expect("consistent");
             let p = model.predict_proba(x.view()).expect("predict");
             let predicted: Vec<usize> = p
@@ -413,7 +369,7 @@ mod tests {
         }
         .check(Algorithm::DecisionTree)
         .expect("params");
-        let model = Model::fit(&params, x.view(), &y, 2).expect("fit");
+        let model = fit(&params, &x, &y, 2).expect("fit");
         let p = model.predict_proba(x.view()).expect("predict");
         assert!((p[[0, 1]] - 1.0 / 3.0).abs() < 1e-12, "{p}");
         assert!((p[[3, 1]] - 0.75).abs() < 1e-12, "{p}");
@@ -425,7 +381,7 @@ mod tests {
         let params = Hyperparameters::default()
             .check(Algorithm::LogisticRegression)
             .expect("params");
-        let err = Model::fit(&params, x.view(), &[0; 9], 2).expect_err("one class");
+        let err = fit(&params, &x, &[0; 9], 2).expect_err("one class");
         assert_eq!(
             err.to_string(),
             "cannot fit on 9 rows with 1 distinct classes; need at least 2 of each"

@@ -1,16 +1,22 @@
 //! Hyper-parameters as a user writes them, checked against the algorithm into
-//! [`ValidParams`] (linfa's params → `check()` pattern).
+//! [`ValidParams`]: the learners' own linfa-style params → `check()`.
 
 use serde::{Deserialize, Serialize};
 
+use linfa::ParamGuard;
+
 use super::ModelError;
+use crate::train::learn::{
+    DecisionTreeParams, DecisionTreeValidParams, LogisticRegressionParams,
+    LogisticRegressionValidParams,
+};
 
 /// The learning algorithm.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Algorithm {
-    /// L2-regularised logistic regression (binary or multinomial), fitted by L-BFGS.
+    /// L2-regularised logistic regression (binary or multinomial), fitted by Newton's method.
     LogisticRegression,
     /// CART decision tree; leaf probabilities are the training class frequencies.
     DecisionTree,
@@ -41,13 +47,14 @@ pub enum Criterion {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Hyperparameters {
-    /// Logistic regression: maximum L-BFGS iterations (default 100).
+    /// Logistic regression: maximum Newton iterations (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_iterations: Option<u64>,
     /// Logistic regression: L2 penalty strength, ≥ 0 (default 1.0, scikit-learn's `C = 1/l2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l2: Option<f64>,
-    /// Logistic regression: gradient tolerance for convergence (default 1e-4).
+    /// Logistic regression: converged when no component of the mean loss's gradient
+    /// exceeds this (default 1e-4, scikit-learn's `tol`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gradient_tolerance: Option<f64>,
     /// Decision tree: maximum depth (default 10).
@@ -64,99 +71,66 @@ pub struct Hyperparameters {
     pub criterion: Option<Criterion>,
 }
 
-/// Hyper-parameters that passed [`Hyperparameters::check`].
+/// Hyper-parameters that passed [`Hyperparameters::check`]: the learner's own
+/// checked parameters (linfa's `ValidParams`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValidParams {
-    LogisticRegression {
-        max_iterations: u64,
-        l2: f64,
-        gradient_tolerance: f64,
-    },
-    DecisionTree {
-        max_depth: usize,
-        min_samples_split: u32,
-        min_samples_leaf: u32,
-        criterion: Criterion,
-    },
+    LogisticRegression(LogisticRegressionValidParams),
+    DecisionTree(DecisionTreeValidParams),
 }
 
 impl Hyperparameters {
-    /// Checks the hyper-parameters for `algorithm` and fills in defaults.
+    /// Checks the hyper-parameters for `algorithm` and fills in defaults (the
+    /// learners' own checks and defaults).
     pub fn check(&self, algorithm: Algorithm) -> Result<ValidParams, ModelError> {
         let inapplicable = |name| Err(ModelError::Inapplicable { name, algorithm });
-        match algorithm {
+        let given: [(&'static str, bool); 7] = [
+            ("maxIterations", self.max_iterations.is_some()),
+            ("l2", self.l2.is_some()),
+            ("gradientTolerance", self.gradient_tolerance.is_some()),
+            ("maxDepth", self.max_depth.is_some()),
+            ("minSamplesSplit", self.min_samples_split.is_some()),
+            ("minSamplesLeaf", self.min_samples_leaf.is_some()),
+            ("criterion", self.criterion.is_some()),
+        ];
+        // The first three belong to logistic regression, the others to the tree.
+        let foreign = match algorithm {
+            Algorithm::LogisticRegression => 3..7,
+            Algorithm::DecisionTree => 0..3,
+        };
+        if let Some((name, _)) = given[foreign].iter().find(|(_, set)| *set) {
+            return inapplicable(name);
+        }
+        Ok(match algorithm {
             Algorithm::LogisticRegression => {
-                if self.max_depth.is_some() {
-                    return inapplicable("maxDepth");
+                let mut p = LogisticRegressionParams::default();
+                if let Some(v) = self.max_iterations {
+                    p = p.max_iterations(v);
                 }
-                if self.min_samples_split.is_some() {
-                    return inapplicable("minSamplesSplit");
+                if let Some(v) = self.l2 {
+                    p = p.l2(v);
                 }
-                if self.min_samples_leaf.is_some() {
-                    return inapplicable("minSamplesLeaf");
+                if let Some(v) = self.gradient_tolerance {
+                    p = p.gradient_tolerance(v);
                 }
-                if self.criterion.is_some() {
-                    return inapplicable("criterion");
-                }
-                let max_iterations = self.max_iterations.unwrap_or(100);
-                let l2 = self.l2.unwrap_or(1.0);
-                let gradient_tolerance = self.gradient_tolerance.unwrap_or(1e-4);
-                if max_iterations == 0 {
-                    return Err(invalid("maxIterations", max_iterations, "must be ≥ 1"));
-                }
-                if !(l2.is_finite() && l2 >= 0.0) {
-                    return Err(invalid("l2", l2, "must be a finite number ≥ 0"));
-                }
-                if !(gradient_tolerance.is_finite() && gradient_tolerance > 0.0) {
-                    return Err(invalid(
-                        "gradientTolerance",
-                        gradient_tolerance,
-                        "must be a finite number > 0",
-                    ));
-                }
-                Ok(ValidParams::LogisticRegression {
-                    max_iterations,
-                    l2,
-                    gradient_tolerance,
-                })
+                ValidParams::LogisticRegression(p.check()?)
             }
             Algorithm::DecisionTree => {
-                if self.max_iterations.is_some() {
-                    return inapplicable("maxIterations");
+                let mut p = DecisionTreeParams::default();
+                if let Some(v) = self.max_depth {
+                    p = p.max_depth(v);
                 }
-                if self.l2.is_some() {
-                    return inapplicable("l2");
+                if let Some(v) = self.min_samples_split {
+                    p = p.min_samples_split(v as usize);
                 }
-                if self.gradient_tolerance.is_some() {
-                    return inapplicable("gradientTolerance");
+                if let Some(v) = self.min_samples_leaf {
+                    p = p.min_samples_leaf(v as usize);
                 }
-                let max_depth = self.max_depth.unwrap_or(10);
-                let min_samples_split = self.min_samples_split.unwrap_or(2);
-                let min_samples_leaf = self.min_samples_leaf.unwrap_or(1);
-                if max_depth == 0 || max_depth > 64 {
-                    return Err(invalid("maxDepth", max_depth, "must be between 1 and 64"));
+                if let Some(v) = self.criterion {
+                    p = p.criterion(v);
                 }
-                if min_samples_split < 2 {
-                    return Err(invalid("minSamplesSplit", min_samples_split, "must be ≥ 2"));
-                }
-                if min_samples_leaf < 1 {
-                    return Err(invalid("minSamplesLeaf", min_samples_leaf, "must be ≥ 1"));
-                }
-                Ok(ValidParams::DecisionTree {
-                    max_depth,
-                    min_samples_split,
-                    min_samples_leaf,
-                    criterion: self.criterion.unwrap_or_default(),
-                })
+                ValidParams::DecisionTree(p.check()?)
             }
-        }
-    }
-}
-
-fn invalid(name: &'static str, value: impl ToString, rule: &'static str) -> ModelError {
-    ModelError::InvalidParam {
-        name,
-        value: value.to_string(),
-        rule,
+        })
     }
 }

@@ -107,8 +107,10 @@ fn check_of(job: &Job, summary: &DriftSummary) -> DriftCheck {
             quality_failures,
             checked_at,
             report_uri,
+            notified,
             ..
         } => {
+            check.notified = notified.as_ref().map(ToString::to_string);
             check.verdict = (*verdict).into();
             check.checked_at = rfc3339(*checked_at);
             check.drifted_features.clone_from(drifted_features);
@@ -150,6 +152,18 @@ fn check_events(
         );
         recorded.events.push(note.clone());
         recorded.model_events.push(note);
+    }
+    if let DriftSummary::Succeeded {
+        notified: Some(notified),
+        ..
+    } = summary
+    {
+        if !notified.failures.is_empty() {
+            recorded.events.push(EventNote::warning(
+                event::NOTIFICATION_FAILED,
+                format!("Job {}: {notified}", job.name_any()),
+            ));
+        }
     }
     if let DriftSummary::Failed {
         reason: why,

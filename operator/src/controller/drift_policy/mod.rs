@@ -1,6 +1,7 @@
 //! The DriftPolicy controller: keeps the check CronJob in place, records every
 //! finished check from its termination message, decides on retraining (with
-//! the cooldown) and notifies webhooks. fetch → validate → plan (pure) → apply.
+//! the cooldown). Notifications are sent by the check Job (which has the
+//! Secrets by reference); their outcome arrives in its result. fetch → validate → plan (pure) → apply.
 
 pub mod check;
 pub mod plan;
@@ -12,10 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
-use vigil_core::drift::DriftSummary;
 
 use crate::apply::{apply_or_reject, apply_status, delete_child, reject_invalid_spec, STALE_RETRY};
 use crate::build::drift_cronjob_name;
@@ -24,7 +23,6 @@ use crate::controller::namespace_of;
 use crate::crd::{DriftPolicy, InvalidSpec};
 use crate::error::Result;
 use crate::events::publish;
-use crate::notify;
 
 pub use check::{unrecorded_check, CHECK_HISTORY_LIMIT};
 pub use plan::{plan, ModelLookup, PolicyPlan, PolicyWorld};
@@ -55,65 +53,6 @@ async fn fetch(ctx: &Context, policy: &DriftPolicy, namespace: &str) -> Result<P
         check_pods: stores.check_pods(namespace, &name),
         training_jobs: stores.training_jobs(namespace, model_name),
     })
-}
-
-/// Sends the recorded check to every webhook that asks for its verdict; the
-/// outcome (never the URL) goes into the check's `notified`.
-async fn notify_webhooks(
-    ctx: &Context,
-    policy: &DriftPolicy,
-    namespace: &str,
-    summary: &DriftSummary,
-) -> Option<String> {
-    let targets: Vec<_> = policy
-        .spec
-        .rules
-        .actions
-        .notify
-        .iter()
-        .filter(|t| notify::wanted(&t.verdicts, summary.verdict()))
-        .collect();
-    if targets.is_empty() {
-        return None;
-    }
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let payload = notify::payload(
-        namespace,
-        &policy.spec.model_ref.name,
-        &policy.name_any(),
-        summary,
-    );
-    let mut failures = Vec::new();
-    for target in &targets {
-        let reference = &target.webhook.url_secret_ref;
-        let url = match secrets.get_opt(&reference.name).await {
-            Ok(secret) => secret
-                .and_then(|s| s.data)
-                .and_then(|d| d.get(&reference.key).cloned())
-                .and_then(|v| String::from_utf8(v.0).ok()),
-            Err(e) => {
-                failures.push(format!("secret {}: {e}", reference.name));
-                continue;
-            }
-        };
-        let Some(url) = url else {
-            failures.push(format!(
-                "secret {} has no key {}",
-                reference.name, reference.key
-            ));
-            continue;
-        };
-        if let Err(e) = notify::send(&ctx.http, url.trim(), &payload).await {
-            failures.push(format!("webhook from secret {}: {e}", reference.name));
-        }
-    }
-    let sent = targets.len() - failures.len();
-    let mut text = format!("notified {sent} of {} webhook(s)", targets.len());
-    if !failures.is_empty() {
-        tracing::warn!(policy = %policy.name_any(), failures = ?failures, "webhooks failed");
-        text.push_str(&format!("; {}", failures.join("; ")));
-    }
-    Some(text)
 }
 
 /// Applies the CronJob and a retraining Job; a refusal goes into the
@@ -194,15 +133,15 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
     );
     let mut plan = plan(&policy, &world, &ctx.image, now)?;
     apply_children(&ctx, &policy, &namespace, &world, &mut plan, now).await?;
-    // The check is recorded first; only then are webhooks called and Events
-    // published, so a reconcile on a stale copy (a conflict) repeats neither.
+    // The check is recorded first; only then are Events published, so a
+    // reconcile on a stale copy (a conflict) does not repeat them.
     let written = match apply_status(&policies, &policy, policy.status.as_ref(), &plan.status).await
     {
         Err(e) if e.is_conflict() => return Ok(Action::requeue(STALE_RETRY)),
         written => written?,
     };
-    if let Some(updated) = written {
-        record_side_effects(&ctx, &policy, &world, &plan, &namespace, updated).await;
+    if written.is_some() {
+        record_side_effects(&ctx, &policy, &world, &plan, &namespace).await;
     }
     let key = format!("{namespace}/{}", policy.name_any());
     if let Some(r) = &plan.facts.rejected {
@@ -215,16 +154,14 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
     ))
 }
 
-/// After the status holding the decisions is written: metrics, webhooks, Events.
+/// After the status holding the decisions is written: metrics, Events.
 async fn record_side_effects(
     ctx: &Context,
     policy: &DriftPolicy,
     world: &PolicyWorld,
     plan: &PolicyPlan,
     namespace: &str,
-    updated: DriftPolicy,
 ) {
-    let policies: Api<DriftPolicy> = Api::namespaced(ctx.client.clone(), namespace);
     if let Some(summary) = &plan.recorded {
         ctx.metrics.drift_check(
             namespace,
@@ -232,21 +169,6 @@ async fn record_side_effects(
             &policy.name_any(),
             summary,
         );
-        if let Some(notified) = notify_webhooks(ctx, policy, namespace, summary).await {
-            let mut status = plan.status.clone();
-            for check in [status.last_check.as_mut(), status.history.last_mut()]
-                .into_iter()
-                .flatten()
-            {
-                check.notified = Some(notified.clone());
-            }
-            // Best effort: the webhooks were called whether or not this lands.
-            if let Err(e) =
-                apply_status(&policies, &updated, updated.status.as_ref(), &status).await
-            {
-                tracing::warn!(error = %e, "cannot record the webhook outcome");
-            }
-        }
     }
     for event in plan.events.iter().chain(&plan.announce) {
         publish(ctx, policy, event).await;

@@ -78,6 +78,8 @@ fn check_cronjob(
         storage: model.spec.storage.clone(),
         served_version: Some(version),
         policy: policy.spec.rules.clone(),
+        namespace: policy.namespace(),
+        policy_name: Some(policy.name_any()),
     };
     let image = model.spec.serving.image.as_deref().unwrap_or(default_image);
     build_drift_cronjob(policy, model, &config, image).map(Some)

@@ -1,0 +1,441 @@
+//! The prediction log as Parquet (`vigil serve --log-format parquet`): one file per
+//! batch, one row group per file, in the same partitions as the JSON Lines log
+//! (`logs/dt=YYYY-MM-DD/hr=HH/<writer>-<seq>.parquet`), so pyarrow, DuckDB, Spark or
+//! polars query the predictions as they are (`read_parquet('logs/**/*.parquet',
+//! hive_partitioning = true)`). The columns mirror a [`PredictionRecord`]:
+//!
+//! ```text
+//! request_id       string (required)
+//! timestamp        timestamp[us, UTC] (required)
+//! model_version    string (required)
+//! features         struct: one field per schema feature, in schema order —
+//!                  double for numeric, string for categorical, null when missing
+//! predicted_class  string (required)
+//! probabilities    list<double> in the order of the schema's classes
+//! latency_us       int64
+//! ```
+//! Strings are dictionary-encoded and pages Snappy-compressed. A numeric feature holds
+//! numbers only (the server rejects anything else before logging).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as PhysicalType};
+use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::writer::{
+    SerializedColumnWriter, SerializedFileWriter, SerializedRowGroupWriter,
+};
+use parquet::record::{Field, Row};
+use parquet::schema::types::{Type, TypePtr};
+
+use crate::data::prediction_log::LogError;
+use crate::data::schema::{FeatureSchema, FeatureType, Value};
+use crate::wire::PredictionRecord;
+
+/// The file extension of a Parquet log batch.
+pub const PARQUET_EXTENSION: &str = "parquet";
+
+/// One logged prediction as the Parquet writer takes it (features in schema order).
+#[derive(Clone, Copy, Debug)]
+pub struct ParquetRow<'a> {
+    pub request_id: &'a str,
+    pub timestamp: DateTime<Utc>,
+    pub model_version: &'a str,
+    pub values: &'a [Value],
+    pub predicted_class: &'a str,
+    pub probabilities: &'a [f64],
+    pub latency_us: u64,
+}
+
+/// A batch being written: its columns, filled row by row.
+pub struct ParquetBatch {
+    schema: FeatureSchema,
+    request_id: Vec<ByteArray>,
+    timestamp: Vec<i64>,
+    model_version: Vec<ByteArray>,
+    /// Per feature: the present values (numbers or strings) and a definition level per row.
+    numbers: Vec<Vec<f64>>,
+    strings: Vec<Vec<ByteArray>>,
+    defined: Vec<Vec<i16>>,
+    predicted_class: Vec<ByteArray>,
+    probabilities: Vec<f64>,
+    probability_def: Vec<i16>,
+    probability_rep: Vec<i16>,
+    latency_us: Vec<i64>,
+}
+
+/// A batch that could not be written as Parquet.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the Parquet batch: {0}")]
+pub struct ParquetError(#[from] parquet::errors::ParquetError);
+
+impl ParquetBatch {
+    pub fn new(schema: &FeatureSchema) -> Self {
+        let n = schema.features.len();
+        ParquetBatch {
+            schema: schema.clone(),
+            request_id: Vec::new(),
+            timestamp: Vec::new(),
+            model_version: Vec::new(),
+            numbers: vec![Vec::new(); n],
+            strings: vec![Vec::new(); n],
+            defined: vec![Vec::new(); n],
+            predicted_class: Vec::new(),
+            probabilities: Vec::new(),
+            probability_def: Vec::new(),
+            probability_rep: Vec::new(),
+            latency_us: Vec::new(),
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.request_id.len()
+    }
+
+    pub fn add(&mut self, row: ParquetRow<'_>) {
+        self.request_id.push(row.request_id.into());
+        self.timestamp.push(row.timestamp.timestamp_micros());
+        self.model_version.push(row.model_version.into());
+        for (i, spec) in self.schema.features.iter().enumerate() {
+            let present = match (spec.kind, row.values.get(i)) {
+                (FeatureType::Numeric, Some(Value::Number(x))) => {
+                    self.numbers[i].push(*x);
+                    true
+                }
+                (FeatureType::Categorical, Some(Value::Category(c))) => {
+                    self.strings[i].push(c.as_str().into());
+                    true
+                }
+                _ => false,
+            };
+            self.defined[i].push(i16::from(present));
+        }
+        self.predicted_class.push(row.predicted_class.into());
+        if row.probabilities.is_empty() {
+            self.probability_def.push(0);
+            self.probability_rep.push(0);
+        }
+        for (k, &p) in row.probabilities.iter().enumerate() {
+            self.probabilities.push(p);
+            self.probability_def.push(1);
+            self.probability_rep.push(i16::from(k > 0));
+        }
+        self.latency_us
+            .push(i64::try_from(row.latency_us).unwrap_or(i64::MAX));
+    }
+
+    /// Adds a prediction record (features by name).
+    pub fn add_record(&mut self, record: &PredictionRecord) {
+        let values: Vec<Value> = self
+            .schema
+            .features
+            .iter()
+            .map(|f| {
+                record
+                    .features
+                    .get(&f.name)
+                    .cloned()
+                    .unwrap_or(Value::Missing)
+            })
+            .collect();
+        self.add(ParquetRow {
+            request_id: &record.request_id,
+            timestamp: record.timestamp,
+            model_version: &record.model_version,
+            values: &values,
+            predicted_class: &record.predicted_class,
+            probabilities: &record.probabilities,
+            latency_us: record.latency_us,
+        });
+    }
+
+    /// The file: one row group of every row added.
+    pub fn finish(self) -> Result<Bytes, ParquetError> {
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_created_by(format!("vigil {}", crate::VIGIL_VERSION))
+            .build();
+        let mut writer = SerializedFileWriter::new(
+            Vec::with_capacity(self.rows() * 64),
+            file_schema(&self.schema)?,
+            Arc::new(props),
+        )?;
+        let mut group = writer.next_row_group()?;
+        let mut column = next(&mut group)?;
+        column
+            .typed::<ByteArrayType>()
+            .write_batch(&self.request_id, None, None)?;
+        column.close()?;
+        let mut column = next(&mut group)?;
+        column
+            .typed::<Int64Type>()
+            .write_batch(&self.timestamp, None, None)?;
+        column.close()?;
+        let mut column = next(&mut group)?;
+        column
+            .typed::<ByteArrayType>()
+            .write_batch(&self.model_version, None, None)?;
+        column.close()?;
+        for (i, spec) in self.schema.features.iter().enumerate() {
+            let mut column = next(&mut group)?;
+            let def = Some(self.defined[i].as_slice());
+            match spec.kind {
+                FeatureType::Numeric => {
+                    column
+                        .typed::<DoubleType>()
+                        .write_batch(&self.numbers[i], def, None)?
+                }
+                FeatureType::Categorical => {
+                    column
+                        .typed::<ByteArrayType>()
+                        .write_batch(&self.strings[i], def, None)?
+                }
+            };
+            column.close()?;
+        }
+        let mut column = next(&mut group)?;
+        column
+            .typed::<ByteArrayType>()
+            .write_batch(&self.predicted_class, None, None)?;
+        column.close()?;
+        let mut column = next(&mut group)?;
+        column.typed::<DoubleType>().write_batch(
+            &self.probabilities,
+            Some(&self.probability_def),
+            Some(&self.probability_rep),
+        )?;
+        column.close()?;
+        let mut column = next(&mut group)?;
+        column
+            .typed::<Int64Type>()
+            .write_batch(&self.latency_us, None, None)?;
+        column.close()?;
+        group.close()?;
+        Ok(Bytes::from(writer.into_inner()?))
+    }
+}
+
+/// The next column of a row group (the schema above fixes how many there are).
+fn next<'a>(
+    group: &'a mut SerializedRowGroupWriter<'_, Vec<u8>>,
+) -> Result<SerializedColumnWriter<'a>, ParquetError> {
+    group.next_column()?.ok_or_else(|| {
+        ParquetError(parquet::errors::ParquetError::General(
+            "the schema has fewer columns than written".into(),
+        ))
+    })
+}
+
+fn primitive(
+    name: &str,
+    physical: PhysicalType,
+    logical: Option<LogicalType>,
+    repetition: Repetition,
+) -> Result<TypePtr, ParquetError> {
+    Ok(Arc::new(
+        Type::primitive_type_builder(name, physical)
+            .with_logical_type(logical)
+            .with_repetition(repetition)
+            .build()?,
+    ))
+}
+
+/// The Parquet schema of a model's log (see the module docs).
+fn file_schema(schema: &FeatureSchema) -> Result<TypePtr, ParquetError> {
+    let string = || Some(LogicalType::String);
+    let features = schema
+        .features
+        .iter()
+        .map(|f| match f.kind {
+            FeatureType::Numeric => {
+                primitive(&f.name, PhysicalType::DOUBLE, None, Repetition::OPTIONAL)
+            }
+            FeatureType::Categorical => primitive(
+                &f.name,
+                PhysicalType::BYTE_ARRAY,
+                string(),
+                Repetition::OPTIONAL,
+            ),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let list = Type::group_type_builder("list")
+        .with_repetition(Repetition::REPEATED)
+        .with_fields(vec![primitive(
+            "element",
+            PhysicalType::DOUBLE,
+            None,
+            Repetition::REQUIRED,
+        )?])
+        .build()?;
+    let fields = vec![
+        primitive(
+            "request_id",
+            PhysicalType::BYTE_ARRAY,
+            string(),
+            Repetition::REQUIRED,
+        )?,
+        primitive(
+            "timestamp",
+            PhysicalType::INT64,
+            Some(LogicalType::timestamp(true, TimeUnit::MICROS)),
+            Repetition::REQUIRED,
+        )?,
+        primitive(
+            "model_version",
+            PhysicalType::BYTE_ARRAY,
+            string(),
+            Repetition::REQUIRED,
+        )?,
+        Arc::new(
+            Type::group_type_builder("features")
+                .with_repetition(Repetition::REQUIRED)
+                .with_fields(features)
+                .build()?,
+        ),
+        primitive(
+            "predicted_class",
+            PhysicalType::BYTE_ARRAY,
+            string(),
+            Repetition::REQUIRED,
+        )?,
+        Arc::new(
+            Type::group_type_builder("probabilities")
+                .with_repetition(Repetition::REQUIRED)
+                .with_logical_type(Some(LogicalType::List))
+                .with_fields(vec![Arc::new(list)])
+                .build()?,
+        ),
+        primitive(
+            "latency_us",
+            PhysicalType::INT64,
+            None,
+            Repetition::REQUIRED,
+        )?,
+    ];
+    Ok(Arc::new(
+        Type::group_type_builder("prediction")
+            .with_fields(fields)
+            .build()?,
+    ))
+}
+
+/// The records of a Parquet log batch; `uri` is for messages.
+pub fn decode_parquet_batch(bytes: Bytes, uri: &str) -> Result<Vec<PredictionRecord>, LogError> {
+    let corrupt = |message: String| LogError::Corrupt {
+        uri: uri.to_string(),
+        line: 0,
+        message,
+    };
+    let reader = SerializedFileReader::new(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let rows = reader
+        .get_row_iter(None)
+        .map_err(|e| corrupt(e.to_string()))?;
+    rows.enumerate()
+        .map(|(i, row)| {
+            let row = row.map_err(|e| corrupt(format!("row {i}: {e}")))?;
+            record_of(&row).map_err(|e| corrupt(format!("row {i}: {e}")))
+        })
+        .collect()
+}
+
+fn record_of(row: &Row) -> Result<PredictionRecord, String> {
+    let mut record: PredictionRecord = PredictionRecord {
+        request_id: String::new(),
+        timestamp: DateTime::<Utc>::UNIX_EPOCH,
+        model_version: String::new(),
+        features: Default::default(),
+        predicted_class: String::new(),
+        probabilities: Vec::new(),
+        latency_us: 0,
+    };
+    for (name, field) in row.get_column_iter() {
+        match (name.as_str(), field) {
+            ("request_id", Field::Str(s)) => record.request_id = s.clone(),
+            ("timestamp", Field::TimestampMicros(t)) => {
+                record.timestamp = DateTime::from_timestamp_micros(*t)
+                    .ok_or_else(|| format!("timestamp {t} is out of range"))?
+            }
+            ("model_version", Field::Str(s)) => record.model_version = s.clone(),
+            ("features", Field::Group(features)) => {
+                for (feature, value) in features.get_column_iter() {
+                    let value = match value {
+                        Field::Double(x) => Value::Number(*x),
+                        Field::Str(s) => Value::Category(s.clone()),
+                        _ => Value::Missing,
+                    };
+                    record.features.insert(feature.clone(), value);
+                }
+            }
+            ("predicted_class", Field::Str(s)) => record.predicted_class = s.clone(),
+            ("probabilities", Field::ListInternal(list)) => {
+                record.probabilities = list
+                    .elements()
+                    .iter()
+                    .map(|f| match f {
+                        Field::Double(p) => Ok(*p),
+                        other => Err(format!("probability {other} is not a double")),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            ("latency_us", Field::Long(us)) => record.latency_us = u64::try_from(*us).unwrap_or(0),
+            (name, other) => {
+                return Err(format!("column `{name}` holds {other}, not expected here"))
+            }
+        }
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn batches_round_trip() {
+        let schema: FeatureSchema = serde_yaml::from_str(
+            "target: {name: y, classes: [no, yes]}\nfeatures:\n  - {name: age, type: numeric}\n  - {name: colour, type: categorical, nullable: true}\n",
+        )
+        .expect("schema");
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 28, 17, 5, 0)
+            .single()
+            .expect("time");
+        let mut batch = ParquetBatch::new(&schema);
+        let rows = [
+            (
+                vec![Value::Number(39.0), Value::Category("red".into())],
+                vec![0.9, 0.1],
+            ),
+            (vec![Value::Missing, Value::Missing], vec![0.2, 0.8]),
+        ];
+        for (i, (values, probabilities)) in rows.iter().enumerate() {
+            batch.add(ParquetRow {
+                request_id: &format!("r{i}"),
+                timestamp: at + chrono::Duration::microseconds(i as i64),
+                model_version: "v1",
+                values,
+                predicted_class: if i == 0 { "no" } else { "yes" },
+                probabilities,
+                latency_us: 120,
+            });
+        }
+        let bytes = batch.finish().expect("parquet");
+        assert_eq!(&bytes[..4], b"PAR1");
+        let records = decode_parquet_batch(bytes, "x.parquet").expect("read");
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].request_id, "r0");
+        assert_eq!(records[0].timestamp, at);
+        assert_eq!(records[0].features["age"], Value::Number(39.0));
+        assert_eq!(records[0].features["colour"], Value::Category("red".into()));
+        assert_eq!(records[1].features["age"], Value::Missing);
+        assert_eq!(records[1].probabilities, vec![0.2, 0.8]);
+        assert_eq!(records[1].predicted_class, "yes");
+        let err =
+            decode_parquet_batch(Bytes::from_static(b"nope"), "bad.parquet").expect_err("bad");
+        assert!(err.to_string().contains("bad.parquet"), "{err}");
+    }
+}
