@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// When the log buffer is full: block (wait; nothing is lost) or drop (count and go on).
     #[arg(long, env = "VIGIL_WHEN_FULL", value_enum, default_value = "block")]
     pub when_full: WhenFullArg,
+    /// Write each prediction-log batch's drift profile beside it (profiles/…): scheduled
+    /// drift checks then merge profiles instead of decoding the log.
+    #[arg(long, env = "VIGIL_BATCH_PROFILES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub batch_profiles: bool,
     /// Fraction of prediction requests written to the log (1 = all).
     #[arg(long, env = "VIGIL_LOG_SAMPLE_RATE", default_value_t = 1.0)]
     pub log_sample_rate: f64,
@@ -57,6 +61,9 @@ pub struct ServeArgs {
     /// Most rows in one /predict/batch (413 above).
     #[arg(long, env = "VIGIL_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,
+    /// Most rows in one Open Inference Protocol infer request (413 above).
+    #[arg(long, env = "VIGIL_MAX_INFER_BATCH", default_value_t = 10_000)]
+    pub max_infer_batch: usize,
     /// Longest a request may take before a 408.
     #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s")]
     pub request_timeout: Span,
@@ -93,7 +100,7 @@ enum ArgsError {
     FlushInterval,
     #[error("--log-sample-rate must be between 0 and 1")]
     SampleRate,
-    #[error("--max-batch, --buffer and --flush-records must be at least 1")]
+    #[error("--max-batch, --max-infer-batch, --buffer and --flush-records must be at least 1")]
     ZeroSize,
 }
 
@@ -120,12 +127,17 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
     if !(0.0..=1.0).contains(&args.log_sample_rate) {
         return Err(ArgsError::SampleRate);
     }
-    if args.max_batch == 0 || args.buffer == 0 || args.flush_records == 0 {
+    if args.max_batch == 0
+        || args.max_infer_batch == 0
+        || args.buffer == 0
+        || args.flush_records == 0
+    {
         return Err(ArgsError::ZeroSize);
     }
     Ok(ServerConfig {
         max_body_bytes: args.max_body_bytes,
         max_batch: args.max_batch,
+        max_infer_batch: args.max_infer_batch,
         request_timeout: args.request_timeout.into(),
         out_of_range: match args.out_of_range {
             OutOfRangeArg::Reject => OutOfRange::Reject,
@@ -145,6 +157,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
             },
             shutdown_timeout: args.shutdown_timeout.into(),
         },
+        batch_profiles: args.batch_profiles,
     })
 }
 

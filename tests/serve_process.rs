@@ -253,3 +253,158 @@ async fn every_200_is_in_the_store_after_sigterm() {
         records.iter().map(|r| r.request_id.as_str()).collect();
     assert_eq!(ids.len(), records.len(), "no record is written twice");
 }
+
+/// Starts `vigil serve` on `store_uri`, sends `rows` rows in batches of 100 (a shifted
+/// `x` and more missing colours in the second half), and stops it with SIGTERM (the
+/// shutdown flush writes what is left).
+async fn serve_and_log(dir: &std::path::Path, store_uri: &str, profiles: bool, rows: usize) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join(format!("serve-{profiles}.log"))).expect("log");
+    let mut child = Command::new(VIGIL)
+        .args(["serve", "--store", store_uri, "--listen", &addr])
+        .args(["--writer", "pod.a", "--flush-records", "500"])
+        .args(["--batch-profiles", if profiles { "true" } else { "false" }])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start vigil serve");
+    wait_ready(&addr).await;
+    let mut stream = TcpStream::connect(&addr).await.expect("connect");
+    for start in (0..rows).step_by(100) {
+        let requests: Vec<String> = (start..start + 100)
+            .map(|i| {
+                let shift = if i >= rows / 2 { 30 } else { 0 };
+                let x = ((i * 37) % 70) + shift;
+                let color = match i % (if shift > 0 { 3 } else { 5 }) {
+                    0 => "null".to_string(),
+                    k => format!("\"{}\"", ["red", "green", "blue", "red"][k % 4]),
+                };
+                format!(
+                    r#"{{"request_id": "r-{i}", "features": {{"x": {x}, "color": {color}, "size": "{}"}}}}"#,
+                    ["S", "M", "L"][i % 3]
+                )
+            })
+            .collect();
+        let body = format!(r#"{{"requests": [{}]}}"#, requests.join(","));
+        let (status, text) = post(&mut stream, "/predict/batch", &body)
+            .await
+            .expect("answer");
+        assert_eq!(status, 200, "{text}");
+    }
+    drop(stream);
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(child.wait().expect("wait").success());
+}
+
+/// `vigil drift --config` on `store_uri`: the JSON summary and the report's description
+/// of the current window.
+fn drift_json(dir: &std::path::Path, store_uri: &str, name: &str) -> (serde_json::Value, String) {
+    let config = dir.join(format!("drift-{name}.yaml"));
+    std::fs::write(
+        &config,
+        format!(
+            "model: tiny\nstorage:\n  uri: {store_uri}\npolicy:\n  window: 1h\n  minSamples: 100\n"
+        ),
+    )
+    .expect("config");
+    let out = Command::new(VIGIL)
+        .args(["drift", "--json", "--config"])
+        .arg(&config)
+        .arg("--termination-log")
+        .arg(dir.join(format!("termination-{name}")))
+        .output()
+        .expect("run vigil drift");
+    assert!(
+        out.status.success(),
+        "vigil drift failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary JSON");
+    let report_uri = summary["reportUri"]
+        .as_str()
+        .expect("reportUri")
+        .to_string();
+    let path = report_uri.strip_prefix("file://").unwrap_or(&report_uri);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("report")).expect("report JSON");
+    for key in ["reportUri", "htmlUri", "checkedAt", "durationSeconds"] {
+        summary.as_object_mut().expect("object").remove(key);
+    }
+    let description = report["current"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (summary, description)
+}
+
+/// The profiles `vigil serve` writes beside its log batches give the scheduled check
+/// the verdict and statistics it gets by decoding the log (a second server, same rows,
+/// without profiles), and the check reads no log batch where profiles exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_over_served_profiles_equals_drift_over_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (with_uri, config) = write_fixture(dir.path());
+    let train = Command::new(VIGIL)
+        .args(["train", "--config"])
+        .arg(&config)
+        .arg("--termination-log")
+        .arg(dir.path().join("termination"))
+        .output()
+        .expect("run vigil train");
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    let without = dir.path().join("plain");
+    std::fs::create_dir_all(&without).expect("dir");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(dir.path().join("store/models"))
+        .arg(&without)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let without_uri = format!("file://{}", without.display());
+
+    serve_and_log(dir.path(), &with_uri, true, 3000).await;
+    serve_and_log(dir.path(), &without_uri, false, 3000).await;
+    let profiles = dir.path().join("store/profiles");
+    let files = walk(&profiles);
+    assert!(files >= 6, "3,000 rows in batches of 500: {files} profiles");
+    assert_eq!(walk(&without.join("profiles")), 0);
+
+    let (a, described_a) = drift_json(dir.path(), &with_uri, "profiles");
+    let (b, described_b) = drift_json(dir.path(), &without_uri, "log");
+    assert!(
+        described_a.contains(&format!("({files} batch profiles, 0 log batches decoded)")),
+        "{described_a}"
+    );
+    assert!(described_b.contains("log batches decoded"), "{described_b}");
+    assert_ne!(a["verdict"], "None", "the second half is shifted: {a}");
+    assert_eq!(a, b, "profiles and log give the same check");
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                walk(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}

@@ -25,9 +25,9 @@ fi
 STORE="$WORK/store"
 if [ ! -d "$STORE/models" ]; then
   sed "s#uri: out/store/adult-income#uri: $STORE#" examples/train-adult.yaml > "$WORK/train.yaml"
-  target/release/vigil train --config "$WORK/train.yaml" --termination-log "$WORK/termination" >/dev/null
+  "${CARGO_TARGET_DIR:-target}"/release/vigil train --config "$WORK/train.yaml" --termination-log "$WORK/termination" >/dev/null
 fi
 
-python3 bench/serve/bench.py --kit "$WORK/bench" --vigil target/release/vigil \
-  --echo target/release/examples/echo --store "$STORE" --out "$WORK/results" "$@"
+python3 bench/serve/bench.py --kit "$WORK/bench" --vigil "${CARGO_TARGET_DIR:-target}"/release/vigil \
+  --echo "${CARGO_TARGET_DIR:-target}"/release/examples/echo --store "$STORE" --out "$WORK/results" "$@"
 echo "results: $WORK/results/results.json" >&2

@@ -104,11 +104,17 @@ pub struct FeedbackRequest {
 }
 
 /// One answered prediction, as the prediction log holds it (a line of a batch file).
-/// The server writes one from borrowed parts (`PredictionRecord<&str, _, &[f64]>`).
+/// The server writes one from borrowed parts (`PredictionRecord<&str, _, &[f64], &str>`:
+/// the timestamp formatted once for all the rows of a request).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PredictionRecord<S = String, F = BTreeMap<String, Value>, P = Vec<f64>> {
+pub struct PredictionRecord<
+    S = String,
+    F = BTreeMap<String, Value>,
+    P = Vec<f64>,
+    T = DateTime<Utc>,
+> {
     pub request_id: S,
-    pub timestamp: DateTime<Utc>,
+    pub timestamp: T,
     pub model_version: S,
     /// The features as received (after type checks), by name.
     pub features: F,

@@ -7,7 +7,8 @@
 //! Routes (see [`openapi`] for the full contract):
 //! `GET /health` (alias `/healthz`), `GET /ready`, `POST /predict`, `POST /predict/batch`,
 //! `GET /metrics`, `GET /metrics/summary`, `POST /model/reload` (token),
-//! `GET /logs` (token), `POST /feedback`, `GET /openapi.json`.
+//! `GET /logs` (token), `POST /feedback`, `GET /openapi.json`, and the Open Inference
+//! Protocol v2 under `/v2` ([`oip`]).
 //!
 //! Layout: [`state`] (config, shared state, model loading) ← [`router`] (routes and
 //! layers) → [`handlers`] (one module per endpoint group) and [`middleware`] (metrics
@@ -16,12 +17,14 @@
 //! [`serve`] the socket and graceful shutdown.
 
 pub mod auth;
+pub mod columns;
 pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
+pub mod oip;
 pub mod openapi;
 pub mod parse;
 pub mod record;
@@ -34,7 +37,7 @@ pub mod state;
 pub use crate::auth::AdminToken;
 pub use crate::error::{AppError, Problem};
 pub use crate::metrics::Metrics;
-pub use crate::record::PendingPrediction;
+pub use crate::record::PredictionBatch;
 pub use crate::router::app;
 pub use crate::serve::serve;
 pub use crate::served::{LoadedModel, ModelSlot};

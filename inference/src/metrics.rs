@@ -23,6 +23,15 @@ pub const ROUTES: &[&str] = &[
     "/logs",
     "/feedback",
     "/openapi.json",
+    "/v2",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2/models/{model}",
+    "/v2/models/{model}/versions/{version}",
+    "/v2/models/{model}/ready",
+    "/v2/models/{model}/versions/{version}/ready",
+    "/v2/models/{model}/infer",
+    "/v2/models/{model}/versions/{version}/infer",
 ];
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -104,7 +113,7 @@ const PREDICTIONS: Def = def(
 );
 const ROWS: Def = def(
     "vigil_prediction_rows_total",
-    "Rows predicted over /predict and /predict/batch.",
+    "Rows predicted over /predict, /predict/batch and /v2/models/{model}/infer.",
     &[],
 );
 const CONFIDENCE: Def = def(

@@ -21,7 +21,7 @@ pub fn document() -> Value {
             "version": vigil_core::VIGIL_VERSION,
             "description": "Predictions from the served model version, with validation against its schema, Prometheus metrics and a prediction log."
         },
-        "paths": paths(),
+        "paths": merge(paths(), oip_paths()),
         "components": components(),
     })
 }
@@ -80,11 +80,11 @@ fn paths() -> Value {
                 {"name": "since", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}, "description": "Default: until - 1 h"},
                 {"name": "until", "in": "query", "required": false, "schema": {"type": "string", "format": "date-time"}, "description": "Default: now"},
                 {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                {"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "default": 0}, "description": "next_offset of the previous page"}
+                {"name": "cursor", "in": "query", "required": false, "schema": {"type": "string"}, "description": "next_cursor of the previous page (opaque)"}
             ],
             "responses": with(json!({
                 "200": ok_json("A page of records", "LogsPage"),
-                "422": error_response("Bad time, window longer than 24 h, or limit out of range"),
+                "422": error_response("Bad time, window longer than 24 h, limit out of range, or a cursor this log did not hand out"),
                 "503": error_response("Store unreachable"),
             }), &admin_errors)}},
         "/feedback": {"post": {"summary": "A ground-truth label for an earlier request_id",
@@ -95,8 +95,111 @@ fn paths() -> Value {
     })
 }
 
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+/// The Open Inference Protocol v2 routes (`crate::oip`); each model route also under
+/// `/versions/{version}`.
+fn oip_paths() -> Value {
+    let model = json!({"name": "model", "in": "path", "required": true, "schema": {"type": "string"},
+        "description": "The served model's name (its training config's `model`)"});
+    let version = json!({"name": "version", "in": "path", "required": true, "schema": {"type": "string"},
+        "description": "The served model version"});
+    let not_found = error_response("Unknown model or version");
+    let unavailable = error_response("No model loaded yet, or shutting down");
+    let metadata = json!({"summary": "OIP model metadata: inputs from the schema, outputs, classes",
+        "responses": {"200": ok_json("Model metadata", "OipModelMetadata"), "404": not_found, "503": unavailable}});
+    let ready = json!({"summary": "OIP model readiness",
+        "responses": {"200": ok_json("Ready", "OipModelReady"), "404": not_found, "503": unavailable}});
+    let infer = json!({"summary": "OIP inference: one tensor per feature or one [N, F] tensor; all rows or none; every row logged like /predict",
+        "requestBody": {"required": true, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/OipInferRequest"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"},
+                "description": "Triton's binary tensor extension: the JSON request (Inference-Header-Content-Length bytes), then each input whose parameters.binary_data_size is set, little-endian; BYTES as 4-byte length + bytes"}}},
+        "responses": {
+            "200": ok_json("Predictions", "OipInferResponse"),
+            "400": error_response("Malformed JSON or a request the schema rejects; `field` names the input (`inputs.<name>[row]`) or field"),
+            "404": not_found,
+            "413": error_response("Body larger than the limit, or more rows than the infer batch limit (default 10000)"),
+            "415": error_response("JSON content type other than application/json (without binary data)"),
+            "503": unavailable}});
+    let with_params = |operation: &Value, params: Vec<&Value>| {
+        let mut op = operation.clone();
+        op["parameters"] = Value::Array(params.into_iter().cloned().collect());
+        op
+    };
+    json!({
+        "/v2": {"get": {"summary": "OIP server metadata", "responses": {"200": ok_json("Server metadata", "OipServerMetadata")}}},
+        "/v2/health/live": {"get": {"summary": "OIP liveness", "responses": {"200": {"description": "Live",
+            "content": {"application/json": {"schema": {"type": "object", "properties": {"live": {"type": "boolean"}}}}}}}}},
+        "/v2/health/ready": {"get": {"summary": "OIP readiness: 503 until a model is loaded and while shutting down",
+            "responses": {"200": {"description": "Ready", "content": {"application/json": {"schema": {"type": "object", "properties": {"ready": {"type": "boolean"}}}}}},
+                "503": unavailable}}},
+        "/v2/models/{model}": {"get": with_params(&metadata, vec![&model])},
+        "/v2/models/{model}/versions/{version}": {"get": with_params(&metadata, vec![&model, &version])},
+        "/v2/models/{model}/ready": {"get": with_params(&ready, vec![&model])},
+        "/v2/models/{model}/versions/{version}/ready": {"get": with_params(&ready, vec![&model, &version])},
+        "/v2/models/{model}/infer": {"post": with_params(&infer, vec![&model])},
+        "/v2/models/{model}/versions/{version}/infer": {"post": with_params(&infer, vec![&model, &version])},
+    })
+}
+
+/// The Open Inference Protocol bodies.
+fn oip_schemas() -> Value {
+    let tensor_meta = json!({"type": "object", "required": ["name", "datatype", "shape"], "properties": {
+        "name": {"type": "string"}, "datatype": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer"}}}});
+    json!({
+        "OipServerMetadata": {"type": "object", "required": ["name", "version", "extensions"], "properties": {
+            "name": {"type": "string"}, "version": {"type": "string"},
+            "extensions": {"type": "array", "items": {"type": "string"}}}},
+        "OipModelReady": {"type": "object", "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}}},
+        "OipModelMetadata": {"type": "object", "required": ["name", "platform", "inputs", "outputs"], "properties": {
+            "name": {"type": "string"},
+            "versions": {"type": "array", "items": {"type": "string"}},
+            "platform": {"type": "string"},
+            "inputs": {"type": "array", "items": tensor_meta.clone(),
+                "description": "One [-1] tensor per feature (FP64 numeric, BYTES categorical), or one `input` [-1, F] FP64 tensor when every feature is numeric"},
+            "outputs": {"type": "array", "items": tensor_meta},
+            "parameters": {"type": "object", "properties": {
+                "content_type": {"type": "string", "enum": ["pd", "np"]},
+                "classes": {"type": "array", "items": {"type": "string"}, "description": "The order of the probabilities' columns"}}}}},
+        "OipInferRequest": {"type": "object", "required": ["inputs"], "properties": {
+            "id": {"type": "string", "maxLength": 256, "description": "Echoed; rows are logged as `<id>-<row>` (the id itself for one row). Generated when absent"},
+            "parameters": {"type": "object", "properties": {
+                "content_type": {"type": "string", "enum": ["pd", "np"]},
+                "request_ids": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 256},
+                    "description": "One request id per row, for the prediction log and /feedback"}}},
+            "inputs": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["name", "shape", "datatype"], "properties": {
+                "name": {"type": "string", "description": "A feature's name, or the one [N, F] tensor's"},
+                "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "description": "[N] or [N, 1] per feature; [N, F] for the one tensor"},
+                "datatype": {"type": "string", "enum": ["BYTES", "FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"]},
+                "parameters": {"type": "object", "properties": {"binary_data_size": {"type": "integer", "minimum": 0}}},
+                "data": {"type": "array", "description": "Row-major, flat or nested: numbers (or null) for numeric features, strings (or null) for categorical ones"}}}},
+            "outputs": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {
+                "name": {"type": "string", "enum": ["predicted_class", "probabilities"]}}}}}},
+        "OipInferResponse": {"type": "object", "required": ["model_name", "model_version", "id", "outputs"], "properties": {
+            "model_name": {"type": "string"}, "model_version": {"type": "string"}, "id": {"type": "string"},
+            "outputs": {"type": "array", "items": {"type": "object", "required": ["name", "datatype", "shape", "data"], "properties": {
+                "name": {"type": "string", "enum": ["predicted_class", "probabilities"]},
+                "datatype": {"type": "string", "enum": ["BYTES", "FP64"]},
+                "shape": {"type": "array", "items": {"type": "integer"}, "description": "[N] for predicted_class, [N, C] for probabilities"},
+                "data": {"type": "array", "description": "Class labels, or row-major probabilities in the metadata's class order"}}}}}}
+    })
+}
+
 /// The bodies (the shapes of `vigil_core::wire`) and the bearer scheme.
 fn components() -> Value {
+    let mut components = base_components();
+    components["schemas"] = merge(components["schemas"].take(), oip_schemas());
+    components
+}
+
+fn base_components() -> Value {
     json!({
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
@@ -125,7 +228,7 @@ fn components() -> Value {
             "ReloadResponse": {"type": "object", "properties": {"status": {"type": "string"}, "model_version": {"type": "string"}, "previous_version": {"type": "string", "nullable": true}}},
             "LogsPage": {"type": "object", "properties": {
                 "since": {"type": "string", "format": "date-time"}, "until": {"type": "string", "format": "date-time"},
-                "offset": {"type": "integer"}, "count": {"type": "integer"}, "next_offset": {"type": "integer", "nullable": true},
+                "count": {"type": "integer"}, "next_cursor": {"type": "string", "nullable": true, "description": "Pass as `cursor` for the next page; null on the last"},
                 "records": {"type": "array", "items": {"type": "object"}}}},
             "Feedback": {"type": "object", "required": ["request_id", "label"], "additionalProperties": false, "properties": {
                 "request_id": {"type": "string"}, "label": {"type": "string", "description": "One of the model's classes"},

@@ -1,60 +1,170 @@
-//! A prediction in the log buffer: written as a [`PredictionRecord`] made of borrowed
-//! parts, off the request path.
+//! The predictions of one request in the log buffer: columnar, sharing the model, and
+//! written as [`PredictionRecord`] lines (one per row) off the request path.
 
+use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use vigil_core::data::prediction_log::Timestamped;
-use vigil_core::data::schema::Value;
 use vigil_core::wire::PredictionRecord;
 
+use crate::columns::Columns;
 use crate::served::LoadedModel;
+use crate::sink::{JsonLines, LogEntry};
 
-/// A prediction waiting in the log buffer. Serialises as a [`PredictionRecord`] made
-/// of borrowed parts: the feature names and the model version come from the shared
-/// model, so buffering a prediction copies no string.
-pub struct PendingPrediction {
-    pub request_id: String,
-    pub timestamp: DateTime<Utc>,
-    pub model: Arc<LoadedModel>,
-    /// The features in schema order.
-    pub values: Vec<Value>,
-    pub class: usize,
-    pub probabilities: Vec<f64>,
-    pub latency_us: u64,
+/// The request ids of a request's rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RequestIds {
+    /// One per row, as sent (or generated).
+    Each(Vec<String>),
+    /// Derived from the request's id: the id itself for a one-row request, `<id>-<row>`
+    /// (0-based) for row `row` of a longer one.
+    Numbered(String),
 }
 
-impl Timestamped for PendingPrediction {
+/// Text of a log record written without allocating: a string, or a request id and a
+/// row number (`<id>-<row>`).
+#[derive(Clone, Copy, Debug)]
+pub struct Text<'a> {
+    base: &'a str,
+    row: Option<usize>,
+}
+
+impl<'a> Text<'a> {
+    pub fn plain(text: &'a str) -> Text<'a> {
+        Text {
+            base: text,
+            row: None,
+        }
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.row {
+            Some(row) => write!(f, "{}-{row}", self.base),
+            None => f.write_str(self.base),
+        }
+    }
+}
+
+impl Serialize for Text<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.row {
+            Some(_) => s.collect_str(self),
+            None => s.serialize_str(self.base),
+        }
+    }
+}
+
+impl RequestIds {
+    /// The id of `row` of a request of `rows` rows.
+    pub fn get(&self, row: usize, rows: usize) -> Text<'_> {
+        match self {
+            RequestIds::Each(ids) => Text::plain(&ids[row]),
+            RequestIds::Numbered(base) => Text {
+                base,
+                row: (rows > 1).then_some(row),
+            },
+        }
+    }
+}
+
+/// The answered rows of one request, waiting in the log buffer. Every row shares the
+/// request's model snapshot, timestamp and latency.
+pub struct PredictionBatch {
+    pub model: Arc<LoadedModel>,
+    pub timestamp: DateTime<Utc>,
+    /// Server-side latency of the request in microseconds.
+    pub latency_us: u64,
+    pub request_ids: RequestIds,
+    /// The features as received (after type checks), in schema order.
+    pub features: Columns,
+    /// Per row, the index of the predicted class in the schema's classes.
+    pub classes: Vec<u32>,
+    /// Row-major, `rows × classes` probabilities in the schema's class order.
+    pub probabilities: Vec<f64>,
+}
+
+impl PredictionBatch {
+    pub fn rows(&self) -> usize {
+        self.features.rows
+    }
+
+    pub fn request_id(&self, row: usize) -> Text<'_> {
+        self.request_ids.get(row, self.rows())
+    }
+
+    /// The predicted class of `row`, as an index into the schema's classes.
+    pub fn class(&self, row: usize) -> usize {
+        self.classes[row] as usize
+    }
+
+    pub fn probabilities(&self, row: usize) -> &[f64] {
+        let k = self.model.classes().len();
+        &self.probabilities[row * k..(row + 1) * k]
+    }
+
+    /// `row` as the prediction log's record, with the batch's timestamp `timestamp`
+    /// already formatted.
+    pub fn record<'a>(
+        &'a self,
+        row: usize,
+        timestamp: &'a str,
+    ) -> PredictionRecord<Text<'a>, RowFeatures<'a>, &'a [f64], &'a str> {
+        PredictionRecord {
+            request_id: self.request_id(row),
+            timestamp,
+            model_version: Text::plain(self.model.version()),
+            features: RowFeatures { batch: self, row },
+            predicted_class: Text::plain(&self.model.classes()[self.class(row)]),
+            probabilities: self.probabilities(row),
+            latency_us: self.latency_us,
+        }
+    }
+}
+
+/// The features of one row, by name in schema order.
+pub struct RowFeatures<'a> {
+    batch: &'a PredictionBatch,
+    row: usize,
+}
+
+impl Serialize for RowFeatures<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let specs = &self.batch.model.artifact.schema.features;
+        let mut map = s.serialize_map(Some(specs.len()))?;
+        for (i, spec) in specs.iter().enumerate() {
+            map.serialize_entry(&spec.name, &self.batch.features.cell(i, self.row))?;
+        }
+        map.end()
+    }
+}
+
+impl Timestamped for PredictionBatch {
     fn timestamp(&self) -> DateTime<Utc> {
         self.timestamp
     }
 }
 
-impl Serialize for PendingPrediction {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Features<'a>(&'a PendingPrediction);
-        impl Serialize for Features<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let p = self.0;
-                let specs = &p.model.artifact.schema.features;
-                let mut map = s.serialize_map(Some(specs.len()))?;
-                for (spec, value) in specs.iter().zip(&p.values) {
-                    map.serialize_entry(&spec.name, value)?;
-                }
-                map.end()
-            }
+impl LogEntry for PredictionBatch {
+    fn records(&self) -> usize {
+        self.rows()
+    }
+}
+
+impl JsonLines for PredictionBatch {
+    fn write_json_lines(&self, rows: Range<usize>, out: &mut Vec<u8>) {
+        // The same text chrono's serde writes, once for all rows.
+        let timestamp = serde_json::to_string(&self.timestamp).unwrap_or_default();
+        let timestamp = timestamp.trim_matches('"');
+        for row in rows {
+            // Serializing into memory cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &self.record(row, timestamp));
+            out.push(b'\n');
         }
-        PredictionRecord {
-            request_id: self.request_id.as_str(),
-            timestamp: self.timestamp,
-            model_version: self.model.version(),
-            features: Features(self),
-            predicted_class: self.model.classes()[self.class].as_str(),
-            probabilities: self.probabilities.as_slice(),
-            latency_us: self.latency_us,
-        }
-        .serialize(s)
     }
 }

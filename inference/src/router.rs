@@ -9,6 +9,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::handlers;
+use crate::oip;
 use crate::state::AppState;
 
 /// The whole HTTP surface. No socket: serve it with [`serve`](crate::serve) or call it
@@ -28,6 +29,24 @@ pub fn app(state: AppState) -> Router {
         .route("/logs", get(handlers::admin::logs))
         .route("/feedback", post(handlers::feedback::feedback))
         .route("/openapi.json", get(handlers::openapi_json))
+        .route("/v2", get(oip::server_metadata))
+        .route("/v2/health/live", get(oip::live))
+        .route("/v2/health/ready", get(oip::ready))
+        .route("/v2/models/{model}", get(oip::model_metadata))
+        .route(
+            "/v2/models/{model}/versions/{version}",
+            get(oip::model_metadata),
+        )
+        .route("/v2/models/{model}/ready", get(oip::model_ready))
+        .route(
+            "/v2/models/{model}/versions/{version}/ready",
+            get(oip::model_ready),
+        )
+        .route("/v2/models/{model}/infer", post(oip::infer))
+        .route(
+            "/v2/models/{model}/versions/{version}/infer",
+            post(oip::infer),
+        )
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .route_layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -16,9 +16,10 @@ use vigil_core::wire::FeedbackRecord;
 use crate::auth::AdminToken;
 use crate::error::{AppError, Problem};
 use crate::metrics::Metrics;
-use crate::record::PendingPrediction;
+use crate::record::PredictionBatch;
 use crate::served::{self, LoadedModel, ModelSlot};
-use crate::sink::{LogSink, SinkConfig, SinkHandle};
+use crate::sink::profile::BatchProfiles;
+use crate::sink::{BatchFiles, LogSink, SinkConfig, SinkHandle};
 
 /// What to do with a numeric value outside the schema's `min`/`max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Most rows in one `/predict/batch` (413 above).
     pub max_batch: usize,
+    /// Most rows in one Open Inference Protocol `infer` request (413 above).
+    pub max_infer_batch: usize,
     /// Longest a request may take (408 after).
     pub request_timeout: Duration,
     pub out_of_range: OutOfRange,
@@ -47,6 +50,9 @@ pub struct ServerConfig {
     /// `VIGIL_MODEL_VERSION`); the newest in the store when `None`.
     pub model_version: Option<String>,
     pub sink: SinkConfig,
+    /// Write each prediction-log batch's drift profile beside it (`profiles/…`), so that
+    /// scheduled checks merge profiles instead of decoding the log.
+    pub batch_profiles: bool,
 }
 
 impl Default for ServerConfig {
@@ -54,12 +60,14 @@ impl Default for ServerConfig {
         ServerConfig {
             max_body_bytes: 2 * 1024 * 1024,
             max_batch: 1000,
+            max_infer_batch: 10_000,
             request_timeout: Duration::from_secs(10),
             out_of_range: OutOfRange::Reject,
             admin_token: None,
             log_sample_rate: 1.0,
             model_version: None,
             sink: SinkConfig::default(),
+            batch_profiles: true,
         }
     }
 }
@@ -73,7 +81,7 @@ pub struct Inner {
     pub store: Store,
     pub metrics: Metrics,
     pub slot: ModelSlot,
-    pub predictions: LogSink<PendingPrediction>,
+    pub predictions: LogSink<PredictionBatch>,
     pub feedback: LogSink<FeedbackRecord>,
     reload_lock: tokio::sync::Mutex<()>,
     requests: AtomicU64,
@@ -109,6 +117,15 @@ const _: fn() = || {
     assert_send_sync::<LoadedModel>();
 };
 
+/// The prediction log's files: the log, and the batch profiles beside it when asked.
+fn prediction_files(batch_profiles: bool) -> BatchFiles<PredictionBatch> {
+    let mut files = BatchFiles::json_lines();
+    if batch_profiles {
+        files.beside.push(Arc::new(BatchProfiles));
+    }
+    files
+}
+
 impl AppState {
     /// Builds the state and starts the log writers (needs a Tokio runtime). No model is
     /// loaded yet: call [`AppState::load`] or [`AppState::spawn_initial_load`].
@@ -117,6 +134,7 @@ impl AppState {
             "predictions",
             LOGS_PREFIX,
             store.clone(),
+            prediction_files(config.batch_profiles),
             &config.sink,
             &metrics,
         );
@@ -124,6 +142,7 @@ impl AppState {
             "feedback",
             FEEDBACK_PREFIX,
             store.clone(),
+            BatchFiles::json_lines(),
             &config.sink,
             &metrics,
         );

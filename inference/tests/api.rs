@@ -684,17 +684,16 @@ async fn logs_are_paged_and_validated() {
             break;
         }
     }
-    let mut offset = 0;
+    let mut cursor = String::new();
     loop {
-        let (status, page) = s
-            .admin("GET", &format!("/logs?limit=10&offset={offset}"), "")
-            .await;
+        let (status, page) = s.admin("GET", &format!("/logs?limit=10{cursor}"), "").await;
         assert_eq!(status, StatusCode::OK, "{page}");
         for r in page["records"].as_array().expect("records") {
             seen.push(r["request_id"].as_str().expect("id").to_string());
         }
-        match page["next_offset"].as_u64() {
-            Some(next) => offset = next as usize,
+        assert!(page["count"].as_u64().expect("count") <= 10);
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
             None => break,
         }
     }
@@ -723,6 +722,10 @@ async fn logs_are_paged_and_validated() {
         ),
         (
             "/logs?since=2020-01-01T00:00:00Z".to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/logs?cursor=feedback/dt=2026-11-28/hr=10/f.jsonl.gz:1".to_string(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         ("/logs?limit=abc".to_string(), StatusCode::BAD_REQUEST),
@@ -802,10 +805,14 @@ async fn openapi_matches_the_routes() {
     routed.sort();
     assert_eq!(documented, routed);
     for (path, item) in paths {
+        // Path parameters as the served model's name and version.
+        let uri = path
+            .replace("{model}", "tiny")
+            .replace("{version}", &s.version);
         for method in item.as_object().expect("item").keys() {
             let request = Request::builder()
                 .method(method.to_uppercase().as_str())
-                .uri(path)
+                .uri(&uri)
                 .header("authorization", format!("Bearer {TOKEN}"))
                 .header("content-type", "application/json")
                 .body(Body::from("{}"))
@@ -846,30 +853,10 @@ async fn drop_policy_counts_instead_of_blocking() {
 /// One test over a real socket: HTTP/1.1 keep-alive, graceful shutdown and the final flush.
 #[tokio::test]
 async fn serves_over_a_real_socket_and_flushes_on_shutdown() {
-    let (dir, uri, version) = trained_store().await;
-    let store = Store::open(&uri).expect("store");
     let mut config = config();
     config.sink.flush_interval = std::time::Duration::from_secs(3600);
-    let (state, sinks) = vigil_inference::AppState::start(
-        store.clone(),
-        config,
-        vigil_inference::Metrics::new().expect("metrics"),
-    );
-    state.load(None).await.expect("load");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(vigil_inference::serve(
-        listener,
-        state,
-        sinks,
-        async {
-            let _ = stop_rx.await;
-        },
-        std::time::Duration::from_secs(5),
-    ));
+    let server = socket_server(config).await;
+    let (addr, version) = (server.addr, server.version.clone());
     let client = reqwest::Client::new();
     for i in 0..10 {
         let response = client
@@ -892,8 +879,7 @@ async fn serves_over_a_real_socket_and_flushes_on_shutdown() {
         .await
         .expect("send");
     assert_eq!(bad.status(), 400);
-    stop_tx.send(()).expect("stop");
-    server.await.expect("join").expect("serve");
+    let (store, dir) = server.stop().await;
     let records =
         read_window::<PredictionRecord>(&store, Utc::now() - Duration::hours(1), Utc::now())
             .await

@@ -63,6 +63,15 @@ pub const MOTO: Tool = Tool {
     probe: &["--help"],
 };
 
+/// A Python with the Open Inference Protocol clients `tritonclient[http]` and `kserve`
+/// (inference/tests/oip_clients.py; `.ci/run` makes the venv).
+pub const OIP_PYTHON: Tool = Tool {
+    command: "python3",
+    require: "OIP_CLIENTS",
+    path_env: "VIGIL_OIP_PYTHON",
+    probe: &["-c", "import tritonclient.http, kserve, numpy"],
+};
+
 /// Python with the data tools users read Vigil's files with: pyarrow and DuckDB (the
 /// Parquet prediction log), datasketches (the KLL sketches of batch profiles).
 /// `.ci/run` makes a venv with them and names its python in `VIGIL_DATA_PYTHON`.

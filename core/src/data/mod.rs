@@ -2,6 +2,8 @@
 //! object store, and the prediction and feedback logs in it.
 
 pub mod dataset;
+pub mod log_file;
+pub mod log_page;
 pub mod parquet;
 pub mod parquet_log;
 pub mod prediction_log;

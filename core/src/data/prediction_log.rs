@@ -6,21 +6,24 @@
 //! logs/dt=YYYY-MM-DD/hr=HH/<writer>-<seq>.jsonl.gz      PredictionRecord per line
 //! feedback/dt=YYYY-MM-DD/hr=HH/<writer>-<seq>.jsonl.gz  FeedbackRecord per line
 //! ```
-//! A batch file is gzip-compressed JSON Lines, written once, atomically. The
-//! partition is the UTC hour of the batch's first record; `<writer>` is the
-//! Pod name (unique per replica) and `<seq>` a zero-padded counter that
-//! starts at the writer's start time, so names never collide and sort by time.
-
-use std::io::{Read, Write};
+//! A batch file is gzip-compressed JSON Lines, written once, atomically, whose gzip
+//! header holds its record count and time range ([`log_file`](crate::data::log_file)).
+//! The partition is the UTC hour of the batch's records (a batch never spans two hours);
+//! `<writer>` is the Pod name (unique per replica) and `<seq>` a zero-padded counter
+//! that starts at the writer's start time, so names never collide and sort by time.
+//! [`log_page`](crate::data::log_page) reads a window page by page in bounded memory.
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::data::log_file::{self, BatchSummary, GzipLines};
 use crate::data::storage::{Store, StoreError};
 
 pub const LOGS_PREFIX: &str = "logs";
 pub const FEEDBACK_PREFIX: &str = "feedback";
+/// The extension of a JSON Lines batch file.
+pub const JSONL_GZ: &str = "jsonl.gz";
 
 /// A record that knows its time: it is filed under the hour of its batch's first one.
 pub trait Timestamped {
@@ -45,31 +48,46 @@ pub enum LogError {
     },
 }
 
-/// The key of a batch file under `prefix` (`logs` or `feedback`).
-pub fn batch_key(prefix: &str, first_record: DateTime<Utc>, writer: &str, seq: u64) -> String {
+/// The key of a JSON Lines batch file under `prefix` (`logs` or `feedback`).
+pub fn batch_key(prefix: &str, hour: DateTime<Utc>, writer: &str, seq: u64) -> String {
+    batch_file_key(prefix, hour, writer, seq, JSONL_GZ)
+}
+
+/// The key of batch `seq` of `writer` in the partition of `hour` under `prefix`, for a
+/// file with `extension` (the log itself, or a file written beside it).
+pub fn batch_file_key(
+    prefix: &str,
+    hour: DateTime<Utc>,
+    writer: &str,
+    seq: u64,
+    extension: &str,
+) -> String {
     format!(
-        "{prefix}/dt={}/hr={}/{writer}-{seq:012}.jsonl.gz",
-        first_record.format("%Y-%m-%d"),
-        first_record.format("%H")
+        "{prefix}/dt={}/hr={}/{writer}-{seq:012}.{extension}",
+        hour.format("%Y-%m-%d"),
+        hour.format("%H")
     )
 }
 
-/// Gzip-compressed JSON Lines of the records.
-pub fn encode_batch<T: Serialize>(records: &[T]) -> Bytes {
+/// Gzip-compressed JSON Lines of the records, with their summary in the header.
+pub fn encode_batch<T: Serialize + Timestamped>(records: &[T]) -> Bytes {
     // Serialise first, compress once: serde_json's many small writes straight
     // into the encoder cost ~10× more.
     let mut lines = Vec::with_capacity(records.len() * 256);
+    let mut summary: Option<BatchSummary> = None;
     for record in records {
         // Serializing these records into memory cannot fail.
         let _ = serde_json::to_writer(&mut lines, record);
         lines.push(b'\n');
+        let t = record.timestamp();
+        match &mut summary {
+            Some(s) => s.add(1, t),
+            None => summary = Some(BatchSummary::new(1, t)),
+        }
     }
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(lines.len() / 4),
-        flate2::Compression::fast(),
-    );
-    let _ = encoder.write_all(&lines);
-    Bytes::from(encoder.finish().unwrap_or_default())
+    let mut file = GzipLines::new();
+    file.write(&lines);
+    file.finish(&summary.unwrap_or_else(|| BatchSummary::new(0, Utc::now())))
 }
 
 /// Parses a batch file; `uri` is for messages.
@@ -77,14 +95,11 @@ pub fn decode_batch<T: for<'de> Deserialize<'de>>(
     bytes: &[u8],
     uri: &str,
 ) -> Result<Vec<T>, LogError> {
-    let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(bytes)
-        .read_to_string(&mut text)
-        .map_err(|e| LogError::Corrupt {
-            uri: uri.to_string(),
-            line: 0,
-            message: e.to_string(),
-        })?;
+    let text = log_file::decompress(bytes).map_err(|e| LogError::Corrupt {
+        uri: uri.to_string(),
+        line: 0,
+        message: e.to_string(),
+    })?;
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
@@ -207,6 +222,7 @@ mod tests {
 
     #[test]
     fn corrupt_batches_name_the_file_and_line() {
+        use std::io::Write;
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(b"{\"request_id\": 1}\n").expect("write");
         let bytes = encoder.finish().expect("gzip");

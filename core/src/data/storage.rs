@@ -150,6 +150,16 @@ impl Store {
         result.bytes().await.map_err(|e| self.error(key, e))
     }
 
+    /// The first `len` bytes of `key` (fewer when it is shorter): one ranged read, for
+    /// file headers.
+    pub async fn get_head(&self, key: &str, len: usize) -> Result<Bytes, StoreError> {
+        let path = self.path(key)?;
+        self.inner
+            .get_range(&path, 0..len as u64)
+            .await
+            .map_err(|e| self.error(key, e))
+    }
+
     /// Writes `bytes` at `key` atomically, replacing what was there.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
         let path = self.path(key)?;

@@ -4,7 +4,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use vigil_core::data::prediction_log::read_window;
+use vigil_core::data::log_page::{read_page, Cursor, Page};
+use vigil_core::data::prediction_log::LOGS_PREFIX;
 use vigil_core::wire::PredictionRecord;
 
 use crate::auth::authorize;
@@ -54,8 +55,8 @@ pub struct LogsQuery {
     since: Option<String>,
     until: Option<String>,
     limit: Option<usize>,
-    /// Records to skip: the `next_offset` of the previous page.
-    offset: Option<usize>,
+    /// Where the page starts: the `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// One page of `GET /logs`.
@@ -63,10 +64,9 @@ pub struct LogsQuery {
 pub struct LogsPage {
     since: DateTime<Utc>,
     until: DateTime<Utc>,
-    offset: usize,
     count: usize,
-    /// Offset of the next page, or null on the last page.
-    next_offset: Option<usize>,
+    /// Where the next page starts (pass it as `cursor`), or null on the last page.
+    next_cursor: Option<String>,
     records: Vec<PredictionRecord>,
 }
 
@@ -85,8 +85,10 @@ fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
         })
 }
 
-/// `GET /logs?since=&until=&limit=&offset=`: prediction records in the store, oldest first.
-/// Records still in the server's buffer appear after the next flush.
+/// `GET /logs?since=&until=&limit=&cursor=`: prediction records in the store, hour
+/// partitions oldest first, read one page at a time (memory bounded by the page and one
+/// batch file, whatever the window holds). Records still in the server's buffer appear
+/// after the next flush.
 pub async fn logs(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -126,19 +128,25 @@ pub async fn logs(
             "out_of_range",
         )]));
     }
-    let offset = query.offset.unwrap_or(0);
-    let records: Vec<PredictionRecord> = read_window(&state.store, since, until)
-        .await
-        .map_err(|e| AppError::Store(e.to_string()))?;
-    let total = records.len();
-    let page: Vec<_> = records.into_iter().skip(offset).take(limit).collect();
-    let next_offset = (offset + page.len() < total).then_some(offset + page.len());
+    let cursor = match &query.cursor {
+        Some(text) => Some(Cursor::decode(text, LOGS_PREFIX).map_err(|e| {
+            AppError::invalid(vec![Problem::new(
+                "cursor",
+                e.to_string(),
+                "invalid_cursor",
+            )])
+        })?),
+        None => None,
+    };
+    let page: Page<PredictionRecord> =
+        read_page(&state.store, since, until, cursor.as_ref(), limit)
+            .await
+            .map_err(|e| AppError::Store(e.to_string()))?;
     Ok(Json(LogsPage {
         since,
         until,
-        offset,
-        count: page.len(),
-        next_offset,
-        records: page,
+        count: page.records.len(),
+        next_cursor: page.next.map(|c| c.encode()),
+        records: page.records,
     }))
 }

@@ -13,23 +13,24 @@ use vigil_core::data::schema::{FeatureType, FieldError, FieldProblem, Value};
 use vigil_core::train::pipeline::Encoded;
 use vigil_core::wire::{BatchResponse, PredictResponse};
 
+use crate::columns::{Column, Columns};
 use crate::error::{AppError, Problem};
 use crate::extract::JsonBody;
 use crate::json;
 use crate::parse::{self, ParsedRow, Raw, RowPath};
-use crate::record::PendingPrediction;
+use crate::record::{PredictionBatch, RequestIds};
 use crate::served::LoadedModel;
 use crate::state::{AppState, OutOfRange};
 
 /// Per-feature tallies of one request, applied to the counters only when it succeeds.
-struct Tally {
+pub(crate) struct Tally {
     missing: Vec<u32>,
     out_of_range: Vec<u32>,
     unseen: Vec<u32>,
 }
 
 impl Tally {
-    fn new(n: usize) -> Tally {
+    pub(crate) fn new(n: usize) -> Tally {
         Tally {
             missing: vec![0; n],
             out_of_range: vec![0; n],
@@ -37,7 +38,7 @@ impl Tally {
         }
     }
 
-    fn apply(&self, model: &LoadedModel) {
+    pub(crate) fn apply(&self, model: &LoadedModel) {
         let m = &model.metrics;
         for (counts, counters) in [
             (&self.missing, &m.missing),
@@ -49,6 +50,36 @@ impl Tally {
                     counter.inc_by(u64::from(*count));
                 }
             }
+        }
+    }
+}
+
+/// Checks a typed value of feature `i` against its spec: an out-of-range number is
+/// accepted and tallied under `OutOfRange::Accept`, counted and rejected otherwise.
+pub(crate) fn check_value(
+    model: &LoadedModel,
+    i: usize,
+    value: &Value,
+    out_of_range: OutOfRange,
+    tally: &mut Tally,
+) -> Result<(), FieldProblem> {
+    match model.artifact.schema.features[i].check_value(value) {
+        Ok(()) => Ok(()),
+        Err(FieldProblem::BelowMin { .. } | FieldProblem::AboveMax { .. })
+            if out_of_range == OutOfRange::Accept =>
+        {
+            tally.out_of_range[i] += 1;
+            Ok(())
+        }
+        Err(problem) => {
+            if matches!(
+                problem,
+                FieldProblem::BelowMin { .. } | FieldProblem::AboveMax { .. }
+            ) {
+                // Rejected rows count too: the metric watches the traffic, not the answers.
+                model.metrics.out_of_range[i].inc();
+            }
+            Err(problem)
         }
     }
 }
@@ -76,25 +107,7 @@ fn validate(
             (_, FeatureType::Numeric) => Err(FieldProblem::WrongType { expected: "number" }),
             (_, FeatureType::Categorical) => Err(FieldProblem::WrongType { expected: "string" }),
         };
-        let value = value.and_then(|v| match spec.check_value(&v) {
-            Ok(()) => Ok(v),
-            Err(FieldProblem::BelowMin { .. } | FieldProblem::AboveMax { .. })
-                if out_of_range == OutOfRange::Accept =>
-            {
-                tally.out_of_range[i] += 1;
-                Ok(v)
-            }
-            Err(problem) => {
-                if matches!(
-                    problem,
-                    FieldProblem::BelowMin { .. } | FieldProblem::AboveMax { .. }
-                ) {
-                    // Rejected rows count too: the metric watches the traffic, not the answers.
-                    model.metrics.out_of_range[i].inc();
-                }
-                Err(problem)
-            }
-        });
+        let value = value.and_then(|v| check_value(model, i, &v, out_of_range, tally).map(|()| v));
         match value {
             Ok(v) => values.push(v),
             Err(problem) => {
@@ -131,38 +144,18 @@ fn predict_rows(
     for (row, (request_id, values)) in rows.into_iter().enumerate() {
         let mut ok = true;
         for (i, value) in values.iter().enumerate() {
-            match model.artifact.pipeline.encode_value(i, value, &mut x) {
-                Ok(Encoded::Ok) => {}
-                Ok(Encoded::Imputed) => tally.missing[i] += 1,
-                Ok(Encoded::UnseenCategory) => tally.unseen[i] += 1,
-                Err(problem) => {
-                    if matches!(problem, FieldProblem::NotAllowed(_)) {
-                        tally.unseen[i] += 1;
-                    }
-                    let name = &model.artifact.schema.features[i].name;
-                    let path = RowPath(batch.then_some(row)).field("features.");
-                    let problem = match problem {
-                        FieldProblem::NotAllowed(c) => Problem::new(
-                            format!("{path}{name}"),
-                            format!("`{c}` is a category the model never saw in training"),
-                            "unseen_category",
-                        ),
-                        other => Problem::from_field(&path, &FieldError::new(name, other)),
-                    };
-                    problems.push(problem);
-                    ok = false;
-                }
+            if let Err(problem) = encode_value(model, i, value, &mut x, tally) {
+                let name = &model.artifact.schema.features[i].name;
+                let path = RowPath(batch.then_some(row)).field("features.");
+                problems.push(encode_problem(format!("{path}{name}"), problem));
+                ok = false;
             }
         }
         if !ok {
             continue;
         }
         let mut probabilities = vec![0.0; n_classes];
-        model
-            .artifact
-            .model
-            .predict_proba_row(&x, &mut probabilities);
-        let class = argmax(&probabilities);
+        let class = predict_row(model, &x, &mut probabilities);
         answers.push(Answer {
             request_id: request_id.unwrap_or_else(|| state.next_request_id()),
             values,
@@ -177,6 +170,52 @@ fn predict_rows(
     }
 }
 
+/// Encodes feature `i`'s value into its slots of `x`, tallying imputed and unseen values.
+pub(crate) fn encode_value(
+    model: &LoadedModel,
+    i: usize,
+    value: &Value,
+    x: &mut [f64],
+    tally: &mut Tally,
+) -> Result<(), FieldProblem> {
+    match model.artifact.pipeline.encode_value(i, value, x) {
+        Ok(Encoded::Ok) => Ok(()),
+        Ok(Encoded::Imputed) => {
+            tally.missing[i] += 1;
+            Ok(())
+        }
+        Ok(Encoded::UnseenCategory) => {
+            tally.unseen[i] += 1;
+            Ok(())
+        }
+        Err(problem) => {
+            if matches!(problem, FieldProblem::NotAllowed(_)) {
+                tally.unseen[i] += 1;
+            }
+            Err(problem)
+        }
+    }
+}
+
+/// The problem of a value at `field` that cannot be encoded: an unseen category (under
+/// `unseen: error`) says so, anything else is the schema's message.
+pub(crate) fn encode_problem(field: String, problem: FieldProblem) -> Problem {
+    match problem {
+        FieldProblem::NotAllowed(c) => Problem::new(
+            field,
+            format!("`{c}` is a category the model never saw in training"),
+            "unseen_category",
+        ),
+        other => Problem::new(field, other.to_string(), other.metric_label()),
+    }
+}
+
+/// The probabilities of one encoded row into `probabilities`, and the predicted class.
+pub(crate) fn predict_row(model: &LoadedModel, x: &[f64], probabilities: &mut [f64]) -> usize {
+    model.artifact.model.predict_proba_row(x, probabilities);
+    argmax(probabilities)
+}
+
 fn argmax(p: &[f64]) -> usize {
     let mut best = 0;
     for (i, v) in p.iter().enumerate() {
@@ -187,7 +226,7 @@ fn argmax(p: &[f64]) -> usize {
     best
 }
 
-fn count_problems(state: &AppState, error: &AppError) {
+pub(crate) fn count_problems(state: &AppState, error: &AppError) {
     if let AppError::Invalid { problems, .. } = error {
         for p in problems {
             state
@@ -226,13 +265,25 @@ fn answer_rows(
     }
     let answers = predict_rows(model, rows, batch, state, &mut tally)?;
     tally.apply(model);
-    let m = &model.metrics;
-    state.metrics.rows.inc_by(answers.len() as u64);
-    for a in &answers {
-        m.by_class[a.class].inc();
-        state.metrics.confidence.observe(a.probabilities[a.class]);
-    }
+    count_answers(
+        state,
+        model,
+        answers.iter().map(|a| (a.class, a.probabilities[a.class])),
+    );
     Ok(answers)
+}
+
+/// Counts answered rows, each as its class and that class's probability.
+pub(crate) fn count_answers(
+    state: &AppState,
+    model: &LoadedModel,
+    answers: impl ExactSizeIterator<Item = (usize, f64)>,
+) {
+    state.metrics.rows.inc_by(answers.len() as u64);
+    for (class, confidence) in answers {
+        model.metrics.by_class[class].inc();
+        state.metrics.confidence.observe(confidence);
+    }
 }
 
 /// One response item; probabilities by class name, like the reference server.
@@ -307,21 +358,37 @@ async fn log_answers(
 ) -> Result<(), AppError> {
     let timestamp = Utc::now();
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let mut features = Columns::for_schema(&model.artifact.schema, answers.len());
+    let n_classes = model.classes().len();
+    let mut request_ids = Vec::with_capacity(answers.len());
+    let mut classes = Vec::with_capacity(answers.len());
+    let mut probabilities = Vec::with_capacity(answers.len() * n_classes);
     for a in answers {
-        state
-            .predictions
-            .push(PendingPrediction {
-                request_id: a.request_id,
-                timestamp,
-                model: Arc::clone(model),
-                values: a.values,
-                class: a.class,
-                probabilities: a.probabilities,
-                latency_us,
-            })
-            .await?;
+        for (column, value) in features.columns.iter_mut().zip(&a.values) {
+            match (column, value) {
+                (Column::Numeric(v), Value::Number(x)) => v.push(*x),
+                (Column::Numeric(v), _) => v.push(f64::NAN),
+                (Column::Categorical(c), Value::Category(s)) => c.push(s),
+                (Column::Categorical(c), _) => c.push_missing(),
+            }
+        }
+        features.rows += 1;
+        request_ids.push(a.request_id);
+        classes.push(a.class as u32);
+        probabilities.extend_from_slice(&a.probabilities);
     }
-    Ok(())
+    state
+        .predictions
+        .push(PredictionBatch {
+            model: Arc::clone(model),
+            timestamp,
+            latency_us,
+            request_ids: RequestIds::Each(request_ids),
+            features,
+            classes,
+            probabilities,
+        })
+        .await
 }
 
 pub async fn predict(State(state): State<AppState>, body: JsonBody) -> Result<Response, AppError> {

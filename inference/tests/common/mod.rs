@@ -261,6 +261,54 @@ impl TestServer {
     }
 }
 
+/// A server on a real socket (127.0.0.1, a free port) over a freshly trained store.
+pub struct SocketServer {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub version: String,
+    pub addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn socket_server(config: ServerConfig) -> SocketServer {
+    let (dir, uri, version) = trained_store().await;
+    let store = Store::open(&uri).expect("store");
+    let (state, sinks) = AppState::start(store.clone(), config, Metrics::new().expect("metrics"));
+    state.load(None).await.expect("load");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(vigil_inference::serve(
+        listener,
+        state,
+        sinks,
+        async {
+            let _ = stop_rx.await;
+        },
+        Duration::from_secs(5),
+    ));
+    SocketServer {
+        dir,
+        store,
+        version,
+        addr,
+        stop,
+        task,
+    }
+}
+
+impl SocketServer {
+    /// Stops the server gracefully (the logs flushed); returns the store and its dir.
+    pub async fn stop(self) -> (Store, tempfile::TempDir) {
+        self.stop.send(()).expect("stop");
+        self.task.await.expect("join").expect("serve");
+        (self.store, self.dir)
+    }
+}
+
 /// The value of a metric line like `name{labels} value`.
 pub fn metric(text: &str, series: &str) -> f64 {
     text.lines()

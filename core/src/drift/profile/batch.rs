@@ -13,8 +13,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::data::prediction_log::LOGS_PREFIX;
-use crate::data::schema::{FeatureSchema, Value};
+use crate::data::parquet_log::PARQUET_EXTENSION;
+use crate::data::prediction_log::{JSONL_GZ, LOGS_PREFIX};
+use crate::data::schema::{FeatureSchema, FeatureSpec, Value};
 use crate::wire::PredictionRecord;
 
 use super::super::sketch::{hash_str, IdSampler};
@@ -33,7 +34,13 @@ pub const BATCH_MAX_DISTINCT: usize = 2048;
 pub fn profile_key(log_key: &str) -> Option<String> {
     let rest = log_key.strip_prefix(LOGS_PREFIX)?.strip_prefix('/')?;
     let (dir, file) = rest.rsplit_once('/')?;
-    let stem = file.split('.').next().filter(|s| !s.is_empty())?;
+    // Strip the log's extension, not everything after the first dot: writer names (Pod
+    // names) may hold dots, and two writers must not share a profile.
+    let stem = [JSONL_GZ, PARQUET_EXTENSION]
+        .iter()
+        .find_map(|ext| file.strip_suffix(ext)?.strip_suffix('.'))
+        .or_else(|| file.split('.').next())
+        .filter(|s| !s.is_empty())?;
     Some(format!("{PROFILES_PREFIX}/{dir}/{stem}.profile.json.gz"))
 }
 
@@ -58,21 +65,24 @@ pub struct LoggedRow<'a> {
     pub probabilities: &'a [f64],
 }
 
-/// Folds the rows of one batch into its [`BatchProfile`].
-pub struct BatchProfiler<'s> {
-    schema: &'s FeatureSchema,
+/// Folds the rows of one batch into its [`BatchProfile`]. Row at a time
+/// ([`observe`](Self::observe), [`observe_record`](Self::observe_record)) or, as the
+/// server folds a request, column at a time ([`columns_mut`](Self::columns_mut) for the
+/// features, then [`observe_prediction`](Self::observe_prediction) per row).
+pub struct BatchProfiler {
+    schema: FeatureSchema,
     profile: WindowProfile,
     requests: Vec<(u64, u16)>,
 }
 
-impl<'s> BatchProfiler<'s> {
+impl BatchProfiler {
     /// A profiler as the server uses it: [`BATCH_MAX_DISTINCT`] exact values a column.
-    pub fn new(schema: &'s FeatureSchema) -> Self {
+    pub fn new(schema: &FeatureSchema) -> Self {
         BatchProfiler::with_max_distinct(schema, BATCH_MAX_DISTINCT)
     }
 
     /// A profiler keeping up to `max_distinct` exact values a numeric column.
-    pub fn with_max_distinct(schema: &'s FeatureSchema, max_distinct: usize) -> Self {
+    pub fn with_max_distinct(schema: &FeatureSchema, max_distinct: usize) -> Self {
         let mut profile = WindowProfile::new(schema);
         profile.columns = schema
             .features
@@ -84,7 +94,9 @@ impl<'s> BatchProfiler<'s> {
         profile.predictions = Some(predictions);
         profile.ids = Some(IdSampler::default());
         BatchProfiler {
-            schema,
+            // Owned (a batch of thousands of rows clones it once), so that a server can
+            // keep a profiler beside a batch whose model may be reloaded meanwhile.
+            schema: schema.clone(),
             profile,
             requests: Vec::new(),
         }
@@ -118,6 +130,32 @@ impl<'s> BatchProfiler<'s> {
         );
     }
 
+    /// The schema rows are folded by.
+    pub fn schema(&self) -> &FeatureSchema {
+        &self.schema
+    }
+
+    /// The feature columns with their specs, to fold a request column at a time
+    /// ([`ColumnProfile::observe_numbers`], [`ColumnProfile::observe_category_counts`]);
+    /// every row must then be completed with [`observe_prediction`](Self::observe_prediction).
+    pub fn columns_mut(&mut self) -> impl Iterator<Item = (&FeatureSpec, &mut ColumnProfile)> {
+        self.schema
+            .features
+            .iter()
+            .zip(self.profile.columns.iter_mut())
+    }
+
+    /// The prediction half of a row whose features were folded by column.
+    pub fn observe_prediction(
+        &mut self,
+        request_id: &str,
+        timestamp: DateTime<Utc>,
+        class: Option<usize>,
+        probabilities: &[f64],
+    ) {
+        self.observe_rest(request_id, timestamp, class, probabilities);
+    }
+
     fn observe_rest(
         &mut self,
         request_id: &str,
@@ -128,7 +166,7 @@ impl<'s> BatchProfiler<'s> {
         let hash = hash_str(request_id);
         let class = class.filter(|&c| c < self.schema.target.classes.len());
         self.profile
-            .observe_request(self.schema, hash, timestamp, class, probabilities);
+            .observe_request(&self.schema, hash, timestamp, class, probabilities);
         let code = class
             .and_then(|c| u16::try_from(c).ok())
             .unwrap_or(u16::MAX);
@@ -141,7 +179,7 @@ impl<'s> BatchProfiler<'s> {
 
     pub fn finish(self) -> BatchProfile {
         BatchProfile {
-            schema: schema_fingerprint(self.schema),
+            schema: schema_fingerprint(&self.schema),
             profile: self.profile,
             requests: self.requests,
         }
@@ -151,6 +189,18 @@ impl<'s> BatchProfiler<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writers_with_dots_keep_their_own_profiles() {
+        assert_eq!(
+            profile_key("logs/dt=2026-11-28/hr=17/income.v2-abc-000000000042.jsonl.gz").as_deref(),
+            Some("profiles/dt=2026-11-28/hr=17/income.v2-abc-000000000042.profile.json.gz")
+        );
+        assert_eq!(
+            profile_key("logs/dt=2026-11-28/hr=17/income.v2-abc-000000000042.parquet").as_deref(),
+            Some("profiles/dt=2026-11-28/hr=17/income.v2-abc-000000000042.profile.json.gz")
+        );
+    }
 
     #[test]
     fn profiles_sit_beside_their_batches() {

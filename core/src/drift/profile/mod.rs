@@ -144,6 +144,38 @@ impl ColumnProfile {
         true
     }
 
+    /// Observes a column of numbers as a server holds them, `NaN` for a missing value
+    /// (what [`observe`](Self::observe) does with each, without building [`Value`]s).
+    pub fn observe_numbers(&mut self, spec: &FeatureSpec, values: &[f64]) {
+        for &v in values {
+            self.rows += 1;
+            if v.is_nan() {
+                self.observe_missing();
+            } else {
+                self.observe_number(spec, v);
+            }
+        }
+    }
+
+    /// Observes a column of categories as counts per distinct value (`None`: missing),
+    /// e.g. a request's dictionary codes counted: one hash lookup per distinct value, not
+    /// per row.
+    pub fn observe_category_counts<'a>(
+        &mut self,
+        counts: impl IntoIterator<Item = (Option<&'a str>, u64)>,
+    ) {
+        for (category, n) in counts {
+            self.rows += n;
+            match category {
+                Some(c) => self.categories.add_count(c, n),
+                None => {
+                    self.missing += n;
+                    self.categories.add_count(MISSING_CATEGORY, n);
+                }
+            }
+        }
+    }
+
     fn observe_missing(&mut self) {
         self.missing += 1;
         if self.kind == FeatureType::Categorical {

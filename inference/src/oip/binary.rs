@@ -1,0 +1,142 @@
+//! Triton's binary tensor extension, which `tritonclient` uses by default: the body is
+//! the JSON request (`Inference-Header-Content-Length` bytes) followed by the raw data
+//! of every input whose `parameters.binary_data_size` is set, in input order. Numbers
+//! are little-endian; BYTES elements are a 4-byte little-endian length and the bytes.
+
+use super::tensor::{RequestInput, TensorData};
+use crate::columns::Categories;
+use crate::error::{AppError, Problem};
+
+/// The header that says where the JSON ends.
+pub const HEADER_LENGTH: &str = "inference-header-content-length";
+
+fn problem(input: &str, text: impl Into<String>) -> AppError {
+    AppError::invalid(vec![Problem::new(
+        format!("inputs.{input}"),
+        text,
+        "wrong_shape",
+    )])
+}
+
+/// Fills the `data` of every binary input from `tail`, the bytes after the JSON.
+pub fn attach(inputs: &mut [RequestInput], mut tail: &[u8]) -> Result<(), AppError> {
+    for input in inputs.iter_mut() {
+        let Some(size) = input.parameters.binary_data_size else {
+            continue;
+        };
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size > tail.len() {
+            return Err(problem(
+                &input.name,
+                format!(
+                    "says binary_data_size {size} but only {} bytes follow",
+                    tail.len()
+                ),
+            ));
+        }
+        let (bytes, rest) = tail.split_at(size);
+        tail = rest;
+        input.data = Some(decode(&input.name, &input.datatype, bytes)?);
+    }
+    if !tail.is_empty() {
+        return Err(AppError::invalid(vec![Problem::new(
+            "inputs",
+            format!(
+                "{} bytes of binary data follow the inputs' binary_data_size",
+                tail.len()
+            ),
+            "wrong_shape",
+        )]));
+    }
+    Ok(())
+}
+
+fn numbers<const N: usize>(
+    name: &str,
+    bytes: &[u8],
+    read: fn([u8; N]) -> f64,
+) -> Result<TensorData, AppError> {
+    if bytes.len() % N != 0 {
+        return Err(problem(
+            name,
+            format!("has {} bytes, not a multiple of {N}", bytes.len()),
+        ));
+    }
+    Ok(TensorData::Numbers(
+        bytes
+            .chunks_exact(N)
+            .map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                read(a)
+            })
+            .collect(),
+    ))
+}
+
+fn strings(name: &str, mut bytes: &[u8]) -> Result<TensorData, AppError> {
+    let mut c = Categories::default();
+    while !bytes.is_empty() {
+        let Some((len, rest)) = bytes.split_first_chunk::<4>() else {
+            return Err(problem(name, "ends inside a BYTES element's length"));
+        };
+        let len = u32::from_le_bytes(*len) as usize;
+        if len > rest.len() {
+            return Err(problem(name, "ends inside a BYTES element"));
+        }
+        let (value, rest) = rest.split_at(len);
+        let Ok(value) = std::str::from_utf8(value) else {
+            return Err(problem(name, "holds a BYTES element that is not UTF-8"));
+        };
+        c.push(value);
+        bytes = rest;
+    }
+    Ok(TensorData::Strings(c))
+}
+
+fn decode(name: &str, datatype: &str, bytes: &[u8]) -> Result<TensorData, AppError> {
+    match datatype {
+        "FP64" => numbers::<8>(name, bytes, f64::from_le_bytes),
+        "FP32" => numbers::<4>(name, bytes, |b| f64::from(f32::from_le_bytes(b))),
+        "INT64" => numbers::<8>(name, bytes, |b| i64::from_le_bytes(b) as f64),
+        "INT32" => numbers::<4>(name, bytes, |b| f64::from(i32::from_le_bytes(b))),
+        "INT16" => numbers::<2>(name, bytes, |b| f64::from(i16::from_le_bytes(b))),
+        "INT8" => numbers::<1>(name, bytes, |b| f64::from(i8::from_le_bytes(b))),
+        "UINT64" => numbers::<8>(name, bytes, |b| u64::from_le_bytes(b) as f64),
+        "UINT32" => numbers::<4>(name, bytes, |b| f64::from(u32::from_le_bytes(b))),
+        "UINT16" => numbers::<2>(name, bytes, |b| f64::from(u16::from_le_bytes(b))),
+        "UINT8" => numbers::<1>(name, bytes, |b| f64::from(b[0])),
+        "BYTES" => strings(name, bytes),
+        // The datatype check names the input; here only its data is missing.
+        _ => Ok(TensorData::Invalid("binary data of this datatype")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn little_endian_numbers_and_length_prefixed_strings() {
+        let mut bytes = Vec::new();
+        for x in [1.5f32, -2.0] {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        assert_eq!(
+            decode("x", "FP32", &bytes).expect("fp32"),
+            TensorData::Numbers(vec![1.5, -2.0])
+        );
+        let mut bytes = Vec::new();
+        for s in ["red", "", "red"] {
+            bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(s.as_bytes());
+        }
+        let TensorData::Strings(c) = decode("c", "BYTES", &bytes).expect("bytes") else {
+            panic!("strings");
+        };
+        assert_eq!(c.dictionary, vec!["red", ""]);
+        assert_eq!(c.codes, vec![0, 1, 0]);
+        assert!(decode("x", "FP64", &[0; 7]).is_err());
+        assert!(decode("c", "BYTES", &[9, 0, 0, 0, b'a']).is_err());
+    }
+}

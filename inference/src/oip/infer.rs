@@ -1,0 +1,385 @@
+//! `POST /v2/models/{model}[/versions/{version}]/infer`: decode the tensors into columns →
+//! validate and predict them with `/predict`'s checks, encoder and counters → answer →
+//! log every row exactly as `/predict` logs it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use serde::{Serialize, Serializer};
+use vigil_core::data::schema::Value;
+
+use super::inputs::{self, Layout};
+use super::tensor::{InferRequest, RequestOutput};
+use crate::columns::{Column, Columns, MISSING_CODE};
+use crate::error::{AppError, Problem};
+use crate::handlers::predict::{
+    check_value, count_answers, count_problems, encode_problem, encode_value, predict_row, Tally,
+};
+use crate::json;
+use crate::parse::MAX_REQUEST_ID_CHARS;
+use crate::record::{PredictionBatch, RequestIds};
+use crate::served::LoadedModel;
+use crate::state::{AppState, OutOfRange};
+
+pub const CLASS_OUTPUT: &str = "predicted_class";
+pub const PROBABILITIES_OUTPUT: &str = "probabilities";
+
+/// The predictions of a request's rows.
+struct Predicted {
+    /// Per row, the index of the class in the schema's classes.
+    classes: Vec<u32>,
+    /// Row-major `rows × classes`.
+    probabilities: Vec<f64>,
+}
+
+/// A categorical column's distinct values as typed values, built once per request so
+/// each row costs a code, not a string.
+fn dictionaries(columns: &Columns) -> Vec<Vec<Value>> {
+    columns
+        .columns
+        .iter()
+        .map(|column| match column {
+            Column::Categorical(c) => c.dictionary.iter().cloned().map(Value::Category).collect(),
+            Column::Numeric(_) => Vec::new(),
+        })
+        .collect()
+}
+
+fn number(x: f64) -> Value {
+    if x.is_nan() {
+        Value::Missing
+    } else {
+        Value::Number(x)
+    }
+}
+
+/// The schema checks of `/predict`, per value; a categorical value is checked once per
+/// distinct value and named at its first row.
+fn validate(
+    model: &LoadedModel,
+    columns: &Columns,
+    dictionaries: &[Vec<Value>],
+    layout: &Layout,
+    out_of_range: OutOfRange,
+    tally: &mut Tally,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut report = |i: usize, row: usize, problem: vigil_core::data::schema::FieldProblem| {
+        problems.push(Problem::new(
+            layout.field(model, i, row),
+            problem.to_string(),
+            problem.metric_label(),
+        ));
+    };
+    for (i, column) in columns.columns.iter().enumerate() {
+        match column {
+            Column::Numeric(values) => {
+                for (row, x) in values.iter().enumerate() {
+                    if let Err(p) = check_value(model, i, &number(*x), out_of_range, tally) {
+                        report(i, row, p);
+                    }
+                }
+            }
+            Column::Categorical(c) => {
+                let first_row = |code: u32| c.codes.iter().position(|k| *k == code).unwrap_or(0);
+                for (code, value) in dictionaries[i].iter().enumerate() {
+                    if let Err(p) = check_value(model, i, value, out_of_range, tally) {
+                        report(i, first_row(code as u32), p);
+                    }
+                }
+                if c.codes.contains(&MISSING_CODE) {
+                    if let Err(p) = check_value(model, i, &Value::Missing, out_of_range, tally) {
+                        report(i, first_row(MISSING_CODE), p);
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Encodes and predicts every row; unseen categories under `unseen: error` are problems.
+fn predict(
+    model: &LoadedModel,
+    columns: &Columns,
+    dictionaries: &[Vec<Value>],
+    layout: &Layout,
+    tally: &mut Tally,
+) -> Result<Predicted, AppError> {
+    let k = model.classes().len();
+    let mut x = vec![0.0; model.artifact.pipeline.width()];
+    let mut classes = Vec::with_capacity(columns.rows);
+    let mut probabilities = vec![0.0; columns.rows * k];
+    let mut problems = Vec::new();
+    let missing = Value::Missing;
+    for (row, p) in probabilities.chunks_exact_mut(k).enumerate() {
+        let mut ok = true;
+        for (i, column) in columns.columns.iter().enumerate() {
+            let numeric;
+            let value = match column {
+                Column::Numeric(values) => {
+                    numeric = number(values[row]);
+                    &numeric
+                }
+                Column::Categorical(c) => dictionaries[i]
+                    .get(c.codes[row] as usize)
+                    .unwrap_or(&missing),
+            };
+            if let Err(problem) = encode_value(model, i, value, &mut x, tally) {
+                problems.push(encode_problem(layout.field(model, i, row), problem));
+                ok = false;
+            }
+        }
+        if ok {
+            classes.push(predict_row(model, &x, p) as u32);
+        }
+    }
+    if problems.is_empty() {
+        Ok(Predicted {
+            classes,
+            probabilities,
+        })
+    } else {
+        Err(AppError::invalid(problems))
+    }
+}
+
+/// The request's ids: per row from `parameters.request_ids`, else `<id>-<row>` (the id
+/// itself for one row), with an id generated when the request has none. Returns the
+/// ids and the request's id for the response.
+fn request_ids(
+    state: &AppState,
+    request: &mut InferRequest,
+    rows: usize,
+) -> Result<(RequestIds, String), Problem> {
+    let id = match request.id.take().filter(|id| !id.is_empty()) {
+        Some(id) if id.chars().count() > MAX_REQUEST_ID_CHARS => {
+            return Err(Problem::new(
+                "id",
+                format!("must be at most {MAX_REQUEST_ID_CHARS} characters long"),
+                "invalid_request_id",
+            ))
+        }
+        Some(id) => id,
+        None => state.next_request_id(),
+    };
+    let Some(ids) = request.parameters.request_ids.take() else {
+        return Ok((RequestIds::Numbered(id.clone()), id));
+    };
+    if ids.len() != rows {
+        return Err(Problem::new(
+            "parameters.request_ids",
+            format!("has {} ids for {rows} rows", ids.len()),
+            "wrong_shape",
+        ));
+    }
+    if let Some(bad) = ids
+        .iter()
+        .position(|i| i.is_empty() || i.chars().count() > MAX_REQUEST_ID_CHARS)
+    {
+        return Err(Problem::new(
+            format!("parameters.request_ids[{bad}]"),
+            format!("must be 1 to {MAX_REQUEST_ID_CHARS} characters long"),
+            "invalid_request_id",
+        ));
+    }
+    Ok((RequestIds::Each(ids), id))
+}
+
+/// Which outputs to answer with: both unless the request names some.
+fn outputs(requested: Option<&[RequestOutput]>) -> Result<(bool, bool), AppError> {
+    let Some(requested) = requested.filter(|r| !r.is_empty()) else {
+        return Ok((true, true));
+    };
+    let mut problems = Vec::new();
+    let (mut class, mut probabilities) = (false, false);
+    for (j, output) in requested.iter().enumerate() {
+        match output.name.as_str() {
+            CLASS_OUTPUT => class = true,
+            PROBABILITIES_OUTPUT => probabilities = true,
+            other => problems.push(Problem::new(
+                format!("outputs[{j}].name"),
+                format!(
+                    "`{}` is not an output of this model ({CLASS_OUTPUT}, {PROBABILITIES_OUTPUT})",
+                    vigil_core::text::shorten(other, 60)
+                ),
+                "unknown",
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok((class, probabilities))
+    } else {
+        Err(AppError::invalid(problems))
+    }
+}
+
+fn check_content_type(request: &InferRequest) -> Result<(), AppError> {
+    match request.parameters.content_type.as_deref() {
+        None | Some("pd" | "np") => Ok(()),
+        Some(other) => Err(AppError::invalid(vec![Problem::new(
+            "parameters.content_type",
+            format!(
+                "`{}` is not a content type this server reads (pd: one tensor per feature; np: one [N, F] tensor)",
+                vigil_core::text::shorten(other, 40)
+            ),
+            "not_allowed",
+        )])),
+    }
+}
+
+/// The class labels of the rows, serialised without a per-row allocation.
+struct Labels<'a> {
+    classes: &'a [u32],
+    names: &'a [String],
+}
+
+impl Serialize for Labels<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.classes.iter().map(|c| &self.names[*c as usize]))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutputData<'a> {
+    Labels(Labels<'a>),
+    Numbers(&'a [f64]),
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    name: &'static str,
+    datatype: &'static str,
+    shape: Vec<usize>,
+    data: OutputData<'a>,
+}
+
+#[derive(Serialize)]
+struct InferResponse<'a> {
+    model_name: &'a str,
+    model_version: &'a str,
+    id: &'a str,
+    outputs: Vec<Output<'a>>,
+}
+
+/// Answers an inference request for `model` (already matched to the path).
+pub async fn infer(
+    state: &AppState,
+    model: Arc<LoadedModel>,
+    body: &[u8],
+    json_length: Option<usize>,
+) -> Result<Response, AppError> {
+    let started = Instant::now();
+    let answered =
+        answer(state, &model, body, json_length).inspect_err(|e| count_problems(state, e))?;
+    let (columns, predicted, ids, id, (class, probabilities)) = answered;
+    let rows = columns.rows;
+    let mut outputs = Vec::with_capacity(2);
+    if class {
+        outputs.push(Output {
+            name: CLASS_OUTPUT,
+            datatype: "BYTES",
+            shape: vec![rows],
+            data: OutputData::Labels(Labels {
+                classes: &predicted.classes,
+                names: model.classes(),
+            }),
+        });
+    }
+    if probabilities {
+        outputs.push(Output {
+            name: PROBABILITIES_OUTPUT,
+            datatype: "FP64",
+            shape: vec![rows, model.classes().len()],
+            data: OutputData::Numbers(&predicted.probabilities),
+        });
+    }
+    let response = json::response(
+        StatusCode::OK,
+        &InferResponse {
+            model_name: super::model_name(&model),
+            model_version: model.version(),
+            id: &id,
+            outputs,
+        },
+    );
+    if state.log_sampled() {
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        state
+            .predictions
+            .push(PredictionBatch {
+                model: Arc::clone(&model),
+                timestamp: Utc::now(),
+                latency_us,
+                request_ids: ids,
+                features: columns,
+                classes: predicted.classes,
+                probabilities: predicted.probabilities,
+            })
+            .await?;
+    }
+    Ok(response)
+}
+
+type Answered = (Columns, Predicted, RequestIds, String, (bool, bool));
+
+/// Everything short of the answer: all or nothing, counters touched only on success.
+/// `json_length` is where the JSON ends when binary tensor data follows it.
+fn answer(
+    state: &AppState,
+    model: &LoadedModel,
+    body: &[u8],
+    json_length: Option<usize>,
+) -> Result<Answered, AppError> {
+    let (json, tail) = match json_length {
+        Some(n) if n <= body.len() => body.split_at(n),
+        Some(n) => {
+            return Err(AppError::BadRequest(format!(
+                "Inference-Header-Content-Length is {n} but the body has {} bytes",
+                body.len()
+            )))
+        }
+        None => (body, &[][..]),
+    };
+    let mut request: InferRequest =
+        serde_json::from_slice(json).map_err(|e| AppError::from_json(&e))?;
+    if json_length.is_some() {
+        super::binary::attach(&mut request.inputs, tail)?;
+    }
+    check_content_type(&request)?;
+    let wanted = outputs(request.outputs.as_deref())?;
+    let inputs = std::mem::take(&mut request.inputs);
+    let (columns, layout) = inputs::decode(model, inputs, state.config.max_infer_batch)?;
+    let (ids, id) =
+        request_ids(state, &mut request, columns.rows).map_err(|p| AppError::invalid(vec![p]))?;
+    let dictionaries = dictionaries(&columns);
+    let mut tally = Tally::new(model.n_features());
+    let problems = validate(
+        model,
+        &columns,
+        &dictionaries,
+        &layout,
+        state.config.out_of_range,
+        &mut tally,
+    );
+    if !problems.is_empty() {
+        return Err(AppError::invalid(problems));
+    }
+    let predicted = predict(model, &columns, &dictionaries, &layout, &mut tally)?;
+    tally.apply(model);
+    let k = model.classes().len();
+    count_answers(
+        state,
+        model,
+        predicted
+            .classes
+            .iter()
+            .zip(predicted.probabilities.chunks_exact(k))
+            .map(|(c, p)| (*c as usize, p[*c as usize])),
+    );
+    Ok((columns, predicted, ids, id, wanted))
+}

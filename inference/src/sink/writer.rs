@@ -1,0 +1,308 @@
+//! The writer task of a log: encodes entries into the open batches as they arrive, in
+//! small slices with a yield between them, and writes a batch's files when it is full,
+//! on every flush interval and at shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use prometheus::{IntCounter, IntGauge};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use vigil_core::data::log_file::BatchSummary;
+use vigil_core::data::storage::Store;
+
+use super::format::{BatchFiles, BatchId, BatchWriter, LogEntry};
+
+/// Rows encoded between two yields to the runtime: ~0.1 ms of work, so a request that
+/// arrives meanwhile waits at most that long on a busy core.
+const SLICE_ROWS: usize = 128;
+/// Hours with an open batch at once; a record of another hour finalises them first.
+/// (Predictions arrive in time order, so only an hour's turn opens a second one;
+/// feedback carries the client's timestamps.)
+const MAX_OPEN_HOURS: usize = 4;
+
+/// An entry in the buffer with the buffer space it holds (released once encoded).
+pub(super) struct Queued<E> {
+    pub entry: E,
+    pub _space: OwnedSemaphorePermit,
+}
+
+/// The counters of one log.
+pub(super) struct WriterMetrics {
+    pub depth: IntGauge,
+    pub dropped: IntCounter,
+    pub written: IntCounter,
+    pub batches: IntCounter,
+    pub errors: IntCounter,
+}
+
+pub(super) struct Writer<E> {
+    pub name: &'static str,
+    pub prefix: &'static str,
+    pub store: Store,
+    pub writer: String,
+    pub seq: u64,
+    pub files: BatchFiles<E>,
+    pub flush_records: usize,
+    pub shutdown_timeout: Duration,
+    pub space: Arc<Semaphore>,
+    pub metrics: WriterMetrics,
+    open: Vec<OpenBatch<E>>,
+    open_records: usize,
+    /// Rows encoded since the writer last yielded.
+    since_yield: usize,
+}
+
+/// A batch being encoded: one writer per file (beside files first, the log last).
+struct OpenBatch<E> {
+    hour: i64,
+    files: Vec<Box<dyn BatchWriter<E>>>,
+    summary: BatchSummary,
+}
+
+/// The writer's view of shutdown: until asked to stop, a failing store is retried for
+/// as long as it fails (holding the batch pushes back on handlers); once asked, only
+/// until the deadline. A retry loop watches the stop signal too, so a dead store never
+/// keeps shutdown waiting past `shutdown_timeout`.
+struct Shutdown {
+    stop: oneshot::Receiver<()>,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Shutdown {
+    fn begin(&mut self, timeout: Duration) {
+        if self.deadline.is_none() {
+            self.deadline = Some(tokio::time::Instant::now() + timeout);
+        }
+    }
+
+    /// Waits `pause`, or less if stop is asked meanwhile (then the deadline runs).
+    async fn pause(&mut self, pause: Duration, timeout: Duration) {
+        if self.deadline.is_some() {
+            tokio::time::sleep(pause).await;
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = &mut self.stop => self.begin(timeout),
+        }
+    }
+}
+
+/// Files of a finished batch, in the order they are written.
+struct Finished {
+    files: Vec<(String, bytes::Bytes)>,
+    records: usize,
+}
+
+fn hour_of(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(3600)
+}
+
+impl<E: LogEntry> Writer<E> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: &'static str,
+        prefix: &'static str,
+        store: Store,
+        writer: String,
+        files: BatchFiles<E>,
+        flush_records: usize,
+        shutdown_timeout: Duration,
+        space: Arc<Semaphore>,
+        metrics: WriterMetrics,
+    ) -> Writer<E> {
+        Writer {
+            name,
+            prefix,
+            store,
+            writer,
+            seq: u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0),
+            files,
+            flush_records: flush_records.max(1),
+            shutdown_timeout,
+            space,
+            metrics,
+            open: Vec::new(),
+            open_records: 0,
+            since_yield: 0,
+        }
+    }
+
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Queued<E>>,
+        stop: oneshot::Receiver<()>,
+        flush_interval: Duration,
+    ) {
+        let mut shutdown = Shutdown {
+            stop,
+            deadline: None,
+        };
+        let mut ticker = tokio::time::interval(flush_interval.max(Duration::from_millis(10)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        while shutdown.deadline.is_none() {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown.stop => break,
+                queued = rx.recv() => {
+                    let Some(queued) = queued else { break };
+                    self.add(queued, &mut shutdown).await;
+                    if self.open_records >= self.flush_records {
+                        self.flush(&mut shutdown).await;
+                    }
+                }
+                _ = ticker.tick() => self.flush(&mut shutdown).await,
+            }
+        }
+        // Shutdown: take no new entries; write everything accepted.
+        shutdown.begin(self.shutdown_timeout);
+        self.space.close();
+        rx.close();
+        while let Some(queued) = rx.recv().await {
+            self.add(queued, &mut shutdown).await;
+            if self.open_records >= self.flush_records {
+                self.flush(&mut shutdown).await;
+            }
+        }
+        self.flush(&mut shutdown).await;
+        tracing::debug!(log = self.name, "log writer stopped");
+    }
+
+    /// Encodes an entry into the open batch of its hour, a slice of rows at a time.
+    async fn add(&mut self, queued: Queued<E>, shutdown: &mut Shutdown) {
+        let entry = &queued.entry;
+        let records = entry.records();
+        let t = entry.timestamp();
+        let hour = hour_of(t);
+        let open = self.open.iter().position(|b| b.hour == hour);
+        let index = match open {
+            Some(i) => i,
+            None => {
+                if self.open.len() == MAX_OPEN_HOURS {
+                    self.flush(shutdown).await;
+                }
+                self.open.push(OpenBatch {
+                    hour,
+                    files: self
+                        .files
+                        .beside
+                        .iter()
+                        .chain(std::iter::once(&self.files.log))
+                        .map(|f| f.start())
+                        .collect(),
+                    summary: BatchSummary::new(0, t),
+                });
+                self.open.len() - 1
+            }
+        };
+        let mut start = 0;
+        loop {
+            let end = (start + SLICE_ROWS).min(records);
+            for file in &mut self.open[index].files {
+                file.add(entry, start..end);
+            }
+            self.since_yield += (end - start).max(1);
+            if self.since_yield >= SLICE_ROWS {
+                // Let requests run between slices; the writer is never the one in a hurry.
+                self.since_yield = 0;
+                tokio::task::yield_now().await;
+            }
+            if end >= records {
+                break;
+            }
+            start = end;
+        }
+        self.open[index].summary.add(records, t);
+        self.open_records += records;
+        // `queued` (and the buffer space it holds) is released here.
+    }
+
+    /// Finishes every open batch and writes its files. Retries a failing store with
+    /// backoff, holding the batch (so the buffer fills and pushes back); at shutdown,
+    /// only until its deadline, after which what is left is dropped and counted.
+    async fn flush(&mut self, shutdown: &mut Shutdown) {
+        let open = std::mem::take(&mut self.open);
+        self.open_records = 0;
+        for batch in open {
+            if let Some(finished) = self.finish(batch) {
+                self.write(finished, shutdown).await;
+            }
+        }
+    }
+
+    fn finish(&mut self, batch: OpenBatch<E>) -> Option<Finished> {
+        let records = batch.summary.records;
+        let id = BatchId {
+            prefix: self.prefix,
+            hour: batch.summary.earliest,
+            writer: &self.writer,
+            seq: self.seq,
+        };
+        self.seq += 1;
+        let keys: Vec<String> = self
+            .files
+            .beside
+            .iter()
+            .chain(std::iter::once(&self.files.log))
+            .map(|f| f.key(&id))
+            .collect();
+        let n_files = keys.len();
+        let mut files = Vec::with_capacity(n_files);
+        for (i, (key, writer)) in keys.into_iter().zip(batch.files).enumerate() {
+            match writer.finish(&batch.summary) {
+                Ok(Some(bytes)) => files.push((key, bytes)),
+                Ok(None) => {}
+                Err(e) if i + 1 < n_files => {
+                    // A file beside the log is lost; the log itself is still written.
+                    tracing::error!(log = self.name, key = %key, error = %e, "cannot encode a file beside the log");
+                    self.metrics.errors.inc();
+                }
+                Err(e) => {
+                    tracing::error!(log = self.name, key = %key, records, error = %e, "cannot encode a log batch; its records are lost");
+                    self.metrics.errors.inc();
+                    self.metrics.dropped.inc_by(records as u64);
+                    self.metrics.depth.sub(records as i64);
+                    return None;
+                }
+            }
+        }
+        Some(Finished { files, records })
+    }
+
+    async fn write(&mut self, finished: Finished, shutdown: &mut Shutdown) {
+        let Finished { files, records } = finished;
+        for (key, bytes) in files {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match self.store.put(&key, bytes.clone()).await {
+                    Ok(()) => {
+                        tracing::debug!(log = self.name, key = %key, records, "wrote a batch file");
+                        break;
+                    }
+                    Err(e) => {
+                        self.metrics.errors.inc();
+                        let give_up = shutdown
+                            .deadline
+                            .is_some_and(|d| tokio::time::Instant::now() + backoff > d);
+                        if give_up {
+                            tracing::error!(log = self.name, key = %key, records, error = %e,
+                                "giving up on a log batch at shutdown; its records are lost");
+                            self.metrics.dropped.inc_by(records as u64);
+                            self.metrics.depth.sub(records as i64);
+                            return;
+                        }
+                        tracing::warn!(log = self.name, key = %key, records, error = %e,
+                            retry_in_ms = backoff.as_millis() as u64, "writing a batch file failed; retrying");
+                        shutdown.pause(backoff, self.shutdown_timeout).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+        }
+        self.metrics.written.inc_by(records as u64);
+        self.metrics.batches.inc();
+        self.metrics.depth.sub(records as i64);
+    }
+}
