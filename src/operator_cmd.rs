@@ -30,6 +30,10 @@ pub struct OperatorArgs {
     /// This replica's identity in the Lease (default: the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// Reconciles running at once per controller (MonitoredModels, DriftPolicies).
+    #[arg(long, env = "VIGIL_MAX_CONCURRENT_RECONCILES", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent_reconciles: u16,
 }
 
 pub async fn run(args: OperatorArgs) -> ExitCode {
@@ -46,6 +50,7 @@ pub async fn run(args: OperatorArgs) -> ExitCode {
         lease_name: args.lease_name,
         lease_namespace: args.lease_namespace,
         identity,
+        concurrency: args.max_concurrent_reconciles,
     };
     match run_operator(options, Arc::new(chrono::Utc::now)).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,7 +15,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -42,6 +42,9 @@ pub struct OperatorOptions {
     pub lease_namespace: String,
     /// This replica's identity in the Lease (the Pod name).
     pub identity: String,
+    /// Reconciles running at once, per controller: bounds the API calls and memory
+    /// of a burst (a restart with a thousand models), not the steady state.
+    pub concurrency: u16,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +272,7 @@ async fn run_controllers(
     image: String,
     metrics: Arc<Metrics>,
     clock: Clock,
+    concurrency: u16,
 ) {
     let ns = namespace.as_deref();
     let readiness = Readiness::default();
@@ -286,8 +290,11 @@ async fn run_controllers(
         shared_watch(api::<Job>(&client, ns), readiness.clone(), Readiness::JOBS);
     let (pods, [model_pods, policy_pods], pods_root) =
         shared_watch(api::<Pod>(&client, ns), readiness.clone(), Readiness::PODS);
-    let model_controller = Controller::for_stream(model_events, models_store.clone());
-    let policy_controller = Controller::for_stream(policy_events, policies_store.clone());
+    let config = controller::Config::default().concurrency(concurrency);
+    let model_controller =
+        Controller::for_stream(model_events, models_store.clone()).with_config(config.clone());
+    let policy_controller =
+        Controller::for_stream(policy_events, policies_store.clone()).with_config(config);
     let stores = Stores::watched(models_store, policies_store, jobs, pods, &readiness);
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -389,6 +396,7 @@ pub async fn run(options: OperatorOptions, clock: Clock) -> Result<(), RunError>
         options.image.clone(),
         metrics,
         clock,
+        options.concurrency,
     );
     if !options.leader_election {
         controllers.await;

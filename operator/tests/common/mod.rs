@@ -45,6 +45,9 @@ use vigil_operator::stores::Stores;
 /// from the last version it saw, as it does after a real server's timeout).
 const WATCH_CAP: Duration = Duration::from_secs(30);
 
+/// Not a change: the signal that ends every open watch ([`FakeApi::compact`]).
+const CLOSE: &str = "CLOSE";
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recorded {
     pub method: String,
@@ -108,6 +111,9 @@ struct State {
     history: Vec<Arc<Change>>,
     /// Overrides [`WATCH_CAP`].
     watch_cap: Option<Duration>,
+    /// The history before this version is gone (etcd compaction): a watch from an
+    /// older version gets `410 Gone` and the client must list again.
+    compacted_at: u64,
 }
 
 impl State {
@@ -377,6 +383,7 @@ impl Watch {
                     return Some((Ok(line), watch));
                 }
                 match tokio::time::timeout_at(watch.deadline, watch.live.recv()).await {
+                    Ok(Ok(change)) if change.type_ == CLOSE => return None,
                     Ok(Ok(change)) if watch.wants(&change) => {
                         let line = axum::body::Bytes::from(Watch::line(&change));
                         return Some((Ok(line), watch));
@@ -557,6 +564,21 @@ impl FakeApi {
     }
 
     /// Every request whose path contains `path_contains` fails with `code`.
+    /// Forgets the history, as etcd's compaction does: every watch resumed from an
+    /// older version is told `410 Gone` and its client lists again (a relist).
+    pub fn compact(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.compacted_at = state.resource_version;
+        state.history.clear();
+        // And ends the open watches, so that their clients resume (and are refused).
+        let _ = self.changes.send(Arc::new(Change {
+            resource_version: state.resource_version,
+            collection: String::new(),
+            type_: CLOSE,
+            object: Value::Null,
+        }));
+    }
+
     pub fn fail(&self, path_contains: &str, code: u16) {
         self.inject(
             None,
@@ -765,6 +787,14 @@ impl FakeApi {
                             }
                         }
                     }
+                } else if since.parse().unwrap_or(0) < state.compacted_at {
+                    watch.backlog.push_back(Arc::new(Change {
+                        resource_version: state.resource_version,
+                        collection,
+                        type_: "ERROR",
+                        object: status_body(410, "Expired", "too old resource version"),
+                    }));
+                    watch.deadline = tokio::time::Instant::now();
                 } else {
                     let since: u64 = since.parse().unwrap_or(0);
                     watch.backlog = state
