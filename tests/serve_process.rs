@@ -55,6 +55,24 @@ training:
     (store, config)
 }
 
+/// The fixture's model trained by `vigil train` into `<dir>/store`; its store URI.
+fn train_fixture(dir: &std::path::Path) -> String {
+    let (store_uri, config) = write_fixture(dir);
+    let train = Command::new(VIGIL)
+        .args(["train", "--config"])
+        .arg(&config)
+        .arg("--termination-log")
+        .arg(dir.join("termination"))
+        .output()
+        .expect("run vigil train");
+    assert!(
+        train.status.success(),
+        "vigil train failed: {}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    store_uri
+}
+
 /// One HTTP/1.1 request on a keep-alive connection; `None` when the connection is gone.
 async fn post(stream: &mut TcpStream, path: &str, body: &str) -> Option<(u16, String)> {
     let request = format!(
@@ -114,19 +132,7 @@ async fn wait_ready(addr: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_200_is_in_the_store_after_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (store_uri, config) = write_fixture(dir.path());
-    let train = Command::new(VIGIL)
-        .args(["train", "--config"])
-        .arg(&config)
-        .arg("--termination-log")
-        .arg(dir.path().join("termination"))
-        .output()
-        .expect("run vigil train");
-    assert!(
-        train.status.success(),
-        "vigil train failed: {}",
-        String::from_utf8_lossy(&train.stderr)
-    );
+    let store_uri = train_fixture(dir.path());
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -351,19 +357,7 @@ fn drift_json(dir: &std::path::Path, store_uri: &str, name: &str) -> (serde_json
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_over_served_profiles_equals_drift_over_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (with_uri, config) = write_fixture(dir.path());
-    let train = Command::new(VIGIL)
-        .args(["train", "--config"])
-        .arg(&config)
-        .arg("--termination-log")
-        .arg(dir.path().join("termination"))
-        .output()
-        .expect("run vigil train");
-    assert!(
-        train.status.success(),
-        "{}",
-        String::from_utf8_lossy(&train.stderr)
-    );
+    let with_uri = train_fixture(dir.path());
     let without = dir.path().join("plain");
     std::fs::create_dir_all(&without).expect("dir");
     let copied = Command::new("cp")
