@@ -8,17 +8,8 @@ WORK=${BENCH_WORK:-$(mktemp -d)}
 cd "$ROOT"
 
 cargo build --release --bin vigil
-if [ ! -d "$WORK/bench/venv" ]; then
-  cp -r "$SHARED/bench" "$SHARED/data" "$WORK"/ && chmod -R u+w "$WORK"
-  python3 -m venv "$WORK/bench/venv"
-  "$WORK/bench/venv/bin/pip" install -q -r "$WORK/bench/requirements.txt"
-fi
-(cd "$WORK/bench" && venv/bin/python make_bodies.py >/dev/null)
-
+# shellcheck source=bench/serve/kit.sh
+. bench/serve/kit.sh
 # A store of its own: the log fills it.
-STORE="$WORK/logs-store"
-if [ ! -d "$STORE/models" ]; then
-  sed "s#uri: out/store/adult-income#uri: $STORE#" examples/train-adult.yaml > "$WORK/train-logs.yaml"
-  "${CARGO_TARGET_DIR:-target}"/release/vigil train --config "$WORK/train-logs.yaml" --termination-log "$WORK/termination" >/dev/null
-fi
-cd bench/serve && python3 logs.py --kit "$WORK/bench" --vigil "${CARGO_TARGET_DIR:-$ROOT/target}/release/vigil" --store "$STORE" "$@"
+train_into "$WORK/logs-store"
+cd bench/serve && python3 logs.py --kit "$WORK/bench" --vigil "$VIGIL" --store "$WORK/logs-store" "$@"

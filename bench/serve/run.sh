@@ -14,20 +14,12 @@ command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2;
 cargo build --release --bin vigil
 cargo build --release -p vigil-inference --example echo
 
-if [ ! -d "$WORK/bench/venv" ]; then
-  cp -r "$SHARED/bench" "$SHARED/data" "$WORK"/ && chmod -R u+w "$WORK"
-  python3 -m venv "$WORK/bench/venv"
-  "$WORK/bench/venv/bin/pip" install -q -r "$WORK/bench/requirements.txt"
-fi
-(cd "$WORK/bench" && venv/bin/python make_bodies.py >/dev/null && \
-  { [ -f out/model_adult.joblib ] || venv/bin/python train.py >/dev/null; })
-
+# shellcheck source=bench/serve/kit.sh
+. bench/serve/kit.sh
+(cd "$WORK/bench" && { [ -f out/model_adult.joblib ] || venv/bin/python train.py >/dev/null; })
 STORE="$WORK/store"
-if [ ! -d "$STORE/models" ]; then
-  sed "s#uri: out/store/adult-income#uri: $STORE#" examples/train-adult.yaml > "$WORK/train.yaml"
-  "${CARGO_TARGET_DIR:-target}"/release/vigil train --config "$WORK/train.yaml" --termination-log "$WORK/termination" >/dev/null
-fi
+train_into "$STORE"
 
-python3 bench/serve/bench.py --kit "$WORK/bench" --vigil "${CARGO_TARGET_DIR:-target}"/release/vigil \
-  --echo "${CARGO_TARGET_DIR:-target}"/release/examples/echo --store "$STORE" --out "$WORK/results" "$@"
+python3 bench/serve/bench.py --kit "$WORK/bench" --vigil "$VIGIL" \
+  --echo "${CARGO_TARGET_DIR:-$ROOT/target}"/release/examples/echo --store "$STORE" --out "$WORK/results" "$@"
 echo "results: $WORK/results/results.json" >&2

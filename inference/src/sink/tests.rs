@@ -58,6 +58,23 @@ fn config(flush_records: usize, buffer: usize, when_full: WhenFull) -> SinkConfi
     }
 }
 
+/// The prediction log of `store` under `logs`, with `files` and `config`.
+fn start_log(
+    store: &Store,
+    files: BatchFiles<Rows>,
+    config: SinkConfig,
+    metrics: &Metrics,
+) -> (LogSink<Rows>, SinkHandle) {
+    LogSink::start(
+        "predictions",
+        "logs",
+        store.clone(),
+        files,
+        &config,
+        metrics,
+    )
+}
+
 /// Every file of the store with its lines and header summary.
 async fn files(store: &Store, prefix: &str) -> Vec<(String, usize, Option<BatchSummary>)> {
     let mut out = Vec::new();
@@ -74,12 +91,10 @@ async fn files(store: &Store, prefix: &str) -> Vec<(String, usize, Option<BatchS
 async fn every_record_is_written_split_by_hour_with_its_summary() {
     let store = Store::open("memory://").unwrap();
     let metrics = Metrics::new().unwrap();
-    let (sink, handle) = LogSink::start(
-        "predictions",
-        "logs",
-        store.clone(),
+    let (sink, handle) = start_log(
+        &store,
         BatchFiles::json_lines(),
-        &config(1000, 10_000, WhenFull::Block),
+        config(1000, 10_000, WhenFull::Block),
         &metrics,
     );
     for (rows, t) in [
@@ -127,12 +142,10 @@ async fn every_record_is_written_split_by_hour_with_its_summary() {
 async fn a_batch_is_finalised_at_flush_records() {
     let store = Store::open("memory://").unwrap();
     let metrics = Metrics::new().unwrap();
-    let (sink, handle) = LogSink::start(
-        "predictions",
-        "logs",
-        store.clone(),
+    let (sink, handle) = start_log(
+        &store,
         BatchFiles::json_lines(),
-        &config(100, 10_000, WhenFull::Block),
+        config(100, 10_000, WhenFull::Block),
         &metrics,
     );
     for _ in 0..25 {
@@ -200,12 +213,10 @@ async fn files_beside_the_log_see_every_record_in_slices() {
             order: Arc::clone(&order),
         }) as Arc<dyn BatchFile<Rows>>],
     };
-    let (sink, handle) = LogSink::start(
-        "predictions",
-        "logs",
-        store.clone(),
+    let (sink, handle) = start_log(
+        &store,
         files,
-        &config(100_000, 100_000, WhenFull::Block),
+        config(100_000, 100_000, WhenFull::Block),
         &Metrics::new().unwrap(),
     );
     sink.push(Rows {
@@ -275,12 +286,10 @@ async fn encoding_a_large_entry_lets_other_tasks_run() {
             seen: Arc::clone(&seen),
         }) as Arc<dyn BatchFile<Rows>>],
     };
-    let (sink, handle) = LogSink::start(
-        "predictions",
-        "logs",
-        store,
+    let (sink, handle) = start_log(
+        &store,
         files,
-        &config(100_000, 100_000, WhenFull::Block),
+        config(100_000, 100_000, WhenFull::Block),
         &Metrics::new().unwrap(),
     );
     let ticker = {
@@ -321,12 +330,10 @@ async fn a_full_buffer_blocks_or_drops() {
     .unwrap();
     for when_full in [WhenFull::Block, WhenFull::Drop] {
         let metrics = Metrics::new().unwrap();
-        let (sink, handle) = LogSink::start(
-            "predictions",
-            "logs",
-            store.clone(),
+        let (sink, handle) = start_log(
+            &store,
             BatchFiles::json_lines(),
-            &config(10, 50, when_full),
+            config(10, 50, when_full),
             &metrics,
         );
         // 10 records make a batch the store refuses; the writer retries it, 50 more fill
