@@ -10,6 +10,7 @@ cd "$ROOT"
 cargo build --release --bin vigil
 # shellcheck source=bench/serve/kit.sh
 . bench/serve/kit.sh
-# A store of its own: the log fills it.
+# A store of its own, its log written afresh: the calls read the last hour.
 train_into "$WORK/logs-store"
+rm -rf "$WORK/logs-store/logs" "$WORK/logs-store/profiles"
 cd bench/serve && python3 logs.py --kit "$WORK/bench" --vigil "$VIGIL" --store "$WORK/logs-store" "$@"
