@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use vigil_core::data::storage::Store;
 use vigil_core::span::Span;
 use vigil_inference::{
-    AdminToken, AppState, Metrics, OutOfRange, ServerConfig, SinkConfig, WhenFull,
+    AppState, BearerToken, Metrics, OutOfRange, ServerConfig, SinkConfig, WhenFull,
 };
 
 #[derive(Args, Debug)]
@@ -55,6 +55,11 @@ pub struct ServeArgs {
     /// VIGIL_ADMIN_TOKEN is used when no file is given. Without either, those endpoints answer 403.
     #[arg(long, env = "VIGIL_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// File holding the bearer token of /feedback (its own Secret: the label producer needs
+    /// nothing else). VIGIL_FEEDBACK_TOKEN is used when no file is given. Without either,
+    /// /feedback takes labels from anyone who can reach the server.
+    #[arg(long, env = "VIGIL_FEEDBACK_TOKEN_FILE")]
+    pub feedback_token_file: Option<PathBuf>,
     /// Largest request body in bytes (413 above).
     #[arg(long, env = "VIGIL_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -67,6 +72,15 @@ pub struct ServeArgs {
     /// Longest a request may take before a 408.
     #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value = "10s")]
     pub request_timeout: Span,
+    /// Close a connection whose request header has not fully arrived this long after it
+    /// opened or after its previous response (idle keep-alive connections too: keep it
+    /// above the idle timeout of a load balancer in front).
+    #[arg(long, env = "VIGIL_HEADER_READ_TIMEOUT", default_value = "30s")]
+    pub header_read_timeout: Span,
+    /// Connections served at once; one more is answered 503 and closed. Keep it below the
+    /// file-descriptor limit (`ulimit -n`).
+    #[arg(long, env = "VIGIL_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// On SIGTERM, how long requests in flight may take, and then how long the final log
     /// flush may retry a failing store.
     #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s")]
@@ -88,36 +102,44 @@ pub enum OutOfRangeArg {
 /// Flags that cannot make a server.
 #[derive(Debug, thiserror::Error)]
 enum ArgsError {
-    #[error("cannot read admin token file `{path}`: {source}")]
+    #[error("cannot read {which} token file `{path}`: {source}")]
     TokenFile {
+        which: &'static str,
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("the admin token is empty")]
-    EmptyToken,
+    #[error("the {0} token is empty")]
+    EmptyToken(&'static str),
     #[error("--flush-interval must be at most 1h")]
     FlushInterval,
     #[error("--log-sample-rate must be between 0 and 1")]
     SampleRate,
-    #[error("--max-batch, --max-infer-batch, --buffer and --flush-records must be at least 1")]
+    #[error("--max-batch, --max-infer-batch, --buffer, --flush-records and --max-connections must be at least 1")]
     ZeroSize,
 }
 
-fn admin_token(args: &ServeArgs) -> Result<Option<AdminToken>, ArgsError> {
-    let text = match &args.admin_token_file {
+/// The `which` token from `file`, else from the environment variable `var`; `None` when
+/// neither is set.
+fn bearer_token(
+    which: &'static str,
+    file: Option<&PathBuf>,
+    var: &str,
+) -> Result<Option<BearerToken>, ArgsError> {
+    let text = match file {
         Some(path) => std::fs::read_to_string(path).map_err(|source| ArgsError::TokenFile {
+            which,
             path: path.display().to_string(),
             source,
         })?,
-        None => match std::env::var("VIGIL_ADMIN_TOKEN") {
+        None => match std::env::var(var) {
             Ok(token) => token,
             Err(_) => return Ok(None),
         },
     };
-    AdminToken::new(&text)
+    BearerToken::new(&text)
         .map(Some)
-        .ok_or(ArgsError::EmptyToken)
+        .ok_or(ArgsError::EmptyToken(which))
 }
 
 fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
@@ -131,6 +153,7 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
         || args.max_infer_batch == 0
         || args.buffer == 0
         || args.flush_records == 0
+        || args.max_connections == 0
     {
         return Err(ArgsError::ZeroSize);
     }
@@ -139,11 +162,18 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
         max_batch: args.max_batch,
         max_infer_batch: args.max_infer_batch,
         request_timeout: args.request_timeout.into(),
+        header_read_timeout: args.header_read_timeout.into(),
+        max_connections: args.max_connections,
         out_of_range: match args.out_of_range {
             OutOfRangeArg::Reject => OutOfRange::Reject,
             OutOfRangeArg::Accept => OutOfRange::Accept,
         },
-        admin_token: admin_token(args)?,
+        admin_token: bearer_token("admin", args.admin_token_file.as_ref(), "VIGIL_ADMIN_TOKEN")?,
+        feedback_token: bearer_token(
+            "feedback",
+            args.feedback_token_file.as_ref(),
+            "VIGIL_FEEDBACK_TOKEN",
+        )?,
         log_sample_rate: args.log_sample_rate,
         model_version: args.version.clone(),
         sink: SinkConfig {
@@ -245,6 +275,13 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         }
     };
     let shutdown_timeout = config.sink.shutdown_timeout;
+    if config.feedback_token.is_none() {
+        tracing::warn!(
+            "/feedback is open: anyone who can reach this server can send labels, which feed \
+             realized performance and retraining; set --feedback-token-file (or \
+             VIGIL_FEEDBACK_TOKEN) and restrict who can connect (docs/serving.md)"
+        );
+    }
     let (state, sinks) = AppState::start(store, config, metrics);
     state.spawn_initial_load();
     reload_on_sighup(state.clone());

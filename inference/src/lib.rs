@@ -34,7 +34,7 @@ pub mod served;
 pub mod sink;
 pub mod state;
 
-pub use crate::auth::AdminToken;
+pub use crate::auth::BearerToken;
 pub use crate::error::{AppError, Problem};
 pub use crate::metrics::Metrics;
 pub use crate::record::PredictionBatch;

@@ -70,6 +70,8 @@ pub struct Metrics {
     pub log_batches_written: IntCounterVec,
     pub log_buffer_depth: IntGaugeVec,
     pub feedback: IntCounter,
+    pub connections_open: IntGauge,
+    pub connections_refused: IntCounterVec,
 }
 
 /// Latency buckets in seconds: 50 µs to 5 s, dense around the 1–5 ms target.
@@ -187,6 +189,18 @@ const FEEDBACK: Def = def(
     &[],
 );
 
+const CONNECTIONS_OPEN: Def = def(
+    "vigil_http_connections_open",
+    "TCP connections being served.",
+    &[],
+);
+const CONNECTIONS_REFUSED: Def = def(
+    "vigil_http_connections_refused_total",
+    "Connections answered 503 and closed because --max-connections were open (reason limit), \
+     or closed because a request header did not arrive within --header-read-timeout (reason header_timeout).",
+    &["reason"],
+);
+
 /// Creates metrics in one registry: each is registered as it is made.
 struct Registrar(Registry);
 
@@ -253,6 +267,8 @@ impl Metrics {
             log_batches_written: r.counters(&LOG_BATCHES)?,
             log_buffer_depth: r.gauges(&LOG_BUFFER)?,
             feedback: r.counter(&FEEDBACK)?,
+            connections_open: r.gauge(&CONNECTIONS_OPEN)?,
+            connections_refused: r.counters(&CONNECTIONS_REFUSED)?,
             requests,
             registry: r.0,
         };
@@ -271,6 +287,9 @@ impl Metrics {
             self.log_flush_errors.with_label_values(&[log]);
             self.log_batches_written.with_label_values(&[log]);
             self.log_buffer_depth.with_label_values(&[log]);
+        }
+        for reason in ["limit", "header_timeout"] {
+            self.connections_refused.with_label_values(&[reason]);
         }
     }
 

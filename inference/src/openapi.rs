@@ -87,9 +87,11 @@ fn paths() -> Value {
                 "422": error_response("Bad time, window longer than 24 h, limit out of range, or a cursor this log did not hand out"),
                 "503": error_response("Store unreachable"),
             }), &admin_errors)}},
-        "/feedback": {"post": {"summary": "A ground-truth label for an earlier request_id",
+        "/feedback": {"post": {"summary": "A ground-truth label for an earlier request_id. With a feedback token configured (--feedback-token-file), only its bearer may send labels",
+            "security": [{}, {"bearer": []}],
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Feedback"}}}},
-            "responses": with(json!({"202": {"description": "Buffered for the feedback log"}}), &bad_input)}},
+            "responses": with(json!({"202": {"description": "Buffered for the feedback log"},
+                "401": error_response("A feedback token is configured and the request does not bear it")}), &bad_input)}},
         "/openapi.json": {"get": {"summary": "This document",
             "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
     })

@@ -13,7 +13,7 @@ use vigil_core::data::storage::{Store, StoreError};
 use vigil_core::train::artifact::ArtifactError;
 use vigil_core::wire::FeedbackRecord;
 
-use crate::auth::AdminToken;
+use crate::auth::BearerToken;
 use crate::error::{AppError, Problem};
 use crate::metrics::Metrics;
 use crate::record::PredictionBatch;
@@ -41,9 +41,17 @@ pub struct ServerConfig {
     pub max_infer_batch: usize,
     /// Longest a request may take (408 after).
     pub request_timeout: Duration,
+    /// A connection whose request header has not fully arrived this long after it opened
+    /// (or after its previous response) is closed. Also closes idle keep-alive
+    /// connections, so keep it above the idle timeout of a load balancer in front.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; one more is answered 503 and closed.
+    pub max_connections: usize,
     pub out_of_range: OutOfRange,
     /// Bearer token of `/model/reload` and `/logs`; those answer 403 without one.
-    pub admin_token: Option<AdminToken>,
+    pub admin_token: Option<BearerToken>,
+    /// Bearer token of `/feedback`; the endpoint is open without one.
+    pub feedback_token: Option<BearerToken>,
     /// Fraction of prediction requests logged (1.0 = all).
     pub log_sample_rate: f64,
     /// The version to serve: loaded at start and on SIGHUP (`--version`,
@@ -62,8 +70,11 @@ impl Default for ServerConfig {
             max_batch: 1000,
             max_infer_batch: 10_000,
             request_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
             out_of_range: OutOfRange::Reject,
             admin_token: None,
+            feedback_token: None,
             log_sample_rate: 1.0,
             model_version: None,
             sink: SinkConfig::default(),

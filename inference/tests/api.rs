@@ -780,6 +780,34 @@ async fn feedback_is_validated_and_written() {
     assert!(store.list("feedback").await.expect("list")[0].starts_with("feedback/dt="));
 }
 
+/// With a feedback token, only its bearer sends labels; the admin token is not it, and it
+/// opens no admin endpoint.
+#[tokio::test]
+async fn feedback_needs_its_own_token_when_one_is_set() {
+    let mut config = config();
+    config.feedback_token = vigil_inference::BearerToken::new("label-producer-token");
+    let s = server_with(config).await;
+    let label = json!({"request_id": "req-1", "label": "yes"}).to_string();
+    let post = |bearer: Option<&str>| {
+        let mut request = Request::post("/feedback").header("content-type", "application/json");
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        request.body(Body::from(label.clone())).expect("request")
+    };
+    for bearer in [None, Some("wrong"), Some(TOKEN)] {
+        let (status, body) = s.call(post(bearer)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bearer:?}: {body}");
+    }
+    let (status, body) = s.call(post(Some("label-producer-token"))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let logs = Request::get("/logs")
+        .header("authorization", "Bearer label-producer-token")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(s.call(logs).await.0, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn unknown_routes_and_methods_are_json_4xx() {
     let s = server().await;

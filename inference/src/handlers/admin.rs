@@ -8,7 +8,7 @@ use vigil_core::data::log_page::{read_page, Cursor, Page};
 use vigil_core::data::prediction_log::LOGS_PREFIX;
 use vigil_core::wire::PredictionRecord;
 
-use crate::auth::authorize;
+use crate::auth::authorize_admin;
 use crate::error::{AppError, Problem};
 use crate::json::Json;
 use crate::state::{AppState, ReloadResponse};
@@ -34,7 +34,7 @@ pub async fn reload(
     query: Result<Query<ReloadRequest>, axum::extract::rejection::QueryRejection>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<ReloadResponse>, AppError> {
-    authorize(state.config.admin_token.as_ref(), &headers)?;
+    authorize_admin(state.config.admin_token.as_ref(), &headers)?;
     let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let body = body.map_err(AppError::from_bytes_rejection)?;
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
@@ -94,7 +94,7 @@ pub async fn logs(
     headers: HeaderMap,
     query: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<LogsPage>, AppError> {
-    authorize(state.config.admin_token.as_ref(), &headers)?;
+    authorize_admin(state.config.admin_token.as_ref(), &headers)?;
     let Query(query) = query.map_err(|e| AppError::BadRequest(e.body_text()))?;
     let until = match &query.until {
         Some(t) => parse_time("until", t)?,

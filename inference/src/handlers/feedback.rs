@@ -1,21 +1,25 @@
 //! `POST /feedback`: a ground-truth label for an earlier prediction, into the feedback log.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
 use vigil_core::wire::{FeedbackRecord, FeedbackRequest};
 
+use crate::auth::authorize_feedback;
 use crate::error::{AppError, Problem};
 use crate::json::Json;
 use crate::parse::MAX_REQUEST_ID_CHARS;
 use crate::state::AppState;
 
-/// `POST /feedback {"request_id": "...", "label": "<class>"}`: 202 once buffered.
+/// `POST /feedback {"request_id": "...", "label": "<class>"}`: 202 once buffered. With a
+/// feedback token configured, only its bearer may send labels (401 otherwise).
 pub async fn feedback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Json(request): Json<FeedbackRequest>,
 ) -> Result<Response, AppError> {
+    authorize_feedback(state.config.feedback_token.as_ref(), &headers)?;
     let model = state.model()?;
     let mut problems = Vec::new();
     let id_len = request.request_id.chars().count();

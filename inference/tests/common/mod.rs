@@ -159,7 +159,7 @@ pub struct TestServer {
 
 pub fn config() -> ServerConfig {
     let mut config = ServerConfig {
-        admin_token: vigil_inference::AdminToken::new(TOKEN),
+        admin_token: vigil_inference::BearerToken::new(TOKEN),
         max_batch: 50,
         max_body_bytes: 64 * 1024,
         ..ServerConfig::default()

@@ -5,6 +5,11 @@ use super::pod::{
     resources, volumes,
 };
 use super::*;
+use crate::crd::ServingTokens;
+use k8s_openapi::api::core::v1::{KeyToPath, SecretVolumeSource};
+
+/// Where the inference Pod finds its token files: `<dir>/<admin|feedback>/token`.
+const TOKENS_DIR: &str = "/var/run/secrets/vigil";
 
 /// The inference Deployment serving `version`.
 pub fn build_serving_deployment(
@@ -13,26 +18,31 @@ pub fn build_serving_deployment(
     image: &str,
 ) -> Result<Deployment, BuildError> {
     let serving = &model.spec.serving;
-    let (volumes, mounts) = volumes(&[&model.spec.storage.uri]);
+    let (mut volumes, mut mounts) = volumes(&[&model.spec.storage.uri]);
+    let tokens = TokenMounts::of(serving.tokens.as_ref());
+    volumes.extend(tokens.volumes);
+    mounts.extend(tokens.mounts);
+    let mut env_vars = env(&[
+        ("VIGIL_STORE", model.spec.storage.uri.clone()),
+        ("VIGIL_MODEL_VERSION", version.to_string()),
+        ("VIGIL_LISTEN", format!("0.0.0.0:{SERVE_PORT}")),
+        (
+            "VIGIL_LOG_SAMPLE_RATE",
+            serving.logging.sample_rate.to_string(),
+        ),
+        (
+            "VIGIL_FLUSH_INTERVAL",
+            serving.logging.flush_interval.clone(),
+        ),
+        ("VIGIL_LOG_FORMAT", "json".into()),
+    ]);
+    env_vars.extend(tokens.env);
     let container = Container {
         name: "inference".into(),
         image: Some(image.into()),
         command: Some(vec![BINARY.into()]),
         args: Some(vec!["serve".into()]),
-        env: Some(env(&[
-            ("VIGIL_STORE", model.spec.storage.uri.clone()),
-            ("VIGIL_MODEL_VERSION", version.to_string()),
-            ("VIGIL_LISTEN", format!("0.0.0.0:{SERVE_PORT}")),
-            (
-                "VIGIL_LOG_SAMPLE_RATE",
-                serving.logging.sample_rate.to_string(),
-            ),
-            (
-                "VIGIL_FLUSH_INTERVAL",
-                serving.logging.flush_interval.clone(),
-            ),
-            ("VIGIL_LOG_FORMAT", "json".into()),
-        ])),
+        env: Some(env_vars),
         env_from: credentials(model),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
@@ -82,6 +92,54 @@ pub fn build_serving_deployment(
         }),
         ..Deployment::default()
     })
+}
+
+/// Where the inference Pod reads its tokens: each named Secret key mounted read-only as
+/// a file (files, not environment variables, which `/proc/<pid>/environ` and crash dumps
+/// show), and the `--*-token-file` variable pointing at it.
+struct TokenMounts {
+    volumes: Vec<Volume>,
+    mounts: Vec<VolumeMount>,
+    env: Vec<EnvVar>,
+}
+
+impl TokenMounts {
+    fn of(tokens: Option<&ServingTokens>) -> TokenMounts {
+        let mut out = TokenMounts {
+            volumes: Vec::new(),
+            mounts: Vec::new(),
+            env: Vec::new(),
+        };
+        let Some(tokens) = tokens else { return out };
+        for (which, variable, secret) in [
+            ("admin", "VIGIL_ADMIN_TOKEN_FILE", &tokens.admin),
+            ("feedback", "VIGIL_FEEDBACK_TOKEN_FILE", &tokens.feedback),
+        ] {
+            let Some(secret) = secret else { continue };
+            let (name, dir) = (format!("{which}-token"), format!("{TOKENS_DIR}/{which}"));
+            out.volumes.push(Volume {
+                name: name.clone(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret.name.clone()),
+                    items: Some(vec![KeyToPath {
+                        key: secret.key.clone(),
+                        path: "token".into(),
+                        mode: None,
+                    }]),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            });
+            out.mounts.push(VolumeMount {
+                name,
+                mount_path: dir.clone(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            });
+            out.env.extend(env(&[(variable, format!("{dir}/token"))]));
+        }
+        out
+    }
 }
 
 /// The Service in front of the inference Pods.
@@ -177,6 +235,64 @@ mod tests {
                 }
             })
         );
+    }
+
+    /// Each named token is a read-only file from its own Secret, and the server is told
+    /// where; the rest of the Pod is the same as without tokens.
+    #[test]
+    fn tokens_are_mounted_from_their_secrets() {
+        let mut with_tokens = model();
+        with_tokens.spec.serving.tokens = Some(ServingTokens {
+            admin: Some(crate::crd::SecretKeyRef {
+                name: "income-admin".into(),
+                key: "token".into(),
+            }),
+            feedback: Some(crate::crd::SecretKeyRef {
+                name: "income-labels".into(),
+                key: "bearer".into(),
+            }),
+        });
+        let pod = |model: &MonitoredModel| {
+            let deployment = build_serving_deployment(model, "v1", "vigil:0.1.0").expect("build");
+            serde_json::to_value(&deployment).expect("json")["spec"]["template"]["spec"].clone()
+        };
+        let (plain, tokened) = (pod(&model()), pod(&with_tokens));
+        assert_eq!(
+            tokened["volumes"],
+            json!([
+                {"name": "tmp", "emptyDir": {}},
+                {"name": "admin-token", "secret": {"secretName": "income-admin",
+                    "items": [{"key": "token", "path": "token"}]}},
+                {"name": "feedback-token", "secret": {"secretName": "income-labels",
+                    "items": [{"key": "bearer", "path": "token"}]}}
+            ])
+        );
+        let container = &tokened["containers"][0];
+        assert_eq!(
+            container["volumeMounts"],
+            json!([
+                {"name": "tmp", "mountPath": "/tmp"},
+                {"name": "admin-token", "mountPath": "/var/run/secrets/vigil/admin", "readOnly": true},
+                {"name": "feedback-token", "mountPath": "/var/run/secrets/vigil/feedback", "readOnly": true}
+            ])
+        );
+        let plain_env = plain["containers"][0]["env"]
+            .as_array()
+            .expect("env")
+            .clone();
+        let mut expected_env = plain_env;
+        expected_env.extend([
+            json!({"name": "VIGIL_ADMIN_TOKEN_FILE", "value": "/var/run/secrets/vigil/admin/token"}),
+            json!({"name": "VIGIL_FEEDBACK_TOKEN_FILE", "value": "/var/run/secrets/vigil/feedback/token"}),
+        ]);
+        assert_eq!(container["env"], json!(expected_env));
+        let (mut rest, mut plain_rest) = (tokened.clone(), plain.clone());
+        for pod in [&mut rest, &mut plain_rest] {
+            pod["volumes"] = json!(null);
+            pod["containers"][0]["volumeMounts"] = json!(null);
+            pod["containers"][0]["env"] = json!(null);
+        }
+        assert_eq!(rest, plain_rest);
     }
 
     #[test]

@@ -110,6 +110,42 @@ pub struct ServingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 30))]
     pub progress_deadline_seconds: Option<i32>,
+    /// Bearer tokens of the inference server, each from a Secret of the model's
+    /// namespace. Without `admin`, /model/reload and /logs are off; without `feedback`,
+    /// /feedback takes labels from anyone who can reach the Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<ServingTokens>,
+}
+
+/// The inference server's two bearer tokens. Kept apart, so that the label producer holds a
+/// credential that can do nothing but send labels.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServingTokens {
+    /// The token of /model/reload and /logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<SecretKeyRef>,
+    /// The token every /feedback request must bear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<SecretKeyRef>,
+}
+
+/// A key of a Secret in the model's namespace. After rotating the value, restart the
+/// Deployment (`kubectl rollout restart`): the server reads it when it starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyRef {
+    /// The Secret's name.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// The key holding the token (default `token`).
+    #[serde(default = "default_token_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+fn default_token_key() -> String {
+    "token".into()
 }
 
 impl Default for ServingSpec {
@@ -122,6 +158,7 @@ impl Default for ServingSpec {
             logging: LoggingSpec::default(),
             min_available: None,
             progress_deadline_seconds: None,
+            tokens: None,
         }
     }
 }
