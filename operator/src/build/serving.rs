@@ -97,6 +97,7 @@ pub fn build_serving_deployment(
 /// Where the inference Pod reads its tokens: each named Secret key mounted read-only as
 /// a file (files, not environment variables, which `/proc/<pid>/environ` and crash dumps
 /// show), and the `--*-token-file` variable pointing at it.
+#[derive(Default)]
 struct TokenMounts {
     volumes: Vec<Volume>,
     mounts: Vec<VolumeMount>,
@@ -105,11 +106,7 @@ struct TokenMounts {
 
 impl TokenMounts {
     fn of(tokens: Option<&ServingTokens>) -> TokenMounts {
-        let mut out = TokenMounts {
-            volumes: Vec::new(),
-            mounts: Vec::new(),
-            env: Vec::new(),
-        };
+        let mut out = TokenMounts::default();
         let Some(tokens) = tokens else { return out };
         for (which, variable, secret) in [
             ("admin", "VIGIL_ADMIN_TOKEN_FILE", &tokens.admin),
