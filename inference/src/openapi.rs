@@ -1,7 +1,17 @@
 //! The OpenAPI 3 document of the server, written by hand next to the routes it describes.
 //! A test checks that every path and method in it is routed and every route is in it.
+//!
+//! The request bodies of `/predict`, `/predict/batch` and `/feedback` are generated from the
+//! served model: a request the document allows is one the server accepts (schemathesis
+//! checks both directions in `.ci/run`), so a client generator gets the real contract.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+use vigil_core::data::schema::{FeatureSpec, FeatureType};
+use vigil_core::train::pipeline::{FeatureEncoder, UnseenCategory, MISSING_CATEGORY};
+
+use crate::parse::MAX_REQUEST_ID_CHARS;
+use crate::served::LoadedModel;
+use crate::state::OutOfRange;
 
 fn error_response(description: &str) -> Value {
     json!({"description": description,
@@ -13,7 +23,20 @@ fn ok_json(description: &str, schema: &str) -> Value {
            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
 }
 
-pub fn document() -> Value {
+/// The document for the model being served (`None` before one is loaded: the features are
+/// then any object).
+pub fn document(served: Option<(&LoadedModel, OutOfRange)>) -> Value {
+    let mut components = components();
+    if let Some((model, out_of_range)) = served {
+        let schemas = &mut components["schemas"];
+        schemas["PredictRequest"]["properties"]["features"] = features_schema(model, out_of_range);
+        schemas["Feedback"]["properties"]["label"] = json!({"type": "string",
+            "enum": model.classes(), "description": "One of the model's classes"});
+    }
+    let mut paths = merge(paths(), oip_paths());
+    if let Some((model, _)) = served {
+        name_the_served_model(&mut paths, crate::oip::model_name(model), model.version());
+    }
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -21,9 +44,123 @@ pub fn document() -> Value {
             "version": vigil_core::VIGIL_VERSION,
             "description": "Predictions from the served model version, with validation against its schema, Prometheus metrics and a prediction log."
         },
-        "paths": merge(paths(), oip_paths()),
-        "components": components(),
+        "paths": paths,
+        "components": components,
     })
+}
+
+/// The OIP routes' `{model}` and `{version}`: the one model served, the one version.
+fn name_the_served_model(paths: &mut Value, name: &str, version: &str) {
+    let operations = paths
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut());
+    for operation in operations
+        .flat_map(|o| o.as_object_mut())
+        .flat_map(|o| o.values_mut())
+    {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+            let value = match parameter["name"].as_str() {
+                Some("model") if parameter["in"] == "path" => name,
+                Some("version") if parameter["in"] == "path" => version,
+                _ => continue,
+            };
+            parameter["schema"]["enum"] = json!([value]);
+        }
+    }
+}
+
+/// `features` of a request for `model`: every feature required, by type; numbers within
+/// `min`/`max` when out-of-range values are refused; the categories the model can encode;
+/// null only where the feature is nullable and the model can encode a missing value.
+fn features_schema(model: &LoadedModel, out_of_range: OutOfRange) -> Value {
+    let encoders = model.artifact.pipeline.encoders();
+    let properties: Map<String, Value> = model
+        .artifact
+        .schema
+        .features
+        .iter()
+        .zip(encoders)
+        .map(|(spec, encoder)| {
+            (
+                spec.name.clone(),
+                feature_schema(spec, encoder, out_of_range),
+            )
+        })
+        .collect();
+    let required: Vec<&str> = model
+        .artifact
+        .schema
+        .features
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    json!({"type": "object", "required": required, "additionalProperties": false,
+        "properties": properties,
+        "description": "Every feature of the served model's schema, by name"})
+}
+
+fn feature_schema(spec: &FeatureSpec, encoder: &FeatureEncoder, out_of_range: OutOfRange) -> Value {
+    let mut schema = match (spec.kind, encoder) {
+        (
+            FeatureType::Categorical,
+            FeatureEncoder::OneHot {
+                categories, unseen, ..
+            },
+        ) => {
+            // Under `unseen: error` only the training categories encode; `allowedValues`
+            // narrows either set.
+            let allowed =
+                |c: &String| spec.allowed_values.is_empty() || spec.allowed_values.contains(c);
+            let known: Option<Vec<&String>> = match unseen {
+                UnseenCategory::Error => Some(
+                    categories
+                        .iter()
+                        .filter(|c| c.as_str() != MISSING_CATEGORY && allowed(c))
+                        .collect(),
+                ),
+                UnseenCategory::Ignore if !spec.allowed_values.is_empty() => {
+                    Some(spec.allowed_values.iter().collect())
+                }
+                UnseenCategory::Ignore => None,
+            };
+            let null_encodes = *unseen == UnseenCategory::Ignore
+                || categories.iter().any(|c| c == MISSING_CATEGORY);
+            let mut schema = json!({"type": "string"});
+            if let Some(known) = known {
+                schema["enum"] = json!(known);
+            }
+            if spec.nullable && null_encodes {
+                schema["nullable"] = json!(true);
+            }
+            schema
+        }
+        _ => {
+            let mut schema = json!({"type": "number"});
+            if out_of_range == OutOfRange::Reject {
+                if let Some(min) = spec.min {
+                    schema["minimum"] = json!(min);
+                }
+                if let Some(max) = spec.max {
+                    schema["maximum"] = json!(max);
+                }
+            }
+            if spec.nullable {
+                schema["nullable"] = json!(true);
+            }
+            schema
+        }
+    };
+    if schema.get("enum").is_some() && schema.get("nullable").is_some() {
+        // OpenAPI 3.0: `nullable` does not add null to an `enum`; list it.
+        if let Some(values) = schema["enum"].as_array_mut() {
+            values.push(Value::Null);
+        }
+    }
+    schema
 }
 
 /// Every route, with its errors.
@@ -70,6 +207,8 @@ fn paths() -> Value {
             "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReloadRequest"}}}},
             "responses": with(json!({
                 "200": ok_json("Loaded", "ReloadResponse"),
+                "400": error_response("Malformed JSON body"),
+                "422": error_response("A body other than {\"version\": \"…\"}"),
                 "404": error_response("No such version; the old model keeps serving"),
                 "409": error_response("Artifact corrupt or incompatible; the old model keeps serving"),
                 "503": error_response("Store unreachable; the old model keeps serving"),
@@ -84,6 +223,7 @@ fn paths() -> Value {
             ],
             "responses": with(json!({
                 "200": ok_json("A page of records", "LogsPage"),
+                "400": error_response("A query parameter this endpoint does not take, or one that does not parse"),
                 "422": error_response("Bad time, window longer than 24 h, limit out of range, or a cursor this log did not hand out"),
                 "503": error_response("Store unreachable"),
             }), &admin_errors)}},
@@ -213,7 +353,7 @@ fn base_components() -> Value {
                     "kind": {"type": "string", "description": "missing, unknown, duplicate, null, wrong_type, out_of_range, not_allowed, unseen_category, …"}}}}}},
             "Health": {"type": "object", "properties": {"status": {"type": "string"}, "model_version": {"type": "string", "nullable": true}}},
             "PredictRequest": {"type": "object", "required": ["features"], "additionalProperties": false, "properties": {
-                "request_id": {"type": "string", "minLength": 1, "maxLength": 256, "description": "Generated when absent"},
+                "request_id": {"type": "string", "minLength": 1, "maxLength": MAX_REQUEST_ID_CHARS, "nullable": true, "description": "Generated when absent or null"},
                 "features": {"type": "object", "description": "Every feature of the schema, by name: numbers for numeric features, strings for categorical ones, null where the feature is nullable",
                     "additionalProperties": {"oneOf": [{"type": "number"}, {"type": "string"}], "nullable": true}}}},
             "PredictResponse": {"type": "object", "properties": {
@@ -233,8 +373,83 @@ fn base_components() -> Value {
                 "count": {"type": "integer"}, "next_cursor": {"type": "string", "nullable": true, "description": "Pass as `cursor` for the next page; null on the last"},
                 "records": {"type": "array", "items": {"type": "object"}}}},
             "Feedback": {"type": "object", "required": ["request_id", "label"], "additionalProperties": false, "properties": {
-                "request_id": {"type": "string"}, "label": {"type": "string", "description": "One of the model's classes"},
-                "timestamp": {"type": "string", "format": "date-time"}}}
+                "request_id": {"type": "string", "minLength": 1, "maxLength": MAX_REQUEST_ID_CHARS}, "label": {"type": "string", "description": "One of the model's classes"},
+                "timestamp": {"type": "string", "format": "date-time", "nullable": true, "description": "When the label was known; the time of arrival when absent or null"}}}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_core::data::schema::FeatureSpec;
+
+    fn categorical(allowed: &[&str], nullable: bool) -> FeatureSpec {
+        FeatureSpec {
+            name: "c".into(),
+            kind: FeatureType::Categorical,
+            min: None,
+            max: None,
+            allowed_values: allowed.iter().map(|a| a.to_string()).collect(),
+            nullable,
+        }
+    }
+
+    fn one_hot(categories: &[&str], unseen: UnseenCategory) -> FeatureEncoder {
+        FeatureEncoder::OneHot {
+            name: "c".into(),
+            categories: categories.iter().map(|c| c.to_string()).collect(),
+            unseen,
+        }
+    }
+
+    #[test]
+    fn under_unseen_error_only_encodable_categories_are_allowed() {
+        // Training saw a, b and missing values; `allowedValues` also lists z, never seen.
+        let encoder = one_hot(&["a", "b", MISSING_CATEGORY], UnseenCategory::Error);
+        assert_eq!(
+            feature_schema(
+                &categorical(&["a", "z"], true),
+                &encoder,
+                OutOfRange::Reject
+            ),
+            json!({"type": "string", "enum": ["a", null], "nullable": true})
+        );
+        assert_eq!(
+            feature_schema(&categorical(&[], false), &encoder, OutOfRange::Reject),
+            json!({"type": "string", "enum": ["a", "b"]})
+        );
+        // Nullable, but training never saw a missing value: null does not encode.
+        let encoder = one_hot(&["a"], UnseenCategory::Error);
+        assert_eq!(
+            feature_schema(&categorical(&[], true), &encoder, OutOfRange::Reject),
+            json!({"type": "string", "enum": ["a"]})
+        );
+    }
+
+    #[test]
+    fn numeric_bounds_only_when_out_of_range_is_refused() {
+        let spec = FeatureSpec {
+            name: "x".into(),
+            kind: FeatureType::Numeric,
+            min: Some(0.0),
+            max: Some(1.5),
+            allowed_values: vec![],
+            nullable: false,
+        };
+        let encoder = FeatureEncoder::Standardize {
+            name: "x".into(),
+            fill: 0.0,
+            mean: 0.0,
+            scale: 1.0,
+        };
+        assert_eq!(
+            feature_schema(&spec, &encoder, OutOfRange::Reject),
+            json!({"type": "number", "minimum": 0.0, "maximum": 1.5})
+        );
+        assert_eq!(
+            feature_schema(&spec, &encoder, OutOfRange::Accept),
+            json!({"type": "number"})
+        );
+    }
 }

@@ -854,6 +854,39 @@ async fn openapi_matches_the_routes() {
     }
 }
 
+/// The request bodies are the served model's contract: its features (required, typed, in
+/// range, its categories), its classes as labels, its name and version in the OIP paths.
+#[tokio::test]
+async fn openapi_request_schemas_come_from_the_served_model() {
+    let s = server().await;
+    let (_, doc) = s.get("/openapi.json").await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["PredictRequest"]["properties"]["features"],
+        json!({"type": "object", "required": ["x", "color", "size"], "additionalProperties": false,
+        "description": "Every feature of the served model's schema, by name",
+        "properties": {
+            "x": {"type": "number", "minimum": 0.0, "maximum": 100.0},
+            // nullable, any category (unseen ones are ignored by default)
+            "color": {"type": "string", "nullable": true},
+            "size": {"type": "string", "enum": ["S", "M", "L", "XL"]},
+        }})
+    );
+    assert_eq!(
+        schemas["Feedback"]["properties"]["label"]["enum"],
+        json!(["no", "yes"])
+    );
+    let infer = &doc["paths"]["/v2/models/{model}/versions/{version}/infer"]["post"];
+    assert_eq!(
+        infer["parameters"][0]["schema"],
+        json!({"type": "string", "enum": ["tiny"]})
+    );
+    assert_eq!(
+        infer["parameters"][1]["schema"],
+        json!({"type": "string", "enum": [s.version]})
+    );
+}
+
 #[tokio::test]
 async fn drop_policy_counts_instead_of_blocking() {
     let mut config = config();

@@ -72,6 +72,15 @@ pub const OIP_PYTHON: Tool = Tool {
     probe: &["-c", "import tritonclient.http, kserve, numpy"],
 };
 
+/// schemathesis (PyPI), which fuzzes a server from its OpenAPI document
+/// (inference/tests/openapi_contract.rs; `.ci/run` makes the venv).
+pub const SCHEMATHESIS: Tool = Tool {
+    command: "schemathesis",
+    require: "SCHEMATHESIS",
+    path_env: "VIGIL_SCHEMATHESIS",
+    probe: &["--version"],
+};
+
 /// Python with the data tools users read Vigil's files with: pyarrow and DuckDB (the
 /// Parquet prediction log), datasketches (the KLL sketches of batch profiles).
 /// `.ci/run` makes a venv with them and names its python in `VIGIL_DATA_PYTHON`.

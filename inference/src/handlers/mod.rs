@@ -101,8 +101,11 @@ pub async fn metrics_summary(State(state): State<AppState>) -> Json<serde_json::
     }))
 }
 
-pub async fn openapi_json() -> Json<serde_json::Value> {
-    Json(openapi::document())
+pub async fn openapi_json(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let model = state.slot.get();
+    Json(openapi::document(
+        model.as_deref().map(|m| (m, state.config.out_of_range)),
+    ))
 }
 
 /// Any path that is not a route: a 404 naming it, counted as `unmatched`.
