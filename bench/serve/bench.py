@@ -15,7 +15,31 @@ import sys
 import time
 import urllib.request
 
-ENDPOINTS = [("predict", "/predict", "rows.jsonl", 1), ("batch100", "/predict/batch", "body_batch100.json", 100)]
+ENDPOINTS = [("predict", "/predict", "rows.jsonl", 1), ("batch100", "/predict/batch", "body_batch100.json", 100),
+             ("batch1000", "/predict/batch", "body_batch1000.json", 1000)]
+# Open Inference Protocol v2 infer, one tensor per feature (MLServer's "pd"), the same rows
+# as batch100/batch1000. Only vigil serves them; the echo parses the same bytes at its
+# /predict/batch (a JSON parse of the body is its whole work), FastAPI has no OIP route.
+OIP_ENDPOINTS = [("oip100", "/v2/models/adult-income/infer", "oip_batch100.json", 100),
+                 ("oip1000", "/v2/models/adult-income/infer", "oip_batch1000.json", 1000)]
+
+
+def write_bodies(out_dir):
+    """body_batch1000.json and the OIP bodies, from the kit's rows.jsonl (1000 real rows)."""
+    with open(os.path.join(out_dir, "rows.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    with open(os.path.join(out_dir, "body_batch1000.json"), "w") as f:
+        json.dump({"requests": rows[:1000]}, f)
+    for n in (100, 1000):
+        feats = [r["features"] for r in rows[:n]]
+        inputs = []
+        for name, first in feats[0].items():
+            numeric = not isinstance(first, str)
+            inputs.append({"name": name, "shape": [n], "datatype": "FP64" if numeric else "BYTES",
+                           "data": [x[name] for x in feats]})
+        body = {"id": f"oip-{n}", "parameters": {"content_type": "pd"}, "inputs": inputs}
+        with open(os.path.join(out_dir, f"oip_batch{n}.json"), "w") as f:
+            json.dump(body, f)
 
 
 def proc_cpu_s(pid):
@@ -58,7 +82,7 @@ def wrk(a, url, body, conc, duration):
     return json.loads(line[9:])
 
 
-def run_server(a, label, cmd, base, ready_path, env=None):
+def run_server(a, label, cmd, base, ready_path, env=None, endpoints=ENDPOINTS):
     proc = subprocess.Popen(["taskset", "-c", a.server_cpus] + cmd, stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(a.out, f"{label}.log"), "w"), env=env)
     rows = []
@@ -67,7 +91,7 @@ def run_server(a, label, cmd, base, ready_path, env=None):
         out_dir = os.path.join(a.kit, "out")
         wrk(a, base + "/predict", os.path.join(out_dir, "rows.jsonl"), 4, 2)  # warm-up
         idle = proc_mem_mib(proc.pid, "VmRSS")
-        for name, path, body, rows_per_req in ENDPOINTS:
+        for name, path, body, rows_per_req in endpoints:
             for conc in a.concurrency:
                 cpu0 = proc_cpu_s(proc.pid)
                 w = wrk(a, base + path, os.path.join(out_dir, body), conc, a.duration)
@@ -77,7 +101,8 @@ def run_server(a, label, cmd, base, ready_path, env=None):
                 errors = sum(v for k, v in w.items() if k.startswith("errors_"))
                 row = dict(server=label, endpoint=name, concurrency=conc, rps=rps, rows_per_s=rps * rows_per_req,
                            p50_ms=w["p50_us"] / 1e3, p99_ms=w["p99_us"] / 1e3,
-                           cpu_ms_per_req=1e3 * cpu / max(1, n), errors=errors,
+                           cpu_ms_per_req=1e3 * cpu / max(1, n), cpu_us_per_row=1e6 * cpu / max(1, n * rows_per_req),
+                           errors=errors,
                            idle_rss_mib=idle, peak_rss_mib=proc_mem_mib(proc.pid, "VmHWM"))
                 print(json.dumps(row), file=sys.stderr, flush=True)
                 rows.append(row)
@@ -105,14 +130,17 @@ def main():
     ap.add_argument("--client-cpus", default="1")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    write_bodies(os.path.join(a.kit, "out"))
+    echo_oip = [(name, "/predict/batch", body, n) for name, _, body, n in OIP_ENDPOINTS]
     rows = []
     for label in a.servers:
         if label == "vigil":
             cmd = [a.vigil, "serve", "--store", a.store, "--listen", "127.0.0.1:18080",
                    "--writer", "bench", "--max-batch", "1000"]
-            rows += run_server(a, label, cmd, "http://127.0.0.1:18080", "/ready")
+            rows += run_server(a, label, cmd, "http://127.0.0.1:18080", "/ready", endpoints=ENDPOINTS + OIP_ENDPOINTS)
         elif label == "echo":
-            rows += run_server(a, label, [a.echo, "127.0.0.1:18090"], "http://127.0.0.1:18090", "/healthz")
+            rows += run_server(a, label, [a.echo, "127.0.0.1:18090"], "http://127.0.0.1:18090", "/healthz",
+                               endpoints=ENDPOINTS + echo_oip)
         elif label == "fastapi":
             cmd = [os.path.join(a.kit, "venv/bin/python"), "-m", "uvicorn", "app:app", "--app-dir", a.kit,
                    "--host", "127.0.0.1", "--port", "18765", "--workers", "1", "--log-level", "warning",
@@ -123,11 +151,12 @@ def main():
         json.dump(rows, f, indent=1)
 
     print(f"\nwrk -t1, {a.duration} s per point, server on CPU {a.server_cpus}, wrk on CPU {a.client_cpus}\n")
-    print("| server | endpoint | conc | req/s | rows/s | p50 ms | p99 ms | server CPU ms/req | peak RSS MiB | errors |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| server | endpoint | conc | req/s | rows/s | p50 ms | p99 ms | server CPU ms/req | CPU µs/row | peak RSS MiB | errors |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['server']} | {r['endpoint']} | {r['concurrency']} | {r['rps']:,.0f} | {r['rows_per_s']:,.0f} "
-              f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_ms_per_req']:.3f} | {r['peak_rss_mib']:.0f} "
+              f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['cpu_ms_per_req']:.3f} | {r['cpu_us_per_row']:.2f} "
+              f"| {r['peak_rss_mib']:.0f} "
               f"| {r['errors']} |")
     by = {(r["server"], r["endpoint"], r["concurrency"]): r for r in rows}
     if any(k[0] == "vigil" for k in by) and any(k[0] == "echo" for k in by):
@@ -138,8 +167,8 @@ def main():
                 continue
             echo = by.get(("echo", ep, conc))
             fast = by.get(("fastapi", ep, conc))
-            print(f"| {ep} | {conc} | {r['rps'] / echo['rps']:.2f} | "
-                  f"{(r['rps'] / fast['rps']) if fast else float('nan'):.0f}x |")
+            versus_fastapi = f"{r['rps'] / fast['rps']:.0f}x" if fast else "–"
+            print(f"| {ep} | {conc} | {r['rps'] / echo['rps']:.2f} | {versus_fastapi} |")
 
 
 if __name__ == "__main__":
