@@ -27,14 +27,12 @@ fn ok_json(description: &str, schema: &str) -> Value {
 /// then any object).
 pub fn document(served: Option<(&LoadedModel, OutOfRange)>) -> Value {
     let mut components = components();
+    let mut paths = merge(paths(), oip_paths());
     if let Some((model, out_of_range)) = served {
         let schemas = &mut components["schemas"];
         schemas["PredictRequest"]["properties"]["features"] = features_schema(model, out_of_range);
         schemas["Feedback"]["properties"]["label"] = json!({"type": "string",
             "enum": model.classes(), "description": "One of the model's classes"});
-    }
-    let mut paths = merge(paths(), oip_paths());
-    if let Some((model, _)) = served {
         name_the_served_model(&mut paths, crate::oip::model_name(model), model.version());
     }
     json!({
@@ -104,7 +102,7 @@ fn features_schema(model: &LoadedModel, out_of_range: OutOfRange) -> Value {
 }
 
 fn feature_schema(spec: &FeatureSpec, encoder: &FeatureEncoder, out_of_range: OutOfRange) -> Value {
-    let mut schema = match (spec.kind, encoder) {
+    match (spec.kind, encoder) {
         (
             FeatureType::Categorical,
             FeatureEncoder::OneHot {
@@ -127,13 +125,19 @@ fn feature_schema(spec: &FeatureSpec, encoder: &FeatureEncoder, out_of_range: Ou
                 }
                 UnseenCategory::Ignore => None,
             };
-            let null_encodes = *unseen == UnseenCategory::Ignore
-                || categories.iter().any(|c| c == MISSING_CATEGORY);
+            let nullable = spec.nullable
+                && (*unseen == UnseenCategory::Ignore
+                    || categories.iter().any(|c| c == MISSING_CATEGORY));
             let mut schema = json!({"type": "string"});
             if let Some(known) = known {
-                schema["enum"] = json!(known);
+                let mut values: Vec<Value> = known.into_iter().map(|c| json!(c)).collect();
+                if nullable {
+                    // OpenAPI 3.0: `nullable` does not add null to an `enum`; list it.
+                    values.push(Value::Null);
+                }
+                schema["enum"] = Value::Array(values);
             }
-            if spec.nullable && null_encodes {
+            if nullable {
                 schema["nullable"] = json!(true);
             }
             schema
@@ -153,14 +157,7 @@ fn feature_schema(spec: &FeatureSpec, encoder: &FeatureEncoder, out_of_range: Ou
             }
             schema
         }
-    };
-    if schema.get("enum").is_some() && schema.get("nullable").is_some() {
-        // OpenAPI 3.0: `nullable` does not add null to an `enum`; list it.
-        if let Some(values) = schema["enum"].as_array_mut() {
-            values.push(Value::Null);
-        }
     }
-    schema
 }
 
 /// Every route, with its errors.
