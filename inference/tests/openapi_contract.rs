@@ -11,13 +11,17 @@ async fn schemathesis(addr: std::net::SocketAddr, checks: &str, select: &[&str])
     let Some(schemathesis) = vigil_testkit::SCHEMATHESIS.find() else {
         return;
     };
+    // Its cache (past crashes, which it would replay) goes to a throwaway folder,
+    // so a run depends on this code only, and nothing lands in the checkout.
+    let scratch = tempfile::tempdir().expect("tempdir");
     let output = tokio::process::Command::new(&schemathesis)
+        .current_dir(scratch.path())
         .arg("run")
         .arg(format!("http://{addr}/openapi.json"))
         .args(["--checks", checks])
         .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
         .args(["--max-examples", "60", "--seed", "1", "--no-color"])
-        .args(["--generation-deterministic"])
+        .arg("--generation-deterministic")
         .args(select)
         .output()
         .await
