@@ -12,7 +12,8 @@ use clap::{Args, ValueEnum};
 use vigil_core::data::storage::Store;
 use vigil_core::span::Span;
 use vigil_inference::{
-    AppState, BearerToken, Metrics, OutOfRange, ServerConfig, SinkConfig, WhenFull,
+    AppState, BearerToken, Metrics, OutOfRange, PredictionLogFormat, ServerConfig, SinkConfig,
+    WhenFull,
 };
 
 #[derive(Args, Debug)]
@@ -41,6 +42,15 @@ pub struct ServeArgs {
     /// When the log buffer is full: block (wait; nothing is lost) or drop (count and go on).
     #[arg(long, env = "VIGIL_WHEN_FULL", value_enum, default_value = "block")]
     pub when_full: WhenFullArg,
+    /// File format of the prediction log: jsonl (gzip JSON Lines) or parquet (one file of
+    /// one row group a batch, for pyarrow, DuckDB, Spark). The drift check and /logs read both.
+    #[arg(
+        long,
+        env = "VIGIL_PREDICTION_LOG_FORMAT",
+        value_enum,
+        default_value = "jsonl"
+    )]
+    pub prediction_log_format: PredictionLogFormatArg,
     /// Write each prediction-log batch's drift profile beside it (profiles/…): scheduled
     /// drift checks then merge profiles instead of decoding the log.
     #[arg(long, env = "VIGIL_BATCH_PROFILES", default_value_t = true, action = clap::ArgAction::Set)]
@@ -85,6 +95,12 @@ pub struct ServeArgs {
     /// flush may retry a failing store.
     #[arg(long, env = "VIGIL_SHUTDOWN_TIMEOUT", default_value = "20s")]
     pub shutdown_timeout: Span,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PredictionLogFormatArg {
+    Jsonl,
+    Parquet,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -186,6 +202,10 @@ fn config(args: &ServeArgs) -> Result<ServerConfig, ArgsError> {
                 WhenFullArg::Drop => WhenFull::Drop,
             },
             shutdown_timeout: args.shutdown_timeout.into(),
+        },
+        prediction_log_format: match args.prediction_log_format {
+            PredictionLogFormatArg::Jsonl => PredictionLogFormat::JsonLines,
+            PredictionLogFormatArg::Parquet => PredictionLogFormat::Parquet,
         },
         batch_profiles: args.batch_profiles,
     })

@@ -260,20 +260,28 @@ async fn every_200_is_in_the_store_after_sigterm() {
     assert_eq!(ids.len(), records.len(), "no record is written twice");
 }
 
-/// Starts `vigil serve` on `store_uri`, sends `rows` rows in batches of 100 (a shifted
-/// `x` and more missing colours in the second half), and stops it with SIGTERM (the
-/// shutdown flush writes what is left).
-async fn serve_and_log(dir: &std::path::Path, store_uri: &str, profiles: bool, rows: usize) {
+/// Starts `vigil serve` on `store_uri` with its log in `format` (`jsonl`, `parquet`),
+/// sends `rows` rows in batches of 100 (a shifted `x` and more missing colours in the
+/// second half), and stops it with SIGTERM (the shutdown flush writes what is left).
+async fn serve_and_log(
+    dir: &std::path::Path,
+    store_uri: &str,
+    profiles: bool,
+    format: &str,
+    rows: usize,
+) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.join(format!("serve-{profiles}.log"))).expect("log");
+    let log =
+        std::fs::File::create(dir.join(format!("serve-{profiles}-{format}.log"))).expect("log");
     let mut child = Command::new(VIGIL)
         .args(["serve", "--store", store_uri, "--listen", &addr])
         .args(["--writer", "pod.a", "--flush-records", "500"])
         .args(["--batch-profiles", if profiles { "true" } else { "false" }])
+        .args(["--prediction-log-format", format])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -353,41 +361,66 @@ fn drift_json(dir: &std::path::Path, store_uri: &str, name: &str) -> (serde_json
 
 /// The profiles `vigil serve` writes beside its log batches give the scheduled check
 /// the verdict and statistics it gets by decoding the log (a second server, same rows,
-/// without profiles), and the check reads no log batch where profiles exist.
+/// without profiles), and the check reads no log batch where profiles exist. A third
+/// server logs the same rows as Parquet, without profiles: decoding that log gives the
+/// same check again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_over_served_profiles_equals_drift_over_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     let with_uri = train_fixture(dir.path());
-    let without = dir.path().join("plain");
-    std::fs::create_dir_all(&without).expect("dir");
-    let copied = Command::new("cp")
-        .arg("-r")
-        .arg(dir.path().join("store/models"))
-        .arg(&without)
-        .status()
-        .expect("cp");
-    assert!(copied.success());
+    let copy_of_models = |name: &str| {
+        let root = dir.path().join(name);
+        std::fs::create_dir_all(&root).expect("dir");
+        let copied = Command::new("cp")
+            .arg("-r")
+            .arg(dir.path().join("store/models"))
+            .arg(&root)
+            .status()
+            .expect("cp");
+        assert!(copied.success());
+        root
+    };
+    let without = copy_of_models("plain");
     let without_uri = format!("file://{}", without.display());
+    let parquet = copy_of_models("parquet");
+    let parquet_uri = format!("file://{}", parquet.display());
 
-    serve_and_log(dir.path(), &with_uri, true, 3000).await;
-    serve_and_log(dir.path(), &without_uri, false, 3000).await;
+    serve_and_log(dir.path(), &with_uri, true, "jsonl", 3000).await;
+    serve_and_log(dir.path(), &without_uri, false, "jsonl", 3000).await;
+    serve_and_log(dir.path(), &parquet_uri, false, "parquet", 3000).await;
     let profiles = dir.path().join("store/profiles");
     let files = walk(&profiles);
     assert!(files >= 6, "3,000 rows in batches of 500: {files} profiles");
     assert_eq!(walk(&without.join("profiles")), 0);
+    let parquet_files = walk(&parquet.join("logs"));
+    assert_eq!(parquet_files, walk(&without.join("logs")));
+    assert_eq!(
+        walk_ending(&parquet.join("logs"), ".parquet"),
+        parquet_files
+    );
 
     let (a, described_a) = drift_json(dir.path(), &with_uri, "profiles");
     let (b, described_b) = drift_json(dir.path(), &without_uri, "log");
+    let (c, described_c) = drift_json(dir.path(), &parquet_uri, "parquet");
     assert!(
         described_a.contains(&format!("({files} batch profiles, 0 log batches decoded)")),
         "{described_a}"
     );
     assert!(described_b.contains("log batches decoded"), "{described_b}");
+    assert!(
+        described_c.contains(&format!("{parquet_files} log batches decoded")),
+        "{described_c}"
+    );
     assert_ne!(a["verdict"], "None", "the second half is shifted: {a}");
     assert_eq!(a, b, "profiles and log give the same check");
+    assert_eq!(
+        c, b,
+        "the Parquet log and the JSON Lines log give the same check"
+    );
 }
 
-fn walk(dir: &std::path::Path) -> usize {
+/// Files under `dir` whose name ends with `suffix`.
+fn walk_ending(dir: &std::path::Path, suffix: &str) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -395,10 +428,14 @@ fn walk(dir: &std::path::Path) -> usize {
         .flatten()
         .map(|e| {
             if e.path().is_dir() {
-                walk(&e.path())
+                walk_ending(&e.path(), suffix)
             } else {
-                1
+                usize::from(e.file_name().to_string_lossy().ends_with(suffix))
             }
         })
         .sum()
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    walk_ending(dir, "")
 }

@@ -11,10 +11,14 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::data::prediction_log::{LogRecord, Timestamped, FEEDBACK_PREFIX, LOGS_PREFIX};
+use crate::data::parquet_log::{decode_parquet_batch, PARQUET_EXTENSION};
+use crate::data::prediction_log::{
+    decode_batch, LogError, LogRecord, Timestamped, FEEDBACK_PREFIX, LOGS_PREFIX,
+};
 use crate::data::schema::Value;
 
 /// Kubernetes keeps at most 4096 bytes of a container's termination message: the
@@ -147,6 +151,14 @@ impl Timestamped for FeedbackRecord {
 
 impl LogRecord for PredictionRecord {
     const PREFIX: &'static str = LOGS_PREFIX;
+
+    fn decode_file(bytes: Bytes, uri: &str) -> Result<Vec<Self>, LogError> {
+        if uri.ends_with(&format!(".{PARQUET_EXTENSION}")) {
+            decode_parquet_batch(bytes, uri)
+        } else {
+            decode_batch(&bytes, uri)
+        }
+    }
 }
 
 impl LogRecord for FeedbackRecord {

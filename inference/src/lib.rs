@@ -42,4 +42,6 @@ pub use crate::router::app;
 pub use crate::serve::serve;
 pub use crate::served::{LoadedModel, ModelSlot};
 pub use crate::sink::{SinkConfig, SinkHandle, WhenFull};
-pub use crate::state::{AppState, OutOfRange, ReloadResponse, ServerConfig, Sinks};
+pub use crate::state::{
+    AppState, OutOfRange, PredictionLogFormat, ReloadResponse, ServerConfig, Sinks,
+};

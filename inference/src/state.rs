@@ -18,6 +18,7 @@ use crate::error::{AppError, Problem};
 use crate::metrics::Metrics;
 use crate::record::PredictionBatch;
 use crate::served::{self, LoadedModel, ModelSlot};
+use crate::sink::parquet::ParquetLog;
 use crate::sink::profile::BatchProfiles;
 use crate::sink::{BatchFiles, LogSink, SinkConfig, SinkHandle};
 
@@ -28,6 +29,16 @@ pub enum OutOfRange {
     Reject,
     /// Predict anyway and count it in `vigil_feature_out_of_range_total`.
     Accept,
+}
+
+/// The file format of the prediction log's batches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PredictionLogFormat {
+    /// Gzip-compressed JSON Lines, one record a line (`<writer>-<seq>.jsonl.gz`).
+    #[default]
+    JsonLines,
+    /// One Parquet file of one row group a batch (`<writer>-<seq>.parquet`).
+    Parquet,
 }
 
 /// Everything that shapes the server's behaviour; the CLI fills it from flags.
@@ -58,6 +69,7 @@ pub struct ServerConfig {
     /// `VIGIL_MODEL_VERSION`); the newest in the store when `None`.
     pub model_version: Option<String>,
     pub sink: SinkConfig,
+    pub prediction_log_format: PredictionLogFormat,
     /// Write each prediction-log batch's drift profile beside it (`profiles/…`), so that
     /// scheduled checks merge profiles instead of decoding the log.
     pub batch_profiles: bool,
@@ -78,6 +90,7 @@ impl Default for ServerConfig {
             log_sample_rate: 1.0,
             model_version: None,
             sink: SinkConfig::default(),
+            prediction_log_format: PredictionLogFormat::JsonLines,
             batch_profiles: true,
         }
     }
@@ -128,9 +141,16 @@ const _: fn() = || {
     assert_send_sync::<LoadedModel>();
 };
 
-/// The prediction log's files: the log, and the batch profiles beside it when asked.
-fn prediction_files(batch_profiles: bool) -> BatchFiles<PredictionBatch> {
+/// The prediction log's files: the log in its format, and the batch profiles beside it
+/// when asked.
+fn prediction_files(
+    format: PredictionLogFormat,
+    batch_profiles: bool,
+) -> BatchFiles<PredictionBatch> {
     let mut files = BatchFiles::json_lines();
+    if format == PredictionLogFormat::Parquet {
+        files.log = Arc::new(ParquetLog);
+    }
     if batch_profiles {
         files.beside.push(Arc::new(BatchProfiles));
     }
@@ -145,7 +165,7 @@ impl AppState {
             "predictions",
             LOGS_PREFIX,
             store.clone(),
-            prediction_files(config.batch_profiles),
+            prediction_files(config.prediction_log_format, config.batch_profiles),
             &config.sink,
             &metrics,
         );

@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::data::log_file::{self, HEADER_PROBE_BYTES};
+use crate::data::parquet_log::PARQUET_EXTENSION;
 use crate::data::prediction_log::{partitions, LogError, LogRecord};
 use crate::data::storage::Store;
 
@@ -110,6 +111,8 @@ pub async fn read_page<T: LogRecord>(
 
 /// Adds the window's records of `key` from line `first_line` to `records` until it holds
 /// `limit`; returns the position of the next record of the window when there is one.
+/// (A Parquet batch file is decoded whole — one batch, as bounded as the writer's batch —
+/// and its "lines" are its rows.)
 async fn read_file<T: LogRecord>(
     store: &Store,
     key: &str,
@@ -128,6 +131,22 @@ async fn read_file<T: LogRecord>(
         }
     }
     let bytes = store.get(key).await?;
+    let mut page = PageFill {
+        key,
+        since,
+        until,
+        limit,
+        records,
+    };
+    if key.ends_with(&format!(".{PARQUET_EXTENSION}")) {
+        let rows = T::decode_file(bytes, &store.uri_of(key))?;
+        for (number, record) in rows.into_iter().enumerate().skip(first_line) {
+            if let Some(next) = page.take(record, number) {
+                return Ok(Some(next));
+            }
+        }
+        return Ok(None);
+    }
     let corrupt = |line: usize, message: String| LogError::Corrupt {
         uri: store.uri_of(key),
         line,
@@ -151,24 +170,46 @@ async fn read_file<T: LogRecord>(
             continue;
         }
         let record: T = serde_json::from_str(&line).map_err(|e| corrupt(number, e.to_string()))?;
+        if let Some(next) = page.take(record, number - 1) {
+            return Ok(Some(next));
+        }
+    }
+}
+
+/// The page being filled from one file.
+struct PageFill<'a, T> {
+    key: &'a str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: usize,
+    records: &'a mut Vec<T>,
+}
+
+impl<T: LogRecord> PageFill<'_, T> {
+    /// Takes record `line` (0-based) of the file when it is in the window; once the page
+    /// is full, the cursor of the next record of the window instead.
+    fn take(&mut self, record: T, line: usize) -> Option<Cursor> {
         let t = record.timestamp();
-        if t < since || t > until {
-            continue;
+        if t < self.since || t > self.until {
+            return None;
         }
-        if records.len() == limit {
-            return Ok(Some(Cursor {
-                key: key.to_string(),
-                line: number - 1,
-            }));
+        if self.records.len() == self.limit {
+            return Some(Cursor {
+                key: self.key.to_string(),
+                line,
+            });
         }
-        records.push(record);
+        self.records.push(record);
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::prediction_log::{batch_key, encode_batch, LOGS_PREFIX};
+    use crate::data::parquet_log::ParquetBatch;
+    use crate::data::prediction_log::{batch_file_key, batch_key, encode_batch, LOGS_PREFIX};
+    use crate::data::schema::FeatureSchema;
     use crate::data::schema::Value;
     use crate::wire::PredictionRecord;
     use chrono::TimeZone;
@@ -195,6 +236,16 @@ mod tests {
 
     /// Two writers, three hours, a record a second from 10:00 to 12:59:59 in files of 600.
     async fn store() -> Store {
+        store_as(Format::JsonLines).await
+    }
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Format {
+        JsonLines,
+        Parquet,
+    }
+
+    async fn store_as(format: Format) -> Store {
         let store = Store::open("memory://").expect("store");
         let mut id = 0;
         for writer in ["pod-a", "pod-b"] {
@@ -208,12 +259,65 @@ mod tests {
                         })
                         .collect();
                     let seq = u64::from(hour * 10 + file);
-                    let key = batch_key(LOGS_PREFIX, batch[0].timestamp, writer, seq);
-                    store.put(&key, encode_batch(&batch)).await.expect("put");
+                    let hour = batch[0].timestamp;
+                    let (key, bytes) = match format {
+                        Format::JsonLines => (
+                            batch_key(LOGS_PREFIX, hour, writer, seq),
+                            encode_batch(&batch),
+                        ),
+                        Format::Parquet => (
+                            batch_file_key(LOGS_PREFIX, hour, writer, seq, PARQUET_EXTENSION),
+                            parquet_file(&batch),
+                        ),
+                    };
+                    store.put(&key, bytes).await.expect("put");
                 }
             }
         }
         store
+    }
+
+    fn parquet_file(records: &[PredictionRecord]) -> bytes::Bytes {
+        let schema: FeatureSchema = serde_yaml::from_str(
+            "target: {name: y, classes: [a, b]}\nfeatures:\n  - {name: x, type: numeric}\n",
+        )
+        .expect("schema");
+        let mut batch = ParquetBatch::new(&schema);
+        for record in records {
+            batch.add_record(record);
+        }
+        batch.finish().expect("parquet")
+    }
+
+    #[tokio::test]
+    async fn parquet_files_page_like_json_lines() {
+        let (json, parquet) = (
+            store_as(Format::JsonLines).await,
+            store_as(Format::Parquet).await,
+        );
+        let (since, until) = (at(10, 37, 30), at(11, 5, 0));
+        let key = |r: &PredictionRecord| (r.request_id.clone(), r.timestamp);
+        let from_json: Vec<_> = all_pages(&json, since, until, 97)
+            .await
+            .iter()
+            .map(key)
+            .collect();
+        let from_parquet: Vec<_> = all_pages(&parquet, since, until, 97)
+            .await
+            .iter()
+            .map(key)
+            .collect();
+        assert_eq!(from_json.len(), 2 * ((22 * 60 + 30) + (5 * 60 + 1)));
+        assert_eq!(from_parquet, from_json);
+        let first: Page<PredictionRecord> = read_page(&parquet, since, until, None, 1000)
+            .await
+            .expect("page");
+        let next = first.next.expect("more");
+        assert!(next.key.ends_with(".parquet"), "{}", next.key);
+        let after: Page<PredictionRecord> = read_page(&parquet, since, until, Some(&next), 1)
+            .await
+            .expect("page");
+        assert_eq!(key(&after.records[0]), from_json[1000]);
     }
 
     async fn all_pages(

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as PhysicalType};
-use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+use parquet::data_type::{ByteArrayType, DoubleType, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::{
@@ -34,6 +34,9 @@ use parquet::schema::types::{Type, TypePtr};
 use crate::data::prediction_log::LogError;
 use crate::data::schema::{FeatureSchema, FeatureType, Value};
 use crate::wire::PredictionRecord;
+
+/// A string cell as the writer takes it (cheap to clone: shared bytes).
+pub use parquet::data_type::ByteArray;
 
 /// The file extension of a Parquet log batch.
 pub const PARQUET_EXTENSION: &str = "parquet";
@@ -96,9 +99,14 @@ impl ParquetBatch {
     }
 
     pub fn add(&mut self, row: ParquetRow<'_>) {
-        self.request_id.push(row.request_id.into());
-        self.timestamp.push(row.timestamp.timestamp_micros());
-        self.model_version.push(row.model_version.into());
+        self.add_prediction(
+            row.request_id,
+            row.timestamp,
+            row.model_version,
+            row.predicted_class,
+            row.probabilities,
+            row.latency_us,
+        );
         for (i, spec) in self.schema.features.iter().enumerate() {
             let present = match (spec.kind, row.values.get(i)) {
                 (FeatureType::Numeric, Some(Value::Number(x))) => {
@@ -113,18 +121,58 @@ impl ParquetBatch {
             };
             self.defined[i].push(i16::from(present));
         }
-        self.predicted_class.push(row.predicted_class.into());
-        if row.probabilities.is_empty() {
+    }
+
+    /// Adds a row's fields other than its features; a writer that has its features in
+    /// columns then adds one value per feature with [`Self::add_number`] and
+    /// [`Self::add_category`], in any order, before [`Self::finish`].
+    pub fn add_prediction(
+        &mut self,
+        request_id: &str,
+        timestamp: DateTime<Utc>,
+        model_version: &str,
+        predicted_class: &str,
+        probabilities: &[f64],
+        latency_us: u64,
+    ) {
+        self.request_id.push(request_id.into());
+        self.timestamp.push(timestamp.timestamp_micros());
+        self.model_version.push(model_version.into());
+        self.predicted_class.push(predicted_class.into());
+        if probabilities.is_empty() {
             self.probability_def.push(0);
             self.probability_rep.push(0);
         }
-        for (k, &p) in row.probabilities.iter().enumerate() {
+        for (k, &p) in probabilities.iter().enumerate() {
             self.probabilities.push(p);
             self.probability_def.push(1);
             self.probability_rep.push(i16::from(k > 0));
         }
         self.latency_us
-            .push(i64::try_from(row.latency_us).unwrap_or(i64::MAX));
+            .push(i64::try_from(latency_us).unwrap_or(i64::MAX));
+    }
+
+    /// Adds the next value of numeric feature `feature` (its index in the schema);
+    /// `None` is missing.
+    pub fn add_number(&mut self, feature: usize, value: Option<f64>) {
+        if let Some(x) = value {
+            self.numbers[feature].push(x);
+        }
+        self.defined[feature].push(i16::from(value.is_some()));
+    }
+
+    /// Adds the next value of categorical feature `feature`; a writer with a dictionary
+    /// passes the same [`ByteArray`] for every row of a value (it is shared, not copied).
+    pub fn add_category(&mut self, feature: usize, value: Option<ByteArray>) {
+        self.defined[feature].push(i16::from(value.is_some()));
+        if let Some(c) = value {
+            self.strings[feature].push(c);
+        }
+    }
+
+    /// The schema the batch was started with.
+    pub fn schema(&self) -> &FeatureSchema {
+        &self.schema
     }
 
     /// Adds a prediction record (features by name).

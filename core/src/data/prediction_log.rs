@@ -7,7 +7,9 @@
 //! feedback/dt=YYYY-MM-DD/hr=HH/<writer>-<seq>.jsonl.gz  FeedbackRecord per line
 //! ```
 //! A batch file is gzip-compressed JSON Lines, written once, atomically, whose gzip
-//! header holds its record count and time range ([`log_file`](crate::data::log_file)).
+//! header holds its record count and time range ([`log_file`](crate::data::log_file));
+//! the prediction log may be Parquet instead (`<writer>-<seq>.parquet`,
+//! [`parquet_log`](crate::data::parquet_log)), read by [`LogRecord::decode_file`].
 //! The partition is the UTC hour of the batch's records (a batch never spans two hours);
 //! `<writer>` is the Pod name (unique per replica) and `<seq>` a zero-padded counter
 //! that starts at the writer's start time, so names never collide and sort by time.
@@ -34,6 +36,15 @@ pub trait Timestamped {
 pub trait LogRecord: Timestamped + for<'de> Deserialize<'de> {
     /// The log's prefix in the store ([`LOGS_PREFIX`] or [`FEEDBACK_PREFIX`]).
     const PREFIX: &'static str;
+
+    /// The records of one batch file of the log, in the order written; `uri` names the
+    /// file in errors. Gzip JSON Lines unless the log has another format.
+    fn decode_file(bytes: Bytes, uri: &str) -> Result<Vec<Self>, LogError>
+    where
+        Self: Sized,
+    {
+        decode_batch(&bytes, uri)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +165,7 @@ pub async fn read_window<T: LogRecord>(
     let mut records = Vec::new();
     for key in list_batches(store, T::PREFIX, since, until).await? {
         let bytes = store.get(&key).await?;
-        let batch: Vec<T> = decode_batch(&bytes, &store.uri_of(&key))?;
+        let batch = T::decode_file(bytes, &store.uri_of(&key))?;
         records.extend(batch.into_iter().filter(|r| {
             let t = r.timestamp();
             t >= since && t <= until

@@ -66,6 +66,12 @@ pub trait BatchFile<E>: Send + Sync + 'static {
 
 /// One batch's file being made.
 pub trait BatchWriter<E>: Send {
+    /// Whether `entry` can join this batch's file; when a file of the open batch refuses
+    /// it (a Parquet file holds one schema; a reload changed it), the batch is finished
+    /// and the entry starts a new one.
+    fn accepts(&self, _entry: &E) -> bool {
+        true
+    }
     /// Adds records `rows` of `entry` (every entry is added whole, in one or more slices).
     fn add(&mut self, entry: &E, rows: Range<usize>);
     /// The file's bytes; `summary` counts the batch's records and their time range.

@@ -16,7 +16,7 @@
 //!   all its records, and its gzip header holds its record count and time range
 //!   (`vigil_core::data::log_file`), so readers skip it without decompressing.
 //! * The seam where a batch becomes files is [`format`]: a [`BatchFile`] for the log
-//!   itself (JSON Lines + gzip today) and any number beside it (the drift profiles of
+//!   itself (JSON Lines + gzip, or Parquet: [`parquet`]) and any number beside it (the drift profiles of
 //!   [`profile`]), fed every entry of the batch and finished with its summary. Files beside
 //!   the log are written first, the log file last.
 //! * A failed write is counted and retried with backoff, holding the batch, so a slow or
@@ -28,6 +28,7 @@
 //!   is in the store once the server has exited.
 
 pub mod format;
+pub mod parquet;
 pub mod profile;
 mod writer;
 

@@ -386,3 +386,58 @@ async fn a_full_buffer_blocks_or_drops() {
         ));
     }
 }
+
+/// A file of the open batch that refuses an entry (a Parquet file and a new schema)
+/// finishes that batch; the entry starts the next one, and no record is lost.
+#[tokio::test]
+async fn an_entry_a_file_refuses_starts_a_new_batch() {
+    /// Accepts entries of the size of the batch's first only.
+    struct OneSize;
+    struct OneSizeWriter(Option<usize>);
+    impl BatchFile<Rows> for OneSize {
+        fn key(&self, id: &BatchId<'_>) -> String {
+            id.key_under("sizes", "txt")
+        }
+        fn start(&self) -> Box<dyn BatchWriter<Rows>> {
+            Box::new(OneSizeWriter(None))
+        }
+    }
+    impl BatchWriter<Rows> for OneSizeWriter {
+        fn accepts(&self, entry: &Rows) -> bool {
+            self.0.is_none_or(|rows| rows == entry.rows)
+        }
+        fn add(&mut self, entry: &Rows, _: Range<usize>) {
+            self.0 = Some(entry.rows);
+        }
+        fn finish(self: Box<Self>, s: &BatchSummary) -> Result<Option<Bytes>, BatchFileError> {
+            Ok(Some(Bytes::from(format!("{} records", s.records))))
+        }
+    }
+    let store = Store::open("memory://").unwrap();
+    let log_files = BatchFiles {
+        log: Arc::new(JsonLinesGz),
+        beside: vec![Arc::new(OneSize) as Arc<dyn BatchFile<Rows>>],
+    };
+    let (sink, handle) = start_log(
+        &store,
+        log_files,
+        config(100_000, 100_000, WhenFull::Block),
+        &Metrics::new().unwrap(),
+    );
+    for (rows, minute) in [(5, 0), (5, 1), (7, 2), (7, 3), (5, 4)] {
+        sink.push(Rows {
+            rows,
+            t: at(10, minute),
+        })
+        .await
+        .unwrap();
+    }
+    handle.shutdown().await;
+    let lines: Vec<usize> = files(&store, "logs").await.iter().map(|f| f.1).collect();
+    assert_eq!(lines, vec![10, 14, 5]);
+    let mut sizes = Vec::new();
+    for key in store.list("sizes").await.unwrap() {
+        sizes.push(String::from_utf8(store.get(&key).await.unwrap().to_vec()).unwrap());
+    }
+    assert_eq!(sizes, ["10 records", "14 records", "5 records"]);
+}

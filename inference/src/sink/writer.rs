@@ -176,7 +176,15 @@ impl<E: LogEntry> Writer<E> {
         let records = entry.records();
         let t = entry.timestamp();
         let hour = hour_of(t);
-        let open = self.open.iter().position(|b| b.hour == hour);
+        let mut open = self.open.iter().position(|b| b.hour == hour);
+        if let Some(i) = open.filter(|&i| !self.open[i].files.iter().all(|f| f.accepts(entry))) {
+            let batch = self.open.remove(i);
+            self.open_records -= batch.summary.records;
+            if let Some(finished) = self.finish(batch) {
+                self.write(finished, shutdown).await;
+            }
+            open = None;
+        }
         let index = match open {
             Some(i) => i,
             None => {

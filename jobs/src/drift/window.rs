@@ -14,8 +14,7 @@ use std::collections::{HashMap, HashSet};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use vigil_core::data::parquet_log::{decode_parquet_batch, PARQUET_EXTENSION};
-use vigil_core::data::prediction_log::{decode_batch, list_batches, LogError, LOGS_PREFIX};
+use vigil_core::data::prediction_log::{list_batches, LogError, LogRecord, LOGS_PREFIX};
 use vigil_core::data::schema::FeatureSchema;
 use vigil_core::data::storage::Store;
 use vigil_core::drift::profile::{
@@ -171,21 +170,12 @@ fn fold_log_batch(
     uri: &str,
     span: Span,
 ) -> Result<BatchProfile, DriftError> {
-    let records = decode_log(bytes, uri).map_err(DriftError::LogsUnavailable)?;
+    let records = PredictionRecord::decode_file(bytes, uri).map_err(DriftError::LogsUnavailable)?;
     let mut profiler = BatchProfiler::with_max_distinct(schema, DEFAULT_MAX_DISTINCT);
     for record in records.iter().filter(|r| span.holds(r.timestamp)) {
         profiler.observe_record(record);
     }
     Ok(profiler.finish())
-}
-
-/// The records of a log batch: Parquet (`.parquet`) or gzip JSON Lines.
-fn decode_log(bytes: Bytes, uri: &str) -> Result<Vec<PredictionRecord>, LogError> {
-    if uri.ends_with(&format!(".{PARQUET_EXTENSION}")) {
-        decode_parquet_batch(bytes, uri)
-    } else {
-        decode_batch(&bytes, uri)
-    }
 }
 
 /// Counts the labelled rows of a batch: predicted class against the label of its id.
@@ -246,7 +236,7 @@ pub async fn exact_columns(
                 .get(key)
                 .await
                 .map_err(|e| DriftError::LogsUnavailable(e.into()))?;
-            blocking(move || decode_log(bytes, &uri))
+            blocking(move || PredictionRecord::decode_file(bytes, &uri))
                 .await?
                 .map_err(DriftError::LogsUnavailable)
         })

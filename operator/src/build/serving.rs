@@ -5,7 +5,7 @@ use super::pod::{
     resources, volumes,
 };
 use super::*;
-use crate::crd::ServingTokens;
+use crate::crd::{LogFileFormat, ServingTokens};
 use k8s_openapi::api::core::v1::{KeyToPath, SecretVolumeSource};
 
 /// Where the inference Pod finds its token files: `<dir>/<admin|feedback>/token`.
@@ -36,6 +36,14 @@ pub fn build_serving_deployment(
         ),
         ("VIGIL_LOG_FORMAT", "json".into()),
     ]);
+    // Set only when not the default, so that upgrading the operator does not roll
+    // every inference Deployment for an unchanged setting.
+    if serving.logging.format != LogFileFormat::Jsonl {
+        env_vars.extend(env(&[(
+            "VIGIL_PREDICTION_LOG_FORMAT",
+            serving.logging.format.as_arg().to_string(),
+        )]));
+    }
     env_vars.extend(tokens.env);
     let container = Container {
         name: "inference".into(),
@@ -290,6 +298,25 @@ mod tests {
             pod["containers"][0]["env"] = json!(null);
         }
         assert_eq!(rest, plain_rest);
+    }
+
+    /// `logging.format: parquet` adds the one variable; the default adds none (an
+    /// operator upgrade does not roll Deployments that did not ask for it).
+    #[test]
+    fn a_parquet_log_is_asked_of_the_server_by_one_variable() {
+        let mut parquet = model();
+        parquet.spec.serving.logging.format = crate::crd::LogFileFormat::Parquet;
+        let env = |model: &MonitoredModel| {
+            let deployment = build_serving_deployment(model, "v1", "vigil:0.1.0").expect("build");
+            serde_json::to_value(&deployment).expect("json")["spec"]["template"]["spec"]
+                ["containers"][0]["env"]
+                .as_array()
+                .expect("env")
+                .clone()
+        };
+        let mut expected = env(&model());
+        expected.push(json!({"name": "VIGIL_PREDICTION_LOG_FORMAT", "value": "parquet"}));
+        assert_eq!(env(&parquet), expected);
     }
 
     #[test]

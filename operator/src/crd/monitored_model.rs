@@ -180,6 +180,30 @@ pub struct LoggingSpec {
     #[serde(default = "default_flush_interval")]
     #[schemars(pattern(FLUSH_INTERVAL_PATTERN))]
     pub flush_interval: String,
+    /// File format of the prediction log: `jsonl` (gzip JSON Lines, the default) or
+    /// `parquet` (one file of one row group a batch, for pyarrow, DuckDB or Spark).
+    /// Drift checks and `GET /logs` read both, and a store may hold both.
+    #[serde(default)]
+    pub format: LogFileFormat,
+}
+
+/// The file format of the prediction log's batches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFileFormat {
+    #[default]
+    Jsonl,
+    Parquet,
+}
+
+impl LogFileFormat {
+    /// The value of `vigil serve --prediction-log-format`.
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            LogFileFormat::Jsonl => "jsonl",
+            LogFileFormat::Parquet => "parquet",
+        }
+    }
 }
 
 impl Default for LoggingSpec {
@@ -187,6 +211,7 @@ impl Default for LoggingSpec {
         LoggingSpec {
             sample_rate: default_sample_rate(),
             flush_interval: default_flush_interval(),
+            format: LogFileFormat::default(),
         }
     }
 }

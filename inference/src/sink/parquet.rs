@@ -1,0 +1,126 @@
+//! The prediction log as Parquet (`vigil serve --prediction-log-format parquet`): each
+//! batch is one file of one row group, `logs/dt=…/hr=…/<writer>-<seq>.parquet`, in the
+//! columns of `vigil_core::data::parquet_log` — so users query their predictions with
+//! pyarrow, DuckDB or Spark as they are, and the drift check and `GET /logs` read them
+//! like the JSON Lines files.
+//!
+//! Rows are added from the request's columns as they arrive (a categorical value is
+//! shared from the request's dictionary, not copied per row); the file is encoded when
+//! the batch finishes, in the log's writer task, off the request path. A Parquet file
+//! has one schema: an entry answered by a model of another schema (a reload changed it)
+//! finishes the open batch and starts the next one ([`BatchWriter::accepts`]).
+
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use vigil_core::data::log_file::BatchSummary;
+use vigil_core::data::parquet_log::{ByteArray, ParquetBatch, PARQUET_EXTENSION};
+
+use super::format::{BatchFile, BatchFileError, BatchId, BatchWriter};
+use crate::columns::{Column, MISSING_CODE};
+use crate::record::PredictionBatch;
+use crate::served::LoadedModel;
+
+/// The prediction log as Parquet batch files.
+pub struct ParquetLog;
+
+impl BatchFile<PredictionBatch> for ParquetLog {
+    fn key(&self, id: &BatchId<'_>) -> String {
+        id.key(PARQUET_EXTENSION)
+    }
+
+    fn start(&self) -> Box<dyn BatchWriter<PredictionBatch>> {
+        Box::new(ParquetLogWriter {
+            open: None,
+            request_id: String::new(),
+            dictionaries: Vec::new(),
+        })
+    }
+}
+
+struct ParquetLogWriter {
+    /// The model of the batch's last entry (later entries of the same snapshot skip the
+    /// schema comparison) and the rows so far.
+    open: Option<(Arc<LoadedModel>, ParquetBatch)>,
+    request_id: String,
+    /// Per feature, the entry's categorical dictionary as Parquet values; made when an
+    /// entry's first slice arrives (every entry is added whole, from row 0).
+    dictionaries: Vec<Vec<ByteArray>>,
+}
+
+impl BatchWriter<PredictionBatch> for ParquetLogWriter {
+    fn accepts(&self, entry: &PredictionBatch) -> bool {
+        self.open.as_ref().is_none_or(|(model, batch)| {
+            Arc::ptr_eq(model, &entry.model) || batch.schema() == &entry.model.artifact.schema
+        })
+    }
+
+    fn add(&mut self, entry: &PredictionBatch, rows: Range<usize>) {
+        let (model, batch) = self.open.get_or_insert_with(|| {
+            (
+                Arc::clone(&entry.model),
+                ParquetBatch::new(&entry.model.artifact.schema),
+            )
+        });
+        if !Arc::ptr_eq(model, &entry.model) {
+            // Same schema (the writer asked `accepts` first), a newer snapshot.
+            *model = Arc::clone(&entry.model);
+        }
+        let classes = entry.model.classes();
+        for row in rows.clone() {
+            self.request_id.clear();
+            let _ = write!(self.request_id, "{}", entry.request_id(row));
+            batch.add_prediction(
+                &self.request_id,
+                entry.timestamp,
+                entry.model.version(),
+                &classes[entry.class(row)],
+                entry.probabilities(row),
+                entry.latency_us,
+            );
+        }
+        if rows.start == 0 {
+            self.dictionaries = entry
+                .features
+                .columns
+                .iter()
+                .map(|column| match column {
+                    Column::Categorical(c) => {
+                        c.dictionary.iter().map(|d| d.as_str().into()).collect()
+                    }
+                    Column::Numeric(_) => Vec::new(),
+                })
+                .collect();
+        }
+        for (feature, column) in entry.features.columns.iter().enumerate() {
+            match column {
+                Column::Numeric(values) => {
+                    for &x in &values[rows.clone()] {
+                        batch.add_number(feature, (!x.is_nan()).then_some(x));
+                    }
+                }
+                Column::Categorical(c) => {
+                    let dictionary = &self.dictionaries[feature];
+                    for &code in &c.codes[rows.clone()] {
+                        let value =
+                            (code != MISSING_CODE).then(|| dictionary[code as usize].clone());
+                        batch.add_category(feature, value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, _: &BatchSummary) -> Result<Option<Bytes>, BatchFileError> {
+        match self.open {
+            Some((_, batch)) => batch
+                .finish()
+                .map(Some)
+                .map_err(|e| BatchFileError(e.to_string())),
+            // No entry: no file (and no record to lose).
+            None => Ok(None),
+        }
+    }
+}
