@@ -392,8 +392,9 @@ async fn selected_outputs_only() {
     assert_eq!(outputs[0]["name"], "probabilities");
 }
 
-/// tritonclient[http] and kserve's InferenceRESTClient against the real server:
-/// inference/tests/oip_clients.py, run with `VIGIL_OIP_PYTHON` (a Python with both).
+/// tritonclient[http], kserve's InferenceRESTClient and open-inference-openapi's client
+/// against the real server:
+/// inference/tests/oip_clients.py, run with `VIGIL_OIP_PYTHON` (a Python with all three).
 #[tokio::test]
 async fn real_oip_clients_call_the_server() {
     let Some(python) = vigil_testkit::OIP_PYTHON.find() else {

@@ -3,8 +3,10 @@
 Run by inference/tests/oip.rs (real_oip_clients_call_the_server) with the server's
 address and model version: python oip_clients.py 127.0.0.1:PORT VERSION
 
-Pinned in .ci/run: tritonclient[http]==2.73.0, kserve==0.21.0, numpy==2.4.6.
-Every answer is checked against the same rows sent to /predict/batch.
+Pinned in .ci/run: tritonclient[http]==2.73.0, kserve==0.21.0, open-inference-openapi==2.0.0.1,
+numpy==2.4.6. Every answer is checked against the same rows sent to /predict/batch;
+open-inference-openapi (the protocol's own generated client) also parses every answer into
+the protocol's response types, so a missing or mistyped field fails here.
 """
 
 import asyncio
@@ -16,6 +18,10 @@ import numpy as np
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
+from open_inference.openapi.client import OpenInferenceClient
+from open_inference.openapi.core.api_error import ApiError
+from open_inference.openapi.errors import BadRequestError
+from open_inference.openapi.types import InferenceRequest, RequestInput
 
 ADDR, VERSION = sys.argv[1], sys.argv[2]
 MODEL = "tiny"
@@ -182,10 +188,84 @@ async def kserve_checks(classes, probabilities):
         await client.close()
 
 
+def open_inference_checks(classes, probabilities):
+    client = OpenInferenceClient(base_url=f"http://{ADDR}")
+    client.check_server_liveness()
+    client.check_server_readiness()
+    client.check_model_readiness(MODEL)
+    client.check_model_version_readiness(MODEL, VERSION)
+    check(True, "open-inference-openapi: liveness and readiness of server, model, version")
+    server = client.read_server_metadata()
+    check(server.name == "vigil", f"open-inference-openapi read_server_metadata: {server}")
+    meta = client.read_model_metadata(MODEL)
+    check(
+        meta.name == MODEL and meta.versions == [VERSION] and meta.platform,
+        f"open-inference-openapi read_model_metadata: {meta}",
+    )
+    check(
+        [(i.name, i.datatype, i.shape) for i in meta.inputs]
+        == [("x", "FP64", [-1]), ("color", "BYTES", [-1]), ("size", "BYTES", [-1])],
+        "open-inference-openapi read_model_metadata: inputs",
+    )
+    versioned = client.read_model_version_metadata(MODEL, VERSION)
+    check(versioned == meta, "open-inference-openapi read_model_version_metadata")
+    request = InferenceRequest(
+        id="oio-1",
+        parameters={"content_type": "pd"},
+        inputs=[
+            RequestInput(name="x", shape=[3], datatype="FP64", data=X.tolist()),
+            RequestInput(name="color", shape=[3], datatype="BYTES", data=COLOR.tolist()),
+            RequestInput(name="size", shape=[3], datatype="BYTES", data=SIZE.tolist()),
+        ],
+    )
+    for response in [
+        client.model_infer(MODEL, request=request),
+        client.model_version_infer(MODEL, VERSION, request=request),
+    ]:
+        check(
+            response.id == "oio-1" and response.model_name == MODEL
+            and response.model_version == VERSION,
+            "open-inference-openapi infer: id, model and version",
+        )
+        by_name = {o.name: o for o in response.outputs}
+        got = by_name["predicted_class"].data.__root__
+        check(got == classes, f"open-inference-openapi infer: classes {got} == /predict's")
+        p = by_name["probabilities"]
+        check(p.shape == [3, 2] and p.datatype == "FP64", "open-inference-openapi infer: probabilities shape")
+        check(
+            np.array_equal(np.array(p.data.__root__, dtype=np.float64).reshape(3, 2), probabilities),
+            "open-inference-openapi infer: probabilities == /predict's",
+        )
+    # The generated client maps metadata and infer errors to BadRequestError only for 400
+    # (the protocol's "usually 400"); Vigil answers an unknown model 404, as its readiness
+    # routes do, which the client raises as its ApiError with the protocol's body.
+    for what, call in [
+        ("metadata", lambda: client.read_model_metadata("other")),
+        ("infer", lambda: client.model_infer("other", request=request)),
+    ]:
+        try:
+            call()
+            check(False, f"open-inference-openapi: {what} of an unknown model is a 404")
+        except ApiError as e:
+            check(
+                e.status_code == 404 and "unknown model" in e.body["error"],
+                f"open-inference-openapi: {what} of an unknown model is a 404: {e.body}",
+            )
+    bad = InferenceRequest(
+        inputs=[RequestInput(name="x", shape=[3], datatype="FP64", data=[1.0, 2.0, 3.0])],
+    )
+    try:
+        client.model_infer(MODEL, request=bad)
+        check(False, "open-inference-openapi: missing inputs are a 400")
+    except BadRequestError as e:
+        check("error" in e.body, f"open-inference-openapi: missing inputs are a 400: {e.body}")
+
+
 def main():
     classes, probabilities = expected()
     tritonclient_checks(classes, probabilities)
     asyncio.run(kserve_checks(classes, probabilities))
+    open_inference_checks(classes, probabilities)
     print("all OIP client checks passed")
 
 

@@ -63,13 +63,13 @@ pub const MOTO: Tool = Tool {
     probe: &["--help"],
 };
 
-/// A Python with the Open Inference Protocol clients `tritonclient[http]` and `kserve`
-/// (inference/tests/oip_clients.py; `.ci/run` makes the venv).
+/// A Python with the Open Inference Protocol clients `tritonclient[http]`, `kserve` and
+/// `open-inference-openapi` (inference/tests/oip_clients.py; `.ci/run` makes the venv).
 pub const OIP_PYTHON: Tool = Tool {
     command: "python3",
     require: "OIP_CLIENTS",
     path_env: "VIGIL_OIP_PYTHON",
-    probe: &["-c", "import tritonclient.http, kserve, numpy"],
+    probe: &["-c", "import tritonclient.http, kserve, numpy, open_inference.openapi"],
 };
 
 /// schemathesis (PyPI), which fuzzes a server from its OpenAPI document
