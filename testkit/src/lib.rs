@@ -69,7 +69,10 @@ pub const OIP_PYTHON: Tool = Tool {
     command: "python3",
     require: "OIP_CLIENTS",
     path_env: "VIGIL_OIP_PYTHON",
-    probe: &["-c", "import tritonclient.http, kserve, numpy, open_inference.openapi"],
+    probe: &[
+        "-c",
+        "import tritonclient.http, kserve, numpy, open_inference.openapi",
+    ],
 };
 
 /// schemathesis (PyPI), which fuzzes a server from its OpenAPI document
