@@ -38,16 +38,25 @@ pub struct DriftArgs {
     /// sharded check must be given the same one (the Job's scheduled time).
     #[arg(long, env = "VIGIL_WINDOW_END")]
     pub window_end: Option<chrono::DateTime<chrono::Utc>>,
-    /// Scheduled mode, sharded: the number of shards of the window (an Indexed Job's
-    /// completions). With `--shard-index` this Pod writes its shard's partial; with
-    /// `--merge-shards` it adds up the partials and reports.
+    /// Scheduled mode: the window ends at the scheduled time of this CronJob Job, read
+    /// from its name `<cronjob>-<minutes since the Unix epoch>` (the operator's sharded
+    /// check sets it from the Pod's `batch.kubernetes.io/job-name` label).
+    /// `--window-end` wins. A Job made by hand (`kubectl create job --from=cronjob/…`)
+    /// must be named that way or set VIGIL_WINDOW_END.
+    #[arg(long, env = "VIGIL_JOB_NAME")]
+    pub window_end_from_job: Option<String>,
+    /// Scheduled mode, sharded: the number of shards of the window. In the operator's
+    /// Indexed Job (completions N+1) `--shard-index` decides the step: below N this Pod
+    /// writes its shard's partial, N is the merge step, which waits for the N partials,
+    /// adds them up and reports.
     #[arg(long, env = "VIGIL_SHARDS", default_value_t = 1)]
     pub shards: usize,
-    /// Scheduled mode, sharded: this Pod's shard (Kubernetes sets
+    /// Scheduled mode, sharded: this Pod's step (Kubernetes sets
     /// `JOB_COMPLETION_INDEX` in the Pods of an Indexed Job).
     #[arg(long, env = "JOB_COMPLETION_INDEX", conflicts_with = "merge_shards")]
     pub shard_index: Option<usize>,
-    /// Scheduled mode, sharded: the last step, merging the shards' partials.
+    /// Scheduled mode, sharded, by hand: merge the shards' partials now (fails naming
+    /// the first one missing; it does not wait like the Indexed Job's merge step).
     #[arg(long, env = "VIGIL_MERGE_SHARDS")]
     pub merge_shards: bool,
     /// Ad-hoc mode: the reference dataset (CSV or JSON Lines, optionally gzip).
@@ -106,11 +115,9 @@ pub async fn run(args: DriftArgs) -> ExitCode {
         (None, None) => None,
     };
     let (result, scheduled) = if let Some(config) = config {
-        let result = match config {
-            Ok(config) if args.shards > 1 && !args.merge_shards => {
-                return shard(&args, config, now).await;
-            }
-            Ok(config) => scheduled(&args, config, now).await,
+        let result = match config.and_then(|config| Ok((config, step(&args)?))) {
+            Ok((config, Step::Shard(shard))) => return run_shard(&args, config, shard, now).await,
+            Ok((config, step)) => run_scheduled(&args, config, step, now).await,
             Err(e) => Err(e),
         };
         (result, true)
@@ -143,17 +150,58 @@ pub async fn run(args: DriftArgs) -> ExitCode {
     }
 }
 
-/// The window's end: `--window-end`, required when the check is sharded.
+/// The window's end: `--window-end`, else the scheduled time of `--window-end-from-job`,
+/// else now; one of the first two is required when the check is sharded.
 fn window_end(
     args: &DriftArgs,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<chrono::DateTime<chrono::Utc>, DriftError> {
-    match (args.window_end, args.shards > 1) {
+    match (args.window_end, &args.window_end_from_job) {
         (Some(end), _) => Ok(end),
-        (None, false) => Ok(now),
-        (None, true) => Err(DriftError::InvalidConfig(
-            "a sharded check needs --window-end (VIGIL_WINDOW_END) so that every shard reads the same window".into(),
+        (None, Some(job)) => drift::scheduled_time_of_job(job),
+        (None, None) if args.shards > 1 => Err(DriftError::InvalidConfig(
+            "a sharded check needs --window-end (VIGIL_WINDOW_END) or --window-end-from-job \
+             (VIGIL_JOB_NAME) so that every step reads the same window"
+                .into(),
         )),
+        (None, None) => Ok(now),
+    }
+}
+
+/// What this Pod does in a scheduled check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// The whole check (one Pod).
+    Whole,
+    /// One shard: write its partial.
+    Shard(drift::Shard),
+    /// Merge the partials and report; `wait` for them first (the Indexed Job's last
+    /// index starts with the shards), or fail on a missing one (`--merge-shards`).
+    Merge { wait: bool },
+}
+
+/// The step, from `--shards N`, `--merge-shards` and `--shard-index`
+/// (`JOB_COMPLETION_INDEX`): below N a shard, N the merge step, above N an error.
+fn step(args: &DriftArgs) -> Result<Step, DriftError> {
+    let n = args.shards;
+    if args.merge_shards {
+        return Ok(Step::Merge { wait: false });
+    }
+    if n <= 1 {
+        return Ok(Step::Whole);
+    }
+    match args.shard_index {
+        None => Err(DriftError::InvalidConfig(
+            "--shards > 1 needs --shard-index (JOB_COMPLETION_INDEX) or --merge-shards".into(),
+        )),
+        Some(index) if index < n => Ok(Step::Shard(drift::Shard::new(index, n)?)),
+        Some(index) if index == n => Ok(Step::Merge { wait: true }),
+        Some(index) => Err(DriftError::InvalidConfig(format!(
+            "--shard-index (JOB_COMPLETION_INDEX) {index} is past the last step of a check in \
+             {n} shards: indexes 0 to {} are the shards and {n} the merge step (completions {})",
+            n - 1,
+            n + 1
+        ))),
     }
 }
 
@@ -203,9 +251,11 @@ async fn notify(config: &DriftJobConfig, summary: &mut DriftSummary) {
     }
 }
 
-async fn scheduled(
+/// The whole check, or the merge of its shards' partials.
+async fn run_scheduled(
     args: &DriftArgs,
     mut config: DriftJobConfig,
+    step: Step,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<DriftOutcome, DriftError> {
     if args.served_version.is_some() {
@@ -213,8 +263,11 @@ async fn scheduled(
     }
     let end = window_end(args, now)?;
     // The whole check or the merge of its shards notifies, once; a shard never does.
-    let mut outcome = if args.merge_shards {
+    let mut outcome = if let Step::Merge { wait } = step {
         let shards = args.shards;
+        if wait {
+            drift::await_partials(&config, end, shards, drift::PartialsWait::default()).await?;
+        }
         with_progress(async |p| drift::merge_shards(&config, end, shards, p).await).await?
     } else {
         with_progress(async |p| drift::check_store(&config, end, p).await).await?
@@ -223,45 +276,49 @@ async fn scheduled(
     Ok(outcome)
 }
 
-/// One shard of a sharded check: writes its partial (the merge step reports).
-async fn shard(
+/// One shard of a sharded check: writes its partial (the merge step reports). Its
+/// termination message says what it did in plain text, or why it failed as a failed
+/// summary naming the shard.
+async fn run_shard(
     args: &DriftArgs,
     mut config: DriftJobConfig,
+    shard: drift::Shard,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ExitCode {
     if args.served_version.is_some() {
         config.served_version = args.served_version.clone();
     }
-    let result = match (window_end(args, now), args.shard_index) {
-        (Err(e), _) => Err(e),
-        (Ok(_), None) => Err(DriftError::InvalidConfig(
-            "--shards > 1 needs --shard-index (JOB_COMPLETION_INDEX) or --merge-shards".into(),
-        )),
-        (Ok(end), Some(index)) => match drift::Shard::new(index, args.shards) {
-            Ok(shard) => {
-                with_progress(async |p| drift::check_shard(&config, end, shard, p).await).await
-            }
-            Err(e) => Err(e),
-        },
+    let termination_path = termination::resolve(args.termination_log.as_deref());
+    let result = match window_end(args, now) {
+        Ok(end) => with_progress(async |p| drift::check_shard(&config, end, shard, p).await).await,
+        Err(e) => Err(e),
     };
     match result {
         Ok(done) => {
-            println!(
-                "drift shard {} of {}: {} rows from {} batches -> {}",
-                args.shard_index.unwrap_or(0),
-                args.shards,
-                done.rows,
-                done.batches,
-                done.partial_uri
+            let line = done.describe(shard);
+            tracing::info!(
+                shard = shard.index,
+                shards = shard.count,
+                rows = done.rows,
+                batches = done.batches,
+                partial = %done.partial_uri,
+                "drift shard done"
             );
+            println!("{line}");
+            if let Some(path) = termination_path.as_deref() {
+                if let Err(e) = termination::write(path, &line) {
+                    tracing::warn!(path = %path.display(), error = %e, "could not write the termination message");
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("error: drift shard failed ({}): {e}", e.reason());
-            finish(
-                &e.summary(),
-                termination::resolve(args.termination_log.as_deref()).as_deref(),
-            );
+            let summary = DriftSummary::Failed {
+                reason: e.reason().to_string(),
+                message: format!("shard {} of {}: {e}", shard.index, shard.count),
+            };
+            finish(&summary, termination_path.as_deref());
             ExitCode::from(error_code(&e))
         }
     }

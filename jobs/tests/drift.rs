@@ -363,19 +363,46 @@ async fn shards_of_a_window_merge_into_the_one_pod_check() {
     let config = config_of(dir.path(), DriftRules::default());
 
     let whole = check_store(&config, now, &|_| {}).await.unwrap();
-    for index in 0..3 {
-        let shard = vigil_jobs::drift::Shard::new(index, 3).unwrap();
-        let done = vigil_jobs::drift::check_shard(&config, now, shard, &|_| {})
+    // The Indexed Job's merge step starts with the shards and waits for their partials.
+    let merge_done = std::cell::Cell::new(false);
+    let merging = async {
+        let wait = vigil_jobs::drift::PartialsWait {
+            first: std::time::Duration::from_millis(5),
+            max: std::time::Duration::from_millis(20),
+        };
+        vigil_jobs::drift::await_partials(&config, now, 3, wait)
             .await
             .unwrap();
-        assert!(done.partial_uri.ends_with(&format!(
-            "partials/20261128T180000Z/{index}-of-3.profile.json.gz"
-        )));
-        assert!(done.batches >= 2, "{done:?}");
-    }
-    let merged = vigil_jobs::drift::merge_shards(&config, now, 3, &|_| {})
-        .await
-        .unwrap();
+        merge_done.set(true);
+        vigil_jobs::drift::merge_shards(&config, now, 3, &|_| {}).await
+    };
+    let shards = async {
+        for index in 0..3 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            assert!(
+                !merge_done.get(),
+                "the merge did not wait for shard {index}"
+            );
+            let shard = vigil_jobs::drift::Shard::new(index, 3).unwrap();
+            let done = vigil_jobs::drift::check_shard(&config, now, shard, &|_| {})
+                .await
+                .unwrap();
+            assert!(done.partial_uri.ends_with(&format!(
+                "partials/20261128T180000Z/{index}-of-3.profile.json.gz"
+            )));
+            assert!(done.batches >= 2, "{done:?}");
+            assert!(done
+                .describe(shard)
+                .starts_with(&format!("drift shard {index} of 3: ")));
+        }
+    };
+    let (merged, ()) = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        tokio::join!(merging, shards)
+    })
+    .await
+    .expect("the merge ends once the partials are there");
+    let merged = merged.unwrap();
+    assert_eq!(merged.summary, whole.summary, "the one-Pod check's summary");
     let (a, b) = (&whole.report.assessment, &merged.report.assessment);
     assert_eq!(a.current_rows, 7000);
     assert_eq!((a.verdict, a.drift_verdict), (b.verdict, b.drift_verdict));

@@ -31,7 +31,10 @@ use vigil_core::train::artifact::ArtifactError;
 pub use adhoc::{check_files, AdhocInput};
 pub use files::{load_model, read_policy, read_schema, read_table};
 pub use scheduled::check_store;
-pub use shards::{check_shard, merge_shards, partial_key, Shard, ShardOutcome};
+pub use shards::{
+    await_partials, check_shard, merge_shards, partial_key, scheduled_time_of_job, PartialsWait,
+    Shard, ShardOutcome,
+};
 pub use stream::profile_file;
 pub use vigil_core::drift::DriftJobConfig;
 
