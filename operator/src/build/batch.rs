@@ -2,7 +2,9 @@
 //! CronJob; each Pod gets its configuration as JSON and leaves its result in
 //! the termination message.
 
-use k8s_openapi::api::core::v1::{EnvVarSource, SecretKeySelector};
+use k8s_openapi::api::core::v1::{EnvVarSource, ObjectFieldSelector, SecretKeySelector};
+
+use crate::observe::JOB_NAME_LABEL;
 use vigil_core::drift::rules::NotifySpec;
 
 use super::pod::job_pod;
@@ -130,6 +132,11 @@ pub fn build_drift_cronjob(
     let mut labels = labels(model, Component::Drift);
     labels.insert(POLICY_LABEL.into(), policy.name_any());
     let json = serde_json::to_string(config).map_err(|e| BuildError::Encode(e.to_string()))?;
+    let shards = policy.spec.parallelism.filter(|&n| n > 1);
+    let template = with_notify_urls(
+        job_pod(model, labels.clone(), "drift", json, None, image),
+        &config.policy.actions.notify,
+    );
     Ok(CronJob {
         metadata: ObjectMeta {
             name: Some(drift_cronjob_name(policy)),
@@ -160,10 +167,15 @@ pub fn build_drift_cronjob(
                             .unwrap_or(CHECK_DEADLINE_SECONDS),
                     ),
                     ttl_seconds_after_finished: Some(86_400),
-                    template: with_notify_urls(
-                        job_pod(model, labels, "drift", json, None, image),
-                        &config.policy.actions.notify,
-                    ),
+                    // Sharded: Pods 0..N−1 are the shards, Pod N the merge step,
+                    // which starts with them and waits for their partials.
+                    completion_mode: shards.map(|_| "Indexed".into()),
+                    completions: shards.map(|n| n + 1),
+                    parallelism: shards.map(|n| n + 1),
+                    template: match shards {
+                        Some(n) => sharded(template, n),
+                        None => template,
+                    },
                     ..JobSpec::default()
                 }),
             },
@@ -171,6 +183,39 @@ pub fn build_drift_cronjob(
         }),
         ..CronJob::default()
     })
+}
+
+/// The Pod of a check in `shards` shards: every step reads the window's end from
+/// its Job's name (the CronJob names it after the scheduled minute), so that all
+/// `shards + 1` Pods check the same window whenever each starts; the step itself
+/// comes from `JOB_COMPLETION_INDEX`, which Kubernetes sets in an Indexed Job.
+fn sharded(mut template: PodTemplateSpec, shards: i32) -> PodTemplateSpec {
+    let vars = [
+        EnvVar {
+            name: "VIGIL_SHARDS".into(),
+            value: Some(shards.to_string()),
+            ..EnvVar::default()
+        },
+        EnvVar {
+            name: "VIGIL_JOB_NAME".into(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: format!("metadata.labels['{JOB_NAME_LABEL}']"),
+                    ..ObjectFieldSelector::default()
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        },
+    ];
+    if let Some(container) = template
+        .spec
+        .as_mut()
+        .and_then(|spec| spec.containers.first_mut())
+    {
+        container.env.get_or_insert_with(Vec::new).extend(vars);
+    }
+    template
 }
 
 /// Each notify target's secret (URL or routing key) as an environment variable from its Secret, by
@@ -293,6 +338,81 @@ mod tests {
             .as_deref()
             .is_some_and(|q| q.contains("FROM census.adult")));
         assert_eq!(parsed.training.data.max_rows, 1_000_000);
+    }
+
+    fn check_cronjob(parallelism: Option<i32>) -> serde_json::Value {
+        let m = model();
+        let mut policy: DriftPolicy = serde_yaml::from_str(
+            r#"
+apiVersion: vigil.dev/v1alpha1
+kind: DriftPolicy
+metadata: {name: income-drift, namespace: ml, uid: "5678"}
+spec:
+  modelRef: {name: income}
+  schedule: "*/30 * * * *"
+"#,
+        )
+        .expect("policy");
+        policy.spec.parallelism = parallelism;
+        let config = DriftJobConfig {
+            model: Some(m.name_any()),
+            storage: m.spec.storage.clone(),
+            served_version: Some("v1".into()),
+            policy: policy.spec.rules.clone(),
+            namespace: policy.namespace(),
+            policy_name: Some(policy.name_any()),
+        };
+        let cron = build_drift_cronjob(&policy, &m, &config, "vigil:0.1.0").expect("build");
+        serde_json::to_value(&cron).expect("json")
+    }
+
+    /// `parallelism: 3`: an Indexed Job of four Pods started together, each told
+    /// the number of shards and its Job's name (the window's end); the rest is
+    /// the one-Pod check's.
+    #[test]
+    fn a_sharded_check_is_an_indexed_job_of_its_shards_and_the_merge_step() {
+        let one = check_cronjob(None);
+        let three = check_cronjob(Some(3));
+        let job = &three["spec"]["jobTemplate"]["spec"];
+        let config = one["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]
+            [0]
+        .clone();
+        assert_eq!(config["name"], json!("VIGIL_CONFIG_JSON"));
+        let mut pod = one["spec"]["jobTemplate"]["spec"]["template"].clone();
+        pod["spec"]["containers"][0]["env"] = json!([
+            config,
+            {"name": "VIGIL_LOG_FORMAT", "value": "json"},
+            {"name": "VIGIL_SHARDS", "value": "3"},
+            {"name": "VIGIL_JOB_NAME", "valueFrom": {"fieldRef":
+                {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}}},
+        ]);
+        assert_eq!(
+            job,
+            &json!({
+                "backoffLimit": 0,
+                "activeDeadlineSeconds": 1800,
+                "ttlSecondsAfterFinished": 86400,
+                "completionMode": "Indexed",
+                "completions": 4,
+                "parallelism": 4,
+                "template": pod,
+            })
+        );
+        let mut rest = three.clone();
+        rest["spec"]["jobTemplate"]["spec"] = one["spec"]["jobTemplate"]["spec"].clone();
+        assert_eq!(rest, one, "only the Job's spec differs");
+    }
+
+    #[test]
+    fn one_shard_is_the_one_pod_check() {
+        let one = check_cronjob(None);
+        assert_eq!(check_cronjob(Some(1)), one);
+        let job = &one["spec"]["jobTemplate"]["spec"];
+        for field in ["completionMode", "completions", "parallelism"] {
+            assert_eq!(job.get(field), None, "{field}");
+        }
+        let env = &job["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(env.as_array().map(Vec::len), Some(2), "{env}");
     }
 
     #[test]

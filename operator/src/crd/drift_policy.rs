@@ -62,6 +62,13 @@ pub struct DriftPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 60))]
     pub active_deadline_seconds: Option<i64>,
+    /// Shards of one check (1–64; default 1). Above 1 each check is an Indexed Job
+    /// of `parallelism + 1` Pods: Pods 0 to N−1 each check a slice of the window's
+    /// log batches and write a partial, Pod N merges the partials and reports. For a
+    /// window too large for one Pod; the verdict equals the unsharded check's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 64))]
+    pub parallelism: Option<i32>,
     /// Schedule, window, tests, feature selection, quality thresholds and actions.
     #[serde(flatten)]
     pub rules: vigil_core::drift::DriftRules,

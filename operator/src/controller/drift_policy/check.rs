@@ -29,6 +29,8 @@ pub const CHECK_HISTORY_LIMIT: usize = 10;
 /// How long a finished check Job may go without a visible Pod before it counts
 /// as having left no result.
 const RESULT_GRACE: chrono::Duration = chrono::Duration::minutes(2);
+/// Where Kubernetes puts a Pod's index in an Indexed Job.
+const COMPLETION_INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 
 /// What recording one check decided.
 #[derive(Clone, Debug, Default)]
@@ -64,7 +66,7 @@ fn failure_reason(summary_reason: &str) -> &'static str {
 }
 
 fn summary_of(job: &Job, pods: &[Pod], now: DateTime<Utc>) -> Option<DriftSummary> {
-    let mine = pods_of(pods, &job.name_any());
+    let mine = reporting_pods(job, pods_of(pods, &job.name_any()));
     match job_end(job, &mine, "check") {
         JobEnd::Result(text) => {
             Some(
@@ -85,6 +87,50 @@ fn summary_of(job: &Job, pods: &[Pod], now: DateTime<Utc>) -> Option<DriftSummar
                 message: format!("check Job {} left no Pod with a result", job.name_any()),
             }),
     }
+}
+
+/// The Pods of a check Job that can say how it ended, the telling one last. One
+/// Pod, unless sharded: a shard that succeeded wrote only its partial, so the
+/// result is the merge step's (the last index); when the Job failed, a failed
+/// shard says why before the merge step (which the Job controller then stops).
+fn reporting_pods<'a>(job: &Job, pods: Vec<&'a Pod>) -> Vec<&'a Pod> {
+    let Some(merge) = merge_index(job) else {
+        return pods;
+    };
+    let (merge_step, shards): (Vec<&Pod>, Vec<&Pod>) = pods
+        .into_iter()
+        .partition(|p| completion_index(p) == Some(merge));
+    let failed_shards = shards.into_iter().filter(|p| !terminated_cleanly(p));
+    merge_step.into_iter().chain(failed_shards).collect()
+}
+
+/// The merge step's index when `job` is a sharded check (Indexed, more than one completion).
+fn merge_index(job: &Job) -> Option<i32> {
+    let spec = job.spec.as_ref()?;
+    let completions = spec.completions.filter(|&n| n > 1)?;
+    (spec.completion_mode.as_deref() == Some("Indexed")).then_some(completions - 1)
+}
+
+fn completion_index(pod: &Pod) -> Option<i32> {
+    pod.annotations()
+        .get(COMPLETION_INDEX_ANNOTATION)?
+        .parse()
+        .ok()
+}
+
+fn terminated_cleanly(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .is_some_and(|statuses| {
+            !statuses.is_empty()
+                && statuses.iter().all(|c| {
+                    c.state
+                        .as_ref()
+                        .and_then(|s| s.terminated.as_ref())
+                        .is_some_and(|t| t.exit_code == 0)
+                })
+        })
 }
 
 fn check_of(job: &Job, summary: &DriftSummary) -> DriftCheck {
@@ -282,4 +328,118 @@ pub fn record_check(
     status.last_check = Some(check);
     recorded.summary = Some(summary);
     Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use vigil_core::drift::Verdict;
+
+    const JOB: &str = "income-drift-check-29400000";
+
+    /// A check Job of `parallelism: 3` (four completions) in the given condition.
+    fn sharded_job(condition: &str) -> Job {
+        serde_json::from_value(json!({
+            "metadata": {"name": JOB, "namespace": "ml"},
+            "spec": {"completionMode": "Indexed", "completions": 4, "parallelism": 4,
+                     "template": {"spec": {"containers": []}}},
+            "status": {"conditions": [{"type": condition, "status": "True",
+                                        "reason": "BackoffLimitExceeded"}]}
+        }))
+        .expect("job")
+    }
+
+    /// The Pod of step `index`, its container ended with `exit` and `message`.
+    fn step_pod(index: i32, exit: i32, message: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("{JOB}-{index}-x7k2p"), "namespace": "ml",
+                         "creationTimestamp": format!("2026-11-28T18:00:0{index}Z"),
+                         "labels": {"batch.kubernetes.io/job-name": JOB},
+                         "annotations": {COMPLETION_INDEX_ANNOTATION: index.to_string()}},
+            "status": {"containerStatuses": [{"name": "drift", "image": "vigil", "imageID": "",
+                "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": exit, "message": message}}}]}
+        }))
+        .expect("pod")
+    }
+
+    fn result(verdict: &str) -> String {
+        let value: Value = json!({
+            "outcome": "succeeded", "verdict": verdict, "driftVerdict": verdict,
+            "qualityPassed": true, "driftedFeatures": ["age"], "driftedCount": 1, "top": [],
+            "referenceRows": 10000, "currentRows": 3000000, "modelVersion": "v1",
+            "checkedAt": "2026-11-28T18:02:00Z",
+            "reportUri": "s3://models/income/reports/drift/x.json",
+            "htmlUri": "s3://models/income/reports/drift/x.html"
+        });
+        value.to_string()
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-28T18:05:00Z".parse().expect("time")
+    }
+
+    /// The shards' plain-text messages are not results; the merge step's is,
+    /// whichever Pod terminated last.
+    #[test]
+    fn a_sharded_check_reports_what_its_merge_step_wrote() {
+        let pods = vec![
+            step_pod(3, 0, &result("Critical")),
+            step_pod(0, 0, "shard 0 of 3: 69 batches, 1,000,120 rows"),
+            step_pod(1, 0, "shard 1 of 3: 68 batches, 999,870 rows"),
+            step_pod(2, 0, "shard 2 of 3: 68 batches, 1,000,010 rows"),
+        ];
+        let summary = summary_of(&sharded_job("Complete"), &pods, now()).expect("summary");
+        let DriftSummary::Succeeded { verdict, .. } = summary else {
+            panic!("{summary:?}");
+        };
+        assert_eq!(verdict, Verdict::Critical);
+    }
+
+    /// A shard failed, so the Job failed and its controller stopped the merge
+    /// step: the shard's error is the reason, not the stopped merge step's.
+    #[test]
+    fn a_failed_shard_is_why_a_sharded_check_failed() {
+        let pods = vec![
+            step_pod(0, 0, "shard 0 of 3: 69 batches, 1,000,120 rows"),
+            step_pod(1, 5, "store: GET s3://models/income/logs/x.jsonl.gz: 503"),
+            step_pod(2, 0, "shard 2 of 3: 68 batches, 1,000,010 rows"),
+            step_pod(3, 143, "waiting for the shards' partials"),
+        ];
+        let summary = summary_of(&sharded_job("Failed"), &pods, now()).expect("summary");
+        let DriftSummary::Failed { reason, message } = summary else {
+            panic!("{summary:?}");
+        };
+        assert_eq!(reason, reason::CONTAINER_FAILED);
+        assert_eq!(
+            message,
+            format!(
+                "check Pod {JOB}-1-x7k2p: container drift exited with code 5: \
+                 store: GET s3://models/income/logs/x.jsonl.gz: 503"
+            )
+        );
+    }
+
+    /// The merge step that gave up on its own (a store error) says why.
+    #[test]
+    fn a_merge_step_that_failed_says_why() {
+        let failed = json!({"outcome": "failed", "reason": "StoreError",
+                            "message": "partial 2 of 3 unreadable"})
+        .to_string();
+        let pods = vec![
+            step_pod(0, 0, "shard 0 of 3: 69 batches"),
+            step_pod(1, 0, "shard 1 of 3: 68 batches"),
+            step_pod(2, 0, "shard 2 of 3: 68 batches"),
+            step_pod(3, 5, &failed),
+        ];
+        let summary = summary_of(&sharded_job("Failed"), &pods, now()).expect("summary");
+        assert_eq!(
+            summary,
+            DriftSummary::Failed {
+                reason: "StoreError".into(),
+                message: "partial 2 of 3 unreadable".into()
+            }
+        );
+    }
 }
