@@ -125,7 +125,8 @@ def main():
     ap.add_argument("--out", default="bench-out")
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    ap.add_argument("--servers", nargs="+", default=["vigil", "fastapi", "echo"])
+    ap.add_argument("--servers", nargs="+", default=["vigil", "fastapi", "echo"],
+                    help="any of vigil, vigil-noprofiles, fastapi, echo")
     ap.add_argument("--server-cpus", default="0")
     ap.add_argument("--client-cpus", default="1")
     a = ap.parse_args()
@@ -134,9 +135,12 @@ def main():
     echo_oip = [(name, "/predict/batch", body, n) for name, _, body, n in OIP_ENDPOINTS]
     rows = []
     for label in a.servers:
-        if label == "vigil":
+        if label in ("vigil", "vigil-noprofiles"):
+            # vigil-noprofiles: the same server without the batch drift profiles, for what
+            # writing them costs (compare the two in one run).
             cmd = [a.vigil, "serve", "--store", a.store, "--listen", "127.0.0.1:18080",
-                   "--writer", "bench", "--max-batch", "1000"]
+                   "--writer", "bench", "--max-batch", "1000",
+                   "--batch-profiles", "true" if label == "vigil" else "false"]
             rows += run_server(a, label, cmd, "http://127.0.0.1:18080", "/ready", endpoints=ENDPOINTS + OIP_ENDPOINTS)
         elif label == "echo":
             rows += run_server(a, label, [a.echo, "127.0.0.1:18090"], "http://127.0.0.1:18090", "/healthz",
@@ -159,6 +163,13 @@ def main():
               f"| {r['peak_rss_mib']:.0f} "
               f"| {r['errors']} |")
     by = {(r["server"], r["endpoint"], r["concurrency"]): r for r in rows}
+    if any(k[0] == "vigil-noprofiles" for k in by):
+        print("\n| endpoint | conc | vigil / vigil-noprofiles req/s (the profiles' cost) |")
+        print("|---|---:|---:|")
+        for (server, ep, conc), r in by.items():
+            bare = by.get(("vigil-noprofiles", ep, conc))
+            if server == "vigil" and bare:
+                print(f"| {ep} | {conc} | {r['rps'] / bare['rps']:.3f} |")
     if any(k[0] == "vigil" for k in by) and any(k[0] == "echo" for k in by):
         print("\n| endpoint | conc | vigil / echo req/s | vigil / fastapi req/s |")
         print("|---|---:|---:|---:|")

@@ -200,10 +200,19 @@ fn join_labels(
     }
 }
 
-/// Runs CPU work on the blocking pool.
+/// Runs CPU work on the blocking pool, at most one task a core at once: fetches run
+/// `IN_FLIGHT` ahead, but a decoded log batch holds every record (~10 MB for 5,000
+/// Adult rows), and more decodes than cores would only add memory (and a malloc arena
+/// a blocking thread) without finishing sooner.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, DriftError> {
+    static CORES: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let cores = CORES.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    // Never closed, so acquiring cannot fail; were it closed, run unbounded.
+    let _permit = cores.acquire().await.ok();
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         DriftError::LogsUnavailable(LogError::Corrupt {
             uri: String::new(),
