@@ -7,10 +7,19 @@
 //! unchanged: the live object carries the hash of exactly this desired object
 //! in `vigil.dev/applied-hash`, and still holds every field of it. A
 //! reconcile over an unchanged world therefore writes nothing.
+//!
+//! The copy compared is the reflector store's. For the Deployment it is the
+//! whole object, so a field someone else changed is put back on the next
+//! reconcile. The Service, PodDisruptionBudget and CronJobs are stored as
+//! metadata only (their spec is most of the memory a thousand models cost):
+//! for them the hash and the metadata we state (labels, annotations, owner)
+//! are compared ([`unchanged_meta`]), and a field of their spec edited behind
+//! the operator's back is put back when the intent next changes, not at once.
 
 use std::fmt::{self, Debug};
 
 use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -85,15 +94,41 @@ pub fn needs_apply(desired: &Value, existing: &Value) -> bool {
     }
 }
 
+/// [`unchanged`] for a copy that holds only the metadata: the hash matches and
+/// the labels, annotations and owner references of `intent` are all in place.
+pub fn unchanged_meta(intent: &Value, existing: &Value) -> bool {
+    unchanged(&json!({"metadata": intent["metadata"]}), existing)
+}
+
+/// A stored copy of a child: the whole object, or its metadata only.
+pub enum Live<'a, K> {
+    Whole(&'a K),
+    Metadata(&'a PartialObjectMeta<K>),
+}
+
+impl<K: Serialize> Live<'_, K> {
+    /// Whether this copy shows `intent` as applied and untouched.
+    fn confirms(&self, intent: &Value) -> Result<bool> {
+        Ok(match self {
+            Live::Whole(object) => unchanged(intent, &to_value("a child object", object)?),
+            Live::Metadata(meta) => unchanged_meta(intent, &to_value("a child's metadata", meta)?),
+        })
+    }
+}
+
 /// Applies `desired` unless `existing` was applied with the same intent;
 /// returns whether it wrote.
-pub async fn apply_child<K>(api: &Api<K>, desired: &K, existing: Option<&K>) -> Result<bool>
+pub async fn apply_child<K>(
+    api: &Api<K>,
+    desired: &K,
+    existing: Option<Live<'_, K>>,
+) -> Result<bool>
 where
     K: Resource + Serialize + DeserializeOwned + Clone + Debug,
 {
     let value = intent(desired)?;
     if let Some(existing) = existing {
-        if unchanged(&value, &to_value("a child object", existing)?) {
+        if existing.confirms(&value)? {
             return Ok(false);
         }
     }
@@ -166,7 +201,7 @@ impl fmt::Display for Rejection {
 pub async fn apply_or_reject<K>(
     api: &Api<K>,
     desired: &K,
-    existing: Option<&K>,
+    existing: Option<Live<'_, K>>,
 ) -> Result<Option<Rejection>>
 where
     K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
@@ -180,10 +215,12 @@ where
     }
 }
 
-/// Deletes `existing` when there is one; returns whether it wrote.
-pub async fn delete_child<K>(api: &Api<K>, existing: Option<&K>) -> Result<bool>
+/// Deletes `existing` (the whole object or its metadata) when there is one;
+/// returns whether it wrote.
+pub async fn delete_child<K, E>(api: &Api<K>, existing: Option<&E>) -> Result<bool>
 where
     K: Resource + DeserializeOwned + Clone + Debug,
+    E: Resource,
 {
     let Some(existing) = existing else {
         return Ok(false);
@@ -319,5 +356,35 @@ mod tests {
         let mut old = live;
         old["metadata"]["annotations"] = json!({});
         assert!(!unchanged(&intent(&desired(json!({}))).expect("i"), &old));
+    }
+
+    #[test]
+    fn a_metadata_copy_confirms_the_hash_and_the_metadata_we_state() {
+        #[derive(serde::Serialize)]
+        struct Obj {
+            metadata: Value,
+            spec: Value,
+        }
+        let desired = |replicas: u32| Obj {
+            metadata: json!({"name": "x", "labels": {"app": "a"}}),
+            spec: json!({"replicas": replicas}),
+        };
+        let applied = intent(&desired(2)).expect("intent");
+        // What a metadata watch stores of it: no spec, server fields added.
+        let mut meta = json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": applied["metadata"].clone()});
+        meta["metadata"]["resourceVersion"] = json!("7");
+        assert!(unchanged_meta(&applied, &meta));
+        assert!(
+            !unchanged(&applied, &meta),
+            "the whole-object rule cannot confirm a spec it does not see"
+        );
+        assert!(!unchanged_meta(&intent(&desired(3)).expect("i"), &meta));
+        let mut relabelled = meta.clone();
+        relabelled["metadata"]["labels"]["app"] = json!("b");
+        assert!(!unchanged_meta(&applied, &relabelled));
+        let mut unhashed = meta;
+        unhashed["metadata"]["annotations"] = json!({});
+        assert!(!unchanged_meta(&applied, &unhashed));
     }
 }

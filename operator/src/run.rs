@@ -14,7 +14,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::core::DeserializeGuard;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, ReflectHandle, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -26,7 +26,7 @@ use crate::context::{Clock, Context};
 use crate::controller::{error_policy, reconcile_model, reconcile_policy};
 use crate::crd::{DriftPolicy, MonitoredModel};
 use crate::metrics::{Metrics, MetricsError};
-use crate::stores::{Readiness, Stores};
+use crate::stores::{prune, Readiness, Stores};
 
 /// How the process is configured (flags and environment, see `vigil operator --help`).
 #[derive(Clone, Debug)]
@@ -118,6 +118,15 @@ fn managed() -> watcher::Config {
     watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"))
 }
 
+/// The operator's objects of one component: the training and the check
+/// CronJobs are watched apart, each by the controller that owns it.
+fn managed_component(component: Component) -> watcher::Config {
+    watcher::Config::default().labels(&format!(
+        "app.kubernetes.io/managed-by={MANAGED_BY},app.kubernetes.io/component={}",
+        component.as_str()
+    ))
+}
+
 fn policy_model(
     policy: &DeserializeGuard<DriftPolicy>,
 ) -> Option<ObjectRef<DeserializeGuard<MonitoredModel>>> {
@@ -167,7 +176,7 @@ impl<K> Watched for K where
 fn resource_watch<K>(
     api: Api<K>,
     readiness: Readiness,
-    which: u8,
+    which: u16,
 ) -> (
     Store<K>,
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
@@ -178,6 +187,7 @@ where
     let (store, writer) = reflector::store();
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(prune::<K>)
         .reflect(writer)
         .inspect(move |event| {
             if matches!(event, Ok(watcher::Event::InitDone)) {
@@ -188,12 +198,41 @@ where
     (store, stream)
 }
 
-/// One watch of `K` (the operator's own objects only, without managedFields),
-/// feeding a store and a trigger stream per controller.
+/// The watch of a kind one controller owns (`events`: a watch of the
+/// operator's objects of that kind, whole or metadata only): its pruned store,
+/// and the stream that wakes the owner on every change, deletions included.
+fn owned_watch<K, S>(
+    events: S,
+    readiness: Readiness,
+    which: u16,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Watched,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+{
+    let (store, writer) = reflector::store();
+    let stream = events
+        .default_backoff()
+        .modify(prune::<K>)
+        .reflect(writer)
+        .inspect(move |event| {
+            if matches!(event, Ok(watcher::Event::InitDone)) {
+                readiness.listed(which);
+            }
+        })
+        .touched_objects();
+    (store, stream)
+}
+
+/// One watch of `K` (the operator's own objects only, pruned), feeding a
+/// store and a trigger stream per controller.
 fn shared_watch<K>(
     api: Api<K>,
     readiness: Readiness,
-    which: u8,
+    which: u16,
 ) -> (
     Store<K>,
     [ReflectHandle<K>; 2],
@@ -209,7 +248,7 @@ where
     };
     let root = watcher(api, managed())
         .default_backoff()
-        .modify(|object: &mut K| object.managed_fields_mut().clear())
+        .modify(prune::<K>)
         .reflect_shared(writer)
         .for_each(move |event| {
             match event {
@@ -225,10 +264,88 @@ where
 }
 
 type ModelController = Controller<DeserializeGuard<MonitoredModel>>;
+type PolicyController = Controller<DeserializeGuard<DriftPolicy>>;
 
-/// What wakes a model: its children, its training Jobs and their Pods, its
-/// inference Pods, and the policies that watch it.
-fn watch_model_children(
+/// The stores of the children a model owns.
+struct ModelChildren {
+    deployments: Store<Deployment>,
+    services: Store<PartialObjectMeta<Service>>,
+    pdbs: Store<PartialObjectMeta<PodDisruptionBudget>>,
+    cronjobs: Store<PartialObjectMeta<CronJob>>,
+}
+
+/// Watches the children of the models into their stores, every change waking
+/// the owner: the Deployment whole (the plan reads its rollout), the others as
+/// metadata (an `Api<PartialObjectMeta<_>>` asks the API server for metadata
+/// only; the apply step compares only their applied intent).
+fn own_model_children(
+    controller: ModelController,
+    client: &Client,
+    ns: Option<&str>,
+    readiness: &Readiness,
+) -> (ModelController, ModelChildren) {
+    let (deployments, deployment_events) = owned_watch(
+        watcher(api::<Deployment>(client, ns), managed()),
+        readiness.clone(),
+        Readiness::DEPLOYMENTS,
+    );
+    let (services, service_events) = owned_watch(
+        watcher(api::<PartialObjectMeta<Service>>(client, ns), managed()),
+        readiness.clone(),
+        Readiness::SERVICES,
+    );
+    let (pdbs, pdb_events) = owned_watch(
+        watcher(
+            api::<PartialObjectMeta<PodDisruptionBudget>>(client, ns),
+            managed(),
+        ),
+        readiness.clone(),
+        Readiness::PDBS,
+    );
+    let (cronjobs, cronjob_events) = owned_watch(
+        watcher(
+            api::<PartialObjectMeta<CronJob>>(client, ns),
+            managed_component(Component::Training),
+        ),
+        readiness.clone(),
+        Readiness::TRAINING_CRONJOBS,
+    );
+    let controller = controller
+        .owns_stream(deployment_events)
+        .owns_stream(service_events)
+        .owns_stream(pdb_events)
+        .owns_stream(cronjob_events);
+    let children = ModelChildren {
+        deployments,
+        services,
+        pdbs,
+        cronjobs,
+    };
+    (controller, children)
+}
+
+/// Watches the policies' check CronJobs (metadata) into their store, every
+/// change waking the owner.
+fn own_check_cronjobs(
+    controller: PolicyController,
+    client: &Client,
+    ns: Option<&str>,
+    readiness: &Readiness,
+) -> (PolicyController, Store<PartialObjectMeta<CronJob>>) {
+    let (cronjobs, events) = owned_watch(
+        watcher(
+            api::<PartialObjectMeta<CronJob>>(client, ns),
+            managed_component(Component::Drift),
+        ),
+        readiness.clone(),
+        Readiness::CHECK_CRONJOBS,
+    );
+    (controller.owns_stream(events), cronjobs)
+}
+
+/// What else wakes a model: its training Jobs and their Pods, its inference
+/// Pods, and the policies that watch it.
+fn watch_model_world(
     controller: ModelController,
     client: &Client,
     ns: Option<&str>,
@@ -236,10 +353,6 @@ fn watch_model_children(
     pods: ReflectHandle<Pod>,
 ) -> ModelController {
     controller
-        .owns(api::<Deployment>(client, ns), managed())
-        .owns(api::<Service>(client, ns), managed())
-        .owns(api::<PodDisruptionBudget>(client, ns), managed())
-        .owns(api::<CronJob>(client, ns), managed())
         .watches_shared_stream(jobs, |job| model_of(job.as_ref()))
         .watches_shared_stream(pods, |pod| model_of(pod.as_ref()))
         .watches(
@@ -291,11 +404,30 @@ async fn run_controllers(
     let (pods, [model_pods, policy_pods], pods_root) =
         shared_watch(api::<Pod>(&client, ns), readiness.clone(), Readiness::PODS);
     let config = controller::Config::default().concurrency(concurrency);
-    let model_controller =
-        Controller::for_stream(model_events, models_store.clone()).with_config(config.clone());
-    let policy_controller =
-        Controller::for_stream(policy_events, policies_store.clone()).with_config(config);
-    let stores = Stores::watched(models_store, policies_store, jobs, pods, &readiness);
+    let (model_controller, children) = own_model_children(
+        Controller::for_stream(model_events, models_store.clone()).with_config(config.clone()),
+        &client,
+        ns,
+        &readiness,
+    );
+    let (policy_controller, check_cronjobs) = own_check_cronjobs(
+        Controller::for_stream(policy_events, policies_store.clone()).with_config(config),
+        &client,
+        ns,
+        &readiness,
+    );
+    let stores = Stores {
+        models: models_store,
+        policies: policies_store,
+        jobs,
+        pods,
+        deployments: children.deployments,
+        services: children.services,
+        pdbs: children.pdbs,
+        training_cronjobs: children.cronjobs,
+        check_cronjobs,
+        ready: readiness.subscribe(),
+    };
     let ctx = Arc::new(Context::new(
         client.clone(),
         image,
@@ -303,7 +435,7 @@ async fn run_controllers(
         clock,
         stores.clone(),
     ));
-    let models = watch_model_children(model_controller, &client, ns, model_jobs, model_pods)
+    let models = watch_model_world(model_controller, &client, ns, model_jobs, model_pods)
         .shutdown_on_signal()
         .run(reconcile_model, error_policy, ctx.clone())
         .for_each(|result| async move {
@@ -313,7 +445,6 @@ async fn run_controllers(
         });
     let policy_store = stores.policies.clone();
     let policies = policy_controller
-        .owns(api::<CronJob>(&client, ns), managed())
         .watches_shared_stream(policy_jobs, |job| policy_of(job.as_ref()))
         .watches_shared_stream(policy_pods, |pod| policy_of(pod.as_ref()))
         // A model's served version is in its policies' CronJobs: wake them on change.

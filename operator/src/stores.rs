@@ -1,5 +1,5 @@
-//! The read path: the reflector stores the controllers read related objects
-//! from, instead of a fresh LIST per reconcile.
+//! The read path: the reflector stores the controllers read every related
+//! object from, instead of a GET or a LIST per reconcile.
 //!
 //! - Both custom resources are kept as [`DeserializeGuard`]s, so one object
 //!   that does not match its type (written before an upgrade, or by a tool
@@ -8,17 +8,29 @@
 //! - Jobs and Pods are watched once, filtered by `app.kubernetes.io/managed-by`,
 //!   and shared by both controllers (their watch events wake the controllers,
 //!   `run::run_controllers`).
+//! - The owned children are watched by the same label, each watch also waking
+//!   the owner: the inference Deployment in full (its status is the rollout),
+//!   the Service, the PodDisruptionBudget and both CronJobs as metadata only
+//!   ([`PartialObjectMeta`]): the apply step needs their applied-intent hash
+//!   and what they state in metadata, nothing of their spec
+//!   (`apply::unchanged_meta`).
+//! - Every stored object is pruned of `managedFields` and the last-applied
+//!   annotation ([`prune`]): nothing reads them, and they are most of an
+//!   object's bytes.
 //!
 //! A store can lag behind the API server by a watch event; the plans allow for
-//! it (a Job the status names but the store does not hold yet is waited for,
-//! never re-created). The children the controllers own are still read with a
-//! GET by name; moving them here is the next step of the same design.
+//! it: a Job the status names but the store does not hold yet is waited for,
+//! never re-created; a child missing from (or older in) the store is applied
+//! again, which server-side apply makes a no-op; a child the store still holds
+//! after its deletion is deleted again, and the 404 is no error.
 
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
-use kube::core::DeserializeGuard;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::ResourceExt;
@@ -34,10 +46,32 @@ pub struct Stores {
     pub policies: Store<DeserializeGuard<DriftPolicy>>,
     pub jobs: Store<Job>,
     pub pods: Store<Pod>,
+    /// The inference Deployments, whole: the plan reads their rollout status.
+    pub deployments: Store<Deployment>,
+    pub services: Store<PartialObjectMeta<Service>>,
+    pub pdbs: Store<PartialObjectMeta<PodDisruptionBudget>>,
+    /// The models' training CronJobs (watched by the model controller).
+    pub training_cronjobs: Store<PartialObjectMeta<CronJob>>,
+    /// The policies' check CronJobs (watched by the policy controller).
+    pub check_cronjobs: Store<PartialObjectMeta<CronJob>>,
     /// True once every store holds its first complete LIST. A watch channel,
     /// because `Store::wait_until_ready` wakes only one of several concurrent
     /// waiters.
-    ready: watch::Receiver<bool>,
+    pub(crate) ready: watch::Receiver<bool>,
+}
+
+/// What [`Stores::from_objects`] holds, kind by kind (all empty by default).
+#[derive(Default)]
+pub struct Objects {
+    pub models: Vec<DeserializeGuard<MonitoredModel>>,
+    pub policies: Vec<DeserializeGuard<DriftPolicy>>,
+    pub jobs: Vec<Job>,
+    pub pods: Vec<Pod>,
+    pub deployments: Vec<Deployment>,
+    pub services: Vec<PartialObjectMeta<Service>>,
+    pub pdbs: Vec<PartialObjectMeta<PodDisruptionBudget>>,
+    pub training_cronjobs: Vec<PartialObjectMeta<CronJob>>,
+    pub check_cronjobs: Vec<PartialObjectMeta<CronJob>>,
 }
 
 /// The watches that fill a [`Stores`]: each reports its first complete LIST
@@ -45,7 +79,7 @@ pub struct Stores {
 /// controllers).
 #[derive(Clone)]
 pub struct Readiness {
-    listed: Arc<Mutex<u8>>,
+    listed: Arc<Mutex<u16>>,
     tx: Arc<watch::Sender<bool>>,
 }
 
@@ -59,20 +93,40 @@ impl Default for Readiness {
 }
 
 impl Readiness {
-    /// The four watches: models, policies, Jobs, Pods.
-    pub const MODELS: u8 = 1;
-    pub const POLICIES: u8 = 2;
-    pub const JOBS: u8 = 4;
-    pub const PODS: u8 = 8;
+    /// The watches, one bit each.
+    pub const MODELS: u16 = 1;
+    pub const POLICIES: u16 = 1 << 1;
+    pub const JOBS: u16 = 1 << 2;
+    pub const PODS: u16 = 1 << 3;
+    pub const DEPLOYMENTS: u16 = 1 << 4;
+    pub const SERVICES: u16 = 1 << 5;
+    pub const PDBS: u16 = 1 << 6;
+    pub const TRAINING_CRONJOBS: u16 = 1 << 7;
+    pub const CHECK_CRONJOBS: u16 = 1 << 8;
+    const ALL: u16 = (1 << 9) - 1;
 
     /// The watch `which` has listed everything once.
-    pub fn listed(&self, which: u8) {
+    pub fn listed(&self, which: u16) {
         let mut listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
         *listed |= which;
-        if *listed == Self::MODELS | Self::POLICIES | Self::JOBS | Self::PODS {
+        if *listed == Self::ALL {
             let _ = self.tx.send(true);
         }
     }
+
+    /// Turns true once every watch has listed.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<bool> {
+        self.tx.subscribe()
+    }
+}
+
+/// Drops what no reader needs before an object is stored: `managedFields` and
+/// the last-applied annotation of `kubectl apply`, often most of its bytes.
+pub fn prune<K: kube::Resource>(object: &mut K) {
+    object.managed_fields_mut().clear();
+    object
+        .annotations_mut()
+        .remove("kubectl.kubernetes.io/last-applied-configuration");
 }
 
 /// A store that holds `objects` and is ready: for tests and tools that call a
@@ -88,6 +142,16 @@ where
     }
     writer.apply_watcher_event(&watcher::Event::InitDone);
     reader
+}
+
+/// The object `name` of `namespace` in `store`, as stored.
+pub fn lookup<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone,
+{
+    store
+        .get(&ObjectRef::new(name).within(namespace))
+        .map(|o| o.as_ref().clone())
 }
 
 fn label<'a, K: kube::Resource>(object: &'a K, key: &str) -> Option<&'a str> {
@@ -108,37 +172,19 @@ fn owned<T: Clone>(items: Vec<Arc<T>>) -> Vec<T> {
 }
 
 impl Stores {
-    /// Stores holding exactly these objects.
-    pub fn from_objects(
-        models: Vec<DeserializeGuard<MonitoredModel>>,
-        policies: Vec<DeserializeGuard<DriftPolicy>>,
-        jobs: Vec<Job>,
-        pods: Vec<Pod>,
-    ) -> Stores {
+    /// Stores holding exactly these objects, ready.
+    pub fn from_objects(objects: Objects) -> Stores {
         Stores {
-            models: snapshot(models),
-            policies: snapshot(policies),
-            jobs: snapshot(jobs),
-            pods: snapshot(pods),
+            models: snapshot(objects.models),
+            policies: snapshot(objects.policies),
+            jobs: snapshot(objects.jobs),
+            pods: snapshot(objects.pods),
+            deployments: snapshot(objects.deployments),
+            services: snapshot(objects.services),
+            pdbs: snapshot(objects.pdbs),
+            training_cronjobs: snapshot(objects.training_cronjobs),
+            check_cronjobs: snapshot(objects.check_cronjobs),
             ready: watch::channel(true).1,
-        }
-    }
-
-    /// Stores that watches fill; [`Stores::ready`] turns true once every
-    /// watch has reported its first complete LIST to `readiness`.
-    pub fn watched(
-        models: Store<DeserializeGuard<MonitoredModel>>,
-        policies: Store<DeserializeGuard<DriftPolicy>>,
-        jobs: Store<Job>,
-        pods: Store<Pod>,
-        readiness: &Readiness,
-    ) -> Stores {
-        Stores {
-            models,
-            policies,
-            jobs,
-            pods,
-            ready: readiness.tx.subscribe(),
         }
     }
 

@@ -15,7 +15,7 @@ use common::{at, model_yaml, FakeApi, JOBS, NS};
 use kube::core::DeserializeGuard;
 use serde_json::{json, Value};
 use vigil_core::train::config::Resources;
-use vigil_operator::controller;
+use vigil_operator::controller::{self, monitored_model};
 use vigil_operator::crd::{DriftPolicy, MonitoredModel, MonitoredModelStatus};
 
 fn container(object: &Value) -> Value {
@@ -36,6 +36,63 @@ fn config_of(cronjob: &Value) -> Value {
         .expect("VIGIL_CONFIG_JSON")
         .to_string();
     serde_json::from_str(&json).expect("config")
+}
+
+/// The resourceVersion of every child of the model.
+fn child_versions(api: &FakeApi) -> Vec<(String, Value)> {
+    [
+        (SERVICES, "income-inference"),
+        (CRONJOBS, "income-train"),
+        (JOBS, "income-train-initial"),
+    ]
+    .into_iter()
+    .map(|(collection, name)| {
+        let child: Value = api.get(collection, name).expect("child");
+        (
+            name.to_string(),
+            child["metadata"]["resourceVersion"].clone(),
+        )
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn a_store_behind_the_server_repeats_only_applies_that_change_nothing() {
+    let api = FakeApi::new();
+    api.put(&model_yaml(true));
+    // The stores as a watch still holds them: before the first reconcile's writes.
+    let behind = api.stores();
+    let first = reconcile_model(&api, at(17, 0)).await;
+    assert!(lines(&first).contains(&format!("PATCH {JOBS}/income-train-initial")));
+    let versions = child_versions(&api);
+
+    let model: MonitoredModel = api.get(MODELS, "income").expect("model");
+    monitored_model::reconcile(Arc::new(model), api.context_with(at(17, 1), behind))
+        .await
+        .expect("reconcile");
+    let writes = api.take_writes();
+    assert_eq!(
+        lines(&writes),
+        vec![
+            format!("PATCH {SERVICES}/income-inference"),
+            format!("PATCH {CRONJOBS}/income-train"),
+        ],
+        "the children the store does not hold yet are applied again; the Job the status \
+         names is waited for, not started twice"
+    );
+    assert!(
+        writes.iter().all(|w| w.code == 200),
+        "nothing created: {writes:?}"
+    );
+    assert_eq!(
+        child_versions(&api),
+        versions,
+        "the same intent applied again changes nothing on the server"
+    );
+    assert!(
+        lines(&reconcile_model(&api, at(17, 2)).await).is_empty(),
+        "once the store has caught up: no write"
+    );
 }
 
 #[tokio::test]

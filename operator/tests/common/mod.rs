@@ -1,5 +1,6 @@
 //! A fake Kubernetes API server: an in-memory object store answering GET / LIST
-//! (label selectors, namespaced or cluster-wide) / WATCH / server-side apply
+//! (label selectors, namespaced or cluster-wide) / WATCH (whole objects, or
+//! `PartialObjectMetadata` when the `Accept` header asks for it) / server-side apply
 //! (objects and status) / merge patch / POST / DELETE, and recording every
 //! request so a test asserts exactly what a client read and wrote.
 //!
@@ -27,10 +28,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use http::{Request, Response, StatusCode};
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::client::Body;
-use kube::core::DeserializeGuard;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::Client;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
@@ -39,7 +42,7 @@ use vigil_core::train::report::{KeyMetrics, RowCounts, ServedComparison, TrainSu
 use vigil_operator::context::Context;
 use vigil_operator::crd::{DriftPolicy, MonitoredModel};
 use vigil_operator::metrics::Metrics;
-use vigil_operator::stores::Stores;
+use vigil_operator::stores::{Objects, Stores};
 
 /// The longest a watch stays open before the fake ends it (the client re-watches
 /// from the last version it saw, as it does after a real server's timeout).
@@ -339,6 +342,18 @@ fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// Whether the client asked for `PartialObjectMetadata` (kube's
+/// `metadata_watcher` and `Api::get_metadata`): the `Accept` header says so.
+fn metadata_only(accept: &str) -> bool {
+    accept.contains("as=PartialObjectMetadata")
+}
+
+/// An object as a metadata request sees it.
+fn partial(object: &Value) -> Value {
+    json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+           "metadata": object["metadata"]})
+}
+
 /// What the store answers: an object (or Status), or a watch to stream.
 enum Reply {
     Object(u16, Value),
@@ -350,6 +365,8 @@ enum Reply {
 struct Watch {
     target: Target,
     selector: String,
+    /// Send only `PartialObjectMetadata` (a metadata watch).
+    metadata_only: bool,
     backlog: VecDeque<Arc<Change>>,
     live: broadcast::Receiver<Arc<Change>>,
     deadline: tokio::time::Instant,
@@ -360,8 +377,13 @@ impl Watch {
         self.target.covers(&change.collection) && matches_selector(&change.object, &self.selector)
     }
 
-    fn line(change: &Change) -> Vec<u8> {
-        let mut line = serde_json::to_vec(&json!({"type": change.type_, "object": change.object}))
+    fn line(&self, change: &Change) -> Vec<u8> {
+        let object = if self.metadata_only && change.type_ != "ERROR" {
+            partial(&change.object)
+        } else {
+            change.object.clone()
+        };
+        let mut line = serde_json::to_vec(&json!({"type": change.type_, "object": object}))
             .expect("watch event");
         line.push(b'\n');
         line
@@ -369,7 +391,7 @@ impl Watch {
 
     /// What has happened already, as one body (the in-process client cannot stream).
     fn backlog_body(&self) -> Vec<u8> {
-        self.backlog.iter().flat_map(|c| Watch::line(c)).collect()
+        self.backlog.iter().flat_map(|c| self.line(c)).collect()
     }
 
     /// The chunked body of a watch over HTTP.
@@ -379,13 +401,13 @@ impl Watch {
         futures::stream::unfold(self, |mut watch| async move {
             loop {
                 if let Some(change) = watch.backlog.pop_front() {
-                    let line = axum::body::Bytes::from(Watch::line(&change));
+                    let line = axum::body::Bytes::from(watch.line(&change));
                     return Some((Ok(line), watch));
                 }
                 match tokio::time::timeout_at(watch.deadline, watch.live.recv()).await {
                     Ok(Ok(change)) if change.type_ == CLOSE => return None,
                     Ok(Ok(change)) if watch.wants(&change) => {
-                        let line = axum::body::Bytes::from(Watch::line(&change));
+                        let line = axum::body::Bytes::from(watch.line(&change));
                         return Some((Ok(line), watch));
                     }
                     Ok(Ok(_)) => continue,
@@ -414,17 +436,23 @@ impl FakeApi {
 
     /// A Context around this fake, with a fixed clock.
     pub fn context(&self, now: DateTime<Utc>) -> Arc<Context> {
+        self.context_with(now, self.stores())
+    }
+
+    /// A Context reading `stores`, which may be behind this fake's world.
+    pub fn context_with(&self, now: DateTime<Utc>, stores: Stores) -> Arc<Context> {
         Arc::new(Context::new(
             self.client(),
             "vigil:test".into(),
             Arc::new(Metrics::new().expect("metrics")),
             Arc::new(move || now),
-            self.stores(),
+            stores,
         ))
     }
 
-    /// Every object of the collections ending in `/{plural}`, in any namespace.
-    fn all<T: serde::de::DeserializeOwned>(&self, plural: &str) -> Vec<T> {
+    /// Every object of the collections ending in `/{plural}`, in any namespace,
+    /// whose labels match `selector`.
+    fn all_matching<T: serde::de::DeserializeOwned>(&self, plural: &str, selector: &str) -> Vec<T> {
         let state = self.state.lock().unwrap();
         let suffix = format!("/{plural}");
         state
@@ -432,19 +460,36 @@ impl FakeApi {
             .iter()
             .filter(|(collection, _)| collection.ends_with(&suffix))
             .flat_map(|(_, objects)| objects.values())
+            .filter(|o| matches_selector(o, selector))
             .map(|o| serde_json::from_value(o.clone()).expect("typed object"))
             .collect()
     }
 
+    fn all<T: serde::de::DeserializeOwned>(&self, plural: &str) -> Vec<T> {
+        self.all_matching(plural, "")
+    }
+
     /// Reflector stores holding what the world holds now, as the watches of a
-    /// running operator would (a reconcile called by hand reads them).
+    /// running operator would (a reconcile called by hand reads them): the
+    /// Deployments whole, the other children as metadata.
     pub fn stores(&self) -> Stores {
-        Stores::from_objects(
-            self.all::<DeserializeGuard<MonitoredModel>>("monitoredmodels"),
-            self.all::<DeserializeGuard<DriftPolicy>>("driftpolicies"),
-            self.all::<Job>("jobs"),
-            self.all::<Pod>("pods"),
-        )
+        Stores::from_objects(Objects {
+            models: self.all::<DeserializeGuard<MonitoredModel>>("monitoredmodels"),
+            policies: self.all::<DeserializeGuard<DriftPolicy>>("driftpolicies"),
+            jobs: self.all::<Job>("jobs"),
+            pods: self.all::<Pod>("pods"),
+            deployments: self.all::<Deployment>("deployments"),
+            services: self.all::<PartialObjectMeta<Service>>("services"),
+            pdbs: self.all::<PartialObjectMeta<PodDisruptionBudget>>("poddisruptionbudgets"),
+            training_cronjobs: self.all_matching::<PartialObjectMeta<CronJob>>(
+                "cronjobs",
+                "app.kubernetes.io/component=training",
+            ),
+            check_cronjobs: self.all_matching::<PartialObjectMeta<CronJob>>(
+                "cronjobs",
+                "app.kubernetes.io/component=drift",
+            ),
+        })
     }
 
     /// Serves this store over HTTP on a free loopback port (needs a Tokio runtime):
@@ -641,7 +686,7 @@ impl FakeApi {
             parts.method.as_str(),
             parts.uri.path(),
             parts.uri.query().unwrap_or_default(),
-            content_type(&parts.headers),
+            (content_type(&parts.headers), accept(&parts.headers)),
             &bytes,
         );
         let (code, bytes) = match reply {
@@ -667,7 +712,7 @@ impl FakeApi {
             parts.method.as_str(),
             parts.uri.path(),
             parts.uri.query().unwrap_or_default(),
-            content_type(&parts.headers),
+            (content_type(&parts.headers), accept(&parts.headers)),
             &bytes,
         );
         match reply {
@@ -686,7 +731,7 @@ impl FakeApi {
         method: &str,
         path: &str,
         query: &str,
-        content_type: &str,
+        (content_type, accept): (&str, &str),
         bytes: &[u8],
     ) -> Reply {
         let body: Option<Value> = if bytes.is_empty() {
@@ -710,7 +755,14 @@ impl FakeApi {
             body: body.clone(),
             code: 0,
         });
-        let reply = self.answer(&mut state, method, path, query, content_type, body);
+        let reply = self.answer(
+            &mut state,
+            method,
+            path,
+            query,
+            (content_type, accept),
+            body,
+        );
         let code = match &reply {
             Reply::Object(code, _) => *code,
             Reply::Watch(_) => 200,
@@ -727,7 +779,7 @@ impl FakeApi {
         method: &str,
         path: &str,
         query: &str,
-        content_type: &str,
+        (content_type, accept): (&str, &str),
         body: Option<Value>,
     ) -> Reply {
         let injected = state.failures.iter_mut().find(|f| {
@@ -767,6 +819,7 @@ impl FakeApi {
                 let mut watch = Watch {
                     target,
                     selector,
+                    metadata_only: metadata_only(accept),
                     backlog: VecDeque::new(),
                     // Subscribed under the lock: nothing between backlog and live is lost.
                     live: self.changes.subscribe(),
@@ -814,17 +867,29 @@ impl FakeApi {
                     .filter(|(collection, _)| target.covers(collection))
                     .flat_map(|(_, objects)| objects.values())
                     .filter(|o| matches_selector(o, &selector))
-                    .cloned()
+                    .map(|o| {
+                        if metadata_only(accept) {
+                            partial(o)
+                        } else {
+                            o.clone()
+                        }
+                    })
                     .collect();
+                let (kind, api_version) = if metadata_only(accept) {
+                    ("PartialObjectMetadataList", "meta.k8s.io/v1")
+                } else {
+                    ("List", "v1")
+                };
                 Reply::Object(
                     200,
-                    json!({"kind": "List", "apiVersion": "v1",
+                    json!({"kind": kind, "apiVersion": api_version,
                            "metadata": {"resourceVersion": state.resource_version.to_string()},
                            "items": items}),
                 )
             }
             ("GET", Some(name)) => {
                 match state.objects.get(&collection).and_then(|c| c.get(&name)) {
+                    Some(object) if metadata_only(accept) => Reply::Object(200, partial(object)),
                     Some(object) => Reply::Object(200, object.clone()),
                     None => not_found(&name),
                 }
@@ -1003,6 +1068,13 @@ impl FakeApi {
 fn content_type(headers: &http::HeaderMap) -> &str {
     headers
         .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+fn accept(headers: &http::HeaderMap) -> &str {
+    headers
+        .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
 }

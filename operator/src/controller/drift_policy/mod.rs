@@ -16,13 +16,16 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
-use crate::apply::{apply_or_reject, apply_status, delete_child, reject_invalid_spec, STALE_RETRY};
+use crate::apply::{
+    apply_or_reject, apply_status, delete_child, reject_invalid_spec, Live, STALE_RETRY,
+};
 use crate::build::drift_cronjob_name;
 use crate::context::Context;
 use crate::controller::namespace_of;
 use crate::crd::{DriftPolicy, InvalidSpec};
 use crate::error::Result;
 use crate::events::publish;
+use crate::stores::lookup;
 
 pub use check::{unrecorded_check, CHECK_HISTORY_LIMIT};
 pub use plan::{plan, ModelLookup, PolicyPlan, PolicyWorld};
@@ -33,14 +36,12 @@ pub use validate::validate;
 const CONTROLLER: &str = "DriftPolicy";
 const RESYNC: Duration = Duration::from_secs(600);
 
-/// The CronJob by name from the API server; the model, Jobs and Pods from the
-/// reflector stores.
-async fn fetch(ctx: &Context, policy: &DriftPolicy, namespace: &str) -> Result<PolicyWorld> {
-    let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), namespace);
+/// Everything from the reflector stores: no request.
+fn fetch(ctx: &Context, policy: &DriftPolicy, namespace: &str) -> PolicyWorld {
     let model_name = &policy.spec.model_ref.name;
     let name = policy.name_any();
     let stores = &ctx.stores;
-    Ok(PolicyWorld {
+    PolicyWorld {
         model: match stores.model(namespace, model_name).as_deref() {
             None => ModelLookup::Missing,
             Some(guard) => match &guard.0 {
@@ -48,11 +49,15 @@ async fn fetch(ctx: &Context, policy: &DriftPolicy, namespace: &str) -> Result<P
                 Err(invalid) => ModelLookup::Unreadable(invalid.error.to_string()),
             },
         },
-        cronjob: cronjobs.get_opt(&drift_cronjob_name(policy)).await?,
+        cronjob: lookup(
+            &stores.check_cronjobs,
+            namespace,
+            &drift_cronjob_name(policy),
+        ),
         check_jobs: stores.check_jobs(namespace, &name),
         check_pods: stores.check_pods(namespace, &name),
         training_jobs: stores.training_jobs(namespace, model_name),
-    })
+    }
 }
 
 /// Applies the CronJob and a retraining Job; a refusal goes into the
@@ -68,7 +73,10 @@ async fn apply_children(
 ) -> Result<()> {
     let cronjobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), namespace);
     let mut rejected = match &plan.cronjob {
-        Some(cronjob) => apply_or_reject(&cronjobs, cronjob, world.cronjob.as_ref()).await?,
+        Some(cronjob) => {
+            let live = world.cronjob.as_ref().map(Live::Metadata);
+            apply_or_reject(&cronjobs, cronjob, live).await?
+        }
         None if plan.keep_cronjob => None,
         // No model, or one that serves nothing: stop checking.
         None => {
@@ -108,7 +116,7 @@ pub async fn reconcile(policy: Arc<DriftPolicy>, ctx: Arc<Context>) -> Result<Ac
     let namespace = namespace_of(policy.as_ref(), "DriftPolicy")?;
     let now = ctx.now();
     let policies: Api<DriftPolicy> = Api::namespaced(ctx.client.clone(), &namespace);
-    let world = fetch(&ctx, &policy, &namespace).await?;
+    let world = fetch(&ctx, &policy, &namespace);
     let model = match &world.model {
         ModelLookup::Found(model) => Some(model.as_ref()),
         _ => None,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
+use kube::core::PartialObjectMeta;
 use kube::ResourceExt;
 use vigil_core::drift::{DriftJobConfig, DriftSummary};
 
@@ -30,7 +31,8 @@ pub enum ModelLookup {
 #[derive(Clone, Debug, Default)]
 pub struct PolicyWorld {
     pub model: ModelLookup,
-    pub cronjob: Option<CronJob>,
+    /// The check CronJob as metadata: only its applied intent is compared.
+    pub cronjob: Option<PartialObjectMeta<CronJob>>,
     /// The policy's check Jobs and their Pods.
     pub check_jobs: Vec<Job>,
     pub check_pods: Vec<Pod>,

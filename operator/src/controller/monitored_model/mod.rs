@@ -27,7 +27,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
 use crate::apply::{
-    apply_or_reject, apply_status, delete_child, reject_invalid_spec, Rejection, STALE_RETRY,
+    apply_or_reject, apply_status, delete_child, reject_invalid_spec, Live, Rejection, STALE_RETRY,
 };
 use crate::build::{serving_name, training_cronjob_name};
 use crate::context::Context;
@@ -35,6 +35,7 @@ use crate::controller::namespace_of;
 use crate::crd::{InvalidSpec, MonitoredModel};
 use crate::error::Result;
 use crate::events::{publish, reason as event};
+use crate::stores::lookup;
 
 pub use plan::{plan, ModelPlan, ModelWorld};
 pub use status::{health, invalid_status, set_conditions, ModelFacts};
@@ -47,25 +48,24 @@ const CONTROLLER: &str = "MonitoredModel";
 /// controller on every change; this bounds a missed event.
 const RESYNC: Duration = Duration::from_secs(600);
 
-/// The children by name from the API server; Jobs, Pods and policies from the
-/// reflector stores.
-async fn fetch(ctx: &Context, model: &MonitoredModel, namespace: &str) -> Result<ModelWorld> {
-    let client = ctx.client.clone();
+/// Everything from the reflector stores: no request.
+fn fetch(ctx: &Context, model: &MonitoredModel, namespace: &str) -> ModelWorld {
     let name = model.name_any();
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let services: Api<Service> = Api::namespaced(client.clone(), namespace);
-    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), namespace);
-    let cronjobs: Api<CronJob> = Api::namespaced(client, namespace);
+    let stores = &ctx.stores;
     let serving = serving_name(model);
-    Ok(ModelWorld {
-        deployment: deployments.get_opt(&serving).await?,
-        service: services.get_opt(&serving).await?,
-        pdb: pdbs.get_opt(&serving).await?,
-        cronjob: cronjobs.get_opt(&training_cronjob_name(model)).await?,
-        training_jobs: ctx.stores.training_jobs(namespace, &name),
-        pods: ctx.stores.model_pods(namespace, &name),
-        policies: ctx.stores.policies_of(namespace, &name),
-    })
+    ModelWorld {
+        deployment: lookup(&stores.deployments, namespace, &serving),
+        service: lookup(&stores.services, namespace, &serving),
+        pdb: lookup(&stores.pdbs, namespace, &serving),
+        cronjob: lookup(
+            &stores.training_cronjobs,
+            namespace,
+            &training_cronjob_name(model),
+        ),
+        training_jobs: stores.training_jobs(namespace, &name),
+        pods: stores.model_pods(namespace, &name),
+        policies: stores.policies_of(namespace, &name),
+    }
 }
 
 /// Applies every child; the first refused write comes back (the others are
@@ -80,21 +80,25 @@ async fn apply_children(
     let mut rejected = None;
     if let Some(deployment) = &plan.deployment {
         let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-        rejected = rejected.or(apply_or_reject(&api, deployment, world.deployment.as_ref()).await?);
+        let live = world.deployment.as_ref().map(Live::Whole);
+        rejected = rejected.or(apply_or_reject(&api, deployment, live).await?);
     }
     let services: Api<Service> = Api::namespaced(client.clone(), namespace);
-    rejected =
-        rejected.or(apply_or_reject(&services, &plan.service, world.service.as_ref()).await?);
+    let live = world.service.as_ref().map(Live::Metadata);
+    rejected = rejected.or(apply_or_reject(&services, &plan.service, live).await?);
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), namespace);
     match &plan.pdb {
-        Some(pdb) => rejected = rejected.or(apply_or_reject(&pdbs, pdb, world.pdb.as_ref()).await?),
+        Some(pdb) => {
+            let live = world.pdb.as_ref().map(Live::Metadata);
+            rejected = rejected.or(apply_or_reject(&pdbs, pdb, live).await?)
+        }
         None => drop(delete_child(&pdbs, world.pdb.as_ref()).await?),
     }
     let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), namespace);
     match &plan.cronjob {
         Some(cronjob) => {
-            rejected =
-                rejected.or(apply_or_reject(&cronjobs, cronjob, world.cronjob.as_ref()).await?)
+            let live = world.cronjob.as_ref().map(Live::Metadata);
+            rejected = rejected.or(apply_or_reject(&cronjobs, cronjob, live).await?)
         }
         None => drop(delete_child(&cronjobs, world.cronjob.as_ref()).await?),
     }
@@ -153,7 +157,7 @@ pub async fn reconcile(model: Arc<MonitoredModel>, ctx: Arc<Context>) -> Result<
         )
         .await;
     }
-    let world = fetch(&ctx, &model, &namespace).await?;
+    let world = fetch(&ctx, &model, &namespace);
     let mut plan = plan(&model, &world, &ctx.image, now)?;
     let (children, job) = apply_children(&ctx, &namespace, &world, &plan).await?;
     let rejected = children.is_some() || job.is_some();

@@ -8,6 +8,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::core::PartialObjectMeta;
 use kube::ResourceExt;
 use vigil_core::train::config::TrainJobConfig;
 
@@ -28,10 +29,12 @@ use crate::time::rfc3339;
 /// What the cluster holds for one MonitoredModel.
 #[derive(Clone, Debug, Default)]
 pub struct ModelWorld {
+    /// Whole: its status is the rollout.
     pub deployment: Option<Deployment>,
-    pub service: Option<Service>,
-    pub pdb: Option<PodDisruptionBudget>,
-    pub cronjob: Option<CronJob>,
+    /// The other children as metadata: only their applied intent is compared.
+    pub service: Option<PartialObjectMeta<Service>>,
+    pub pdb: Option<PartialObjectMeta<PodDisruptionBudget>>,
+    pub cronjob: Option<PartialObjectMeta<CronJob>>,
     /// The model's training Jobs (one-off and scheduled).
     pub training_jobs: Vec<Job>,
     /// The model's Pods: those of its training Jobs and the inference Pods.
