@@ -25,7 +25,7 @@ use crate::build::{Component, MANAGED_BY, POLICY_LABEL};
 use crate::context::{Clock, Context};
 use crate::controller::{error_policy, reconcile_model, reconcile_policy};
 use crate::crd::{DriftPolicy, MonitoredModel};
-use crate::metrics::{Metrics, MetricsError};
+use crate::metrics::{Metrics, MetricsError, Names};
 use crate::stores::{prune, Readiness, Stores};
 
 /// How the process is configured (flags and environment, see `vigil operator --help`).
@@ -476,13 +476,13 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 async fn sweep_metrics(stores: Stores, metrics: Arc<Metrics>) {
     stores.ready().await;
     loop {
-        let models: Vec<(String, String)> = stores
+        let models: Names = stores
             .models
             .state()
             .iter()
             .map(|m| (m.namespace().unwrap_or_default(), m.name_any()))
             .collect();
-        let policies: Vec<(String, String)> = stores
+        let policies: Names = stores
             .policies
             .state()
             .iter()
