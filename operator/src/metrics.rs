@@ -52,7 +52,10 @@ pub struct Metrics {
 /// quadratic in the number of models (a whole collect of every model's
 /// series for each reconcile).
 #[derive(Default)]
-struct Published(Mutex<HashMap<(String, String), Vec<Vec<String>>>>);
+struct Published(Mutex<HashMap<(String, String), Vec<Series>>>);
+
+/// One series' label values, in the family's label order.
+type Series = Vec<String>;
 
 impl Published {
     /// Records `series` (label values) as what `(namespace, model)` publishes in
@@ -62,7 +65,7 @@ impl Published {
         vec: &MetricVec<T>,
         namespace: &str,
         model: &str,
-        series: Vec<Vec<String>>,
+        series: Vec<Series>,
     ) {
         let mut published = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let key = (namespace.to_string(), model.to_string());
@@ -83,7 +86,7 @@ impl Published {
 }
 
 /// `[namespace, model, rest…]` as owned label values.
-fn series_of(namespace: &str, model: &str, rest: &[&str]) -> Vec<String> {
+fn series_of(namespace: &str, model: &str, rest: &[&str]) -> Series {
     [namespace, model]
         .iter()
         .chain(rest)
