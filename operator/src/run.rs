@@ -184,8 +184,30 @@ fn resource_watch<K>(
 where
     K: Watched,
 {
+    let (store, events) = stored(
+        watcher(api, watcher::Config::default().any_semantic()),
+        readiness,
+        which,
+    );
+    (store, events.applied_objects())
+}
+
+/// `events` pruned into a store (the watch retried with backoff), reporting its
+/// first complete LIST to `readiness`; the events go on to the controller.
+fn stored<K, S>(
+    events: S,
+    readiness: Readiness,
+    which: u16,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+)
+where
+    K: Watched,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+{
     let (store, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default().any_semantic())
+    let stream = events
         .default_backoff()
         .modify(prune::<K>)
         .reflect(writer)
@@ -193,8 +215,7 @@ where
             if matches!(event, Ok(watcher::Event::InitDone)) {
                 readiness.listed(which);
             }
-        })
-        .applied_objects();
+        });
     (store, stream)
 }
 
@@ -213,18 +234,8 @@ where
     K: Watched,
     S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
 {
-    let (store, writer) = reflector::store();
-    let stream = events
-        .default_backoff()
-        .modify(prune::<K>)
-        .reflect(writer)
-        .inspect(move |event| {
-            if matches!(event, Ok(watcher::Event::InitDone)) {
-                readiness.listed(which);
-            }
-        })
-        .touched_objects();
-    (store, stream)
+    let (store, events) = stored(events, readiness, which);
+    (store, events.touched_objects())
 }
 
 /// One watch of `K` (the operator's own objects only, pruned), feeding a

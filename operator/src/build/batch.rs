@@ -189,7 +189,7 @@ pub fn build_drift_cronjob(
 /// its Job's name (the CronJob names it after the scheduled minute), so that all
 /// `shards + 1` Pods check the same window whenever each starts; the step itself
 /// comes from `JOB_COMPLETION_INDEX`, which Kubernetes sets in an Indexed Job.
-fn sharded(mut template: PodTemplateSpec, shards: i32) -> PodTemplateSpec {
+fn sharded(template: PodTemplateSpec, shards: i32) -> PodTemplateSpec {
     let vars = [
         EnvVar {
             name: "VIGIL_SHARDS".into(),
@@ -208,21 +208,14 @@ fn sharded(mut template: PodTemplateSpec, shards: i32) -> PodTemplateSpec {
             ..EnvVar::default()
         },
     ];
-    if let Some(container) = template
-        .spec
-        .as_mut()
-        .and_then(|spec| spec.containers.first_mut())
-    {
-        container.env.get_or_insert_with(Vec::new).extend(vars);
-    }
-    template
+    with_env(template, vars)
 }
 
 /// Each notify target's secret (URL or routing key) as an environment variable from its Secret, by
 /// reference: the check Pod sends the notifications, the operator never reads
 /// a Secret. `optional`, so a missing Secret is a reported notification
 /// failure, not a check that cannot start.
-fn with_notify_urls(mut template: PodTemplateSpec, targets: &[NotifySpec]) -> PodTemplateSpec {
+fn with_notify_urls(template: PodTemplateSpec, targets: &[NotifySpec]) -> PodTemplateSpec {
     let vars = targets.iter().enumerate().filter_map(|(i, target)| {
         let reference = target.secret_ref()?;
         Some(EnvVar {
@@ -238,6 +231,14 @@ fn with_notify_urls(mut template: PodTemplateSpec, targets: &[NotifySpec]) -> Po
             ..EnvVar::default()
         })
     });
+    with_env(template, vars)
+}
+
+/// `template` with `vars` added to the environment of its (first and only) container.
+fn with_env(
+    mut template: PodTemplateSpec,
+    vars: impl IntoIterator<Item = EnvVar>,
+) -> PodTemplateSpec {
     if let Some(container) = template
         .spec
         .as_mut()
