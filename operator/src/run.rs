@@ -26,7 +26,7 @@ use crate::context::{Clock, Context};
 use crate::controller::{error_policy, reconcile_model, reconcile_policy};
 use crate::crd::{DriftPolicy, MonitoredModel};
 use crate::metrics::{Metrics, MetricsError, Names};
-use crate::stores::{prune, Readiness, Stores};
+use crate::stores::{Prune, Readiness, Stores};
 
 /// How the process is configured (flags and environment, see `vigil operator --help`).
 #[derive(Clone, Debug)]
@@ -154,14 +154,22 @@ fn policy_of<K: Resource>(object: &K) -> Option<ObjectRef<DeserializeGuard<Drift
 const SHARED_BUFFER: usize = 1024;
 
 /// What a watched kind must be: a namespaced-or-cluster object with no dynamic type,
-/// decodable, shareable between tasks.
+/// decodable, pruned before it is stored, shareable between tasks.
 trait Watched:
-    Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static
+    Resource<DynamicType = ()>
+    + Prune
+    + Clone
+    + DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<K> Watched for K where
     K: Resource<DynamicType = ()>
+        + Prune
         + Clone
         + DeserializeOwned
         + std::fmt::Debug
@@ -209,7 +217,7 @@ where
     let (store, writer) = reflector::store();
     let stream = events
         .default_backoff()
-        .modify(prune::<K>)
+        .modify(K::prune)
         .reflect(writer)
         .inspect(move |event| {
             if matches!(event, Ok(watcher::Event::InitDone)) {
@@ -259,7 +267,7 @@ where
     };
     let root = watcher(api, managed())
         .default_backoff()
-        .modify(prune::<K>)
+        .modify(K::prune)
         .reflect_shared(writer)
         .for_each(move |event| {
             match event {

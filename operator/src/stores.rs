@@ -14,9 +14,10 @@
 //!   ([`PartialObjectMeta`]): the apply step needs their applied-intent hash
 //!   and what they state in metadata, nothing of their spec
 //!   (`apply::unchanged_meta`).
-//! - Every stored object is pruned of `managedFields` and the last-applied
-//!   annotation ([`prune`]): nothing reads them, and they are most of an
-//!   object's bytes.
+//! - Every stored object is pruned ([`Prune`]) of `managedFields` and the
+//!   last-applied annotation: nothing reads them, and they are most of an
+//!   object's bytes. Jobs also drop their Pod template and Pods all of their
+//!   spec but the containers' names and resources, which nothing reads.
 //!
 //! A store can lag behind the API server by a watch event; the plans allow for
 //! it: a Job the status names but the store does not hold yet is waited for,
@@ -28,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -120,13 +121,66 @@ impl Readiness {
     }
 }
 
-/// Drops what no reader needs before an object is stored: `managedFields` and
-/// the last-applied annotation of `kubectl apply`, often most of its bytes.
-pub fn prune<K: kube::Resource>(object: &mut K) {
-    object.managed_fields_mut().clear();
-    object
-        .annotations_mut()
-        .remove("kubectl.kubernetes.io/last-applied-configuration");
+/// What a stored object keeps: [`Prune::prune`] drops, before an object is
+/// stored, every part no reader of the store needs. The default drops the
+/// bookkeeping of every kind; a kind whose spec is large and mostly unread
+/// drops that too, keeping exactly what the readers named below use.
+pub trait Prune: kube::Resource + Sized {
+    fn prune(&mut self) {
+        drop_bookkeeping(self);
+    }
+}
+
+/// `managedFields` and the last-applied annotation of `kubectl apply`: often
+/// most of an object's bytes, and read by nothing here.
+fn drop_bookkeeping<K: kube::Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+impl<K: kube::Resource> Prune for DeserializeGuard<K> where DeserializeGuard<K>: kube::Resource {}
+impl<K: kube::Resource> Prune for PartialObjectMeta<K> where PartialObjectMeta<K>: kube::Resource {}
+/// Whole: the rollout is read from its status, and `apply::unchanged`
+/// compares its template with the intent.
+impl Prune for Deployment {}
+
+/// A Job keeps its status and the spec fields the plans read
+/// (`activeDeadlineSeconds` for a deadline failure, `completions` and
+/// `completionMode` for an Indexed check); its Pod template, the bulk of it,
+/// is what its Pods carry, and nothing reads it from the Job.
+impl Prune for Job {
+    fn prune(&mut self) {
+        drop_bookkeeping(self);
+        if let Some(spec) = self.spec.as_mut() {
+            spec.template = Default::default();
+        }
+    }
+}
+
+/// A Pod keeps its status and, of its spec, each container's name and
+/// resources: a container killed for memory is reported with its limit
+/// (`observe::pod`).
+impl Prune for Pod {
+    fn prune(&mut self) {
+        drop_bookkeeping(self);
+        if let Some(spec) = self.spec.as_mut() {
+            let containers = std::mem::take(&mut spec.containers)
+                .into_iter()
+                .map(|c| Container {
+                    name: c.name,
+                    resources: c.resources,
+                    ..Container::default()
+                })
+                .collect();
+            *spec = PodSpec {
+                containers,
+                ..PodSpec::default()
+            };
+        }
+    }
 }
 
 /// A store that holds `objects` and is ready: for tests and tools that call a
@@ -249,5 +303,134 @@ impl Stores {
                 && label(p, POLICY_LABEL) == Some(policy)
                 && component_of(p, Component::Drift)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn pruned<K: Prune + serde::Serialize + serde::de::DeserializeOwned>(object: Value) -> Value {
+        let mut object: K = serde_json::from_value(object).unwrap();
+        object.prune();
+        serde_json::to_value(object).unwrap()
+    }
+
+    fn bookkeeping() -> Value {
+        json!({
+            "name": "m-train-1", "namespace": "ml",
+            "labels": {"app.kubernetes.io/instance": "m"},
+            "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"big\": true}",
+                "vigil.dev/intent": "abc"
+            },
+            "managedFields": [{"manager": "vigil", "operation": "Apply"}]
+        })
+    }
+
+    #[test]
+    fn a_job_keeps_its_status_and_the_spec_fields_the_plans_read() {
+        let job = json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": bookkeeping(),
+            "spec": {
+                "activeDeadlineSeconds": 7200, "backoffLimit": 0,
+                "completions": 4, "parallelism": 4, "completionMode": "Indexed",
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/instance": "m"}},
+                    "spec": {"containers": [{"name": "train", "image": "vigil:1",
+                                             "args": ["train", "--config", "/etc/vigil"]}],
+                             "restartPolicy": "Never"}
+                }
+            },
+            "status": {"failed": 1, "conditions": [{"type": "Failed", "status": "True",
+                                                    "reason": "DeadlineExceeded"}]}
+        });
+        assert_eq!(
+            pruned::<Job>(job),
+            json!({
+                "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {
+                    "name": "m-train-1", "namespace": "ml",
+                    "labels": {"app.kubernetes.io/instance": "m"},
+                    "annotations": {"vigil.dev/intent": "abc"}
+                },
+                "spec": {
+                    "activeDeadlineSeconds": 7200, "backoffLimit": 0,
+                    "completions": 4, "parallelism": 4, "completionMode": "Indexed",
+                    "template": {}
+                },
+                "status": {"failed": 1, "conditions": [{"type": "Failed", "status": "True",
+                                                        "reason": "DeadlineExceeded"}]}
+            })
+        );
+    }
+
+    #[test]
+    fn a_pod_keeps_its_status_and_its_containers_names_and_resources() {
+        let status = json!({
+            "phase": "Failed",
+            "containerStatuses": [{"name": "train", "image": "vigil:1", "imageID": "",
+                                   "ready": false, "restartCount": 0,
+                                   "state": {"terminated": {"exitCode": 137,
+                                                            "reason": "OOMKilled"}}}]
+        });
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": bookkeeping(),
+            "spec": {
+                "containers": [{"name": "train", "image": "vigil:1",
+                                "env": [{"name": "VIGIL_STORE", "value": "s3://b"}],
+                                "resources": {"limits": {"memory": "512Mi"}}},
+                               {"name": "sidecar", "image": "mesh:2"}],
+                "volumes": [{"name": "config", "configMap": {"name": "m"}}],
+                "nodeName": "node-1", "restartPolicy": "Never"
+            },
+            "status": status
+        });
+        assert_eq!(
+            pruned::<Pod>(pod),
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {
+                    "name": "m-train-1", "namespace": "ml",
+                    "labels": {"app.kubernetes.io/instance": "m"},
+                    "annotations": {"vigil.dev/intent": "abc"}
+                },
+                "spec": {"containers": [{"name": "train",
+                                         "resources": {"limits": {"memory": "512Mi"}}},
+                                        {"name": "sidecar"}]},
+                "status": status
+            })
+        );
+    }
+
+    #[test]
+    fn a_deployment_and_the_metadata_kinds_lose_only_their_bookkeeping() {
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": bookkeeping(),
+            "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "serve"}]}}},
+            "status": {"replicas": 2}
+        });
+        let mut expected = deployment.clone();
+        expected["metadata"] = json!({
+            "name": "m-train-1", "namespace": "ml",
+            "labels": {"app.kubernetes.io/instance": "m"},
+            "annotations": {"vigil.dev/intent": "abc"}
+        });
+        assert_eq!(pruned::<Deployment>(deployment), expected);
+
+        let mut meta: PartialObjectMeta<CronJob> = PartialObjectMeta {
+            types: None,
+            metadata: serde_json::from_value(bookkeeping()).unwrap(),
+            _phantom: Default::default(),
+        };
+        meta.prune();
+        assert_eq!(
+            serde_json::to_value(&meta.metadata).unwrap(),
+            expected["metadata"]
+        );
     }
 }
