@@ -18,28 +18,75 @@ pub enum Column {
 }
 
 /// Categorical values as codes into a dictionary of the distinct values of this request.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Categories {
     /// Per row: an index into `dictionary`, or [`MISSING_CODE`].
     pub codes: Vec<u32>,
     /// The distinct values, in the order first seen.
     pub dictionary: Vec<String>,
-    index: HashMap<String, u32>,
+    /// `dictionary`'s codes by value, built only once the dictionary outgrows a linear
+    /// scan: a request of a few rows (every `/predict`) never allocates it, nor hashes.
+    index: Option<HashMap<String, u32>>,
+}
+
+/// Up to this many distinct values, a value is looked up by scanning the dictionary.
+const SCAN_MAX: usize = 16;
+
+/// Equal when they hold the same values (the index is derived from the dictionary).
+impl PartialEq for Categories {
+    fn eq(&self, other: &Categories) -> bool {
+        self.codes == other.codes && self.dictionary == other.dictionary
+    }
 }
 
 impl Categories {
     /// Adds a row with value `value`.
     pub fn push(&mut self, value: &str) {
-        let code = match self.index.get(value) {
-            Some(code) => *code,
-            None => {
-                let code = self.dictionary.len() as u32;
-                self.dictionary.push(value.to_string());
-                self.index.insert(value.to_string(), code);
-                code
-            }
+        let code = match self.code_of(value) {
+            Some(code) => code,
+            None => self.insert(value.to_string()),
         };
         self.codes.push(code);
+    }
+
+    /// [`Categories::push`] of a value the caller owns: a new value is moved into the
+    /// dictionary, not copied.
+    pub fn push_owned(&mut self, value: String) {
+        let code = match self.code_of(&value) {
+            Some(code) => code,
+            None => self.insert(value),
+        };
+        self.codes.push(code);
+    }
+
+    fn code_of(&self, value: &str) -> Option<u32> {
+        match &self.index {
+            Some(index) => index.get(value).copied(),
+            None => self
+                .dictionary
+                .iter()
+                .position(|v| v == value)
+                .map(|i| i as u32),
+        }
+    }
+
+    /// Adds a value the dictionary does not hold; returns its code.
+    fn insert(&mut self, value: String) -> u32 {
+        let code = self.dictionary.len() as u32;
+        match &mut self.index {
+            Some(index) => {
+                index.insert(value.clone(), code);
+            }
+            None if self.dictionary.len() >= SCAN_MAX => {
+                let mut index: HashMap<String, u32> =
+                    (self.dictionary.iter().cloned()).zip(0..).collect();
+                index.insert(value.clone(), code);
+                self.index = Some(index);
+            }
+            None => {}
+        }
+        self.dictionary.push(value);
+        code
     }
 
     pub fn push_missing(&mut self) {
@@ -130,6 +177,33 @@ impl Columns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dictionary_past_the_scan_limit_codes_the_same_through_its_index() {
+        let values: Vec<String> = (0..3 * SCAN_MAX).map(|i| format!("v{}", i % 40)).collect();
+        let (mut pushed, mut owned) = (Categories::default(), Categories::default());
+        for v in values.iter().chain(values.iter().rev()) {
+            pushed.push(v);
+            owned.push_owned(v.clone());
+        }
+        assert!(pushed.index.is_some(), "40 distinct values build the index");
+        assert_eq!(pushed.dictionary.len(), 40);
+        let expected: Vec<u32> = values
+            .iter()
+            .chain(values.iter().rev())
+            .map(|v| v[1..].parse().expect("a number"))
+            .collect();
+        assert_eq!(pushed.codes, expected);
+        assert_eq!(pushed, owned);
+        let mut small = Categories::default();
+        for v in ["a", "b", "a"] {
+            small.push(v);
+        }
+        assert!(
+            small.index.is_none(),
+            "a few values are scanned, never hashed"
+        );
+    }
 
     #[test]
     fn categories_are_coded_once_per_distinct_value() {

@@ -364,11 +364,11 @@ async fn log_answers(
     let mut classes = Vec::with_capacity(answers.len());
     let mut probabilities = Vec::with_capacity(answers.len() * n_classes);
     for a in answers {
-        for (column, value) in features.columns.iter_mut().zip(&a.values) {
+        for (column, value) in features.columns.iter_mut().zip(a.values) {
             match (column, value) {
-                (Column::Numeric(v), Value::Number(x)) => v.push(*x),
+                (Column::Numeric(v), Value::Number(x)) => v.push(x),
                 (Column::Numeric(v), _) => v.push(f64::NAN),
-                (Column::Categorical(c), Value::Category(s)) => c.push(s),
+                (Column::Categorical(c), Value::Category(s)) => c.push_owned(s),
                 (Column::Categorical(c), _) => c.push_missing(),
             }
         }
