@@ -317,6 +317,7 @@ mod tests {
         serde_json::to_value(object).unwrap()
     }
 
+    /// Metadata with what every kind drops: managedFields, the last-applied annotation.
     fn bookkeeping() -> Value {
         json!({
             "name": "m-train-1", "namespace": "ml",
@@ -326,6 +327,15 @@ mod tests {
                 "vigil.dev/intent": "abc"
             },
             "managedFields": [{"manager": "vigil", "operation": "Apply"}]
+        })
+    }
+
+    /// [`bookkeeping`] as every kind stores it.
+    fn kept_metadata() -> Value {
+        json!({
+            "name": "m-train-1", "namespace": "ml",
+            "labels": {"app.kubernetes.io/instance": "m"},
+            "annotations": {"vigil.dev/intent": "abc"}
         })
     }
 
@@ -351,11 +361,7 @@ mod tests {
             pruned::<Job>(job),
             json!({
                 "apiVersion": "batch/v1", "kind": "Job",
-                "metadata": {
-                    "name": "m-train-1", "namespace": "ml",
-                    "labels": {"app.kubernetes.io/instance": "m"},
-                    "annotations": {"vigil.dev/intent": "abc"}
-                },
+                "metadata": kept_metadata(),
                 "spec": {
                     "activeDeadlineSeconds": 7200, "backoffLimit": 0,
                     "completions": 4, "parallelism": 4, "completionMode": "Indexed",
@@ -393,11 +399,7 @@ mod tests {
             pruned::<Pod>(pod),
             json!({
                 "apiVersion": "v1", "kind": "Pod",
-                "metadata": {
-                    "name": "m-train-1", "namespace": "ml",
-                    "labels": {"app.kubernetes.io/instance": "m"},
-                    "annotations": {"vigil.dev/intent": "abc"}
-                },
+                "metadata": kept_metadata(),
                 "spec": {"containers": [{"name": "train",
                                          "resources": {"limits": {"memory": "512Mi"}}},
                                         {"name": "sidecar"}]},
@@ -415,11 +417,7 @@ mod tests {
             "status": {"replicas": 2}
         });
         let mut expected = deployment.clone();
-        expected["metadata"] = json!({
-            "name": "m-train-1", "namespace": "ml",
-            "labels": {"app.kubernetes.io/instance": "m"},
-            "annotations": {"vigil.dev/intent": "abc"}
-        });
+        expected["metadata"] = kept_metadata();
         assert_eq!(pruned::<Deployment>(deployment), expected);
 
         let mut meta: PartialObjectMeta<CronJob> = PartialObjectMeta {
@@ -430,7 +428,7 @@ mod tests {
         meta.prune();
         assert_eq!(
             serde_json::to_value(&meta.metadata).unwrap(),
-            expected["metadata"]
+            kept_metadata()
         );
     }
 }
