@@ -3,6 +3,7 @@
 //! observers receive. Columnar so that a tensor request is decoded without building a
 //! map per row, and so that a categorical value costs a code, not a string, per row.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The code of a missing categorical value.
@@ -42,19 +43,19 @@ impl PartialEq for Categories {
 impl Categories {
     /// Adds a row with value `value`.
     pub fn push(&mut self, value: &str) {
-        let code = match self.code_of(value) {
-            Some(code) => code,
-            None => self.insert(value.to_string()),
-        };
-        self.codes.push(code);
+        self.push_value(Cow::Borrowed(value));
     }
 
     /// [`Categories::push`] of a value the caller owns: a new value is moved into the
     /// dictionary, not copied.
     pub fn push_owned(&mut self, value: String) {
+        self.push_value(Cow::Owned(value));
+    }
+
+    fn push_value(&mut self, value: Cow<'_, str>) {
         let code = match self.code_of(&value) {
             Some(code) => code,
-            None => self.insert(value),
+            None => self.insert(value.into_owned()),
         };
         self.codes.push(code);
     }
@@ -73,17 +74,11 @@ impl Categories {
     /// Adds a value the dictionary does not hold; returns its code.
     fn insert(&mut self, value: String) -> u32 {
         let code = self.dictionary.len() as u32;
-        match &mut self.index {
-            Some(index) => {
-                index.insert(value.clone(), code);
-            }
-            None if self.dictionary.len() >= SCAN_MAX => {
-                let mut index: HashMap<String, u32> =
-                    (self.dictionary.iter().cloned()).zip(0..).collect();
-                index.insert(value.clone(), code);
-                self.index = Some(index);
-            }
-            None => {}
+        if self.index.is_none() && self.dictionary.len() >= SCAN_MAX {
+            self.index = Some(self.dictionary.iter().cloned().zip(0..).collect());
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(value.clone(), code);
         }
         self.dictionary.push(value);
         code
