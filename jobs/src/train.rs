@@ -9,8 +9,8 @@ use vigil_core::data::dataset::{DatasetError, Frame, RawTable};
 use vigil_core::data::schema::{FeatureSchema, FeatureType, FieldProblem};
 use vigil_core::data::storage::{self, Store, StoreError};
 use vigil_core::train::artifact::{
-    self, ArtifactError, Lineage, ModelArtifact, ReferenceInfo, ReferenceSample, FORMAT_VERSION,
-    REFERENCE_FILE,
+    self, ArtifactError, Lineage, ModelArtifact, ReferenceInfo, ReferenceSample, ScoredHoldout,
+    FORMAT_VERSION, REFERENCE_FILE,
 };
 use vigil_core::train::config::{is_postgres_uri, TrainJobConfig};
 use vigil_core::train::evaluation::Metrics;
@@ -156,7 +156,7 @@ pub async fn train(
     laps.lap("fit");
 
     progress(Progress::Stage(Stage::Evaluate));
-    let candidate = candidate(config, now, &split, fitted, &validation, data_sha256)?;
+    let (candidate, holdout) = candidate(config, now, &split, fitted, &validation, data_sha256)?;
     laps.lap("evaluate");
 
     progress(Progress::Stage(Stage::CompareServed));
@@ -172,7 +172,7 @@ pub async fn train(
         config.training.holdout.seed,
     )
     .map_err(|(row, p)| TrainError::InvalidConfig(format!("reference row {row}: {p}")))?;
-    candidate.save(&store, &reference).await?;
+    candidate.save(&store, &reference, holdout.as_ref()).await?;
     // `save` fills in the reference checksum; read back what was written.
     let candidate = ModelArtifact::load(&store, &version).await?;
     let report_key = format!("reports/training/{version}.json");
@@ -352,7 +352,8 @@ fn fit(
     })
 }
 
-/// The candidate artifact, evaluated on the hold-out.
+/// The candidate artifact, evaluated on the hold-out, and the hold-out as it scored it
+/// (a binary model's CBPE reference).
 fn candidate(
     config: &TrainJobConfig,
     now: DateTime<Utc>,
@@ -360,13 +361,14 @@ fn candidate(
     fitted: Fitted,
     validation: &ValidationReport,
     data_sha256: String,
-) -> Result<ModelArtifact, TrainError> {
+) -> Result<(ModelArtifact, Option<ScoredHoldout>), TrainError> {
     let training = &config.training;
     let holdout = &split.holdout;
     let probabilities = artifact::predict_frame(&fitted.pipeline, &fitted.model, holdout)
         .map_err(|(row, p)| TrainError::InvalidConfig(format!("hold-out row {row}: {p}")))?;
     let (rows_train, rows_holdout) = (split.train.n_rows(), holdout.n_rows());
-    Ok(ModelArtifact {
+    let scored = ScoredHoldout::of(probabilities.view(), &holdout.target);
+    let artifact = ModelArtifact {
         format_version: FORMAT_VERSION,
         version: artifact::new_version(now, data_sha256.as_bytes()),
         model_name: config.model.clone(),
@@ -393,7 +395,9 @@ fn candidate(
             rows: 0,
             sha256: String::new(),
         },
-    })
+        holdout: None,
+    };
+    Ok((artifact, scored))
 }
 
 /// The served version on the candidate's hold-out: the comparison for the summary

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::data::schema::FeatureType;
+use crate::performance::{CheckPerformance, PerformanceBrief};
 use crate::text::cut_with_ellipsis;
 use crate::wire::SUMMARY_LIMIT;
 
@@ -332,8 +333,58 @@ pub struct DriftReport {
     pub policy: DriftRules,
     #[serde(flatten)]
     pub assessment: Assessment,
+    /// The served model's performance, estimated and realized (scheduled checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_performance: Option<CheckPerformance>,
+    /// The last checks before this one and this one, oldest first (scheduled checks):
+    /// what the page plots over time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<TrendPoint>,
     /// Seconds per stage.
     pub timings: Vec<(String, f64)>,
+}
+
+/// Checks a report's trend holds: this one and the 19 before it.
+pub const TREND_CHECKS: usize = 20;
+
+/// One check as its report's trend plots it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendPoint {
+    pub checked_at: DateTime<Utc>,
+    pub verdict: Verdict,
+    /// Each feature's PSI (features without one left out), in schema order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub psi: Vec<(String, f64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<PerformanceBrief>,
+}
+
+impl TrendPoint {
+    pub fn of(report: &DriftReport) -> TrendPoint {
+        TrendPoint {
+            checked_at: report.generated_at,
+            verdict: report.assessment.verdict,
+            psi: report
+                .assessment
+                .features
+                .iter()
+                .filter_map(|f| Some((f.name.clone(), f.psi?)))
+                .collect(),
+            performance: report.performance_brief(),
+        }
+    }
+}
+
+impl DriftReport {
+    /// The performance part of the summary, for the metrics the policy names.
+    pub fn performance_brief(&self) -> Option<PerformanceBrief> {
+        let check = self.model_performance.as_ref()?;
+        Some(PerformanceBrief::of(
+            check,
+            &self.policy.performance.metrics,
+        ))
+    }
 }
 
 /// The most drifted features, for the summary.
@@ -372,6 +423,8 @@ impl std::fmt::Display for Notified {
 /// What `vigil drift` reports to the operator (at most [`SUMMARY_LIMIT`] bytes).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
+// One a check, built once and serialized: boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum DriftSummary {
     #[serde(rename_all = "camelCase")]
     Succeeded {
@@ -394,6 +447,9 @@ pub enum DriftSummary {
         prediction: Option<Verdict>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         performance: Option<Verdict>,
+        /// The served model's performance, estimated and realized.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model_performance: Option<PerformanceBrief>,
         reference_rows: u64,
         current_rows: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -439,6 +495,7 @@ impl DriftSummary {
             top,
             prediction: a.prediction.as_ref().map(|p| p.verdict),
             performance: a.performance.as_ref().map(|p| p.verdict),
+            model_performance: report.performance_brief(),
             reference_rows: a.reference_rows,
             current_rows: a.current_rows,
             model_version: report.model_version.clone(),
@@ -545,6 +602,7 @@ mod tests {
             top: vec![],
             prediction: Some(Verdict::None),
             performance: None,
+            model_performance: None,
             reference_rows: 10_000,
             current_rows: 5_000,
             model_version: Some("v1".into()),

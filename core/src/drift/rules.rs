@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::performance::Metric;
 use crate::span::Span;
 use crate::stats::Correction;
 
@@ -52,6 +53,10 @@ pub struct DriftRules {
     /// What the operator does with a verdict.
     #[serde(default)]
     pub actions: ActionsSpec,
+    /// The served model's performance: estimated from its scores (CBPE) and realized
+    /// from `/feedback` labels, in every check.
+    #[serde(default)]
+    pub performance: ModelPerformanceSpec,
 }
 
 impl Default for DriftRules {
@@ -65,6 +70,7 @@ impl Default for DriftRules {
             features: FeatureSelection::default(),
             quality: QualitySpec::default(),
             actions: ActionsSpec::default(),
+            performance: ModelPerformanceSpec::default(),
         }
     }
 }
@@ -287,6 +293,116 @@ fn default_min_labels() -> usize {
     200
 }
 
+/// How a check estimates (CBPE, as NannyML does) and realizes the served model's
+/// performance. The estimate needs a binary model whose artifact holds its scored
+/// hold-out (`holdout.json.gz`); without one the check reports why, not a number.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelPerformanceSpec {
+    /// Estimate and realize performance in every check (default true). Reads the
+    /// window's scores from the prediction log.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Rows per chunk of the hold-out; the chunks' realized values set each metric's
+    /// alert band, mean ± 3 standard deviations (default: a tenth of the hold-out,
+    /// NannyML's 10 chunks). A check's window is estimated as one chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub chunk_size: Option<usize>,
+    /// The metrics estimated and realized (default rocAuc, accuracy, f1; logLoss is
+    /// realized only).
+    #[serde(default = "default_performance_metrics")]
+    #[cfg_attr(feature = "schema", schemars(extend("x-kubernetes-list-type" = "set")))]
+    pub metrics: Vec<Metric>,
+    /// Fixed alert bounds that replace the hold-out's band for a metric.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["metric"]))
+    )]
+    pub thresholds: Vec<MetricThreshold>,
+    /// A label counts for a prediction when it arrives at most this long after it
+    /// (default 14d); a later one is counted as late, not joined.
+    #[serde(default = "default_max_label_delay")]
+    pub max_label_delay: Span,
+    /// Fewer labelled predictions in the window report `InsufficientLabels` instead
+    /// of realized values (default 100).
+    #[serde(default = "default_min_labeled_samples")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub min_labeled_samples: usize,
+    /// An estimated metric outside its band triggers a retrain (with
+    /// `actions.retrain`'s cooldown; needs `actions.retrain`). Default false: the
+    /// check warns only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retrain_on_estimated_drop: bool,
+}
+
+impl Default for ModelPerformanceSpec {
+    fn default() -> Self {
+        ModelPerformanceSpec {
+            enabled: true,
+            chunk_size: None,
+            metrics: default_performance_metrics(),
+            thresholds: Vec::new(),
+            max_label_delay: default_max_label_delay(),
+            min_labeled_samples: default_min_labeled_samples(),
+            retrain_on_estimated_drop: false,
+        }
+    }
+}
+
+/// Fixed alert bounds of one metric: a value below `lower` or above `upper` alerts.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricThreshold {
+    /// The metric these bounds apply to.
+    pub metric: Metric,
+    /// An estimate below this alerts (none: no lower bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower: Option<f64>,
+    /// An estimate above this alerts (none: no upper bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper: Option<f64>,
+}
+
+fn default_performance_metrics() -> Vec<Metric> {
+    vec![Metric::RocAuc, Metric::Accuracy, Metric::F1]
+}
+fn default_max_label_delay() -> Span {
+    Span::from_hours(14 * 24)
+}
+fn default_min_labeled_samples() -> usize {
+    100
+}
+
+impl ModelPerformanceSpec {
+    fn check(&self) -> Result<(), RulesError> {
+        if self.chunk_size == Some(0) {
+            return out_of_range("performance.chunkSize", 0.0, "≥ 1");
+        }
+        if self.min_labeled_samples == 0 {
+            return out_of_range("performance.minLabeledSamples", 0.0, "≥ 1");
+        }
+        if self.metrics.is_empty() {
+            return Err(RulesError::NoPerformanceMetrics);
+        }
+        for t in &self.thresholds {
+            if let (Some(lower), Some(upper)) = (t.lower, t.upper) {
+                if lower > upper {
+                    return Err(RulesError::ThresholdOrder {
+                        metric: t.metric,
+                        lower,
+                        upper,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Which features are checked: all by default, `include` narrows, `exclude` removes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -505,6 +621,16 @@ pub enum RulesError {
     NotifyKind(usize),
     #[error("policy `features.{list}` names `{name}`, which is not a feature of the schema")]
     UnknownFeature { list: &'static str, name: String },
+    #[error("policy `performance.metrics` must name at least one metric")]
+    NoPerformanceMetrics,
+    #[error("policy `performance.thresholds` of {metric}: lower ({lower}) must not exceed upper ({upper})")]
+    ThresholdOrder {
+        metric: Metric,
+        lower: f64,
+        upper: f64,
+    },
+    #[error("policy `performance.retrainOnEstimatedDrop` needs `actions.retrain` (its cooldown)")]
+    RetrainWithoutAction,
 }
 
 impl DriftRules {
@@ -520,6 +646,10 @@ impl DriftRules {
         }
         self.tests.check()?;
         self.quality.check()?;
+        self.performance.check()?;
+        if self.performance.retrain_on_estimated_drop && self.actions.retrain.is_none() {
+            return Err(RulesError::RetrainWithoutAction);
+        }
         if self.window.as_duration().is_zero() {
             return Err(RulesError::EmptyWindow);
         }

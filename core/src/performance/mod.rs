@@ -17,6 +17,7 @@
 
 mod calibration;
 mod cbpe;
+mod check;
 mod chunk;
 mod error;
 mod isotonic;
@@ -34,6 +35,9 @@ pub use calibration::{
 pub use cbpe::{
     Cbpe, CbpeParams, ChunkEstimate, MetricEstimate, Thresholds, MIN_REFERENCE_ROWS,
     SAMPLING_ERROR_RANGE, THRESHOLD_STD_MULTIPLIER,
+};
+pub use check::{
+    assess_window, CheckPerformance, MetricValue, PerformanceBrief, DEFAULT_REFERENCE_CHUNKS,
 };
 pub use chunk::Chunking;
 pub use error::PerformanceError;

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! models/<version>/reference.json.gz   drift reference: training features + predictions
+//! models/<version>/holdout.json.gz     binary models: the hold-out's scores and labels
+//!                                      (the out-of-sample reference of CBPE)
 //! models/<version>/model.json          schema, pipeline, parameters, metrics, lineage
 //! ```
 //! `model.json` is written last, so a version exists exactly when its
@@ -29,6 +31,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MODELS_PREFIX: &str = "models";
 pub const MODEL_FILE: &str = "model.json";
 pub const REFERENCE_FILE: &str = "reference.json.gz";
+pub const HOLDOUT_FILE: &str = "holdout.json.gz";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
@@ -87,6 +90,9 @@ pub struct ModelArtifact {
     pub validation: ValidationReport,
     pub lineage: Lineage,
     pub reference: ReferenceInfo,
+    /// The scored hold-out (binary models; absent in artifacts written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<ReferenceInfo>,
 }
 
 /// A sample of training rows with the model's predictions: what drift checks
@@ -105,6 +111,40 @@ pub struct ReferenceSample {
 impl ReferenceSample {
     pub fn rows(&self) -> usize {
         self.target.len()
+    }
+}
+
+/// The hold-out as the model scored it, with its labels: rows the model never saw,
+/// which is what CBPE must be fitted on (training rows would make it overconfident).
+/// Binary models only; the positive class is the schema's second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoredHoldout {
+    /// Probability of the positive class, per row.
+    pub scores: Vec<f64>,
+    /// Whether the model predicted the positive class (its larger probability).
+    pub predicted: Vec<bool>,
+    /// Whether the row's label is the positive class.
+    pub labels: Vec<bool>,
+}
+
+impl ScoredHoldout {
+    /// The hold-out of a two-class model from its probabilities and true class
+    /// indices; `None` for any other number of classes.
+    pub fn of(probabilities: ndarray::ArrayView2<'_, f64>, target: &[usize]) -> Option<Self> {
+        if probabilities.ncols() != 2 {
+            return None;
+        }
+        let rows = probabilities.rows().into_iter();
+        Some(ScoredHoldout {
+            scores: rows.clone().map(|p| p[1]).collect(),
+            predicted: rows.map(|p| p[1] > p[0]).collect(),
+            labels: target.iter().map(|&c| c == 1).collect(),
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.labels.len()
     }
 }
 
@@ -148,27 +188,51 @@ impl ModelArtifact {
         &self,
         store: &Store,
         reference: &ReferenceSample,
+        holdout: Option<&ScoredHoldout>,
     ) -> Result<(), ArtifactError> {
         let model_key = version_key(&self.version, MODEL_FILE);
-        let reference_key = version_key(&self.version, &self.reference.file);
         if store.exists(&model_key).await? {
             return Err(StoreError::AlreadyExists {
                 uri: store.uri_of(&model_key),
             }
             .into());
         }
-        let reference_bytes = encode_reference(reference);
         let mut artifact = self.clone();
-        artifact.reference.sha256 = sha256_hex(&reference_bytes);
+        let mut files = vec![(self.reference.file.clone(), gzip_json(reference))];
+        artifact.reference.sha256 = sha256_hex(&files[0].1);
         artifact.reference.rows = reference.rows();
+        artifact.holdout = holdout.map(|h| {
+            let bytes = gzip_json(h);
+            let info = ReferenceInfo {
+                file: HOLDOUT_FILE.to_string(),
+                rows: h.rows(),
+                sha256: sha256_hex(&bytes),
+            };
+            files.push((HOLDOUT_FILE.to_string(), bytes));
+            info
+        });
         let model_bytes =
             serde_json::to_vec_pretty(&artifact).map_err(|e| ArtifactError::Corrupt {
                 uri: store.uri_of(&model_key),
                 message: e.to_string(),
             })?;
-        store.put_new(&reference_key, reference_bytes).await?;
-        if let Err(e) = store.put_new(&model_key, Bytes::from(model_bytes)).await {
-            let _ = store.delete(&reference_key).await;
+        let mut written = Vec::new();
+        let mut result = Ok(());
+        for (file, bytes) in files {
+            let key = version_key(&self.version, &file);
+            result = store.put_new(&key, bytes).await;
+            if result.is_err() {
+                break;
+            }
+            written.push(key);
+        }
+        if result.is_ok() {
+            result = store.put_new(&model_key, Bytes::from(model_bytes)).await;
+        }
+        if let Err(e) = result {
+            for key in written {
+                let _ = store.delete(&key).await;
+            }
             return Err(e.into());
         }
         Ok(())
@@ -237,7 +301,27 @@ impl ModelArtifact {
 
     /// Loads the reference sample and verifies its checksum.
     pub async fn load_reference(&self, store: &Store) -> Result<ReferenceSample, ArtifactError> {
-        let key = version_key(&self.version, &self.reference.file);
+        self.load_checked(store, &self.reference).await
+    }
+
+    /// Loads the scored hold-out and verifies its checksum; `None` when the artifact
+    /// has none (a multi-class model, or one written before hold-outs were kept).
+    pub async fn load_holdout(
+        &self,
+        store: &Store,
+    ) -> Result<Option<ScoredHoldout>, ArtifactError> {
+        match &self.holdout {
+            Some(info) => self.load_checked(store, info).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn load_checked<T: serde::de::DeserializeOwned>(
+        &self,
+        store: &Store,
+        info: &ReferenceInfo,
+    ) -> Result<T, ArtifactError> {
+        let key = version_key(&self.version, &info.file);
         let uri = store.uri_of(&key);
         let bytes = store.get(&key).await?;
         let corrupt = |message: String| ArtifactError::Corrupt {
@@ -245,10 +329,10 @@ impl ModelArtifact {
             message,
         };
         let digest = sha256_hex(&bytes);
-        if digest != self.reference.sha256 {
+        if digest != info.sha256 {
             return Err(corrupt(format!(
                 "checksum {digest} does not match {} recorded in model.json",
-                self.reference.sha256
+                info.sha256
             )));
         }
         let mut json = Vec::new();
@@ -283,10 +367,10 @@ pub fn predict_frame(
     Ok(probabilities)
 }
 
-fn encode_reference(reference: &ReferenceSample) -> Bytes {
+fn gzip_json(value: &impl Serialize) -> Bytes {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     // Writing JSON into a Vec cannot fail; the encoder only fails on IO.
-    let json = serde_json::to_vec(reference).unwrap_or_default();
+    let json = serde_json::to_vec(value).unwrap_or_default();
     let _ = encoder.write_all(&json);
     Bytes::from(encoder.finish().unwrap_or_default())
 }

@@ -127,6 +127,7 @@ pub async fn train_into(uri: &str, csv: &str, offset_s: i64) -> String {
             rows: 0,
             sha256: String::new(),
         },
+        holdout: None,
     };
     let reference = ReferenceSample {
         columns: config
@@ -144,7 +145,7 @@ pub async fn train_into(uri: &str, csv: &str, offset_s: i64) -> String {
             .collect(),
     };
     let store = Store::open(uri).expect("store");
-    artifact.save(&store, &reference).await.expect("save");
+    artifact.save(&store, &reference, None).await.expect("save");
     version
 }
 

@@ -75,6 +75,8 @@ pub fn check_files(input: &AdhocInput, now: DateTime<Utc>) -> Result<DriftOutcom
         window: None,
         policy: input.policy.clone(),
         assessment,
+        model_performance: None,
+        trend: Vec::new(),
         timings: Vec::new(),
     };
     report.timings = laps.timings;

@@ -161,6 +161,8 @@ impl<'c> Check<'c> {
             window: Some((span.since, span.until)),
             policy: policy.clone(),
             assessment,
+            model_performance: None,
+            trend: Vec::new(),
             timings: Vec::new(),
         };
         self.laps.lap("writeReport");

@@ -1,0 +1,463 @@
+//! Performance in a scheduled check (`DriftPolicy.spec.performance`): the check's window
+//! estimated as one chunk by CBPE fitted on the served version's scored hold-out, realized
+//! from the labels joined so far, and set beside the previous check's window for the
+//! sustained-gap (concept drift) flag. Pure: the job reads the rows, this decides.
+
+use serde::{Deserialize, Serialize};
+
+use crate::drift::rules::ModelPerformanceSpec;
+
+use super::cbpe::{Cbpe, CbpeParams, Thresholds};
+use super::chunk::Chunking;
+use super::error::PerformanceError;
+use super::join::JoinCounts;
+use super::metric::{LabelledRow, Metric, ScoredRow};
+use super::realized::RealizedPerformance;
+use super::report::{window, PerformanceReport, ReferenceSummary, WindowPerformance};
+
+/// NannyML's default chunker: the reference in 10 chunks.
+pub const DEFAULT_REFERENCE_CHUNKS: usize = 10;
+
+/// What a check found about the served model's performance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "status")]
+// One a check, built once and serialized: boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum CheckPerformance {
+    /// Estimated (and, where labels arrived, realized).
+    #[serde(rename_all = "camelCase")]
+    Assessed {
+        reference: ReferenceSummary,
+        window: WindowPerformance,
+        /// What the label join counted over the window.
+        labels: JoinCounts,
+        /// The metrics whose estimate is outside its band.
+        estimated_alerts: Vec<Metric>,
+        /// realized − estimated beyond the band in this window and the one before.
+        concept_drift: bool,
+    },
+    /// Not estimated, with why (a low-cardinality reason and a message).
+    #[serde(rename_all = "camelCase")]
+    Refused { reason: String, message: String },
+}
+
+impl CheckPerformance {
+    pub fn refused(reason: &str, message: impl Into<String>) -> CheckPerformance {
+        CheckPerformance::Refused {
+            reason: reason.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// The window's figures, when assessed.
+    pub fn window(&self) -> Option<&WindowPerformance> {
+        match self {
+            CheckPerformance::Assessed { window, .. } => Some(window),
+            CheckPerformance::Refused { .. } => None,
+        }
+    }
+}
+
+impl From<PerformanceError> for CheckPerformance {
+    fn from(e: PerformanceError) -> Self {
+        CheckPerformance::refused(e.reason(), e.to_string())
+    }
+}
+
+/// The window's performance: `holdout` is the served version's scored hold-out,
+/// `scores` every prediction of the window (in time order), `labelled` those the join
+/// found a label for (`labels` its counts), `previous` the last check's window.
+pub fn assess_window(
+    spec: &ModelPerformanceSpec,
+    holdout: &[LabelledRow],
+    scores: &[ScoredRow],
+    labelled: &[LabelledRow],
+    labels: JoinCounts,
+    previous: Option<&WindowPerformance>,
+) -> CheckPerformance {
+    let chunking = match spec.chunk_size {
+        Some(size) => Chunking::Size(size),
+        None => Chunking::Count(DEFAULT_REFERENCE_CHUNKS),
+    };
+    let estimated: Vec<Metric> = spec
+        .metrics
+        .iter()
+        .copied()
+        .filter(|m| Metric::ESTIMATED.contains(m))
+        .collect();
+    let params = CbpeParams {
+        chunking,
+        metrics: estimated,
+        ..CbpeParams::default()
+    };
+    let cbpe = match Cbpe::fit(holdout, &params) {
+        Ok(cbpe) => cbpe,
+        Err(e) => return e.into(),
+    };
+    if scores.is_empty() {
+        return CheckPerformance::refused("NoPredictions", "the window holds no prediction");
+    }
+    let mut estimate = match cbpe.estimate_chunk(scores) {
+        Ok(estimate) => estimate,
+        Err(e) => return e.into(),
+    };
+    for e in &mut estimate.estimates {
+        if let Some(t) = spec.thresholds.iter().find(|t| t.metric == e.metric) {
+            e.thresholds = Thresholds {
+                lower: t.lower,
+                upper: t.upper,
+            };
+            e.alert = e.value.is_some_and(|v| e.thresholds.alerts(v));
+        }
+    }
+    let current = window(&cbpe, estimate, labelled, spec.min_labeled_samples);
+    let windows = previous.cloned().into_iter().chain([current]).collect();
+    let mut report = PerformanceReport::from_windows(&cbpe, windows);
+    let Some(current) = report.windows.pop() else {
+        return CheckPerformance::refused("NoPredictions", "the window holds no prediction");
+    };
+    let mut reference = report.reference;
+    for (metric, thresholds) in &mut reference.thresholds {
+        if let Some(t) = current.estimate.get(*metric) {
+            *thresholds = t.thresholds;
+        }
+    }
+    CheckPerformance::Assessed {
+        reference,
+        estimated_alerts: current
+            .estimate
+            .estimates
+            .iter()
+            .filter(|e| e.alert)
+            .map(|e| e.metric)
+            .collect(),
+        concept_drift: current.gaps.iter().any(|g| g.sustained),
+        window: current,
+        labels,
+    }
+}
+
+/// A metric's value with its band: what status, metrics and the summary carry.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MetricValue {
+    pub metric: Metric,
+    pub value: f64,
+    /// Estimated: the alert band; realized: the 95 % confidence interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper: Option<f64>,
+    /// Estimated only: outside the band.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub alert: bool,
+}
+
+/// The performance part of a check's summary (the termination message, then status and
+/// metrics): small, a few metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PerformanceBrief {
+    /// CBPE's estimates for the window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub estimated: Vec<MetricValue>,
+    /// From the labels joined so far (empty below `minLabeledSamples`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub realized: Vec<MetricValue>,
+    /// Labelled predictions ÷ predictions of the window.
+    pub label_coverage: f64,
+    pub labelled: u64,
+    /// Some estimate is outside its band.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated_drop: bool,
+    /// A sustained gap between realized and estimated: a sign of concept drift.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub concept_drift: bool,
+    /// Why there is no estimate (`NotBinary`, `NoHoldout`, `SingleClassReference`,
+    /// `NoPredictions`, …) or why realized values are missing (`InsufficientLabels`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl PerformanceBrief {
+    /// The brief of `check`, for the metrics the policy names.
+    pub fn of(check: &CheckPerformance, metrics: &[Metric]) -> PerformanceBrief {
+        let (window, labels, concept_drift) = match check {
+            CheckPerformance::Refused { reason, .. } => {
+                return PerformanceBrief {
+                    estimated: Vec::new(),
+                    realized: Vec::new(),
+                    label_coverage: 0.0,
+                    labelled: 0,
+                    estimated_drop: false,
+                    concept_drift: false,
+                    reason: Some(reason.clone()),
+                }
+            }
+            CheckPerformance::Assessed {
+                window,
+                labels,
+                concept_drift,
+                ..
+            } => (window, labels, *concept_drift),
+        };
+        let estimated: Vec<MetricValue> = metrics
+            .iter()
+            .filter_map(|&m| {
+                let e = window.estimate.get(m)?;
+                Some(MetricValue {
+                    metric: m,
+                    value: e.value?,
+                    lower: e.thresholds.lower,
+                    upper: e.thresholds.upper,
+                    alert: e.alert,
+                })
+            })
+            .collect();
+        let realized: Vec<MetricValue> = match &window.realized {
+            Some(r @ RealizedPerformance::Measured { .. }) => metrics
+                .iter()
+                .filter_map(|&m| {
+                    let v = r.get(m)?;
+                    Some(MetricValue {
+                        metric: m,
+                        value: v.value?,
+                        lower: v.interval.map(|i| i.lower),
+                        upper: v.interval.map(|i| i.upper),
+                        alert: false,
+                    })
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let reason = matches!(
+            window.realized,
+            Some(RealizedPerformance::InsufficientLabels { .. })
+        )
+        .then(|| "InsufficientLabels".to_string());
+        PerformanceBrief {
+            estimated_drop: estimated.iter().any(|e| e.alert),
+            estimated,
+            realized,
+            label_coverage: labels.label_coverage,
+            labelled: labels.labelled as u64,
+            concept_drift,
+            reason,
+        }
+    }
+
+    pub fn estimated(&self, metric: Metric) -> Option<&MetricValue> {
+        self.estimated.iter().find(|v| v.metric == metric)
+    }
+
+    pub fn realized(&self, metric: Metric) -> Option<&MetricValue> {
+        self.realized.iter().find(|v| v.metric == metric)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::rules::MetricThreshold;
+
+    /// A calibrated hold-out: the label is positive with probability `score`
+    /// (uniform draws of a fixed-seed xorshift, so chunks differ as samples do).
+    fn holdout() -> Vec<LabelledRow> {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut uniform = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        (0..4000)
+            .map(|_| {
+                let score = uniform();
+                LabelledRow {
+                    score,
+                    predicted: score > 0.5,
+                    label: uniform() < score,
+                }
+            })
+            .collect()
+    }
+
+    fn scored(rows: &[LabelledRow]) -> Vec<ScoredRow> {
+        rows.iter().map(|r| r.scored()).collect()
+    }
+
+    fn counts(predictions: usize, labelled: usize) -> JoinCounts {
+        JoinCounts {
+            predictions,
+            labelled,
+            label_coverage: labelled as f64 / predictions as f64,
+            ..JoinCounts::default()
+        }
+    }
+
+    #[test]
+    fn an_unchanged_window_is_estimated_within_its_band_and_realized() {
+        let reference = holdout();
+        let spec = ModelPerformanceSpec::default();
+        let check = assess_window(
+            &spec,
+            &reference,
+            &scored(&reference[..1000]),
+            &reference[..1000],
+            counts(1000, 1000),
+            None,
+        );
+        let CheckPerformance::Assessed {
+            reference: summary,
+            window,
+            estimated_alerts,
+            concept_drift,
+            ..
+        } = &check
+        else {
+            panic!("refused: {check:?}");
+        };
+        assert_eq!(summary.chunking, Chunking::Count(10));
+        assert_eq!(window.rows, 1000);
+        assert!(estimated_alerts.is_empty(), "{estimated_alerts:?}");
+        assert!(!concept_drift);
+        let brief = PerformanceBrief::of(&check, &spec.metrics);
+        let names: Vec<Metric> = brief.estimated.iter().map(|v| v.metric).collect();
+        assert_eq!(names, [Metric::RocAuc, Metric::Accuracy, Metric::F1]);
+        assert_eq!(brief.realized.len(), 3);
+        assert_eq!(brief.labelled, 1000);
+        assert!((brief.label_coverage - 1.0).abs() < 1e-12);
+        let auc = brief.estimated(Metric::RocAuc).expect("auc");
+        let realized = brief.realized(Metric::RocAuc).expect("auc");
+        assert!(
+            (auc.value - realized.value).abs() < 0.05,
+            "{auc:?} {realized:?}"
+        );
+        assert!(brief.reason.is_none() && !brief.estimated_drop);
+    }
+
+    #[test]
+    fn a_fixed_threshold_replaces_the_band_and_alerts() {
+        let reference = holdout();
+        let spec = ModelPerformanceSpec {
+            thresholds: vec![MetricThreshold {
+                metric: Metric::RocAuc,
+                lower: Some(0.99),
+                upper: None,
+            }],
+            ..ModelPerformanceSpec::default()
+        };
+        let check = assess_window(
+            &spec,
+            &reference,
+            &scored(&reference),
+            &[],
+            counts(4000, 0),
+            None,
+        );
+        let brief = PerformanceBrief::of(&check, &spec.metrics);
+        let auc = brief.estimated(Metric::RocAuc).expect("auc");
+        assert_eq!((auc.lower, auc.upper), (Some(0.99), None));
+        assert!(auc.alert && brief.estimated_drop);
+        assert!(brief.realized.is_empty() && brief.labelled == 0);
+        let CheckPerformance::Assessed {
+            estimated_alerts,
+            reference,
+            ..
+        } = &check
+        else {
+            panic!("refused");
+        };
+        assert_eq!(estimated_alerts, &[Metric::RocAuc]);
+        let band = reference
+            .thresholds
+            .iter()
+            .find(|(m, _)| *m == Metric::RocAuc);
+        assert_eq!(band.map(|(_, t)| t.lower), Some(Some(0.99)));
+    }
+
+    #[test]
+    fn flipped_labels_in_two_windows_in_a_row_are_concept_drift() {
+        let reference = holdout();
+        let spec = ModelPerformanceSpec::default();
+        let flipped: Vec<LabelledRow> = reference[..1000]
+            .iter()
+            .map(|r| LabelledRow {
+                label: !r.label,
+                ..*r
+            })
+            .collect();
+        let rows = scored(&flipped);
+        let first = assess_window(&spec, &reference, &rows, &flipped, counts(1000, 1000), None);
+        let CheckPerformance::Assessed { concept_drift, .. } = &first else {
+            panic!("refused");
+        };
+        assert!(!concept_drift, "one window is not sustained");
+        let second = assess_window(
+            &spec,
+            &reference,
+            &rows,
+            &flipped,
+            counts(1000, 1000),
+            first.window(),
+        );
+        let brief = PerformanceBrief::of(&second, &spec.metrics);
+        assert!(brief.concept_drift);
+        // The estimate did not move: CBPE cannot see a change of P(y | x).
+        assert!(!brief.estimated_drop);
+    }
+
+    #[test]
+    fn refusals_carry_their_reason() {
+        let spec = ModelPerformanceSpec::default();
+        let one_class: Vec<LabelledRow> = holdout()
+            .into_iter()
+            .map(|r| LabelledRow { label: true, ..r })
+            .collect();
+        let check = assess_window(&spec, &one_class, &[], &[], counts(0, 0), None);
+        assert_eq!(
+            PerformanceBrief::of(&check, &spec.metrics)
+                .reason
+                .as_deref(),
+            Some("SingleClassReference")
+        );
+        let check = assess_window(&spec, &holdout(), &[], &[], JoinCounts::default(), None);
+        assert_eq!(
+            PerformanceBrief::of(&check, &spec.metrics)
+                .reason
+                .as_deref(),
+            Some("NoPredictions")
+        );
+        let nan = [ScoredRow {
+            score: f64::NAN,
+            predicted: false,
+        }];
+        let check = assess_window(&spec, &holdout(), &nan, &[], counts(1, 0), None);
+        assert_eq!(
+            PerformanceBrief::of(&check, &spec.metrics)
+                .reason
+                .as_deref(),
+            Some("NonFiniteScore")
+        );
+    }
+
+    #[test]
+    fn too_few_labels_say_so() {
+        let reference = holdout();
+        let spec = ModelPerformanceSpec::default();
+        let check = assess_window(
+            &spec,
+            &reference,
+            &scored(&reference[..1000]),
+            &reference[..50],
+            counts(1000, 50),
+            None,
+        );
+        let brief = PerformanceBrief::of(&check, &spec.metrics);
+        assert_eq!(brief.reason.as_deref(), Some("InsufficientLabels"));
+        assert!(brief.realized.is_empty());
+        assert_eq!(brief.labelled, 50);
+    }
+}
