@@ -12,6 +12,7 @@ use vigil_core::data::schema::Value;
 use vigil_core::data::storage::Store;
 use vigil_core::drift::profile::{encode_profile, profile_key, BatchProfiler};
 use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
+use vigil_core::performance::{CheckPerformance, Metric};
 use vigil_core::train::artifact::{latest_version, ModelArtifact};
 use vigil_core::train::config::TrainJobConfig;
 use vigil_core::wire::SUMMARY_LIMIT;
@@ -150,6 +151,46 @@ async fn scheduled_check_over_a_store_writes_reports_and_a_summary() {
     assert!(message.len() <= SUMMARY_LIMIT);
     let back: DriftSummary = serde_json::from_str(&message).unwrap();
     assert_eq!(back.verdict(), Some(Verdict::None));
+    // Performance: estimated from the scores alone (no label yet), against the hold-out.
+    let CheckPerformance::Assessed {
+        window,
+        labels,
+        reference,
+        estimated_alerts,
+        ..
+    } = outcome
+        .report
+        .model_performance
+        .as_ref()
+        .expect("performance")
+    else {
+        panic!("{:?}", outcome.report.model_performance);
+    };
+    assert_eq!(reference.rows, model.lineage.rows_holdout);
+    assert_eq!(
+        (window.rows, labels.predictions, labels.labelled),
+        (3000, 3000, 0)
+    );
+    assert!(window.realized.is_none() && estimated_alerts.is_empty());
+    let estimated_auc = window.estimated(Metric::RocAuc).unwrap();
+    assert!(
+        (estimated_auc - model.metrics.roc_auc.unwrap()).abs() < 0.03,
+        "estimated {estimated_auc}, hold-out {:?}",
+        model.metrics.roc_auc
+    );
+    let DriftSummary::Succeeded {
+        model_performance: Some(brief),
+        ..
+    } = &back
+    else {
+        panic!("no performance in the summary: {message}");
+    };
+    assert_eq!(
+        brief.estimated(Metric::RocAuc).unwrap().value,
+        estimated_auc
+    );
+    assert!(brief.realized.is_empty() && brief.labelled == 0);
+    assert_eq!(outcome.report.trend.len(), 1);
 
     // Drifted traffic plus labels whose relationship changed: a later check is Critical.
     let mut drifted = pool.select(&(3000..6000).collect::<Vec<_>>());
@@ -199,6 +240,25 @@ async fn scheduled_check_over_a_store_writes_reports_and_a_summary() {
     assert_eq!(a.drifted_features.first().map(String::as_str), Some("age"));
     let performance = a.performance.as_ref().expect("labels were joined");
     assert_eq!(performance.current_labelled, 3000);
+    // The rows keep their own labels (covariate shift): the estimate follows the
+    // realized value, and the trend holds both checks.
+    let brief = outcome.report.performance_brief().expect("performance");
+    assert_eq!(brief.labelled, 3000);
+    assert!((brief.label_coverage - 1.0).abs() < 1e-12);
+    let (estimated, realized) = (
+        brief.estimated(Metric::RocAuc).unwrap(),
+        brief.realized(Metric::RocAuc).unwrap(),
+    );
+    assert!(
+        (estimated.value - realized.value).abs() < 0.03,
+        "{estimated:?} {realized:?}"
+    );
+    assert!(!brief.concept_drift);
+    let trend = &outcome.report.trend;
+    assert_eq!(trend.len(), 2);
+    assert_eq!((trend[0].checked_at, trend[1].checked_at), (now, later));
+    assert_eq!(trend[1].verdict, Verdict::Critical);
+    assert!(trend[1].psi.iter().any(|(f, psi)| f == "age" && *psi > 0.2));
 }
 
 /// Writes `logged` as log batches of `size` rows; every batch but those in `without`

@@ -14,6 +14,7 @@
 
 mod adhoc;
 mod files;
+mod performance;
 mod rows;
 mod scheduled;
 mod shards;
@@ -97,14 +98,16 @@ pub enum Stage {
     LoadReference,
     ReadWindow,
     Assess,
+    Performance,
     WriteReport,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [
+    pub const ALL: [Stage; 5] = [
         Stage::LoadReference,
         Stage::ReadWindow,
         Stage::Assess,
+        Stage::Performance,
         Stage::WriteReport,
     ];
 
@@ -113,6 +116,7 @@ impl Stage {
             Stage::LoadReference => "loading the reference",
             Stage::ReadWindow => "reading the window",
             Stage::Assess => "testing for drift",
+            Stage::Performance => "estimating the model's performance",
             Stage::WriteReport => "writing the report",
         }
     }

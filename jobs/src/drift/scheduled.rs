@@ -16,13 +16,14 @@ use vigil_core::drift::assess::unstable;
 use vigil_core::drift::profile::WindowProfile;
 use vigil_core::drift::quality::QualityContext;
 use vigil_core::drift::report::{
-    Assessment, CheckMode, DataSource, DriftReport, DriftSummary, DRIFT_REPORTS_PREFIX,
-    REPORT_FORMAT_VERSION,
+    Assessment, CheckMode, DataSource, DriftReport, DriftSummary, TrendPoint, DRIFT_REPORTS_PREFIX,
+    REPORT_FORMAT_VERSION, TREND_CHECKS,
 };
 use vigil_core::drift::{assess, AssessOptions, DriftJobConfig, DriftRules};
 use vigil_core::train::artifact::{self, ModelArtifact};
 use vigil_core::wire::FeedbackRecord;
 
+use super::performance;
 use super::window::{self, Labels, Span};
 use super::{report_stem, DriftError, DriftOutcome, Stage};
 use crate::html;
@@ -132,6 +133,29 @@ impl<'c> Check<'c> {
         .await?;
         self.laps.lap("assess");
 
+        let previous = previous_report(&self.store, now).await;
+        let model_performance = if policy.performance.enabled {
+            progress(Stage::Performance);
+            // A gap is sustained only within one version: a new model resets it.
+            let previous_window = previous
+                .as_ref()
+                .filter(|r| r.model_version.as_ref() == Some(&self.model.version))
+                .and_then(|r| r.model_performance.as_ref()?.window());
+            let check = performance::assess(
+                &self.store,
+                &self.model,
+                &policy.performance,
+                span,
+                &self.keys,
+                previous_window,
+            )
+            .await?;
+            self.laps.lap("performance");
+            Some(check)
+        } else {
+            None
+        };
+
         progress(Stage::WriteReport);
         let (model, store) = (&self.model, &self.store);
         let version = &model.version;
@@ -161,10 +185,11 @@ impl<'c> Check<'c> {
             window: Some((span.since, span.until)),
             policy: policy.clone(),
             assessment,
-            model_performance: None,
+            model_performance,
             trend: Vec::new(),
             timings: Vec::new(),
         };
+        report.trend = trend(previous.as_ref(), &report);
         self.laps.lap("writeReport");
         report.timings = self.laps.timings;
         write_report(store, report, now).await
@@ -267,6 +292,44 @@ pub(super) async fn assess_exactly(
     let mut assessment = assess(schema, policy, reference, &current, context, &options);
     assessment.recomputed_exactly = names;
     Ok(assessment)
+}
+
+/// The newest report of a check before `now`, if one can be read (a report this
+/// version cannot parse is skipped, with a warning).
+async fn previous_report(store: &Store, now: DateTime<Utc>) -> Option<DriftReport> {
+    let before = format!("{DRIFT_REPORTS_PREFIX}/{}.json", report_stem(now));
+    let keys = match store.list(DRIFT_REPORTS_PREFIX).await {
+        Ok(keys) => keys,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the previous reports; the trend starts here");
+            return None;
+        }
+    };
+    let key = keys
+        .into_iter()
+        .filter(|k| k.ends_with(".json") && *k < before)
+        .max()?;
+    let parsed = match store.get(&key).await {
+        Ok(bytes) => serde_json::from_slice::<DriftReport>(&bytes).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    parsed
+        .map_err(|e| tracing::warn!(report = %key, error = %e, "previous report unreadable; the trend starts here"))
+        .ok()
+}
+
+/// The previous report's trend (or the previous report itself) and this check, the
+/// last [`TREND_CHECKS`] of them.
+fn trend(previous: Option<&DriftReport>, report: &DriftReport) -> Vec<TrendPoint> {
+    let mut points = match previous {
+        Some(p) if !p.trend.is_empty() => p.trend.clone(),
+        Some(p) => vec![TrendPoint::of(p)],
+        None => Vec::new(),
+    };
+    points.push(TrendPoint::of(report));
+    let excess = points.len().saturating_sub(TREND_CHECKS);
+    points.drain(..excess);
+    points
 }
 
 /// Writes the JSON and HTML reports into the store.

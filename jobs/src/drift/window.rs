@@ -238,6 +238,28 @@ pub async fn exact_columns(
         .map(|&i| ColumnProfile::with_max_distinct(&schema.features[i], usize::MAX))
         .collect();
     let mut scores = score.then(|| NumericSketch::with_max_distinct(usize::MAX));
+    for_each_record(store, span, keys, |record| {
+        for (column, &i) in columns.iter_mut().zip(features) {
+            let spec = &schema.features[i];
+            column.observe(spec, record.features.get(&spec.name));
+        }
+        if let (Some(scores), Some(s)) = (scores.as_mut(), score_of(&record.probabilities)) {
+            scores.add(s);
+        }
+    })
+    .await?;
+    Ok((columns.into_iter().map(|c| c.numeric).collect(), scores))
+}
+
+/// Calls `f` on every record of `span` in the log batches `keys`, in their order
+/// (oldest batch first, a batch's records as written); a few batches are in memory at
+/// once.
+pub async fn for_each_record(
+    store: &Store,
+    span: Span,
+    keys: &[String],
+    mut f: impl FnMut(&PredictionRecord),
+) -> Result<(), DriftError> {
     let mut batches = stream::iter(keys)
         .map(|key| async move {
             let uri = store.uri_of(key);
@@ -251,15 +273,10 @@ pub async fn exact_columns(
         })
         .buffered(IN_FLIGHT);
     while let Some(records) = batches.try_next().await? {
-        for record in records.iter().filter(|r| span.holds(r.timestamp)) {
-            for (column, &i) in columns.iter_mut().zip(features) {
-                let spec = &schema.features[i];
-                column.observe(spec, record.features.get(&spec.name));
-            }
-            if let (Some(scores), Some(s)) = (scores.as_mut(), score_of(&record.probabilities)) {
-                scores.add(s);
-            }
-        }
+        records
+            .iter()
+            .filter(|r| span.holds(r.timestamp))
+            .for_each(&mut f);
     }
-    Ok((columns.into_iter().map(|c| c.numeric).collect(), scores))
+    Ok(())
 }

@@ -1,0 +1,126 @@
+//! The served model's performance in a scheduled check (`policy.performance`): CBPE
+//! fitted on the version's scored hold-out estimates the window from its scores, and
+//! the `/feedback` labels that arrived so far realize it.
+//!
+//! **Reads.** The window's log batches, once, for each prediction's score, decision,
+//! request id and time (the batch profiles hold no per-row scores); the labels that
+//! arrived in the window. **Holds.** 16 bytes a prediction of the window (its score and
+//! decision, which CBPE's ROC-AUC needs in full), and one entry per labelled request id
+//! of the window ([`LabelJoin`]): never the log itself.
+
+use vigil_core::data::prediction_log::read_window;
+use vigil_core::data::schema::FeatureSchema;
+use vigil_core::data::storage::Store;
+use vigil_core::drift::profile::score_of;
+use vigil_core::drift::rules::ModelPerformanceSpec;
+use vigil_core::performance::{
+    assess_window, CheckPerformance, JoinParams, LabelJoin, LabelRecord, LabelledRow,
+    PredictionRecordRef, ScoredRow, WindowPerformance,
+};
+use vigil_core::train::artifact::{ModelArtifact, ScoredHoldout};
+use vigil_core::wire::FeedbackRecord;
+
+use super::window::{for_each_record, Span};
+use super::DriftError;
+
+/// The most distinct labelled request ids the join holds (about 100 bytes each).
+pub const LABEL_BUDGET: usize = 2_000_000;
+
+/// The window's performance, or why it was not estimated. Fails only when the store
+/// cannot be read; everything about the model or the data is a refusal with a reason.
+pub async fn assess(
+    store: &Store,
+    model: &ModelArtifact,
+    spec: &ModelPerformanceSpec,
+    span: Span,
+    keys: &[String],
+    previous: Option<&WindowPerformance>,
+) -> Result<CheckPerformance, DriftError> {
+    let classes = model.schema.target.classes.len();
+    if classes != 2 {
+        return Ok(CheckPerformance::refused(
+            "NotBinary",
+            format!("CBPE estimates binary classifiers; this model has {classes} classes"),
+        ));
+    }
+    let holdout = match model.load_holdout(store).await {
+        Ok(Some(holdout)) => holdout_rows(&holdout),
+        Ok(None) => {
+            return Ok(CheckPerformance::refused(
+                "NoHoldout",
+                format!(
+                    "version {} has no scored hold-out (it was trained before Vigil kept one); \
+                     retrain to estimate its performance",
+                    model.version
+                ),
+            ))
+        }
+        Err(e) => {
+            return Ok(CheckPerformance::refused(
+                "HoldoutUnavailable",
+                e.to_string(),
+            ))
+        }
+    };
+    let mut join = LabelJoin::new(JoinParams {
+        since: span.since,
+        until: span.until,
+        max_label_delay: spec.max_label_delay.to_chrono(),
+        label_budget: LABEL_BUDGET,
+    });
+    let feedback = read_window::<FeedbackRecord>(store, span.since, span.until)
+        .await
+        .map_err(DriftError::LogsUnavailable)?;
+    for label in &feedback {
+        let added = join.add_label(LabelRecord {
+            request_id: &label.request_id,
+            positive: positive(&model.schema, &label.label),
+            timestamp: label.timestamp,
+        });
+        if let Err(e) = added {
+            return Ok(e.into());
+        }
+    }
+    drop(feedback);
+    let mut matcher = join.into_matcher();
+    let positive_class = &model.schema.target.classes[1];
+    let mut scores = Vec::new();
+    for_each_record(store, span, keys, |record| {
+        let row = ScoredRow {
+            // NaN makes CBPE refuse, naming the row.
+            score: score_of(&record.probabilities).unwrap_or(f64::NAN),
+            predicted: &record.predicted_class == positive_class,
+        };
+        scores.push(row);
+        matcher.add_prediction(PredictionRecordRef {
+            request_id: &record.request_id,
+            timestamp: record.timestamp,
+            score: row.score,
+            predicted: row.predicted,
+        });
+    })
+    .await?;
+    let (labelled, counts) = matcher.finish();
+    Ok(assess_window(
+        spec, &holdout, &scores, &labelled, counts, previous,
+    ))
+}
+
+/// Whether a label is the positive class; `None` when it names no class.
+fn positive(schema: &FeatureSchema, label: &str) -> Option<bool> {
+    schema.class_index(label).map(|c| c == 1)
+}
+
+fn holdout_rows(holdout: &ScoredHoldout) -> Vec<LabelledRow> {
+    holdout
+        .scores
+        .iter()
+        .zip(&holdout.predicted)
+        .zip(&holdout.labels)
+        .map(|((&score, &predicted), &label)| LabelledRow {
+            score,
+            predicted,
+            label,
+        })
+        .collect()
+}
