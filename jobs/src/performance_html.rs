@@ -7,6 +7,7 @@ use std::fmt::Write;
 use vigil_core::performance::{Metric, PerformanceReport, WindowPerformance};
 
 use crate::html::escape;
+use crate::html::plot::{self, ValueRange};
 
 const CSS: &str = r#"
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328;padding:0 1rem}
@@ -90,58 +91,34 @@ pub fn chart(windows: &[WindowPerformance], metric: Metric) -> String {
         .and_then(|win| win.estimate.get(metric))
         .map(|e| e.thresholds)
         .unwrap_or_default();
-    let values: Vec<f64> = points
+    let values = points
         .iter()
         .flat_map(|p| *p)
         .chain([thresholds.lower, thresholds.upper])
-        .flatten()
-        .collect();
-    if values.is_empty() {
+        .flatten();
+    let Some(range) = ValueRange::of(values) else {
         return "<p class=\"legend\">no values</p>".into();
-    }
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let span = if hi > lo { hi - lo } else { 1.0 };
+    };
     let x = |i: usize| pad + (w - 2.0 * pad) * (i as f64 + 0.5) / points.len().max(1) as f64;
-    let y = |v: f64| h - pad / 2.0 - (h - pad) * (v - lo) / span;
+    let y = |v: f64| h - pad / 2.0 - range.scale(v, h - pad);
     let mut svg = format!("<svg viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\">");
-    let band: Vec<String> = points
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p[2].map(|u| format!("{:.1},{:.1}", x(i), y(u))))
-        .chain(
-            points
-                .iter()
-                .enumerate()
-                .rev()
-                .filter_map(|(i, p)| p[1].map(|l| format!("{:.1},{:.1}", x(i), y(l)))),
-        )
-        .collect();
-    let _ = write!(
-        svg,
-        "<polygon points=\"{}\" fill=\"#ddf4ff\"/>",
-        band.join(" ")
-    );
+    let edge = |side: usize| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p[side].map(|v| (x(i), y(v))))
+            .collect()
+    };
+    svg.push_str(&plot::band(&edge(2), &edge(1), "#ddf4ff"));
     for t in [thresholds.lower, thresholds.upper].into_iter().flatten() {
+        plot::dashed_hline(&mut svg, pad, w - pad, y(t), "#cf222e");
         let _ = write!(
             svg,
-            "<line x1=\"{pad}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#cf222e\" stroke-dasharray=\"4 3\"/>\
-             <text x=\"2\" y=\"{:.1}\" font-size=\"10\">{t:.3}</text>",
-            w - pad,
-            y(t) + 3.0,
-            y = y(t)
+            "<text x=\"2\" y=\"{:.1}\" font-size=\"10\">{t:.3}</text>",
+            y(t) + 3.0
         );
     }
-    let line: Vec<String> = points
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| p[0].map(|v| format!("{:.1},{:.1}", x(i), y(v))))
-        .collect();
-    let _ = write!(
-        svg,
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"#0969da\" stroke-width=\"2\"/>",
-        line.join(" ")
-    );
+    svg.push_str(&plot::line(&edge(0), "#0969da", 2.0));
     for (i, p) in points.iter().enumerate() {
         if let Some(v) = p[3] {
             let _ = write!(
