@@ -1,7 +1,8 @@
 //! `vigil demo`: the whole loop on real data, no cluster. Train on Adult,
 //! start `vigil serve` (this same binary, as a child process), replay clean
-//! traffic and check it, inject drift and check again, send ground truth
-//! through `/feedback`, retrain on the labelled recent window and apply the
+//! traffic and check it, inject drift and check again (the model's performance
+//! estimated from its scores alone), send ground truth through `/feedback` and check
+//! once more (the performance realized), retrain on the labelled recent window and apply the
 //! promotion gates against the served version.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use vigil_core::data::schema::FeatureSchema;
 use vigil_core::data::storage::StorageSpec;
 use vigil_core::data::storage::Store;
 use vigil_core::drift::{DriftRules, DriftSummary};
+use vigil_core::performance::{Metric, MetricValue, PerformanceBrief};
 use vigil_core::span::Span;
 use vigil_core::train::config::{HoldoutSpec, TrainJobConfig};
 use vigil_core::train::promotion::{self, Gates, PromotionSpec};
@@ -33,7 +35,7 @@ const TRAIN_CONFIG: &str = include_str!("../examples/train-adult.yaml");
 /// The sample MonitoredModel whose promotion gates the demo applies.
 const SAMPLE_PATH: &str = "config/samples/adult-income.yaml";
 const SAMPLE: &str = include_str!("../config/samples/adult-income.yaml");
-const STEPS: usize = 7;
+const STEPS: usize = 8;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -133,7 +135,12 @@ impl Server {
     }
 }
 
-fn print_check(summary: &DriftSummary) -> Result<String, Failed> {
+/// Prints a check; returns its report's URI and its estimated ROC-AUC (`baseline`: the
+/// clean check's, to print the change).
+fn print_check(
+    summary: &DriftSummary,
+    baseline: Option<f64>,
+) -> Result<(String, Option<f64>), Failed> {
     match summary {
         DriftSummary::Succeeded {
             verdict,
@@ -143,6 +150,7 @@ fn print_check(summary: &DriftSummary) -> Result<String, Failed> {
             reference_rows,
             html_uri,
             top,
+            model_performance,
             ..
         } => {
             println!("      verdict {verdict}: {current_rows} live rows vs {reference_rows} reference rows");
@@ -155,9 +163,63 @@ fn print_check(summary: &DriftSummary) -> Result<String, Failed> {
             if !quality_failures.is_empty() {
                 println!("      quality: {}", quality_failures.join("; "));
             }
-            Ok(html_uri.clone())
+            if let Some(brief) = model_performance {
+                print_performance(brief, baseline);
+            }
+            let estimated = model_performance
+                .as_ref()
+                .and_then(|b| Some(b.estimated(Metric::RocAuc)?.value));
+            Ok((html_uri.clone(), estimated))
         }
         other => Err(Failed(format!("drift check failed: {other:?}"))),
+    }
+}
+
+/// The model's ROC-AUC, estimated (CBPE, from the scores) and realized (labels).
+fn print_performance(brief: &PerformanceBrief, baseline: Option<f64>) {
+    let interval = |v: &MetricValue| match (v.lower, v.upper) {
+        (Some(l), Some(u)) => format!("{l:.4}–{u:.4}"),
+        (Some(l), None) => format!("≥ {l:.4}"),
+        (None, Some(u)) => format!("≤ {u:.4}"),
+        (None, None) => "-".into(),
+    };
+    match brief.estimated(Metric::RocAuc) {
+        Some(e) => println!(
+            "      estimated rocAuc {:.4}{} (alert band {}){}, from the scores alone",
+            e.value,
+            baseline.map_or_else(String::new, |b| format!(
+                " ({:+.4} since the clean check)",
+                e.value - b
+            )),
+            interval(e),
+            if e.alert {
+                ": ALERT, outside the band"
+            } else {
+                ""
+            }
+        ),
+        None => println!(
+            "      performance not estimated: {}",
+            brief.reason.as_deref().unwrap_or("no estimate")
+        ),
+    }
+    match brief.realized(Metric::RocAuc) {
+        Some(r) => println!(
+            "      realized  rocAuc {:.4} (95 % CI {}) from {} labels ({:.0} % of the window)",
+            r.value,
+            interval(r),
+            brief.labelled,
+            brief.label_coverage * 100.0
+        ),
+        None if brief.labelled == 0 => println!("      realized: no label yet"),
+        None => println!(
+            "      realized: {} labels, too few ({})",
+            brief.labelled,
+            brief.reason.as_deref().unwrap_or("")
+        ),
+    }
+    if brief.concept_drift {
+        println!("      concept drift: realized and estimated apart for 2 checks");
     }
 }
 
@@ -188,8 +250,18 @@ async fn demo(args: &DemoArgs) -> Result<(), Failed> {
         &format!("{} ready (log: {}/server.log)", server.url, dir.display()),
     );
     let traffic = traffic(&config, args.rows)?;
-    let clean_start = clean_check(&server, &traffic, &store_uri).await?;
-    let (drift_start, sent, html) = drifted_check(&server, &traffic, &store_uri).await?;
+    let (clean_start, clean_auc) = clean_check(&server, &traffic, &store_uri).await?;
+    let (drift_start, drifted, sent) =
+        drifted_check(&server, &traffic, &store_uri, clean_auc).await?;
+    let html = labelled_check(
+        &server,
+        &traffic,
+        &drifted,
+        &store_uri,
+        drift_start,
+        clean_auc,
+    )
+    .await?;
     stop_and_count(
         server,
         &store_uri,
@@ -245,12 +317,13 @@ fn traffic(config: &TrainJobConfig, rows: usize) -> Result<Traffic, Failed> {
     })
 }
 
-/// Step 3: Clean traffic, then a check: expect no drift. Returns when the traffic started.
+/// Step 3: Clean traffic, then a check: expect no drift. Returns when the traffic
+/// started and the estimated ROC-AUC.
 async fn clean_check(
     server: &Server,
     traffic: &Traffic,
     store_uri: &str,
-) -> Result<DateTime<Utc>, Failed> {
+) -> Result<(DateTime<Utc>, Option<f64>), Failed> {
     let t = step(
         3,
         &format!(
@@ -270,18 +343,20 @@ async fn clean_check(
     .await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let first_check = check(store_uri, clean_start).await?;
-    print_check(&first_check)?;
+    let (_, estimated) = print_check(&first_check, None)?;
     done(t, "checked");
-    Ok(clean_start)
+    Ok((clean_start, estimated))
 }
 
-/// Step 4: drifted traffic with ground truth, then a check (expect Critical). Returns
-/// when the traffic started, how many requests were sent and the report's URI.
+/// Step 4: drifted traffic without labels, then a check (expect Critical, and the
+/// performance estimated from the scores alone). Returns when the traffic started, the
+/// drifted rows as sent and how many requests were sent.
 async fn drifted_check(
     server: &Server,
     traffic: &Traffic,
     store_uri: &str,
-) -> Result<(DateTime<Utc>, usize, String), Failed> {
+    baseline: Option<f64>,
+) -> Result<(DateTime<Utc>, Rows, usize), Failed> {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let spec = InjectSpec {
         kind: DriftKind::MeanShift,
@@ -293,7 +368,7 @@ async fn drifted_check(
     let t = step(
         4,
         &format!(
-            "injecting drift ({} on age, intensity {}) into {} requests, sending their labels to /feedback, then a check",
+            "injecting drift ({} on age, intensity {}) into {} requests, no label yet, then a check",
             spec.kind.name(),
             spec.intensity,
             traffic.drifted.n_rows()
@@ -303,26 +378,48 @@ async fn drifted_check(
     let mut drifted = traffic.drifted.clone();
     let injected = inject::inject(&traffic.schema, &mut drifted, &spec)?;
     println!("      {}", injected.description);
-    let (sent, labelled) =
-        inject::post(&server.url, &traffic.schema, &drifted, "drifted", 100, true).await?;
+    let (sent, _) =
+        inject::post(&server.url, &traffic.schema, &drifted, DRIFTED, 100, false).await?;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let second_check = check(store_uri, drift_start).await?;
-    let html = print_check(&second_check)?;
-    done(
-        t,
-        &format!("{sent} requests, {labelled} labels; report: {html}"),
-    );
-    Ok((drift_start, sent, html))
+    print_check(&second_check, baseline)?;
+    done(t, &format!("{sent} requests"));
+    Ok((drift_start, drifted, sent))
 }
 
-/// Step 5: Stop the server: SIGTERM flushes every logged prediction.
+/// The request-id prefix of the drifted traffic.
+const DRIFTED: &str = "drifted";
+
+/// Step 5: the drifted requests' labels to `/feedback`, then the same window checked
+/// again: the performance realized beside the estimate. Returns the report's URI.
+async fn labelled_check(
+    server: &Server,
+    traffic: &Traffic,
+    drifted: &Rows,
+    store_uri: &str,
+    drift_start: DateTime<Utc>,
+    baseline: Option<f64>,
+) -> Result<String, Failed> {
+    let t = step(
+        5,
+        "sending the drifted requests' labels to /feedback, then the same window checked again",
+    );
+    let labelled = inject::post_feedback(&server.url, &traffic.schema, drifted, DRIFTED).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let third_check = check(store_uri, drift_start).await?;
+    let (html, _) = print_check(&third_check, baseline)?;
+    done(t, &format!("{labelled} labels; report: {html}"));
+    Ok(html)
+}
+
+/// Step 6: Stop the server: SIGTERM flushes every logged prediction.
 async fn stop_and_count(
     server: Server,
     store_uri: &str,
     since: DateTime<Utc>,
     answered: usize,
 ) -> Result<(), Failed> {
-    let t = step(5, "stopping the server (SIGTERM: graceful, log flushed)");
+    let t = step(6, "stopping the server (SIGTERM: graceful, log flushed)");
     server.stop().await?;
     let store = Store::open(store_uri)?;
     let logged =
@@ -336,7 +433,7 @@ async fn stop_and_count(
     Ok(())
 }
 
-/// Step 6: Retrain on the labelled recent window, compared with v1 on the same hold-out.
+/// Step 7: Retrain on the labelled recent window, compared with v1 on the same hold-out.
 async fn retrain(
     config: &TrainJobConfig,
     store_uri: &str,
@@ -344,7 +441,7 @@ async fn retrain(
     v1: &str,
 ) -> Result<TrainSummary, Failed> {
     let t = step(
-        6,
+        7,
         "retraining on the drifted window joined with its /feedback labels",
     );
     let store = Store::open(store_uri)?;
@@ -385,11 +482,11 @@ fn sample_promotion() -> Result<PromotionSpec, Failed> {
     Err(Failed(format!("{SAMPLE_PATH} holds no MonitoredModel")))
 }
 
-/// Step 7: The promotion decision, gate by gate.
+/// Step 8: The promotion decision, gate by gate.
 fn promote(gates: &Gates, summary: &TrainSummary) -> Result<(), Failed> {
     let metric = gates.metric();
     step(
-        7,
+        8,
         &format!(
             "promotion gates (minMetric {metric} {} {}, maxRegression {} vs the served version)",
             if metric.higher_is_better() {

@@ -106,15 +106,30 @@ pub async fn post(
         sent += end - start;
         start = end;
     }
-    let mut labelled = 0;
-    if send_feedback {
-        let url = format!("{base}/feedback");
-        for body in feedback(schema, rows, prefix).unwrap_or_default() {
-            send(&client, &url, &body).await?;
-            labelled += 1;
-        }
-    }
+    let labelled = if send_feedback {
+        post_feedback(base_url, schema, rows, prefix).await?
+    } else {
+        0
+    };
     Ok((sent, labelled))
+}
+
+/// Sends the labels of `rows` (the requests `post` sent with `prefix`) to `/feedback`;
+/// returns how many were taken.
+pub async fn post_feedback(
+    base_url: &str,
+    schema: &FeatureSchema,
+    rows: &Rows,
+    prefix: &str,
+) -> Result<usize, PostError> {
+    let client = reqwest::Client::new();
+    let url = format!("{}/feedback", base_url.trim_end_matches('/'));
+    let mut labelled = 0;
+    for body in feedback(schema, rows, prefix).unwrap_or_default() {
+        send(&client, &url, &body).await?;
+        labelled += 1;
+    }
+    Ok(labelled)
 }
 
 async fn send(client: &reqwest::Client, url: &str, body: &impl Serialize) -> Result<(), PostError> {

@@ -21,7 +21,9 @@
 mod http;
 mod kinds;
 
-pub use http::{feedback_jsonl, post, request, request_id, requests_jsonl, PostError};
+pub use http::{
+    feedback_jsonl, post, post_feedback, request, request_id, requests_jsonl, PostError,
+};
 
 use serde::Serialize;
 use vigil_core::data::dataset::RawTable;
