@@ -50,6 +50,10 @@ pub mod reason {
     pub const ROLLOUT_FAILED: &str = "RolloutFailed";
     pub const DRIFT_DETECTED: &str = "DriftDetected";
     pub const DRIFT_CHECK_FAILED: &str = "DriftCheckFailed";
+    /// A check estimated a metric outside its alert band.
+    pub const ESTIMATED_PERFORMANCE_DROP: &str = "EstimatedPerformanceDrop";
+    /// A check found realized and estimated performance apart for two checks in a row.
+    pub const CONCEPT_DRIFT: &str = "ConceptDrift";
     pub const NOTIFICATION_FAILED: &str = "NotificationFailed";
     pub const RETRAIN_TRIGGERED: &str = "RetrainTriggered";
     pub const INVALID_SPEC: &str = "InvalidSpec";

@@ -1,7 +1,8 @@
 //! The operator's own Prometheus metrics, in one registry built in `run`.
 //!
-//! Labels are bounded: controller name, failure reason (a fixed set), and the
-//! namespace / model / policy / feature names of the resources it watches.
+//! Labels are bounded: controller name, failure reason (a fixed set), performance
+//! metric (an enum), and the namespace / model / policy / feature names of the
+//! resources it watches.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -14,6 +15,9 @@ use prometheus::{
     TextEncoder,
 };
 use vigil_core::drift::{DriftSummary, Verdict};
+use vigil_core::performance::{Metric, MetricValue, PerformanceBrief};
+
+use crate::controller::drift_policy::performance::assessed;
 
 /// (namespace, name) pairs of the objects that exist.
 pub type Names = HashSet<(String, String)>;
@@ -39,6 +43,13 @@ pub struct Metrics {
     check_interval: GaugeVec,
     model_condition: IntGaugeVec,
     model_events: IntCounterVec,
+    estimated: PerMetric,
+    estimated_lower: PerMetric,
+    estimated_upper: PerMetric,
+    estimated_alert: PerMetric,
+    realized: PerMetric,
+    label_coverage: GaugeVec,
+    concept_drift: IntGaugeVec,
     /// The series each model last published in the families a reconcile
     /// replaces whole.
     psi_series: Published,
@@ -46,8 +57,8 @@ pub struct Metrics {
     condition_series: Published,
 }
 
-/// The label values of the series each model last published in one family,
-/// so that a reconcile removes its model's stale series by name. Collecting
+/// The label values of the series each model (or policy) last published in one
+/// family, so that a reconcile removes its stale series by name. Collecting
 /// the family to find them, once per reconcile, made the operator's CPU
 /// quadratic in the number of models (a whole collect of every model's
 /// series for each reconcile).
@@ -58,17 +69,18 @@ struct Published(Mutex<HashMap<(String, String), Vec<Series>>>);
 type Series = Vec<String>;
 
 impl Published {
-    /// Records `series` (label values) as what `(namespace, model)` publishes in
-    /// `vec` now, and removes the series it published before and no longer does.
+    /// Records `series` (label values) as what `(namespace, owner)` (a model or a
+    /// policy) publishes in `vec` now, and removes the series it published before
+    /// and no longer does.
     fn replace<T: MetricVecBuilder>(
         &self,
         vec: &MetricVec<T>,
         namespace: &str,
-        model: &str,
+        owner: &str,
         series: Vec<Series>,
     ) {
         let mut published = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (namespace.to_string(), model.to_string());
+        let key = (namespace.to_string(), owner.to_string());
         for stale in published.get(&key).into_iter().flatten() {
             if !series.contains(stale) {
                 let labels: Vec<&str> = stale.iter().map(String::as_str).collect();
@@ -78,11 +90,58 @@ impl Published {
         published.insert(key, series);
     }
 
-    /// Forgets the models not in `models` (their series are swept by [`remove_series`]).
-    fn retain(&self, models: &Names) {
+    /// Forgets the owners not in `owners` (their series are swept by [`remove_series`]).
+    fn retain(&self, owners: &Names) {
         let mut published = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        published.retain(|key, _| models.contains(key));
+        published.retain(|key, _| owners.contains(key));
     }
+}
+
+/// A family with one series per performance metric of a policy's last check: each
+/// check replaces the policy's series, so a metric without a value this check has none.
+struct PerMetric {
+    gauge: GaugeVec,
+    published: Published,
+}
+
+/// The labels of a [`PerMetric`] family.
+const PER_METRIC: [&str; 4] = ["namespace", "model", "policy", "metric"];
+
+impl PerMetric {
+    fn new(r: &Registered, name: &str, help: &str) -> Result<PerMetric, MetricsError> {
+        Ok(PerMetric {
+            gauge: r.gauge(name, help, &PER_METRIC)?,
+            published: Published::default(),
+        })
+    }
+
+    /// `values` become the policy's series, and nothing else.
+    fn set(&self, [namespace, model, policy]: [&str; 3], values: &[(Metric, f64)]) {
+        let series = values
+            .iter()
+            .map(|(m, _)| series_of(namespace, model, &[policy, m.as_str()]))
+            .collect();
+        self.published
+            .replace(&self.gauge, namespace, policy, series);
+        for (metric, value) in values {
+            self.gauge
+                .with_label_values(&[namespace, model, policy, metric.as_str()])
+                .set(*value);
+        }
+    }
+
+    fn retain(&self, policies: &Names, gone: impl Fn(&[String]) -> bool) {
+        self.published.retain(policies);
+        remove_series(&self.gauge, &PER_METRIC, gone);
+    }
+}
+
+/// `(metric, part)` of every value that has the part.
+fn parts(values: &[MetricValue], part: impl Fn(&MetricValue) -> Option<f64>) -> Vec<(Metric, f64)> {
+    values
+        .iter()
+        .filter_map(|v| Some((v.metric, part(v)?)))
+        .collect()
 }
 
 /// `[namespace, model, rest…]` as owned label values.
@@ -225,6 +284,41 @@ impl Metrics {
                 "Events published about a MonitoredModel (training, promotion, rollback, drift), by reason",
                 &["namespace", "model", "reason"],
             )?,
+            estimated: PerMetric::new(
+                &r,
+                "vigil_estimated_performance",
+                "Each metric as CBPE estimates it for the last check's window, without labels",
+            )?,
+            estimated_lower: PerMetric::new(
+                &r,
+                "vigil_estimated_performance_lower",
+                "Lower bound of each estimated metric's alert band (hold-out chunks' mean - 3 sd, or performance.thresholds)",
+            )?,
+            estimated_upper: PerMetric::new(
+                &r,
+                "vigil_estimated_performance_upper",
+                "Upper bound of each estimated metric's alert band (hold-out chunks' mean + 3 sd, or performance.thresholds)",
+            )?,
+            estimated_alert: PerMetric::new(
+                &r,
+                "vigil_estimated_performance_alert",
+                "1 when the last check's estimate of the metric is outside its alert band, else 0",
+            )?,
+            realized: PerMetric::new(
+                &r,
+                "vigil_realized_performance",
+                "Each metric realized from the /feedback labels joined to the last check's window (none below minLabeledSamples)",
+            )?,
+            label_coverage: r.gauge(
+                "vigil_label_coverage",
+                "Labelled predictions / predictions of the last check's window",
+                policy,
+            )?,
+            concept_drift: r.int_gauge(
+                "vigil_concept_drift",
+                "1 when realized and estimated performance parted by more than 3 standard errors in the last two checks, else 0",
+                policy,
+            )?,
             psi_series: Published::default(),
             serving_series: Published::default(),
             condition_series: Published::default(),
@@ -252,6 +346,13 @@ impl Metrics {
         self.drift_verdict
             .with_label_values(&labels)
             .set(verdict_code(summary.verdict()));
+        let brief = match summary {
+            DriftSummary::Succeeded {
+                model_performance, ..
+            } => model_performance.as_ref(),
+            DriftSummary::Failed { .. } => None,
+        };
+        self.model_performance(labels, brief);
         if let DriftSummary::Succeeded {
             checked_at,
             drift_verdict,
@@ -313,6 +414,37 @@ impl Metrics {
         }
     }
 
+    /// Publishes a check's performance brief: the series of every metric it has a value
+    /// of, and none of the others (no brief: none at all).
+    fn model_performance(&self, labels: [&str; 3], brief: Option<&PerformanceBrief>) {
+        let estimated = brief.map_or(&[][..], |b| &b.estimated[..]);
+        let realized = brief.map_or(&[][..], |b| &b.realized[..]);
+        self.estimated
+            .set(labels, &parts(estimated, |v| Some(v.value)));
+        self.estimated_lower
+            .set(labels, &parts(estimated, |v| v.lower));
+        self.estimated_upper
+            .set(labels, &parts(estimated, |v| v.upper));
+        let alert = |v: &MetricValue| Some(f64::from(u8::from(v.alert)));
+        self.estimated_alert.set(labels, &parts(estimated, alert));
+        self.realized
+            .set(labels, &parts(realized, |v| Some(v.value)));
+        match brief.filter(|b| assessed(b)) {
+            Some(b) => {
+                self.label_coverage
+                    .with_label_values(&labels)
+                    .set(b.label_coverage);
+                self.concept_drift
+                    .with_label_values(&labels)
+                    .set(i64::from(b.concept_drift));
+            }
+            None => {
+                let _ = self.label_coverage.remove_label_values(&labels);
+                let _ = self.concept_drift.remove_label_values(&labels);
+            }
+        }
+    }
+
     /// Marks `version` as served by the model (and nothing else).
     pub fn serving(&self, namespace: &str, model: &str, version: Option<&str>) {
         let published = version
@@ -368,6 +500,17 @@ impl Metrics {
         }
         remove_series(&self.quality_checked, &drift, policy_gone);
         remove_series(&self.check_interval, &drift, policy_gone);
+        remove_series(&self.label_coverage, &drift, policy_gone);
+        remove_series(&self.concept_drift, &drift, policy_gone);
+        for family in [
+            &self.estimated,
+            &self.estimated_lower,
+            &self.estimated_upper,
+            &self.estimated_alert,
+            &self.realized,
+        ] {
+            family.retain(policies, policy_gone);
+        }
         remove_series(
             &self.model_condition,
             &["namespace", "model", "type", "reason"],
@@ -541,6 +684,112 @@ mod tests {
             !text.contains("vigil_drift_prediction_verdict{"),
             "no prediction verdict, no series: {text}"
         );
+    }
+
+    /// The series of the performance families in `text`, in exposition order.
+    fn performance_series(text: &str) -> Vec<&str> {
+        const FAMILIES: [&str; 7] = [
+            "vigil_estimated_performance{",
+            "vigil_estimated_performance_lower{",
+            "vigil_estimated_performance_upper{",
+            "vigil_estimated_performance_alert{",
+            "vigil_realized_performance{",
+            "vigil_label_coverage{",
+            "vigil_concept_drift{",
+        ];
+        text.lines()
+            .filter(|l| FAMILIES.iter().any(|f| l.starts_with(f)))
+            .collect()
+    }
+
+    fn with_performance(brief: serde_json::Value) -> DriftSummary {
+        serde_json::from_value(serde_json::json!({
+            "outcome": "succeeded", "verdict": "None", "driftVerdict": "None",
+            "qualityPassed": true, "driftedCount": 0, "referenceRows": 10, "currentRows": 10,
+            "checkedAt": "2026-11-28T18:00:00Z", "reportUri": "r", "htmlUri": "h",
+            "modelPerformance": brief
+        }))
+        .expect("summary")
+    }
+
+    #[test]
+    fn performance_gauges_hold_what_the_last_check_measured_and_nothing_stale() {
+        let metrics = Metrics::new().expect("metrics");
+        let first = with_performance(serde_json::json!({
+            "estimated": [
+                {"metric": "rocAuc", "value": 0.71, "lower": 0.8, "upper": 0.95, "alert": true},
+                {"metric": "accuracy", "value": 0.83, "lower": 0.78}
+            ],
+            "realized": [{"metric": "rocAuc", "value": 0.69, "lower": 0.66, "upper": 0.72}],
+            "labelCoverage": 0.25, "labelled": 1250, "estimatedDrop": true, "conceptDrift": true
+        }));
+        metrics.drift_check("ml", "income", "p", &first);
+        let labels =
+            |metric: &str| format!(r#"metric="{metric}",model="income",namespace="ml",policy="p""#);
+        let (auc, acc) = (labels("rocAuc"), labels("accuracy"));
+        let policy = r#"model="income",namespace="ml",policy="p""#;
+        assert_eq!(
+            performance_series(&metrics.render()),
+            [
+                format!("vigil_concept_drift{{{policy}}} 1"),
+                format!("vigil_estimated_performance{{{acc}}} 0.83"),
+                format!("vigil_estimated_performance{{{auc}}} 0.71"),
+                format!("vigil_estimated_performance_alert{{{acc}}} 0"),
+                format!("vigil_estimated_performance_alert{{{auc}}} 1"),
+                format!("vigil_estimated_performance_lower{{{acc}}} 0.78"),
+                format!("vigil_estimated_performance_lower{{{auc}}} 0.8"),
+                format!("vigil_estimated_performance_upper{{{auc}}} 0.95"),
+                format!("vigil_label_coverage{{{policy}}} 0.25"),
+                format!("vigil_realized_performance{{{auc}}} 0.69"),
+            ]
+        );
+
+        // Too few labels now, and rocAuc is no longer estimated: its series go.
+        let second = with_performance(serde_json::json!({
+            "estimated": [{"metric": "accuracy", "value": 0.8, "lower": 0.78, "upper": 0.9}],
+            "labelCoverage": 0.01, "labelled": 50, "reason": "InsufficientLabels"
+        }));
+        metrics.drift_check("ml", "income", "p", &second);
+        assert_eq!(
+            performance_series(&metrics.render()),
+            [
+                format!("vigil_concept_drift{{{policy}}} 0"),
+                format!("vigil_estimated_performance{{{acc}}} 0.8"),
+                format!("vigil_estimated_performance_alert{{{acc}}} 0"),
+                format!("vigil_estimated_performance_lower{{{acc}}} 0.78"),
+                format!("vigil_estimated_performance_upper{{{acc}}} 0.9"),
+                format!("vigil_label_coverage{{{policy}}} 0.01"),
+            ]
+        );
+
+        // Refused: the coverage is no measurement, so nothing is published.
+        let refused = with_performance(serde_json::json!({
+            "labelCoverage": 0.0, "labelled": 0, "reason": "NoHoldout"
+        }));
+        metrics.drift_check("ml", "income", "p", &refused);
+        assert_eq!(performance_series(&metrics.render()), Vec::<&str>::new());
+
+        // A failed check measured nothing either; a deleted policy keeps nothing.
+        metrics.drift_check("ml", "income", "p", &first);
+        metrics.drift_check("ml", "income", "other", &first);
+        metrics.drift_check(
+            "ml",
+            "income",
+            "p",
+            &DriftSummary::Failed {
+                reason: "StoreFailed".into(),
+                message: "503".into(),
+            },
+        );
+        let text = metrics.render();
+        let left = performance_series(&text);
+        assert!(
+            left.len() == 10 && left.iter().all(|l| l.contains(r#"policy="other""#)),
+            "{left:#?}"
+        );
+        let models = Names::from([("ml".to_string(), "income".to_string())]);
+        metrics.retain(&models, &Names::new());
+        assert_eq!(performance_series(&metrics.render()), Vec::<&str>::new());
     }
 
     #[test]

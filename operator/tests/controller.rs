@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use vigil_core::train::report::TrainSummary;
 use vigil_operator::controller::{self, monitored_model};
 use vigil_operator::crd::{DriftPolicy, HistoryAction, MonitoredModel};
+use vigil_operator::metrics::Metrics;
 
 #[tokio::test]
 async fn model_lifecycle_create_idempotent_promote_reject_rollback() {
@@ -614,6 +615,211 @@ async fn drift_triggers_a_retrain_once_per_cooldown() {
             .as_deref(),
         Some("no retrain: drift verdict Warning is below actions.retrain.minVerdict Critical")
     );
+}
+
+/// A check's result with `brief` as its model performance.
+fn with_performance(verdict: &str, checked_at: &str, brief: Option<Value>) -> String {
+    let mut result: Value = serde_json::from_str(&drift_result(verdict, checked_at)).expect("json");
+    if let Some(brief) = brief {
+        result["modelPerformance"] = brief;
+    }
+    result.to_string()
+}
+
+/// The series of the performance families, in exposition order.
+fn performance_series(metrics: &Metrics) -> Vec<String> {
+    metrics
+        .render()
+        .lines()
+        .filter(|l| {
+            [
+                "vigil_estimated_performance",
+                "vigil_realized_performance",
+                "vigil_label_coverage",
+                "vigil_concept_drift",
+            ]
+            .iter()
+            .any(|f| l.starts_with(f))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_estimated_drop_lands_in_status_and_metrics_and_retrains_once_per_cooldown() {
+    let api = FakeApi::new();
+    serving_model(&api);
+    api.put(&policy_yaml(
+        "  actions: {retrain: {minVerdict: Critical, cooldown: 12h}}\n  performance: {retrainOnEstimatedDrop: true}",
+    ));
+    let metrics = Arc::new(Metrics::new().expect("metrics"));
+    reconcile_policy_into(&api, at(17, 0), &metrics).await;
+
+    // No drift, but the estimated rocAuc left its band and realized departs from it.
+    let brief = json!({
+        "estimated": [
+            {"metric": "rocAuc", "value": 0.71, "lower": 0.8, "upper": 0.95, "alert": true},
+            {"metric": "accuracy", "value": 0.8, "lower": 0.78, "upper": 0.9}
+        ],
+        "realized": [
+            {"metric": "rocAuc", "value": 0.62, "lower": 0.58, "upper": 0.66},
+            {"metric": "accuracy", "value": 0.74, "lower": 0.71, "upper": 0.77}
+        ],
+        "labelCoverage": 0.4, "labelled": 2000, "estimatedDrop": true, "conceptDrift": true
+    });
+    put_drift_job(&api, "income-drift-29400000", "2026-11-28T18:00:00Z");
+    finish_job(
+        &api,
+        "income-drift-29400000",
+        true,
+        &with_performance("None", "2026-11-28T18:00:30Z", Some(brief.clone())),
+    );
+    let writes = reconcile_policy_into(&api, at(18, 1), &metrics).await;
+    assert!(
+        lines(&writes).contains(&format!("PATCH {JOBS}/income-train-drift-29400000")),
+        "{:?}",
+        lines(&writes)
+    );
+    let drop = "estimated rocAuc 0.71 below 0.8 (policy income-drift)";
+    let gap = "realized performance departs from the estimate in two checks in a row: \
+               rocAuc realized 0.62, estimated 0.71; accuracy realized 0.74, estimated 0.8 \
+               (policy income-drift)";
+    let started = "estimated rocAuc 0.71 below 0.8 found by Job income-drift-29400000 \
+                   (policy income-drift): training Job income-train-drift-29400000";
+    let notes: Vec<(String, String)> = [
+        ("EstimatedPerformanceDrop", drop),
+        ("ConceptDrift", gap),
+        ("RetrainTriggered", started),
+    ]
+    .map(|(r, n)| (r.to_string(), n.to_string()))
+    .to_vec();
+    assert_eq!(event_notes(&writes), [notes.clone(), notes].concat());
+    assert_eq!(
+        event_reasons(&writes),
+        [
+            "DriftPolicy:EstimatedPerformanceDrop",
+            "DriftPolicy:ConceptDrift",
+            "DriftPolicy:RetrainTriggered",
+            "MonitoredModel:EstimatedPerformanceDrop",
+            "MonitoredModel:ConceptDrift",
+            "MonitoredModel:RetrainTriggered"
+        ]
+    );
+    let status = policy_status_of(&api);
+    assert_eq!(
+        status["lastCheck"],
+        json!({
+            "job": "income-drift-29400000", "verdict": "None",
+            "checkedAt": "2026-11-28T18:00:30Z",
+            "reportUri": "s3://models/income/reports/drift/x.json",
+            "retrain": "retraining started: estimated rocAuc 0.71 below 0.8",
+            "modelPerformance": brief
+        })
+    );
+    assert_eq!(status["history"], json!([status["lastCheck"]]));
+    assert_eq!(status["lastRetrainTriggered"], "2026-11-28T18:01:00Z");
+    let series = |metric: &str| {
+        format!(r#"metric="{metric}",model="income",namespace="ml",policy="income-drift""#)
+    };
+    let (auc, acc) = (series("rocAuc"), series("accuracy"));
+    let policy = r#"model="income",namespace="ml",policy="income-drift""#;
+    assert_eq!(
+        performance_series(&metrics),
+        [
+            format!("vigil_concept_drift{{{policy}}} 1"),
+            format!("vigil_estimated_performance{{{acc}}} 0.8"),
+            format!("vigil_estimated_performance{{{auc}}} 0.71"),
+            format!("vigil_estimated_performance_alert{{{acc}}} 0"),
+            format!("vigil_estimated_performance_alert{{{auc}}} 1"),
+            format!("vigil_estimated_performance_lower{{{acc}}} 0.78"),
+            format!("vigil_estimated_performance_lower{{{auc}}} 0.8"),
+            format!("vigil_estimated_performance_upper{{{acc}}} 0.9"),
+            format!("vigil_estimated_performance_upper{{{auc}}} 0.95"),
+            format!("vigil_label_coverage{{{policy}}} 0.4"),
+            format!("vigil_realized_performance{{{acc}}} 0.74"),
+            format!("vigil_realized_performance{{{auc}}} 0.62"),
+        ]
+    );
+    // Recorded once: the next pass writes and announces nothing.
+    assert!(lines(&reconcile_policy_into(&api, at(18, 2), &metrics).await).is_empty());
+
+    // The model shows the policy's metric at a glance, beside the verdict.
+    reconcile_model(&api, at(18, 3)).await;
+    let status = status_of(&api);
+    assert_eq!(status["lastTraining"]["trigger"], "Drift");
+    assert_eq!(
+        status["drift"],
+        json!({
+            "verdict": "None", "checkedAt": "2026-11-28T18:00:30Z",
+            "reportUri": "s3://models/income/reports/drift/x.json",
+            "policy": "income-drift",
+            "retrain": "retraining started: estimated rocAuc 0.71 below 0.8",
+            "modelPerformance": {"metric": "rocAuc", "estimated": 0.71, "realized": 0.62,
+                                 "labelCoverage": 0.4, "estimatedDrop": true,
+                                 "conceptDrift": true}
+        })
+    );
+
+    // Still below its band 6 hours later: warned again, but the cooldown holds.
+    let mut still = brief.clone();
+    still["conceptDrift"] = json!(false);
+    put_drift_job(&api, "income-drift-29400360", "2026-11-29T00:00:00Z");
+    finish_job(
+        &api,
+        "income-drift-29400360",
+        true,
+        &with_performance("None", "2026-11-29T00:00:30Z", Some(still)),
+    );
+    let writes = reconcile_policy_into(&api, at(23, 59), &metrics).await;
+    assert!(
+        !lines(&writes)
+            .iter()
+            .any(|l| l.starts_with(&format!("PATCH {JOBS}"))),
+        "{:?}",
+        lines(&writes)
+    );
+    assert_eq!(
+        event_reasons(&writes),
+        [
+            "DriftPolicy:EstimatedPerformanceDrop",
+            "MonitoredModel:EstimatedPerformanceDrop"
+        ]
+    );
+    assert_eq!(
+        policy_status_of(&api)["lastCheck"]["retrain"],
+        "retrain skipped: cooldown until 2026-11-29T06:01:00Z"
+    );
+    assert!(
+        performance_series(&metrics).contains(&format!("vigil_concept_drift{{{policy}}} 0")),
+        "{:?}",
+        performance_series(&metrics)
+    );
+
+    // A check that reports no performance (an older check image): no series stay behind,
+    // and the status of the check has none.
+    put_drift_job(&api, "income-drift-29400720", "2026-11-29T06:00:00Z");
+    finish_job(
+        &api,
+        "income-drift-29400720",
+        true,
+        &with_performance("None", "2026-11-29T06:00:30Z", None),
+    );
+    let writes =
+        reconcile_policy_into(&api, at(23, 59) + chrono::Duration::hours(7), &metrics).await;
+    assert!(
+        event_reasons(&writes).is_empty(),
+        "{:?}",
+        event_reasons(&writes)
+    );
+    assert_eq!(performance_series(&metrics), Vec::<String>::new());
+    let status = policy_status_of(&api);
+    assert_eq!(status["lastCheck"]["modelPerformance"], Value::Null);
+    assert_eq!(
+        status["lastCheck"]["retrain"],
+        "no retrain: drift verdict None is below actions.retrain.minVerdict Critical, \
+         and no estimated metric is outside its band"
+    );
+    assert_eq!(status["history"].as_array().map(Vec::len), Some(3));
 }
 
 #[tokio::test]

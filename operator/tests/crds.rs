@@ -335,6 +335,25 @@ fn names_are_enums_and_fractions_are_bounded() {
         names("DriftPolicy", "spec.tests.correction"),
         json!(["none", "bonferroni", "benjamini-hochberg"])
     );
+    let performance: Vec<&str> = vigil_core::performance::Metric::ESTIMATED
+        .iter()
+        .chain([&vigil_core::performance::Metric::LogLoss])
+        .map(|m| m.as_str())
+        .collect();
+    for (kind, path) in [
+        ("DriftPolicy", "spec.performance.metrics[]"),
+        (
+            "DriftPolicy",
+            "status.lastCheck.modelPerformance.estimated[].metric",
+        ),
+        (
+            "DriftPolicy",
+            "status.history[].modelPerformance.realized[].metric",
+        ),
+        ("MonitoredModel", "status.drift.modelPerformance.metric"),
+    ] {
+        assert_eq!(names(kind, path), json!(performance), "{kind} {path}");
+    }
     let fraction = node("MonitoredModel", "spec.training.holdout.fraction");
     assert_eq!(
         [

@@ -10,6 +10,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use vigil_core::drift::Verdict;
+use vigil_core::performance::PerformanceBrief;
 
 /// How a MonitoredModel's live traffic is checked for drift, and what happens then.
 /// Every policy field is optional; `{modelRef: {name: m}}` is a complete policy.
@@ -138,6 +139,13 @@ pub struct DriftCheck {
     /// How many webhooks were notified (or why not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notified: Option<String>,
+    /// The served model's performance in the check's window (`spec.performance`):
+    /// CBPE's estimates with their alert bands, the values realized from the labels
+    /// joined so far with their 95 % intervals, the label coverage, and the
+    /// estimated-drop and concept-drift flags. Absent when performance is disabled or
+    /// the check failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_performance: Option<PerformanceBrief>,
 }
 
 /// A check's verdict as recorded: the drift verdict, or `Failed` when the

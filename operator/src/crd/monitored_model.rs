@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use vigil_core::data::schema::FeatureSchema;
 use vigil_core::data::storage::StorageSpec;
+use vigil_core::performance::Metric;
 use vigil_core::train::config::{Resources, TrainingSpec};
 use vigil_core::train::promotion::{GateResult, PromotionSpec};
 use vigil_core::train::report::KeyMetrics;
@@ -49,6 +50,24 @@ use super::{CheckVerdict, PodSettings};
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Metric",
+        type_ = "string",
+        json_path = ".status.drift.modelPerformance.metric",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Estimated",
+        type_ = "number",
+        json_path = ".status.drift.modelPerformance.estimated",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Realized",
+        type_ = "number",
+        json_path = ".status.drift.modelPerformance.realized",
+        priority = "1"
     ),
     validation = Rule::new("!has(self.spec.serving) || !has(self.spec.serving.minAvailable) || self.spec.serving.minAvailable <= (has(self.spec.serving.replicas) ? self.spec.serving.replicas : 1)")
         .message("spec.serving.minAvailable must not exceed spec.serving.replicas")
@@ -445,4 +464,38 @@ pub struct DriftStatus {
     /// What was decided about retraining, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrain: Option<String>,
+    /// The served model's performance in that check, at a glance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_performance: Option<PerformanceGlance>,
+}
+
+/// The served model's performance in a check, at a glance: one metric, to 4 decimals.
+/// The DriftPolicy's `status.lastCheck.modelPerformance` has every metric, exact, with
+/// its alert band and interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PerformanceGlance {
+    /// The metric shown: `rocAuc` when the policy's `performance.metrics` name it, else
+    /// the first of them.
+    pub metric: Metric,
+    /// CBPE's estimate of the metric for the check's window (none: not estimated, see
+    /// `reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated: Option<f64>,
+    /// The metric from the labels joined so far (none below
+    /// `performance.minLabeledSamples`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realized: Option<f64>,
+    /// Labelled predictions ÷ predictions of the window.
+    pub label_coverage: f64,
+    /// Some estimated metric (of any the policy names) is outside its alert band.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated_drop: bool,
+    /// Realized and estimated values have parted by more than 3 standard errors in two
+    /// checks in a row: a sign of concept drift, which the estimate cannot see.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub concept_drift: bool,
+    /// Why a value is missing (`NoHoldout`, `NotBinary`, `InsufficientLabels`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

@@ -441,10 +441,20 @@ impl FakeApi {
 
     /// A Context reading `stores`, which may be behind this fake's world.
     pub fn context_with(&self, now: DateTime<Utc>, stores: Stores) -> Arc<Context> {
+        self.context_of(now, stores, Arc::new(Metrics::new().expect("metrics")))
+    }
+
+    /// A Context publishing to `metrics`, which outlive it as the operator's do.
+    pub fn context_of(
+        &self,
+        now: DateTime<Utc>,
+        stores: Stores,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Context> {
         Arc::new(Context::new(
             self.client(),
             "vigil:test".into(),
-            Arc::new(Metrics::new().expect("metrics")),
+            metrics,
             Arc::new(move || now),
             stores,
         ))

@@ -10,6 +10,7 @@ use k8s_openapi::api::batch::v1::Job;
 use serde_json::{json, Value};
 use vigil_operator::controller::{drift_policy, monitored_model};
 use vigil_operator::crd::{DriftPolicy, MonitoredModel};
+use vigil_operator::metrics::Metrics;
 
 use super::{model_yaml, FakeApi, Recorded, NS};
 
@@ -80,10 +81,21 @@ pub async fn reconcile_model(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) 
 }
 
 pub async fn reconcile_policy(api: &FakeApi, now: chrono::DateTime<chrono::Utc>) -> Vec<Recorded> {
+    let metrics = Arc::new(Metrics::new().expect("metrics"));
+    reconcile_policy_into(api, now, &metrics).await
+}
+
+/// One policy reconcile that publishes to `metrics`.
+pub async fn reconcile_policy_into(
+    api: &FakeApi,
+    now: chrono::DateTime<chrono::Utc>,
+    metrics: &Arc<Metrics>,
+) -> Vec<Recorded> {
     let policy: DriftPolicy = api
         .get(POLICIES, "income-drift")
         .expect("policy in the world");
-    drift_policy::reconcile(Arc::new(policy), api.context(now))
+    let ctx = api.context_of(now, api.stores(), metrics.clone());
+    drift_policy::reconcile(Arc::new(policy), ctx)
         .await
         .expect("reconcile");
     api.take_writes()

@@ -11,10 +11,11 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use vigil_core::drift::DriftSummary;
+use vigil_core::drift::{DriftSummary, Verdict};
 
+use super::performance::{concept_drift, estimated_drop};
 use super::plan::ModelLookup;
-use super::retrain::{decide_retrain, RetrainDecision};
+use super::retrain::{decide_retrain, retrain_cause, RetrainCause, RetrainDecision};
 use crate::build::{build_training_job, train_job_config, training_job_name, BuildError};
 use crate::controller::conditions::{reason, stopped_reason};
 use crate::crd::{
@@ -145,6 +146,7 @@ fn check_of(job: &Job, summary: &DriftSummary) -> DriftCheck {
         message: None,
         retrain: None,
         notified: None,
+        model_performance: None,
     };
     match summary {
         DriftSummary::Succeeded {
@@ -154,9 +156,11 @@ fn check_of(job: &Job, summary: &DriftSummary) -> DriftCheck {
             checked_at,
             report_uri,
             notified,
+            model_performance,
             ..
         } => {
             check.notified = notified.as_ref().map(ToString::to_string);
+            check.model_performance.clone_from(model_performance);
             check.verdict = (*verdict).into();
             check.checked_at = rfc3339(*checked_at);
             check.drifted_features.clone_from(drifted_features);
@@ -174,7 +178,8 @@ fn check_of(job: &Job, summary: &DriftSummary) -> DriftCheck {
     check
 }
 
-/// The Events of a recorded check: drift found (on both resources), a failed check.
+/// The Events of a recorded check: drift found, an estimated drop and concept drift
+/// (on both resources), a failed notification, a failed check.
 fn check_events(
     policy: &DriftPolicy,
     job: &Job,
@@ -198,6 +203,20 @@ fn check_events(
         );
         recorded.events.push(note.clone());
         recorded.model_events.push(note);
+    }
+    if let Some(brief) = &check.model_performance {
+        let policy = policy.name_any();
+        let found = [
+            (event::ESTIMATED_PERFORMANCE_DROP, estimated_drop(brief)),
+            (event::CONCEPT_DRIFT, concept_drift(brief)),
+        ];
+        for (reason, words) in found {
+            if let Some(words) = words {
+                let note = EventNote::warning(reason, format!("{words} (policy {policy})"));
+                recorded.events.push(note.clone());
+                recorded.model_events.push(note);
+            }
+        }
     }
     if let DriftSummary::Succeeded {
         notified: Some(notified),
@@ -237,10 +256,14 @@ fn retrain(
     let suffix = format!("drift-{}", job.name_any().rsplit('-').next().unwrap_or("0"));
     let name = training_job_name(model, &suffix);
     let started = training_jobs.iter().find(|j| j.name_any() == name);
+    let rules = &policy.spec.rules;
     let decision = match started {
-        Some(_) => RetrainDecision::Trigger,
+        // Started by an earlier pass over this check: its cause is the summary's.
+        Some(_) => RetrainDecision::Trigger(retrain_cause(rules, summary).unwrap_or(
+            RetrainCause::Drift(summary.verdict().unwrap_or(Verdict::None)),
+        )),
         None => decide_retrain(
-            policy.spec.rules.actions.retrain.as_ref(),
+            rules,
             summary,
             status
                 .last_retrain_triggered
@@ -250,9 +273,9 @@ fn retrain(
             now,
         ),
     };
-    if decision != RetrainDecision::Trigger {
+    let RetrainDecision::Trigger(cause) = &decision else {
         return Ok((decision, None, None));
-    }
+    };
     status.last_retrain_triggered = Some(started.map_or_else(|| rfc3339(now), created_at));
     let build = match started {
         Some(_) => None,
@@ -273,11 +296,14 @@ fn retrain(
             )?)
         }
     };
-    let verdict = summary.verdict().map(|v| v.to_string()).unwrap_or_default();
+    let found = match cause {
+        RetrainCause::Drift(verdict) => format!("{verdict} drift"),
+        RetrainCause::EstimatedDrop(why) => why.clone(),
+    };
     let note = EventNote::normal(
         event::RETRAIN_TRIGGERED,
         format!(
-            "{verdict} drift found by Job {} (policy {}): training Job {name}",
+            "{found} found by Job {} (policy {}): training Job {name}",
             job.name_any(),
             policy.name_any()
         ),
@@ -334,7 +360,6 @@ pub fn record_check(
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use vigil_core::drift::Verdict;
 
     const JOB: &str = "income-drift-check-29400000";
 

@@ -4,6 +4,7 @@
 //! Secrets by reference); their outcome arrives in its result. fetch → validate → plan (pure) → apply.
 
 pub mod check;
+pub mod performance;
 pub mod plan;
 pub mod retrain;
 pub mod status;
@@ -29,7 +30,7 @@ use crate::stores::lookup;
 
 pub use check::{unrecorded_check, CHECK_HISTORY_LIMIT};
 pub use plan::{plan, ModelLookup, PolicyPlan, PolicyWorld};
-pub use retrain::{decide_retrain, RetrainDecision};
+pub use retrain::{decide_retrain, retrain_cause, RetrainCause, RetrainDecision};
 pub use status::{health, invalid_status, set_conditions, PolicyFacts};
 pub use validate::validate;
 

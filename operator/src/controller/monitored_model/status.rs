@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use kube::ResourceExt;
+use vigil_core::performance::{Metric, PerformanceBrief};
 
 use super::training::TrainingView;
 use crate::apply::Rejection;
@@ -14,7 +15,8 @@ use crate::controller::conditions::{
     drifted, reason, set_invalid_spec, write, ConditionType, Health, Value,
 };
 use crate::crd::{
-    CheckVerdict, DriftPolicy, DriftStatus, MonitoredModel, MonitoredModelStatus, TrainingOutcome,
+    CheckVerdict, DriftPolicy, DriftStatus, MonitoredModel, MonitoredModelStatus,
+    PerformanceGlance, TrainingOutcome,
 };
 use crate::events::EventNote;
 use crate::observe::{PodProblem, Rollout};
@@ -261,9 +263,34 @@ pub fn drift_status(policies: &[DriftPolicy]) -> Option<DriftStatus> {
                 report_uri: check.report_uri.clone(),
                 policy: p.name_any(),
                 retrain: check.retrain.clone(),
+                model_performance: check
+                    .model_performance
+                    .as_ref()
+                    .map(|b| performance_glance(b, &p.spec.rules.performance.metrics)),
             })
         })
         .max_by(|a, b| a.checked_at.cmp(&b.checked_at))
+}
+
+/// A check's performance at a glance: `rocAuc` when the policy names it (`metrics`),
+/// else the first metric it names; values to 4 decimals.
+pub fn performance_glance(brief: &PerformanceBrief, metrics: &[Metric]) -> PerformanceGlance {
+    let metric = metrics
+        .iter()
+        .copied()
+        .find(|&m| m == Metric::RocAuc)
+        .or(metrics.first().copied())
+        .unwrap_or(Metric::RocAuc);
+    let round = |v: f64| (v * 1e4).round() / 1e4;
+    PerformanceGlance {
+        metric,
+        estimated: brief.estimated(metric).map(|v| round(v.value)),
+        realized: brief.realized(metric).map(|v| round(v.value)),
+        label_coverage: round(brief.label_coverage),
+        estimated_drop: brief.estimated_drop,
+        concept_drift: brief.concept_drift,
+        reason: brief.reason.clone(),
+    }
 }
 
 /// The status of a model whose spec is invalid: the children are left alone.
@@ -281,4 +308,71 @@ pub fn invalid_status(
         now,
     );
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A policy whose last check reported `brief`, with `performance` in its spec.
+    fn policy(name: &str, performance: serde_json::Value, brief: serde_json::Value) -> DriftPolicy {
+        serde_json::from_value(json!({
+            "apiVersion": "vigil.dev/v1alpha1", "kind": "DriftPolicy",
+            "metadata": {"name": name, "namespace": "ml"},
+            "spec": {"modelRef": {"name": "income"}, "performance": performance},
+            "status": {"lastCheck": {
+                "job": format!("{name}-check-1"), "verdict": "None",
+                "checkedAt": "2026-11-28T18:00:30Z", "retrain": "retraining started: estimated rocAuc 0.7123 below 0.8",
+                "modelPerformance": brief
+            }}
+        }))
+        .expect("policy")
+    }
+
+    #[test]
+    fn the_model_shows_one_metric_of_the_newest_check_rounded() {
+        let brief = json!({
+            "estimated": [
+                {"metric": "accuracy", "value": 0.8312345, "lower": 0.78, "upper": 0.9},
+                {"metric": "rocAuc", "value": 0.712345678, "lower": 0.8, "upper": 0.95, "alert": true}
+            ],
+            "realized": [{"metric": "rocAuc", "value": 0.69871, "lower": 0.66, "upper": 0.73}],
+            "labelCoverage": 0.312345, "labelled": 1562, "estimatedDrop": true
+        });
+        let status = drift_status(&[policy(
+            "income-drift",
+            json!({"metrics": ["accuracy", "rocAuc"]}),
+            brief,
+        )]);
+        assert_eq!(
+            serde_json::to_value(status).expect("json"),
+            json!({
+                "verdict": "None", "checkedAt": "2026-11-28T18:00:30Z",
+                "policy": "income-drift",
+                "retrain": "retraining started: estimated rocAuc 0.7123 below 0.8",
+                "modelPerformance": {"metric": "rocAuc", "estimated": 0.7123, "realized": 0.6987,
+                                     "labelCoverage": 0.3123, "estimatedDrop": true}
+            })
+        );
+    }
+
+    #[test]
+    fn without_roc_auc_the_first_metric_and_a_refusal_keeps_its_reason() {
+        let refused = json!({"labelCoverage": 0.0, "labelled": 0, "reason": "NoHoldout"});
+        let glance = drift_status(&[policy("p", json!({"metrics": ["f1", "accuracy"]}), refused)])
+            .and_then(|d| d.model_performance);
+        assert_eq!(
+            glance,
+            Some(PerformanceGlance {
+                metric: Metric::F1,
+                estimated: None,
+                realized: None,
+                label_coverage: 0.0,
+                estimated_drop: false,
+                concept_drift: false,
+                reason: Some("NoHoldout".into()),
+            })
+        );
+    }
 }
