@@ -50,6 +50,11 @@ fn exported() -> BTreeMap<String, MetricType> {
         "qualityPassed": true, "driftedFeatures": ["age"], "driftedCount": 1,
         "top": [{"name": "age", "verdict": "Critical", "psi": 0.5}],
         "prediction": "Warning",
+        "modelPerformance": {
+            "estimated": [{"metric": "rocAuc", "value": 0.71, "lower": 0.8, "upper": 0.95, "alert": true}],
+            "realized": [{"metric": "rocAuc", "value": 0.62, "lower": 0.58, "upper": 0.66}],
+            "labelCoverage": 0.4, "labelled": 4, "estimatedDrop": true, "conceptDrift": true
+        },
         "referenceRows": 10, "currentRows": 10, "checkedAt": "2026-11-28T18:00:00Z",
         "reportUri": "r", "htmlUri": "h"
     }))

@@ -44,7 +44,7 @@ RUNBOOKS = ROOT / "docs" / "runbooks.md"
 RUNBOOK_BASE = "https://github.com/vigil-dev/vigil/blob/main/docs/runbooks.md"
 
 # The alerts the project promises (issue 11: the reference stack's 11, then the operator's
-# own): name -> (severity, for). None: fires at once.
+# own; issue 12: model performance): name -> (severity, for). None: fires at once.
 CONTRACT = {
     "VigilFeatureDriftCritical": ("critical", "5m"),
     "VigilFeatureDriftWarning": ("warning", "15m"),
@@ -63,6 +63,9 @@ CONTRACT = {
     "VigilReconcileFailures": ("warning", "15m"),
     "VigilTrainingFailed": ("warning", None),
     "VigilRolloutDegraded": ("warning", "15m"),
+    "VigilEstimatedPerformanceDrop": ("warning", "5m"),
+    "VigilConceptDrift": ("warning", "5m"),
+    "VigilLabelsStopped": ("warning", "1d"),
 }
 # Alerts about the operator as a whole: their series name no model.
 NO_MODEL = {"VigilReconcileFailures"}

@@ -176,6 +176,34 @@ def drift(d):
           w=6, unit="s", description="Longest gap between two runs of each DriftPolicy's schedule.")
 
 
+def performance(d):
+    d.row("Model performance")
+    d.add("Estimated and realized performance", "timeseries",
+          [(f'max by (model, metric) (vigil_estimated_performance{{{SEL}}})', "{{model}} {{metric}} estimated"),
+           (f'max by (model, metric) (vigil_estimated_performance_lower{{{SEL}}})', "{{model}} {{metric}} band low"),
+           (f'max by (model, metric) (vigil_estimated_performance_upper{{{SEL}}})', "{{model}} {{metric}} band high"),
+           (f'max by (model, metric) (vigil_realized_performance{{{SEL}}})', "{{model}} {{metric}} realized")],
+          w=12, defaults={"custom": {"lineInterpolation": "stepAfter"}},
+          options={"legend": {"displayMode": "table", "placement": "right", "calcs": ["lastNotNull"]}},
+          description="Each check's CBPE estimate of the policy's metrics (from the scores alone), the alert band "
+                      "its hold-out sets (mean ± 3 sd of the chunks, or performance.thresholds), and the value realized "
+                      "from /feedback labels once enough arrived. VigilEstimatedPerformanceDrop fires when an estimate "
+                      "leaves its band, VigilConceptDrift when the realized value departs from the estimate for two checks.")
+    d.add("Estimate outside its band, concept drift", "state-timeline",
+          [(f'max by (model, metric) (vigil_estimated_performance_alert{{{SEL}}})', "{{model}} {{metric}} estimate"),
+           (f'max by (model) (vigil_concept_drift{{{SEL}}})', "{{model}} concept drift")],
+          w=6, defaults={"mappings": [{"type": "value", "options": {"0": {"text": "ok", "color": "green", "index": 0},
+                                                                     "1": {"text": "alert", "color": "red", "index": 1}}}],
+                         "color": {"mode": "thresholds"}, "thresholds": thresholds("green", (1, "red"))},
+          description="Whether the last check's estimate of each metric was outside its alert band, and whether "
+                      "realized and estimated values parted in the last two checks (concept drift).")
+    d.add("Label coverage", "timeseries",
+          [(f'max by (model, policy) (vigil_label_coverage{{{SEL}}})', "{{model}} ({{policy}})")],
+          w=6, unit="percentunit", defaults={"min": 0, "max": 1, "custom": {"lineInterpolation": "stepAfter"}},
+          description="Share of each check's predictions that had a /feedback label joined when it ran; "
+                      "VigilLabelsStopped fires after a day at 0 when labels arrived in the week before.")
+
+
 def quality(d):
     d.row("Data quality")
     d.add("Hard quality checks", "stat",
@@ -262,7 +290,7 @@ def variable(name, label, query):
 
 def dashboard():
     d = Layout()
-    for section in (serving, drift, quality, lifecycle, operator):
+    for section in (serving, drift, performance, quality, lifecycle, operator):
         section(d)
     # Heatmap targets want the heatmap format, which the generic builder does not know.
     for panel in d.panels:
@@ -273,7 +301,7 @@ def dashboard():
     return {
         "uid": "vigil-models",
         "title": "Vigil — models in production",
-        "description": "Serving, drift, data quality and lifecycle of the models Vigil manages.",
+        "description": "Serving, drift, performance, data quality and lifecycle of the models Vigil manages.",
         "tags": ["vigil", "mlops", "drift"],
         "editable": True,
         "graphTooltip": 1,
