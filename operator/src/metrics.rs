@@ -17,8 +17,6 @@ use prometheus::{
 use vigil_core::drift::{DriftSummary, Verdict};
 use vigil_core::performance::{Metric, MetricValue, PerformanceBrief};
 
-use crate::controller::drift_policy::performance::assessed;
-
 /// (namespace, name) pairs of the objects that exist.
 pub type Names = HashSet<(String, String)>;
 
@@ -429,7 +427,7 @@ impl Metrics {
         self.estimated_alert.set(labels, &parts(estimated, alert));
         self.realized
             .set(labels, &parts(realized, |v| Some(v.value)));
-        match brief.filter(|b| assessed(b)) {
+        match brief.filter(|b| b.assessed()) {
             Some(b) => {
                 self.label_coverage
                     .with_label_values(&labels)

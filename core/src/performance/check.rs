@@ -143,10 +143,12 @@ pub fn assess_window(
 #[serde(rename_all = "camelCase")]
 pub struct MetricValue {
     pub metric: Metric,
+    /// The estimate, or the realized value.
     pub value: f64,
     /// Estimated: the alert band; realized: the 95 % confidence interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower: Option<f64>,
+    /// The band's or the interval's upper end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upper: Option<f64>,
     /// Estimated only: outside the band.
@@ -162,12 +164,21 @@ pub struct MetricValue {
 pub struct PerformanceBrief {
     /// CBPE's estimates for the window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["metric"]))
+    )]
     pub estimated: Vec<MetricValue>,
     /// From the labels joined so far (empty below `minLabeledSamples`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["metric"]))
+    )]
     pub realized: Vec<MetricValue>,
     /// Labelled predictions ÷ predictions of the window.
     pub label_coverage: f64,
+    /// Predictions of the window joined to a label.
     pub labelled: u64,
     /// Some estimate is outside its band.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -181,7 +192,18 @@ pub struct PerformanceBrief {
     pub reason: Option<String>,
 }
 
+/// The reason of a brief that was assessed but has too few labels to realize.
+pub const INSUFFICIENT_LABELS: &str = "InsufficientLabels";
+
 impl PerformanceBrief {
+    /// Whether the check assessed performance (estimated it; realized it or found too
+    /// few labels), so that its label coverage is a measurement, not a placeholder.
+    pub fn assessed(&self) -> bool {
+        self.reason
+            .as_deref()
+            .is_none_or(|r| r == INSUFFICIENT_LABELS)
+    }
+
     /// The brief of `check`, for the metrics the policy names.
     pub fn of(check: &CheckPerformance, metrics: &[Metric]) -> PerformanceBrief {
         let (window, labels, concept_drift) = match check {
@@ -236,7 +258,7 @@ impl PerformanceBrief {
             window.realized,
             Some(RealizedPerformance::InsufficientLabels { .. })
         )
-        .then(|| "InsufficientLabels".to_string());
+        .then(|| INSUFFICIENT_LABELS.to_string());
         PerformanceBrief {
             estimated_drop: estimated.iter().any(|e| e.alert),
             estimated,

@@ -38,6 +38,7 @@ pub use cbpe::{
 };
 pub use check::{
     assess_window, CheckPerformance, MetricValue, PerformanceBrief, DEFAULT_REFERENCE_CHUNKS,
+    INSUFFICIENT_LABELS,
 };
 pub use chunk::Chunking;
 pub use error::PerformanceError;

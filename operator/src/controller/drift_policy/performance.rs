@@ -4,20 +4,6 @@
 
 use vigil_core::performance::{MetricValue, PerformanceBrief};
 
-/// Why a brief has no realized values although it was assessed: too few labels. Every
-/// other reason means the check did not assess performance at all (core's
-/// `PerformanceBrief::of`).
-pub const INSUFFICIENT_LABELS: &str = "InsufficientLabels";
-
-/// Whether the check assessed performance (estimated, or at least joined the labels):
-/// its label coverage is a measurement, not a placeholder.
-pub fn assessed(brief: &PerformanceBrief) -> bool {
-    brief
-        .reason
-        .as_deref()
-        .is_none_or(|r| r == INSUFFICIENT_LABELS)
-}
-
 /// A value as people read it: at most 4 decimals, no trailing zeros.
 pub fn short(value: f64) -> String {
     format!("{}", (value * 1e4).round() / 1e4)
@@ -97,7 +83,7 @@ mod tests {
             Some("estimated rocAuc 0.7123 below 0.8, f1 0.97 above 0.9")
         );
         assert_eq!(concept_drift(&b), None);
-        assert!(assessed(&b));
+        assert!(b.assessed());
     }
 
     #[test]
@@ -135,11 +121,11 @@ mod tests {
     #[test]
     fn a_refused_estimate_measured_no_coverage_but_too_few_labels_did() {
         let refused = brief(json!({"labelCoverage": 0.0, "labelled": 0, "reason": "NoHoldout"}));
-        assert!(!assessed(&refused));
+        assert!(!refused.assessed());
         let few = brief(json!({
             "estimated": [{"metric": "rocAuc", "value": 0.85}],
             "labelCoverage": 0.02, "labelled": 20, "reason": "InsufficientLabels"
         }));
-        assert!(assessed(&few));
+        assert!(few.assessed());
     }
 }
