@@ -7,6 +7,7 @@ use clap::Args;
 use vigil_core::data::schema::FeatureSchema;
 use vigil_core::drift::rules::NotifySpec;
 use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
+use vigil_core::performance::PerformanceBrief;
 use vigil_jobs::drift::{self, AdhocInput, DriftError, DriftJobConfig, DriftOutcome, Stage};
 use vigil_jobs::{notify, termination};
 
@@ -401,6 +402,9 @@ fn print_outcome(outcome: &DriftOutcome) {
             p.rule
         );
     }
+    if let Some(brief) = outcome.report.performance_brief() {
+        print_performance(&brief);
+    }
     for c in a
         .quality
         .checks
@@ -416,6 +420,40 @@ fn print_outcome(outcome: &DriftOutcome) {
         println!("  report      {}", outcome.report_uri);
         println!("  html        {}", outcome.html_uri);
     }
+}
+
+/// Estimated next to realized, per metric of the policy; or why there is no estimate.
+fn print_performance(brief: &PerformanceBrief) {
+    if !brief.assessed() {
+        let reason = brief.reason.as_deref().unwrap_or("");
+        println!("  model performance      not estimated: {reason}");
+        return;
+    }
+    for e in &brief.estimated {
+        let realized = brief
+            .realized(e.metric)
+            .map_or_else(|| "-".to_string(), |r| format!("{:.4}", r.value));
+        println!(
+            "  {:<22} estimated {:.4}{}  realized {realized}",
+            e.metric.as_str(),
+            e.value,
+            if e.alert { " (outside its band)" } else { "" }
+        );
+    }
+    println!(
+        "  labels                 {} joined, {:.1} % of the window{}{}",
+        brief.labelled,
+        brief.label_coverage * 100.0,
+        brief
+            .reason
+            .as_deref()
+            .map_or_else(String::new, |r| format!(" ({r})")),
+        if brief.concept_drift {
+            "; concept drift: realized and estimated apart for 2 checks"
+        } else {
+            ""
+        }
+    );
 }
 
 fn finish(summary: &DriftSummary, path: Option<&Path>) {

@@ -229,14 +229,22 @@ fn performance(h: &mut String, p: &PerformanceDrift) {
 
 /// The served model's performance in this window: estimated next to realized.
 fn model_performance(h: &mut String, check: &CheckPerformance, metrics: &[Metric]) {
-    let (reference, window, labels, estimated_alerts, concept_drift) = match check {
+    let (reference, window, labels, estimated_alerts, concept_drift, other_versions) = match check {
         CheckPerformance::Assessed {
             reference,
             window,
             labels,
             estimated_alerts,
             concept_drift,
-        } => (reference, window, labels, estimated_alerts, concept_drift),
+            other_versions,
+        } => (
+            reference,
+            window,
+            labels,
+            estimated_alerts,
+            concept_drift,
+            *other_versions,
+        ),
         CheckPerformance::Refused { reason, message } => {
             let _ = write!(
                 h,
@@ -264,6 +272,13 @@ fn model_performance(h: &mut String, check: &CheckPerformance, metrics: &[Metric
         labels.labelled,
         labels.label_coverage * 100.0
     );
+    if other_versions > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"rule\">{other_versions} predictions of the window were made by other \
+             versions and are left out: the hold-out calibrates this version's scores.</p>"
+        );
+    }
     gap_notes(h, window, *concept_drift);
     match &window.realized {
         None => h.push_str(

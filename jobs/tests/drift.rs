@@ -972,3 +972,63 @@ async fn detection_trials_reduced_and_seeded() {
         assert_eq!(row.detected(), row.trials, "{row:?}");
     }
 }
+
+#[tokio::test]
+async fn performance_counts_only_the_assessed_versions_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_adult(dir.path()).await;
+    let store = Store::open(&dir.path().display().to_string()).unwrap();
+    let now = Utc
+        .with_ymd_and_hms(2026, 11, 28, 18, 0, 0)
+        .single()
+        .unwrap();
+    let pool = test_rows(&model.schema);
+    let mut logged = records(
+        &model,
+        &pool.select(&(0..1000).collect::<Vec<_>>()),
+        now - Duration::hours(1),
+    );
+    // The first 400 were answered by the version before (a rollout's window).
+    for r in &mut logged[..400] {
+        r.model_version = "20261101-000000-000000".into();
+    }
+    store
+        .put(
+            &batch_key(LOGS_PREFIX, logged[0].timestamp, "pod-a", 0),
+            encode_batch(&logged),
+        )
+        .await
+        .unwrap();
+    let config = config_of(dir.path(), DriftRules::default());
+    let outcome = check_store(&config, now, &|_| {}).await.unwrap();
+    let Some(CheckPerformance::Assessed {
+        window,
+        labels,
+        other_versions,
+        ..
+    }) = &outcome.report.model_performance
+    else {
+        panic!("{:?}", outcome.report.model_performance);
+    };
+    assert_eq!(
+        (window.rows, labels.predictions, *other_versions),
+        (600, 600, 400)
+    );
+
+    // Only other versions' predictions: refused, with the reason.
+    for r in &mut logged {
+        r.model_version = "20261101-000000-000000".into();
+    }
+    store
+        .put(
+            &batch_key(LOGS_PREFIX, logged[0].timestamp, "pod-a", 0),
+            encode_batch(&logged),
+        )
+        .await
+        .unwrap();
+    let later = now + Duration::minutes(1);
+    let outcome = check_store(&config, later, &|_| {}).await.unwrap();
+    let brief = outcome.report.performance_brief().unwrap();
+    assert_eq!(brief.reason.as_deref(), Some("NoPredictionsOfVersion"));
+    assert!(!brief.assessed() && brief.estimated.is_empty());
+}

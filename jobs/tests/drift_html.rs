@@ -184,6 +184,7 @@ fn assessed() -> CheckPerformance {
         },
         estimated_alerts: vec![Metric::RocAuc],
         concept_drift: true,
+        other_versions: 0,
     }
 }
 

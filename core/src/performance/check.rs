@@ -35,6 +35,10 @@ pub enum CheckPerformance {
         estimated_alerts: Vec<Metric>,
         /// realized − estimated beyond the band in this window and the one before.
         concept_drift: bool,
+        /// Predictions of the window made by other versions, left out: the hold-out
+        /// calibrates one version's scores.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        other_versions: usize,
     },
     /// Not estimated, with why (a low-cardinality reason and a message).
     #[serde(rename_all = "camelCase")]
@@ -134,7 +138,12 @@ pub fn assess_window(
         concept_drift: current.gaps.iter().any(|g| g.sustained),
         window: current,
         labels,
+        other_versions: 0,
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A metric's value with its band: what status, metrics and the summary carry.

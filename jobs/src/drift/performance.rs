@@ -2,6 +2,9 @@
 //! fitted on the version's scored hold-out estimates the window from its scores, and
 //! the `/feedback` labels that arrived so far realize it.
 //!
+//! Only the predictions of the assessed version count (its hold-out calibrates its
+//! scores); others are counted and left out.
+//!
 //! **Reads.** The window's log batches, once, for each prediction's score, decision,
 //! request id and time (the batch profiles hold no per-row scores); the labels that
 //! arrived in the window. **Holds.** 16 bytes a prediction of the window (its score and
@@ -85,7 +88,14 @@ pub async fn assess(
     let mut matcher = join.into_matcher();
     let positive_class = &model.schema.target.classes[1];
     let mut scores = Vec::new();
+    let mut other_versions = 0;
     for_each_record(store, span, keys, |record| {
+        // The hold-out calibrates this version's scores; a rollout's window also holds
+        // the previous version's predictions (their labels then count as orphans).
+        if record.model_version != model.version {
+            other_versions += 1;
+            return;
+        }
         let row = ScoredRow {
             // NaN makes CBPE refuse, naming the row.
             score: score_of(&record.probabilities).unwrap_or(f64::NAN),
@@ -101,9 +111,24 @@ pub async fn assess(
     })
     .await?;
     let (labelled, counts) = matcher.finish();
-    Ok(assess_window(
-        spec, &holdout, &scores, &labelled, counts, previous,
-    ))
+    if scores.is_empty() && other_versions > 0 {
+        return Ok(CheckPerformance::refused(
+            "NoPredictionsOfVersion",
+            format!(
+                "the window's {other_versions} predictions were all made by other versions than {}",
+                model.version
+            ),
+        ));
+    }
+    let mut check = assess_window(spec, &holdout, &scores, &labelled, counts, previous);
+    if let CheckPerformance::Assessed {
+        other_versions: left_out,
+        ..
+    } = &mut check
+    {
+        *left_out = other_versions;
+    }
+    Ok(check)
 }
 
 /// Whether a label is the positive class; `None` when it names no class.
