@@ -17,6 +17,7 @@ use vigil_core::data::prediction_log::read_window;
 use vigil_core::data::schema::FeatureSchema;
 use vigil_core::data::storage::StorageSpec;
 use vigil_core::data::storage::Store;
+use vigil_core::drift::rules::ModelPerformanceSpec;
 use vigil_core::drift::{DriftRules, DriftSummary};
 use vigil_core::performance::{Metric, MetricValue, PerformanceBrief};
 use vigil_core::span::Span;
@@ -529,6 +530,7 @@ async fn check(store_uri: &str, since: chrono::DateTime<Utc>) -> Result<DriftSum
     let seconds = (now - since).num_seconds().max(1) as u64 + 1;
     let policy = DriftRules {
         window: Span::from_secs(seconds),
+        performance: ModelPerformanceSpec::default(),
         ..DriftRules::default()
     };
     let config = DriftJobConfig {

@@ -11,6 +11,7 @@ use vigil_core::data::prediction_log::{batch_key, encode_batch, FEEDBACK_PREFIX,
 use vigil_core::data::schema::Value;
 use vigil_core::data::storage::Store;
 use vigil_core::drift::profile::{encode_profile, profile_key, BatchProfiler};
+use vigil_core::drift::rules::ModelPerformanceSpec;
 use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
 use vigil_core::performance::{CheckPerformance, Metric};
 use vigil_core::train::artifact::{latest_version, ModelArtifact};
@@ -109,7 +110,7 @@ async fn scheduled_check_over_a_store_writes_reports_and_a_summary() {
             secret_ref: None,
         },
         served_version: None,
-        policy: DriftRules::default(),
+        policy: with_performance(),
         namespace: None,
         policy_name: None,
     };
@@ -287,6 +288,14 @@ async fn write_batches(
     }
 }
 
+/// The default policy with a `performance` block (off without one).
+fn with_performance() -> DriftRules {
+    DriftRules {
+        performance: ModelPerformanceSpec::default(),
+        ..DriftRules::default()
+    }
+}
+
 fn config_of(dir: &Path, policy: DriftRules) -> DriftJobConfig {
     DriftJobConfig {
         model: Some("adult".into()),
@@ -343,6 +352,8 @@ async fn scheduled_check_merges_batch_profiles_like_it_reads_logs() {
     let a = check_store(&config_of(with.path(), DriftRules::default()), now, &|_| {})
         .await
         .unwrap();
+    // Without a `performance` block the check reads the profiles only.
+    assert!(a.report.model_performance.is_none());
     let b = check_store(
         &config_of(without.path(), DriftRules::default()),
         now,
@@ -999,7 +1010,7 @@ async fn performance_counts_only_the_assessed_versions_predictions() {
         )
         .await
         .unwrap();
-    let config = config_of(dir.path(), DriftRules::default());
+    let config = config_of(dir.path(), with_performance());
     let outcome = check_store(&config, now, &|_| {}).await.unwrap();
     let Some(CheckPerformance::Assessed {
         window,

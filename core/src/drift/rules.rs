@@ -54,8 +54,9 @@ pub struct DriftRules {
     #[serde(default)]
     pub actions: ActionsSpec,
     /// The served model's performance: estimated from its scores (CBPE) and realized
-    /// from `/feedback` labels, in every check.
-    #[serde(default)]
+    /// from `/feedback` labels. Off without this block (a check then reads only the batch
+    /// profiles); a block turns it on, and costs a read of the window's log.
+    #[serde(default = "ModelPerformanceSpec::off")]
     pub performance: ModelPerformanceSpec,
 }
 
@@ -70,7 +71,7 @@ impl Default for DriftRules {
             features: FeatureSelection::default(),
             quality: QualitySpec::default(),
             actions: ActionsSpec::default(),
-            performance: ModelPerformanceSpec::default(),
+            performance: ModelPerformanceSpec::off(),
         }
     }
 }
@@ -300,8 +301,8 @@ fn default_min_labels() -> usize {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelPerformanceSpec {
-    /// Estimate and realize performance in every check (default true). Reads the
-    /// window's scores from the prediction log.
+    /// Estimate and realize performance in every check (default true when the block is
+    /// given). Reads the window's scores from the prediction log.
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// Rows per chunk of the hold-out; the chunks' realized values set each metric's
@@ -378,6 +379,14 @@ fn default_min_labeled_samples() -> usize {
 }
 
 impl ModelPerformanceSpec {
+    /// A policy without a `performance` block: the defaults, switched off.
+    pub fn off() -> ModelPerformanceSpec {
+        ModelPerformanceSpec {
+            enabled: false,
+            ..ModelPerformanceSpec::default()
+        }
+    }
+
     fn check(&self) -> Result<(), RulesError> {
         if self.chunk_size == Some(0) {
             return out_of_range("performance.chunkSize", 0.0, "≥ 1");
@@ -792,6 +801,18 @@ fn positive(field: &'static str, value: f64) -> Result<(), RulesError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn performance_is_on_with_its_block_only() {
+        let off = DriftRules::from_text("{}").expect("parses");
+        assert!(!off.performance.enabled);
+        let on = DriftRules::from_text("performance: {}").expect("parses");
+        assert_eq!(on.performance, ModelPerformanceSpec::default());
+        assert!(on.performance.enabled);
+        let bad =
+            DriftRules::from_text("performance: {retrainOnEstimatedDrop: true}").expect("parses");
+        assert!(matches!(bad.check(), Err(RulesError::RetrainWithoutAction)));
+    }
 
     #[test]
     fn empty_policy_has_the_documented_defaults() {
