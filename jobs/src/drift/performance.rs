@@ -11,7 +11,6 @@
 //! decision, which CBPE's ROC-AUC needs in full), and one entry per labelled request id
 //! of the window ([`LabelJoin`]): never the log itself.
 
-use vigil_core::data::prediction_log::read_window;
 use vigil_core::data::schema::FeatureSchema;
 use vigil_core::data::storage::Store;
 use vigil_core::drift::profile::score_of;
@@ -37,6 +36,7 @@ pub async fn assess(
     spec: &ModelPerformanceSpec,
     span: Span,
     keys: &[String],
+    feedback: &[FeedbackRecord],
     previous: Option<&WindowPerformance>,
 ) -> Result<CheckPerformance, DriftError> {
     let classes = model.schema.target.classes.len();
@@ -71,10 +71,7 @@ pub async fn assess(
         max_label_delay: spec.max_label_delay.to_chrono(),
         label_budget: LABEL_BUDGET,
     });
-    let feedback = read_window::<FeedbackRecord>(store, span.since, span.until)
-        .await
-        .map_err(DriftError::LogsUnavailable)?;
-    for label in &feedback {
+    for label in feedback {
         let added = join.add_label(LabelRecord {
             request_id: &label.request_id,
             positive: positive(&model.schema, &label.label),
@@ -84,7 +81,6 @@ pub async fn assess(
             return Ok(e.into());
         }
     }
-    drop(feedback);
     let mut matcher = join.into_matcher();
     let positive_class = &model.schema.target.classes[1];
     let mut scores = Vec::new();

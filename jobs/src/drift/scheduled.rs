@@ -37,7 +37,7 @@ pub async fn check_store(
 ) -> Result<DriftOutcome, DriftError> {
     let mut check = Check::start(config, now, progress).await?;
     progress(Stage::ReadWindow);
-    let labels = read_labels(&check.store, &check.model.schema, check.span).await?;
+    let labels = check.labels().await?;
     let (current, sources) = window::read_window(
         &check.store,
         &check.model.schema,
@@ -67,6 +67,9 @@ pub(super) struct Check<'c> {
     pub keys: Vec<String>,
     pub profiles: std::collections::HashSet<String>,
     pub laps: Laps,
+    /// The labels that arrived in the window, kept from [`Check::labels`] for the
+    /// performance join when the policy asks for it (read once a check).
+    feedback: Option<Vec<FeedbackRecord>>,
 }
 
 impl<'c> Check<'c> {
@@ -100,7 +103,23 @@ impl<'c> Check<'c> {
             keys,
             profiles,
             laps,
+            feedback: None,
         })
+    }
+
+    /// The labels that arrived in the window, by request-id hash. The records are kept
+    /// for the performance join only when the policy estimates performance.
+    pub async fn labels(&mut self) -> Result<Labels, DriftError> {
+        let feedback = read_feedback(&self.store, self.span).await?;
+        let latest: HashMap<&str, &str> = feedback
+            .iter()
+            .map(|f| (f.request_id.as_str(), f.label.as_str()))
+            .collect();
+        let labels = window::label_index(&self.model.schema, &latest);
+        if self.config.policy.performance.enabled {
+            self.feedback = Some(feedback);
+        }
+        Ok(labels)
     }
 
     /// Assesses `current` (the window's profile, `made_of` what it was merged from)
@@ -141,12 +160,17 @@ impl<'c> Check<'c> {
                 .as_ref()
                 .filter(|r| r.model_version.as_ref() == Some(&self.model.version))
                 .and_then(|r| r.model_performance.as_ref()?.window());
+            let feedback = match self.feedback.take() {
+                Some(feedback) => feedback,
+                None => read_feedback(&self.store, span).await?,
+            };
             let check = performance::assess(
                 &self.store,
                 &self.model,
                 &policy.performance,
                 span,
                 &self.keys,
+                &feedback,
                 previous_window,
             )
             .await?;
@@ -222,20 +246,11 @@ async fn load_reference(
     Ok((model, reference))
 }
 
-/// The labels that arrived in the window, by request-id hash.
-pub(super) async fn read_labels(
-    store: &Store,
-    schema: &FeatureSchema,
-    span: Span,
-) -> Result<Labels, DriftError> {
-    let feedback: HashMap<String, String> =
-        read_window::<FeedbackRecord>(store, span.since, span.until)
-            .await
-            .map_err(DriftError::LogsUnavailable)?
-            .into_iter()
-            .map(|f| (f.request_id, f.label))
-            .collect();
-    Ok(window::label_index(schema, &feedback))
+/// The `/feedback` records that arrived in the window, in arrival order.
+async fn read_feedback(store: &Store, span: Span) -> Result<Vec<FeedbackRecord>, DriftError> {
+    read_window::<FeedbackRecord>(store, span.since, span.until)
+        .await
+        .map_err(DriftError::LogsUnavailable)
 }
 
 /// Where the window's exact values are read from when a sketch is not enough.

@@ -22,7 +22,7 @@ use vigil_core::drift::profile::{
 use vigil_core::drift::report::DRIFT_REPORTS_PREFIX;
 use vigil_core::drift::{DriftJobConfig, WindowProfile};
 
-use super::scheduled::{read_labels, Check};
+use super::scheduled::Check;
 use super::{report_stem, window, DriftError, DriftOutcome, Stage};
 
 /// Which slice of a window a shard takes.
@@ -172,10 +172,10 @@ pub async fn check_shard(
     shard: Shard,
     progress: &(dyn Fn(Stage) + Send + Sync),
 ) -> Result<ShardOutcome, DriftError> {
-    let check = Check::start(config, until, progress).await?;
+    let mut check = Check::start(config, until, progress).await?;
     progress(Stage::ReadWindow);
+    let labels = check.labels().await?;
     let schema = &check.model.schema;
-    let labels = read_labels(&check.store, schema, check.span).await?;
     let mine: Vec<String> = check
         .keys
         .iter()

@@ -46,7 +46,7 @@ impl Span {
 pub type Labels = FxHashMap<u64, Option<usize>>;
 
 /// The labels of `feedback` (request id → label) for `schema`'s classes.
-pub fn label_index(schema: &FeatureSchema, feedback: &HashMap<String, String>) -> Labels {
+pub fn label_index(schema: &FeatureSchema, feedback: &HashMap<&str, &str>) -> Labels {
     feedback
         .iter()
         .map(|(id, label)| (hash_str(id), schema.class_index(label)))
