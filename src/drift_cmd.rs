@@ -7,7 +7,7 @@ use clap::Args;
 use vigil_core::data::schema::FeatureSchema;
 use vigil_core::drift::rules::NotifySpec;
 use vigil_core::drift::{DriftRules, DriftSummary, Verdict};
-use vigil_core::performance::PerformanceBrief;
+use vigil_core::performance::{CheckPerformance, MaturedWindow, Metric, PerformanceBrief};
 use vigil_jobs::drift::{self, AdhocInput, DriftError, DriftJobConfig, DriftOutcome, Stage};
 use vigil_jobs::{notify, termination};
 
@@ -405,6 +405,9 @@ fn print_outcome(outcome: &DriftOutcome) {
     if let Some(brief) = outcome.report.performance_brief() {
         print_performance(&brief);
     }
+    if let Some(CheckPerformance::Assessed { matured, .. }) = &outcome.report.model_performance {
+        print_matured(matured, &outcome.report.policy.performance.metrics);
+    }
     for c in a
         .quality
         .checks
@@ -454,6 +457,25 @@ fn print_performance(brief: &PerformanceBrief) {
             ""
         }
     );
+}
+
+/// Earlier windows this check's labels realized again (the `maxLabelDelay` lookback).
+fn print_matured(matured: &[MaturedWindow], metrics: &[Metric]) {
+    for m in matured {
+        let values: Vec<String> = metrics
+            .iter()
+            .map(|&metric| format!("{metric} {}", m.window.realized_text(metric)))
+            .collect();
+        println!(
+            "  earlier window         {} – {}: +{} labels, {} of {} labelled; realized {}",
+            m.since.format("%Y-%m-%d %H:%M"),
+            m.until.format("%H:%M"),
+            m.added,
+            m.window.labelled,
+            m.window.rows,
+            values.join(", ")
+        );
+    }
 }
 
 fn finish(summary: &DriftSummary, path: Option<&Path>) {

@@ -9,8 +9,8 @@ use vigil_core::drift::report::{
 };
 use vigil_core::drift::Verdict;
 use vigil_core::performance::{
-    CalibrationDecision, CalibrationReason, CheckPerformance, Chunking, JoinCounts, Metric,
-    MetricGap, MetricValue, PerformanceBrief, RealizedPerformance, ReferenceSummary,
+    CalibrationDecision, CalibrationReason, CheckPerformance, Chunking, JoinCounts, MaturedWindow,
+    Metric, MetricGap, MetricValue, PerformanceBrief, RealizedPerformance, ReferenceSummary,
     WindowPerformance, GAP_STANDARD_ERRORS, GAP_WINDOWS,
 };
 
@@ -229,33 +229,36 @@ fn performance(h: &mut String, p: &PerformanceDrift) {
 
 /// The served model's performance in this window: estimated next to realized.
 fn model_performance(h: &mut String, check: &CheckPerformance, metrics: &[Metric]) {
-    let (reference, window, labels, estimated_alerts, concept_drift, other_versions) = match check {
-        CheckPerformance::Assessed {
-            reference,
-            window,
-            labels,
-            estimated_alerts,
-            concept_drift,
-            other_versions,
-        } => (
-            reference,
-            window,
-            labels,
-            estimated_alerts,
-            concept_drift,
-            *other_versions,
-        ),
-        CheckPerformance::Refused { reason, message } => {
-            let _ = write!(
+    let (reference, window, labels, estimated_alerts, concept_drift, other_versions, matured) =
+        match check {
+            CheckPerformance::Assessed {
+                reference,
+                window,
+                labels,
+                estimated_alerts,
+                concept_drift,
+                other_versions,
+                matured,
+            } => (
+                reference,
+                window,
+                labels,
+                estimated_alerts,
+                concept_drift,
+                *other_versions,
+                matured,
+            ),
+            CheckPerformance::Refused { reason, message } => {
+                let _ = write!(
                 h,
                 "<h2>Model performance <span class=\"badge na\">not assessed</span></h2>\
                  <div class=\"callout na\">Performance was not estimated in this check — <b>{}</b>: {}</div>",
                 escape(reason),
                 escape(message)
             );
-            return;
-        }
-    };
+                return;
+            }
+        };
     let (class, label) = if *concept_drift {
         ("crit", "concept drift")
     } else if !estimated_alerts.is_empty() {
@@ -297,7 +300,57 @@ fn model_performance(h: &mut String, check: &CheckPerformance, metrics: &[Metric
     }
     metric_table(h, window, metrics);
     join_table(h, labels);
+    matured_table(h, matured, metrics);
     reference_note(h, reference);
+}
+
+/// Earlier windows that labels of this check realized again.
+fn matured_table(h: &mut String, matured: &[MaturedWindow], metrics: &[Metric]) {
+    if matured.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<h3 class=\"chart\">Earlier windows realized again</h3>\
+         <p class=\"rule\">Labels of this check for predictions of earlier windows (up to <code>maxLabelDelay</code> back) realize those windows: realized (estimated) per metric, with the labels they hold now.</p>\
+         <table><tr><th>window</th><th class=\"n\">labels added</th><th class=\"n\">labelled</th><th class=\"n\">label coverage</th>"
+    );
+    for m in metrics {
+        let _ = write!(h, "<th class=\"n\">{m}</th>");
+    }
+    h.push_str("</tr>");
+    for m in matured {
+        let w = &m.window;
+        let coverage = if w.rows == 0 {
+            0.0
+        } else {
+            w.labelled as f64 / w.rows as f64
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{} – {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}%</td>",
+            m.since.format("%Y-%m-%d %H:%M"),
+            m.until.format("%Y-%m-%d %H:%M"),
+            m.added,
+            w.labelled,
+            coverage * 100.0
+        );
+        for &metric in metrics {
+            let flag = match w.gaps.iter().find(|g| g.metric == metric) {
+                Some(g) if g.sustained => " <span class=\"alert\">sustained gap</span>",
+                Some(g) if g.exceeds => " <span class=\"alert\">beyond 3 SE</span>",
+                _ => "",
+            };
+            let _ = write!(
+                h,
+                "<td class=\"n\">{} ({}){flag}</td>",
+                w.realized_text(metric),
+                value_text(metric, w.estimated(metric))
+            );
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
 }
 
 /// The concept-drift flag in words, and gaps not (yet) sustained.
@@ -433,7 +486,7 @@ fn join_table(h: &mut String, c: &JoinCounts) {
         h,
         "<h3 class=\"chart\">Labels</h3><table><tr><th class=\"n\">predictions</th><th class=\"n\">labels read</th><th class=\"n\">labelled</th><th class=\"n\">label coverage</th><th class=\"n\">late</th><th class=\"n\">duplicates</th><th class=\"n\">orphans</th><th class=\"n\">for earlier predictions</th><th class=\"n\">invalid</th><th class=\"n\">duplicate predictions</th></tr>\
          <tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}%</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></table>\
-         <p class=\"rule\">Late: arrived after <code>maxLabelDelay</code> (counted, not joined). Duplicates: more than one label for a request id (the last one counts). Orphans: no logged prediction has their request id.</p>",
+         <p class=\"rule\">Late: arrived after <code>maxLabelDelay</code> (counted, not joined). Duplicates: more than one label for a request id (the last one counts). Orphans: no logged prediction of this window, nor of the version's windows up to <code>maxLabelDelay</code> before it, has their request id. For earlier predictions: joined to an earlier window, which is realized again.</p>",
         c.predictions,
         c.labels_read,
         c.labelled,

@@ -1043,3 +1043,171 @@ async fn performance_counts_only_the_assessed_versions_predictions() {
     assert_eq!(brief.reason.as_deref(), Some("NoPredictionsOfVersion"));
     assert!(!brief.assessed() && brief.estimated.is_empty());
 }
+
+/// Labels that arrive after their window was checked (`maxLabelDelay` lookback): a
+/// check without labels, then one whose labels are for the first window's predictions.
+/// The second check realizes the first window again (its trend point too), counts the
+/// late and orphan labels, and a check beyond the horizon deletes the first window.
+#[tokio::test]
+async fn labels_that_arrive_after_their_check_realize_the_earlier_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_adult(dir.path()).await;
+    let store = Store::open(&dir.path().display().to_string()).unwrap();
+    let mut policy = with_performance();
+    policy.performance.max_label_delay = "460m".parse().unwrap();
+    let config = config_of(dir.path(), policy);
+    let pool = test_rows(&model.schema);
+    let with_ids = |rows: Vec<PredictionRecord>, prefix: &str| -> Vec<PredictionRecord> {
+        rows.into_iter()
+            .map(|mut r| {
+                r.request_id = format!("{prefix}{}", r.request_id);
+                r
+            })
+            .collect()
+    };
+
+    // Check 1: 2,000 predictions 2 h before t1 (one every 0.5 s), no label yet.
+    let t1 = Utc
+        .with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
+        .single()
+        .unwrap();
+    let first_rows = pool.select(&(0..2000).collect::<Vec<_>>());
+    let first = with_ids(records(&model, &first_rows, t1 - Duration::hours(2)), "a");
+    write_batches(&store, &model, &first, 500, &[]).await;
+    let one = check_store(&config, t1, &|_| {}).await.unwrap();
+    let brief = one.report.performance_brief().unwrap();
+    assert!(brief.realized.is_empty() && brief.labelled == 0);
+    let window_dir = format!("performance/windows/{}/20261128T120000Z", model.version);
+    let kept = store.list(&window_dir).await.unwrap();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+
+    // Check 2 at t1 + 6 h: its own 1,000 predictions, unlabelled; labels for 1,500 of
+    // the first window's (7 h 17 m – 7 h 30 m after them), 10 more that are late
+    // (7 h 46 m > 460 m) and 5 for no prediction at all.
+    let t2 = t1 + Duration::hours(6);
+    let second = with_ids(
+        records(
+            &model,
+            &pool.select(&(2000..3000).collect::<Vec<_>>()),
+            t2 - Duration::hours(1),
+        ),
+        "b",
+    );
+    write_batches(&store, &model, &second, 500, &[]).await;
+    let label = |r: &PredictionRecord, l: usize, at| FeedbackRecord {
+        request_id: r.request_id.clone(),
+        label: model.schema.target.classes[l].clone(),
+        timestamp: at,
+    };
+    let truth = first_rows.labels.as_ref().unwrap();
+    let mut feedback: Vec<FeedbackRecord> = (0..1500)
+        .map(|i| label(&first[i], truth[i].unwrap(), t2 - Duration::minutes(30)))
+        .collect();
+    feedback.extend(
+        (1500..1510).map(|i| label(&first[i], truth[i].unwrap(), t2 - Duration::minutes(1))),
+    );
+    feedback.extend((0..5).map(|i| FeedbackRecord {
+        request_id: format!("nobody{i}"),
+        label: model.schema.target.classes[0].clone(),
+        timestamp: t2 - Duration::minutes(2),
+    }));
+    feedback.sort_by_key(|f| f.timestamp);
+    store
+        .put(
+            &batch_key(FEEDBACK_PREFIX, feedback[0].timestamp, "pod-a", 0),
+            encode_batch(&feedback),
+        )
+        .await
+        .unwrap();
+    let two = check_store(&config, t2, &|_| {}).await.unwrap();
+    let Some(CheckPerformance::Assessed {
+        window,
+        labels,
+        matured,
+        ..
+    }) = &two.report.model_performance
+    else {
+        panic!("{:?}", two.report.model_performance);
+    };
+    assert!(
+        window.realized.is_none(),
+        "no label for this window's predictions"
+    );
+    assert_eq!(
+        (
+            labels.labels_read,
+            labels.labelled,
+            labels.previous_window,
+            labels.late,
+            labels.orphans
+        ),
+        (1515, 0, 1500, 10, 5)
+    );
+    assert_eq!(matured.len(), 1);
+    let m = &matured[0];
+    assert_eq!(
+        (m.since, m.until, m.added),
+        (t1 - Duration::hours(6), t1, 1500)
+    );
+    assert_eq!((m.window.rows, m.window.labelled), (2000, 1500));
+    let realized = m
+        .window
+        .realized
+        .as_ref()
+        .unwrap()
+        .value(Metric::RocAuc)
+        .unwrap();
+    let estimated = m.window.estimated(Metric::RocAuc).unwrap();
+    assert!(
+        (realized - estimated).abs() < 0.05,
+        "{realized} {estimated}"
+    );
+    // The first check's trend point now shows its realized value.
+    let point = two.report.trend[0].performance.as_ref().unwrap();
+    assert_eq!(two.report.trend[0].checked_at, t1);
+    assert_eq!(point.labelled, 1500);
+    assert!((point.label_coverage - 0.75).abs() < 1e-12);
+    assert!((point.realized(Metric::RocAuc).unwrap().value - realized).abs() < 1e-12);
+    assert!(two.report.trend[1]
+        .performance
+        .as_ref()
+        .unwrap()
+        .realized
+        .is_empty());
+    let html = String::from_utf8(
+        store
+            .get("reports/drift/20261128T180000Z.html")
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(html.contains("Earlier windows realized again"));
+
+    // The same labels read again by an overlapping check change nothing.
+    let t2b = t2 + Duration::minutes(10);
+    let again = check_store(&config, t2b, &|_| {}).await.unwrap();
+    let Some(CheckPerformance::Assessed {
+        matured, labels, ..
+    }) = &again.report.model_performance
+    else {
+        panic!("{:?}", again.report.model_performance);
+    };
+    assert!(matured.is_empty(), "{matured:?}");
+    assert_eq!((labels.duplicates, labels.orphans), (0, 5));
+
+    // Beyond the horizon (the first window ended more than 460 m before this window
+    // began) its files are deleted.
+    let t3 = t1 + Duration::hours(20);
+    let third = with_ids(
+        records(
+            &model,
+            &pool.select(&(3000..3200).collect::<Vec<_>>()),
+            t3 - Duration::hours(1),
+        ),
+        "c",
+    );
+    write_batches(&store, &model, &third, 500, &[]).await;
+    check_store(&config, t3, &|_| {}).await.unwrap();
+    assert!(store.list(&window_dir).await.unwrap().is_empty());
+}

@@ -16,8 +16,9 @@ use vigil_core::drift::report::{
 use vigil_core::drift::{DriftReport, DriftRules, Verdict};
 use vigil_core::performance::{
     CalibrationDecision, CalibrationReason, CheckPerformance, ChunkEstimate, Chunking, Confusion,
-    Interval, JoinCounts, Metric, MetricEstimate, MetricGap, MetricValue, PerformanceBrief,
-    RealizedMetric, RealizedPerformance, ReferenceSummary, Thresholds, WindowPerformance,
+    Interval, JoinCounts, MaturedWindow, Metric, MetricEstimate, MetricGap, MetricValue,
+    PerformanceBrief, RealizedMetric, RealizedPerformance, ReferenceSummary, Thresholds,
+    WindowPerformance,
 };
 use vigil_jobs::html::render;
 
@@ -113,6 +114,46 @@ fn assessed() -> CheckPerformance {
         Metric::Accuracy => (0.78, 0.87),
         _ => (0.55, 0.72),
     };
+    let window = WindowPerformance {
+        estimate: ChunkEstimate {
+            index: 0,
+            start: 0,
+            end: 1200,
+            estimates: vec![
+                estimate(Metric::RocAuc, 0.8431, 0.0101, band(Metric::RocAuc)),
+                estimate(Metric::Accuracy, 0.8123, 0.0112, band(Metric::Accuracy)),
+                estimate(Metric::F1, 0.6345, 0.0187, band(Metric::F1)),
+            ],
+        },
+        rows: 1200,
+        labelled: 840,
+        realized: Some(RealizedPerformance::Measured {
+            labelled: 840,
+            confusion: Confusion {
+                true_positive: 150,
+                true_negative: 526,
+                false_positive: 70,
+                false_negative: 94,
+            },
+            metrics: vec![
+                realized(Metric::Accuracy, 0.8051, (0.7772, 0.8302)),
+                realized(Metric::F1, 0.6466, (0.6012, 0.6920)),
+                realized(Metric::RocAuc, 0.7210, (0.6626, 0.7794)),
+            ],
+        }),
+        gaps: vec![
+            gap(Metric::RocAuc, 0.7210 - 0.8431, 0.0298, true),
+            gap(Metric::Accuracy, 0.8051 - 0.8123, 0.0136, false),
+            gap(Metric::F1, 0.6466 - 0.6345, 0.0231, false),
+        ],
+    };
+    // The window 6 h before, realized again by this check's labels.
+    let matured = MaturedWindow {
+        since: checked_at(6) - Duration::hours(6),
+        until: checked_at(6),
+        added: 300,
+        window: window.clone(),
+    };
     CheckPerformance::Assessed {
         reference: ReferenceSummary {
             rows: 4000,
@@ -137,39 +178,7 @@ fn assessed() -> CheckPerformance {
                 })
                 .collect(),
         },
-        window: WindowPerformance {
-            estimate: ChunkEstimate {
-                index: 0,
-                start: 0,
-                end: 1200,
-                estimates: vec![
-                    estimate(Metric::RocAuc, 0.8431, 0.0101, band(Metric::RocAuc)),
-                    estimate(Metric::Accuracy, 0.8123, 0.0112, band(Metric::Accuracy)),
-                    estimate(Metric::F1, 0.6345, 0.0187, band(Metric::F1)),
-                ],
-            },
-            rows: 1200,
-            labelled: 840,
-            realized: Some(RealizedPerformance::Measured {
-                labelled: 840,
-                confusion: Confusion {
-                    true_positive: 150,
-                    true_negative: 526,
-                    false_positive: 70,
-                    false_negative: 94,
-                },
-                metrics: vec![
-                    realized(Metric::Accuracy, 0.8051, (0.7772, 0.8302)),
-                    realized(Metric::F1, 0.6466, (0.6012, 0.6920)),
-                    realized(Metric::RocAuc, 0.7210, (0.6626, 0.7794)),
-                ],
-            }),
-            gaps: vec![
-                gap(Metric::RocAuc, 0.7210 - 0.8431, 0.0298, true),
-                gap(Metric::Accuracy, 0.8051 - 0.8123, 0.0136, false),
-                gap(Metric::F1, 0.6466 - 0.6345, 0.0231, false),
-            ],
-        },
+        window,
         labels: JoinCounts {
             predictions: 1200,
             labels_read: 950,
@@ -185,6 +194,7 @@ fn assessed() -> CheckPerformance {
         estimated_alerts: vec![Metric::RocAuc],
         concept_drift: true,
         other_versions: 0,
+        matured: vec![matured],
     }
 }
 
@@ -371,6 +381,12 @@ fn assessed_performance_and_trends_show_the_numbers_and_the_concept_drift() {
          <td class=\"n\">5</td><td class=\"n\">41</td><td class=\"n\">3</td><td class=\"n\">2</td></tr>"
     ));
     assert!(page.contains("realized from the 840 of them labelled so far (70.0% label coverage)"));
+    assert!(page.contains(
+        "<tr><td>2026-11-28 06:00 – 2026-11-28 12:00</td><td class=\"n\">300</td>\
+         <td class=\"n\">840</td><td class=\"n\">70.0%</td>\
+         <td class=\"n\">0.7210 (0.8431) <span class=\"alert\">sustained gap</span></td>\
+         <td class=\"n\">0.8051 (0.8123)</td><td class=\"n\">0.6466 (0.6345)</td></tr>"
+    ));
     assert!(page.contains(
         "4000 rows in 10 chunks; the alert bands are the chunks' mean ± 3 standard deviations"
     ));

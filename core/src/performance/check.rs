@@ -3,6 +3,7 @@
 //! from the labels joined so far, and set beside the previous check's window for the
 //! sustained-gap (concept drift) flag. Pure: the job reads the rows, this decides.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::drift::rules::ModelPerformanceSpec;
@@ -39,6 +40,9 @@ pub enum CheckPerformance {
         /// calibrates one version's scores.
         #[serde(default, skip_serializing_if = "is_zero")]
         other_versions: usize,
+        /// Earlier windows realized again with labels that arrived in this check.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        matured: Vec<MaturedWindow>,
     },
     /// Not estimated, with why (a low-cardinality reason and a message).
     #[serde(rename_all = "camelCase")]
@@ -68,16 +72,57 @@ impl From<PerformanceError> for CheckPerformance {
     }
 }
 
+/// A window a check assessed, as it stands now: kept for `maxLabelDelay` so that later
+/// labels can still realize it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowState {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub performance: WindowPerformance,
+}
+
+/// An earlier window of the assessed version, oldest first, and, when this check's
+/// lookback found labels for it, every labelled row it now holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EarlierWindow {
+    pub state: WindowState,
+    pub relabelled: Option<Relabelled>,
+}
+
+/// The labelled rows of an earlier window after a lookback.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Relabelled {
+    /// Every labelled row of the window (the earlier ones and the lookback's).
+    pub rows: Vec<LabelledRow>,
+    /// Rows the lookback added (or replaced).
+    pub added: usize,
+}
+
+/// An earlier window realized again because labels for it arrived in this check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MaturedWindow {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// Labels of this check joined to the window's predictions.
+    pub added: usize,
+    pub window: WindowPerformance,
+}
+
 /// The window's performance: `holdout` is the served version's scored hold-out,
 /// `scores` every prediction of the window (in time order), `labelled` those the join
-/// found a label for (`labels` its counts), `previous` the last check's window.
+/// found a label for (`labels` its counts), `earlier` the version's earlier windows
+/// (oldest first). Earlier windows that gained labels are realized again, in place,
+/// and the sustained gap is marked over the whole sequence: with labels that lag the
+/// check, concept drift shows in the matured windows, not in the current one.
 pub fn assess_window(
     spec: &ModelPerformanceSpec,
     holdout: &[LabelledRow],
     scores: &[ScoredRow],
     labelled: &[LabelledRow],
     labels: JoinCounts,
-    previous: Option<&WindowPerformance>,
+    earlier: &mut [EarlierWindow],
 ) -> CheckPerformance {
     let chunking = match spec.chunk_size {
         Some(size) => Chunking::Size(size),
@@ -115,17 +160,41 @@ pub fn assess_window(
         }
     }
     let current = window(&cbpe, estimate, labelled, spec.min_labeled_samples);
-    let windows = previous.cloned().into_iter().chain([current]).collect();
+    for e in earlier.iter_mut() {
+        if let Some(relabelled) = &e.relabelled {
+            let estimate = e.state.performance.estimate.clone();
+            e.state.performance =
+                window(&cbpe, estimate, &relabelled.rows, spec.min_labeled_samples);
+        }
+    }
+    let windows = earlier
+        .iter()
+        .map(|e| e.state.performance.clone())
+        .chain([current])
+        .collect();
     let mut report = PerformanceReport::from_windows(&cbpe, windows);
     let Some(current) = report.windows.pop() else {
         return CheckPerformance::refused("NoPredictions", "the window holds no prediction");
     };
+    let mut matured = Vec::new();
+    for (e, marked) in earlier.iter_mut().zip(report.windows) {
+        e.state.performance = marked;
+        if let Some(relabelled) = &e.relabelled {
+            matured.push(MaturedWindow {
+                since: e.state.since,
+                until: e.state.until,
+                added: relabelled.added,
+                window: e.state.performance.clone(),
+            });
+        }
+    }
     let mut reference = report.reference;
     for (metric, thresholds) in &mut reference.thresholds {
         if let Some(t) = current.estimate.get(*metric) {
             *thresholds = t.thresholds;
         }
     }
+    let sustained = |w: &WindowPerformance| w.gaps.iter().any(|g| g.sustained);
     CheckPerformance::Assessed {
         reference,
         estimated_alerts: current
@@ -135,10 +204,11 @@ pub fn assess_window(
             .filter(|e| e.alert)
             .map(|e| e.metric)
             .collect(),
-        concept_drift: current.gaps.iter().any(|g| g.sustained),
+        concept_drift: sustained(&current) || matured.iter().any(|m| sustained(&m.window)),
         window: current,
         labels,
         other_versions: 0,
+        matured,
     }
 }
 
@@ -247,27 +317,7 @@ impl PerformanceBrief {
                 })
             })
             .collect();
-        let realized: Vec<MetricValue> = match &window.realized {
-            Some(r @ RealizedPerformance::Measured { .. }) => metrics
-                .iter()
-                .filter_map(|&m| {
-                    let v = r.get(m)?;
-                    Some(MetricValue {
-                        metric: m,
-                        value: v.value?,
-                        lower: v.interval.map(|i| i.lower),
-                        upper: v.interval.map(|i| i.upper),
-                        alert: false,
-                    })
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let reason = matches!(
-            window.realized,
-            Some(RealizedPerformance::InsufficientLabels { .. })
-        )
-        .then(|| INSUFFICIENT_LABELS.to_string());
+        let (realized, reason) = realized_values(window, metrics);
         PerformanceBrief {
             estimated_drop: estimated.iter().any(|e| e.alert),
             estimated,
@@ -279,6 +329,21 @@ impl PerformanceBrief {
         }
     }
 
+    /// The brief of an earlier check whose window was realized again (`window`, with
+    /// labels that arrived later): its realized values, label counts and gap flag.
+    pub fn realize_again(&mut self, window: &WindowPerformance, metrics: &[Metric]) {
+        let (realized, reason) = realized_values(window, metrics);
+        self.realized = realized;
+        self.reason = reason;
+        self.labelled = window.labelled as u64;
+        self.label_coverage = if window.rows == 0 {
+            0.0
+        } else {
+            window.labelled as f64 / window.rows as f64
+        };
+        self.concept_drift |= window.gaps.iter().any(|g| g.sustained);
+    }
+
     pub fn estimated(&self, metric: Metric) -> Option<&MetricValue> {
         self.estimated.iter().find(|v| v.metric == metric)
     }
@@ -286,6 +351,36 @@ impl PerformanceBrief {
     pub fn realized(&self, metric: Metric) -> Option<&MetricValue> {
         self.realized.iter().find(|v| v.metric == metric)
     }
+}
+
+/// A window's realized values for `metrics` (empty below `minLabeledSamples`, with
+/// [`INSUFFICIENT_LABELS`] as the reason).
+fn realized_values(
+    window: &WindowPerformance,
+    metrics: &[Metric],
+) -> (Vec<MetricValue>, Option<String>) {
+    let realized = match &window.realized {
+        Some(r @ RealizedPerformance::Measured { .. }) => metrics
+            .iter()
+            .filter_map(|&m| {
+                let v = r.get(m)?;
+                Some(MetricValue {
+                    metric: m,
+                    value: v.value?,
+                    lower: v.interval.map(|i| i.lower),
+                    upper: v.interval.map(|i| i.upper),
+                    alert: false,
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let reason = matches!(
+        window.realized,
+        Some(RealizedPerformance::InsufficientLabels { .. })
+    )
+    .then(|| INSUFFICIENT_LABELS.to_string());
+    (realized, reason)
 }
 
 #[cfg(test)]
@@ -338,7 +433,7 @@ mod tests {
             &scored(&reference[..1000]),
             &reference[..1000],
             counts(1000, 1000),
-            None,
+            &mut [],
         );
         let CheckPerformance::Assessed {
             reference: summary,
@@ -386,7 +481,7 @@ mod tests {
             &scored(&reference),
             &[],
             counts(4000, 0),
-            None,
+            &mut [],
         );
         let brief = PerformanceBrief::of(&check, &spec.metrics);
         let auc = brief.estimated(Metric::RocAuc).expect("auc");
@@ -421,23 +516,101 @@ mod tests {
             })
             .collect();
         let rows = scored(&flipped);
-        let first = assess_window(&spec, &reference, &rows, &flipped, counts(1000, 1000), None);
+        let first = assess_window(
+            &spec,
+            &reference,
+            &rows,
+            &flipped,
+            counts(1000, 1000),
+            &mut [],
+        );
         let CheckPerformance::Assessed { concept_drift, .. } = &first else {
             panic!("refused");
         };
         assert!(!concept_drift, "one window is not sustained");
+        let mut earlier = [settled(0, first.window().expect("assessed"))];
         let second = assess_window(
             &spec,
             &reference,
             &rows,
             &flipped,
             counts(1000, 1000),
-            first.window(),
+            &mut earlier,
         );
         let brief = PerformanceBrief::of(&second, &spec.metrics);
         assert!(brief.concept_drift);
         // The estimate did not move: CBPE cannot see a change of P(y | x).
         assert!(!brief.estimated_drop);
+    }
+
+    fn settled(hour: i64, performance: &WindowPerformance) -> EarlierWindow {
+        let since = DateTime::from_timestamp(hour * 3600, 0).expect("time");
+        EarlierWindow {
+            state: WindowState {
+                since,
+                until: since + chrono::Duration::hours(1),
+                performance: performance.clone(),
+            },
+            relabelled: None,
+        }
+    }
+
+    /// Labels that lag the check: two windows are checked without any, then their
+    /// (flipped) labels arrive in a third check. The earlier windows are realized
+    /// again there, and their sustained gap is concept drift although the third
+    /// window itself has no label.
+    #[test]
+    fn labels_that_arrive_later_realize_earlier_windows_and_show_concept_drift() {
+        let reference = holdout();
+        let spec = ModelPerformanceSpec::default();
+        let flipped: Vec<LabelledRow> = reference[..1000]
+            .iter()
+            .map(|r| LabelledRow {
+                label: !r.label,
+                ..*r
+            })
+            .collect();
+        let rows = scored(&flipped);
+        let unlabelled = assess_window(&spec, &reference, &rows, &[], counts(1000, 0), &mut []);
+        let unlabelled = unlabelled.window().expect("assessed");
+        assert!(unlabelled.realized.is_none());
+        let mut earlier = [settled(0, unlabelled), settled(1, unlabelled)];
+        for e in &mut earlier {
+            e.relabelled = Some(Relabelled {
+                rows: flipped.clone(),
+                added: flipped.len(),
+            });
+        }
+        let third = assess_window(&spec, &reference, &rows, &[], counts(1000, 0), &mut earlier);
+        let CheckPerformance::Assessed {
+            matured,
+            concept_drift,
+            window,
+            ..
+        } = &third
+        else {
+            panic!("refused: {third:?}");
+        };
+        assert!(window.realized.is_none(), "the current window has no label");
+        assert_eq!(matured.len(), 2);
+        assert_eq!(matured[1].since, earlier[1].state.since);
+        assert_eq!((matured[0].added, matured[0].window.labelled), (1000, 1000));
+        let realized = matured[1].window.realized.as_ref().expect("realized");
+        let estimated = matured[1]
+            .window
+            .estimated(Metric::Accuracy)
+            .expect("estimate");
+        assert!(
+            realized.value(Metric::Accuracy).expect("accuracy") < estimated - 0.3,
+            "flipped labels lower the realized accuracy"
+        );
+        assert!(*concept_drift);
+        // The states are updated in place, for the job to store.
+        assert_eq!(earlier[0].state.performance, matured[0].window);
+        assert!(
+            !matured[0].window.gaps.iter().any(|g| g.sustained),
+            "the first of the run"
+        );
     }
 
     #[test]
@@ -447,14 +620,14 @@ mod tests {
             .into_iter()
             .map(|r| LabelledRow { label: true, ..r })
             .collect();
-        let check = assess_window(&spec, &one_class, &[], &[], counts(0, 0), None);
+        let check = assess_window(&spec, &one_class, &[], &[], counts(0, 0), &mut []);
         assert_eq!(
             PerformanceBrief::of(&check, &spec.metrics)
                 .reason
                 .as_deref(),
             Some("SingleClassReference")
         );
-        let check = assess_window(&spec, &holdout(), &[], &[], JoinCounts::default(), None);
+        let check = assess_window(&spec, &holdout(), &[], &[], JoinCounts::default(), &mut []);
         assert_eq!(
             PerformanceBrief::of(&check, &spec.metrics)
                 .reason
@@ -465,7 +638,7 @@ mod tests {
             score: f64::NAN,
             predicted: false,
         }];
-        let check = assess_window(&spec, &holdout(), &nan, &[], counts(1, 0), None);
+        let check = assess_window(&spec, &holdout(), &nan, &[], counts(1, 0), &mut []);
         assert_eq!(
             PerformanceBrief::of(&check, &spec.metrics)
                 .reason
@@ -484,7 +657,7 @@ mod tests {
             &scored(&reference[..1000]),
             &reference[..50],
             counts(1000, 50),
-            None,
+            &mut [],
         );
         let brief = PerformanceBrief::of(&check, &spec.metrics);
         assert_eq!(brief.reason.as_deref(), Some("InsufficientLabels"));

@@ -25,7 +25,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::PerformanceError;
+use super::lookback::{KeyedRow, PendingLabel};
 use super::metric::LabelledRow;
+use crate::drift::sketch::hash_str;
 
 /// The window and its limits.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -152,6 +154,7 @@ impl LabelJoin {
         LabelMatcher {
             join: self,
             rows: Vec::new(),
+            hashes: Vec::new(),
         }
     }
 }
@@ -161,6 +164,8 @@ impl LabelJoin {
 pub struct LabelMatcher {
     join: LabelJoin,
     rows: Vec<LabelledRow>,
+    /// The request-id hash of each row, for [`LabelMatcher::finish_keyed`].
+    hashes: Vec<u64>,
 }
 
 impl LabelMatcher {
@@ -201,6 +206,7 @@ impl LabelMatcher {
                 predicted: prediction.predicted,
                 label: entry.positive,
             });
+            self.hashes.push(hash_str(prediction.request_id));
         }
     }
 
@@ -221,6 +227,32 @@ impl LabelMatcher {
             counts.labelled as f64 / counts.predictions as f64
         };
         (self.rows, counts)
+    }
+
+    /// [`LabelMatcher::finish`], with each row's request-id hash and the labels no
+    /// prediction claimed (by hash), for the lookback into earlier windows.
+    pub fn finish_keyed(self) -> (Vec<KeyedRow>, JoinCounts, HashMap<u64, PendingLabel>) {
+        let unmatched = self
+            .join
+            .labels
+            .iter()
+            .filter(|(_, e)| e.matched == Matched::No)
+            .map(|(id, e)| {
+                let label = PendingLabel {
+                    positive: e.positive,
+                    timestamp: e.timestamp,
+                };
+                (hash_str(id), label)
+            })
+            .collect();
+        let keyed = self
+            .hashes
+            .iter()
+            .zip(&self.rows)
+            .map(|(&id_hash, &row)| KeyedRow { id_hash, row })
+            .collect();
+        let (_, counts) = self.finish();
+        (keyed, counts, unmatched)
     }
 }
 

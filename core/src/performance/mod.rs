@@ -22,6 +22,7 @@ mod chunk;
 mod error;
 mod isotonic;
 mod join;
+mod lookback;
 mod metric;
 mod mt19937;
 mod realized;
@@ -37,13 +38,17 @@ pub use cbpe::{
     SAMPLING_ERROR_RANGE, THRESHOLD_STD_MULTIPLIER,
 };
 pub use check::{
-    assess_window, CheckPerformance, MetricValue, PerformanceBrief, DEFAULT_REFERENCE_CHUNKS,
-    INSUFFICIENT_LABELS,
+    assess_window, CheckPerformance, EarlierWindow, MaturedWindow, MetricValue, PerformanceBrief,
+    Relabelled, WindowState, DEFAULT_REFERENCE_CHUNKS, INSUFFICIENT_LABELS,
 };
 pub use chunk::Chunking;
 pub use error::PerformanceError;
 pub use isotonic::IsotonicRegression;
-pub use join::{JoinCounts, JoinParams, LabelJoin, LabelRecord, PredictionRecordRef};
+pub use join::{JoinCounts, JoinParams, LabelJoin, LabelMatcher, LabelRecord, PredictionRecordRef};
+pub use lookback::{
+    decode_labelled, decode_scored, encode_labelled, encode_scored, merge_labelled, FormatError,
+    Joined, KeyedRow, Lookback, Merged, PendingLabel, ScoredPrediction,
+};
 pub use metric::{Confusion, LabelledRow, Metric, ScoredRow};
 pub use mt19937::RandomState;
 pub use realized::{realize, Interval, RealizedMetric, RealizedPerformance, RealizedRefusal};

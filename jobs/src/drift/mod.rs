@@ -14,6 +14,7 @@
 
 mod adhoc;
 mod files;
+mod history;
 mod performance;
 mod rows;
 mod scheduled;

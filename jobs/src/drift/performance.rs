@@ -5,23 +5,30 @@
 //! Only the predictions of the assessed version count (its hold-out calibrates its
 //! scores); others are counted and left out.
 //!
+//! Labels for predictions of earlier windows are matched against the version's stored
+//! windows ([`super::history`], up to `maxLabelDelay` back), which are realized again;
+//! this window is stored for the checks after it.
+//!
 //! **Reads.** The window's log batches, once, for each prediction's score, decision,
 //! request id and time (the batch profiles hold no per-row scores); the labels that
-//! arrived in the window. **Holds.** 16 bytes a prediction of the window (its score and
-//! decision, which CBPE's ROC-AUC needs in full), and one entry per labelled request id
-//! of the window ([`LabelJoin`]): never the log itself.
+//! arrived in the window; the earlier windows' files ([`super::history`]). **Holds.**
+//! 41 bytes a prediction of the window (its score and decision, which CBPE's ROC-AUC
+//! needs in full, and its scored-file row), and one entry per labelled request id of
+//! the window ([`LabelJoin`]): never the log itself.
 
 use vigil_core::data::schema::FeatureSchema;
 use vigil_core::data::storage::Store;
 use vigil_core::drift::profile::score_of;
 use vigil_core::drift::rules::ModelPerformanceSpec;
+use vigil_core::drift::sketch::hash_str;
 use vigil_core::performance::{
     assess_window, CheckPerformance, JoinParams, LabelJoin, LabelRecord, LabelledRow,
-    PredictionRecordRef, ScoredRow, WindowPerformance,
+    PredictionRecordRef, ScoredPrediction, ScoredRow, WindowState,
 };
 use vigil_core::train::artifact::{ModelArtifact, ScoredHoldout};
 use vigil_core::wire::FeedbackRecord;
 
+use super::history::History;
 use super::window::{for_each_record, Span};
 use super::DriftError;
 
@@ -37,7 +44,6 @@ pub async fn assess(
     span: Span,
     keys: &[String],
     feedback: &[FeedbackRecord],
-    previous: Option<&WindowPerformance>,
 ) -> Result<CheckPerformance, DriftError> {
     let classes = model.schema.target.classes.len();
     if classes != 2 {
@@ -65,10 +71,11 @@ pub async fn assess(
             ))
         }
     };
+    let max_label_delay = spec.max_label_delay.to_chrono();
     let mut join = LabelJoin::new(JoinParams {
         since: span.since,
         until: span.until,
-        max_label_delay: spec.max_label_delay.to_chrono(),
+        max_label_delay,
         label_budget: LABEL_BUDGET,
     });
     for label in feedback {
@@ -84,6 +91,7 @@ pub async fn assess(
     let mut matcher = join.into_matcher();
     let positive_class = &model.schema.target.classes[1];
     let mut scores = Vec::new();
+    let mut scored = Vec::new();
     let mut other_versions = 0;
     for_each_record(store, span, keys, |record| {
         // The hold-out calibrates this version's scores; a rollout's window also holds
@@ -98,6 +106,12 @@ pub async fn assess(
             predicted: &record.predicted_class == positive_class,
         };
         scores.push(row);
+        scored.push(ScoredPrediction {
+            id_hash: hash_str(&record.request_id),
+            timestamp_ms: record.timestamp.timestamp_millis(),
+            score: row.score,
+            predicted: row.predicted,
+        });
         matcher.add_prediction(PredictionRecordRef {
             request_id: &record.request_id,
             timestamp: record.timestamp,
@@ -106,7 +120,7 @@ pub async fn assess(
         });
     })
     .await?;
-    let (labelled, counts) = matcher.finish();
+    let (keyed, mut counts, pending) = matcher.finish_keyed();
     if scores.is_empty() && other_versions > 0 {
         return Ok(CheckPerformance::refused(
             "NoPredictionsOfVersion",
@@ -116,13 +130,34 @@ pub async fn assess(
             ),
         ));
     }
-    let mut check = assess_window(spec, &holdout, &scores, &labelled, counts, previous);
+    let mut history = History::load(store, &model.version, span, max_label_delay).await?;
+    history
+        .look_back(pending, max_label_delay, &mut counts)
+        .await?;
+    let labelled: Vec<LabelledRow> = keyed.iter().map(|k| k.row).collect();
+    let mut check = assess_window(
+        spec,
+        &holdout,
+        &scores,
+        &labelled,
+        counts,
+        &mut history.earlier,
+    );
     if let CheckPerformance::Assessed {
         other_versions: left_out,
+        window,
         ..
     } = &mut check
     {
         *left_out = other_versions;
+        let current = WindowState {
+            since: span.since,
+            until: span.until,
+            performance: window.clone(),
+        };
+        history
+            .save(&current, &scored, &keyed, max_label_delay)
+            .await?;
     }
     Ok(check)
 }

@@ -20,6 +20,7 @@ use vigil_core::drift::report::{
     REPORT_FORMAT_VERSION, TREND_CHECKS,
 };
 use vigil_core::drift::{assess, AssessOptions, DriftJobConfig, DriftRules};
+use vigil_core::performance::CheckPerformance;
 use vigil_core::train::artifact::{self, ModelArtifact};
 use vigil_core::wire::FeedbackRecord;
 
@@ -155,11 +156,6 @@ impl<'c> Check<'c> {
         let previous = previous_report(&self.store, now).await;
         let model_performance = if policy.performance.enabled {
             progress(Stage::Performance);
-            // A gap is sustained only within one version: a new model resets it.
-            let previous_window = previous
-                .as_ref()
-                .filter(|r| r.model_version.as_ref() == Some(&self.model.version))
-                .and_then(|r| r.model_performance.as_ref()?.window());
             let feedback = match self.feedback.take() {
                 Some(feedback) => feedback,
                 None => read_feedback(&self.store, span).await?,
@@ -171,7 +167,6 @@ impl<'c> Check<'c> {
                 span,
                 &self.keys,
                 &feedback,
-                previous_window,
             )
             .await?;
             self.laps.lap("performance");
@@ -342,6 +337,16 @@ fn trend(previous: Option<&DriftReport>, report: &DriftReport) -> Vec<TrendPoint
         None => Vec::new(),
     };
     points.push(TrendPoint::of(report));
+    // Earlier windows that labels realized in this check: their points show it.
+    if let Some(CheckPerformance::Assessed { matured, .. }) = &report.model_performance {
+        let metrics = &report.policy.performance.metrics;
+        for m in matured {
+            let point = points.iter_mut().find(|p| p.checked_at == m.until);
+            if let Some(brief) = point.and_then(|p| p.performance.as_mut()) {
+                brief.realize_again(&m.window, metrics);
+            }
+        }
+    }
     let excess = points.len().saturating_sub(TREND_CHECKS);
     points.drain(..excess);
     points
