@@ -321,11 +321,6 @@ fn matured_table(h: &mut String, matured: &[MaturedWindow], metrics: &[Metric]) 
     h.push_str("</tr>");
     for m in matured {
         let w = &m.window;
-        let coverage = if w.rows == 0 {
-            0.0
-        } else {
-            w.labelled as f64 / w.rows as f64
-        };
         let _ = write!(
             h,
             "<tr><td>{} – {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{:.1}%</td>",
@@ -333,7 +328,7 @@ fn matured_table(h: &mut String, matured: &[MaturedWindow], metrics: &[Metric]) 
             m.until.format("%Y-%m-%d %H:%M"),
             m.added,
             w.labelled,
-            coverage * 100.0
+            w.label_coverage() * 100.0
         );
         for &metric in metrics {
             let flag = match w.gaps.iter().find(|g| g.metric == metric) {

@@ -1168,12 +1168,20 @@ async fn labels_that_arrive_after_their_check_realize_the_earlier_window() {
     assert_eq!(point.labelled, 1500);
     assert!((point.label_coverage - 0.75).abs() < 1e-12);
     assert!((point.realized(Metric::RocAuc).unwrap().value - realized).abs() < 1e-12);
-    assert!(two.report.trend[1]
-        .performance
-        .as_ref()
-        .unwrap()
-        .realized
-        .is_empty());
+    let brief = two.report.trend[1].performance.as_ref().unwrap();
+    assert!(brief.realized.is_empty());
+    // The summary (status, metrics) carries the newest window realized again.
+    let DriftSummary::Succeeded {
+        model_performance: Some(summary),
+        ..
+    } = &two.summary
+    else {
+        panic!("{:?}", two.summary);
+    };
+    let matured = summary.matured.as_ref().expect("matured in the brief");
+    assert_eq!((matured.until, matured.labelled), (t1, 1500));
+    let auc = matured.realized.iter().find(|v| v.metric == Metric::RocAuc);
+    assert_eq!(auc.map(|v| v.value), Some(realized));
     let html = String::from_utf8(
         store
             .get("reports/drift/20261128T180000Z.html")

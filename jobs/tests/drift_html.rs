@@ -228,6 +228,7 @@ fn earlier(i: usize) -> TrendPoint {
             estimated_drop: false,
             concept_drift: false,
             reason: Some("NoHoldout".into()),
+            matured: None,
         }
     } else {
         let wobble = 0.004 * ((i % 3) as f64 - 1.0);
@@ -252,6 +253,7 @@ fn earlier(i: usize) -> TrendPoint {
             estimated_drop: false,
             concept_drift: false,
             reason: (!labelled).then(|| "InsufficientLabels".into()),
+            matured: None,
         }
     };
     TrendPoint {

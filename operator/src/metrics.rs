@@ -46,6 +46,7 @@ pub struct Metrics {
     estimated_upper: PerMetric,
     estimated_alert: PerMetric,
     realized: PerMetric,
+    matured: PerMetric,
     label_coverage: GaugeVec,
     concept_drift: IntGaugeVec,
     /// The series each model last published in the families a reconcile
@@ -307,6 +308,11 @@ impl Metrics {
                 "vigil_realized_performance",
                 "Each metric realized from the /feedback labels joined to the last check's window (none below minLabeledSamples)",
             )?,
+            matured: PerMetric::new(
+                &r,
+                "vigil_matured_performance",
+                "Each metric realized again for the newest earlier window that the last check's labels reached (labels that arrived after that window's check, up to maxLabelDelay)",
+            )?,
             label_coverage: r.gauge(
                 "vigil_label_coverage",
                 "Labelled predictions / predictions of the last check's window",
@@ -417,6 +423,9 @@ impl Metrics {
     fn model_performance(&self, labels: [&str; 3], brief: Option<&PerformanceBrief>) {
         let estimated = brief.map_or(&[][..], |b| &b.estimated[..]);
         let realized = brief.map_or(&[][..], |b| &b.realized[..]);
+        let matured = brief
+            .and_then(|b| b.matured.as_ref())
+            .map_or(&[][..], |m| &m.realized[..]);
         self.estimated
             .set(labels, &parts(estimated, |v| Some(v.value)));
         self.estimated_lower
@@ -427,6 +436,7 @@ impl Metrics {
         self.estimated_alert.set(labels, &parts(estimated, alert));
         self.realized
             .set(labels, &parts(realized, |v| Some(v.value)));
+        self.matured.set(labels, &parts(matured, |v| Some(v.value)));
         match brief.filter(|b| b.assessed()) {
             Some(b) => {
                 self.label_coverage
@@ -506,6 +516,7 @@ impl Metrics {
             &self.estimated_upper,
             &self.estimated_alert,
             &self.realized,
+            &self.matured,
         ] {
             family.retain(policies, policy_gone);
         }
@@ -686,12 +697,13 @@ mod tests {
 
     /// The series of the performance families in `text`, in exposition order.
     fn performance_series(text: &str) -> Vec<&str> {
-        const FAMILIES: [&str; 7] = [
+        const FAMILIES: [&str; 8] = [
             "vigil_estimated_performance{",
             "vigil_estimated_performance_lower{",
             "vigil_estimated_performance_upper{",
             "vigil_estimated_performance_alert{",
             "vigil_realized_performance{",
+            "vigil_matured_performance{",
             "vigil_label_coverage{",
             "vigil_concept_drift{",
         ];
@@ -719,7 +731,9 @@ mod tests {
                 {"metric": "accuracy", "value": 0.83, "lower": 0.78}
             ],
             "realized": [{"metric": "rocAuc", "value": 0.69, "lower": 0.66, "upper": 0.72}],
-            "labelCoverage": 0.25, "labelled": 1250, "estimatedDrop": true, "conceptDrift": true
+            "labelCoverage": 0.25, "labelled": 1250, "estimatedDrop": true, "conceptDrift": true,
+            "matured": {"until": "2026-11-28T12:00:00Z", "labelled": 900, "labelCoverage": 0.6,
+                        "realized": [{"metric": "accuracy", "value": 0.79, "lower": 0.76, "upper": 0.82}]}
         }));
         metrics.drift_check("ml", "income", "p", &first);
         let labels =
@@ -738,6 +752,7 @@ mod tests {
                 format!("vigil_estimated_performance_lower{{{auc}}} 0.8"),
                 format!("vigil_estimated_performance_upper{{{auc}}} 0.95"),
                 format!("vigil_label_coverage{{{policy}}} 0.25"),
+                format!("vigil_matured_performance{{{acc}}} 0.79"),
                 format!("vigil_realized_performance{{{auc}}} 0.69"),
             ]
         );
@@ -782,7 +797,7 @@ mod tests {
         let text = metrics.render();
         let left = performance_series(&text);
         assert!(
-            left.len() == 10 && left.iter().all(|l| l.contains(r#"policy="other""#)),
+            left.len() == 11 && left.iter().all(|l| l.contains(r#"policy="other""#)),
             "{left:#?}"
         );
         let models = Names::from([("ml".to_string(), "income".to_string())]);

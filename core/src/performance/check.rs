@@ -269,6 +269,32 @@ pub struct PerformanceBrief {
     /// `NoPredictions`, …) or why realized values are missing (`InsufficientLabels`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The newest earlier window that labels of this check realized again: with labels
+    /// that lag the check, where realized values show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matured: Option<MaturedBrief>,
+}
+
+/// An earlier window realized again, in the brief.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MaturedBrief {
+    /// When the window ended (its check's time), RFC 3339.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub until: DateTime<Utc>,
+    /// Realized from every label the window holds now, with 95 % intervals (empty below
+    /// `minLabeledSamples`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["metric"]))
+    )]
+    pub realized: Vec<MetricValue>,
+    /// Labelled predictions of the window.
+    pub labelled: u64,
+    /// Labelled predictions ÷ predictions of the window.
+    pub label_coverage: f64,
 }
 
 /// The reason of a brief that was assessed but has too few labels to realize.
@@ -285,7 +311,7 @@ impl PerformanceBrief {
 
     /// The brief of `check`, for the metrics the policy names.
     pub fn of(check: &CheckPerformance, metrics: &[Metric]) -> PerformanceBrief {
-        let (window, labels, concept_drift) = match check {
+        let (window, labels, concept_drift, matured) = match check {
             CheckPerformance::Refused { reason, .. } => {
                 return PerformanceBrief {
                     estimated: Vec::new(),
@@ -295,14 +321,16 @@ impl PerformanceBrief {
                     estimated_drop: false,
                     concept_drift: false,
                     reason: Some(reason.clone()),
+                    matured: None,
                 }
             }
             CheckPerformance::Assessed {
                 window,
                 labels,
                 concept_drift,
+                matured,
                 ..
-            } => (window, labels, *concept_drift),
+            } => (window, labels, *concept_drift, matured),
         };
         let estimated: Vec<MetricValue> = metrics
             .iter()
@@ -326,6 +354,15 @@ impl PerformanceBrief {
             labelled: labels.labelled as u64,
             concept_drift,
             reason,
+            matured: matured
+                .iter()
+                .max_by_key(|m| m.until)
+                .map(|m| MaturedBrief {
+                    until: m.until,
+                    realized: realized_values(&m.window, metrics).0,
+                    labelled: m.window.labelled as u64,
+                    label_coverage: m.window.label_coverage(),
+                }),
         }
     }
 
@@ -336,11 +373,7 @@ impl PerformanceBrief {
         self.realized = realized;
         self.reason = reason;
         self.labelled = window.labelled as u64;
-        self.label_coverage = if window.rows == 0 {
-            0.0
-        } else {
-            window.labelled as f64 / window.rows as f64
-        };
+        self.label_coverage = window.label_coverage();
         self.concept_drift |= window.gaps.iter().any(|g| g.sustained);
     }
 

@@ -38,8 +38,8 @@ pub use cbpe::{
     SAMPLING_ERROR_RANGE, THRESHOLD_STD_MULTIPLIER,
 };
 pub use check::{
-    assess_window, CheckPerformance, EarlierWindow, MaturedWindow, MetricValue, PerformanceBrief,
-    Relabelled, WindowState, DEFAULT_REFERENCE_CHUNKS, INSUFFICIENT_LABELS,
+    assess_window, CheckPerformance, EarlierWindow, MaturedBrief, MaturedWindow, MetricValue,
+    PerformanceBrief, Relabelled, WindowState, DEFAULT_REFERENCE_CHUNKS, INSUFFICIENT_LABELS,
 };
 pub use chunk::Chunking;
 pub use error::PerformanceError;

@@ -70,6 +70,15 @@ impl WindowPerformance {
     }
 
     /// The names of the metrics whose estimate is outside its thresholds.
+    /// Labelled predictions ÷ predictions (0 without predictions).
+    pub fn label_coverage(&self) -> f64 {
+        if self.rows == 0 {
+            0.0
+        } else {
+            self.labelled as f64 / self.rows as f64
+        }
+    }
+
     pub fn alert_names(&self) -> Vec<&'static str> {
         self.estimate
             .estimates
