@@ -180,7 +180,7 @@ impl<E: LogEntry> Writer<E> {
         if let Some(i) = open.filter(|&i| !self.open[i].files.iter().all(|f| f.accepts(entry))) {
             let batch = self.open.remove(i);
             self.open_records -= batch.summary.records;
-            if let Some(finished) = self.finish(batch) {
+            if let Some(finished) = self.finish(batch).await {
                 self.write(finished, shutdown).await;
             }
             open = None;
@@ -234,13 +234,17 @@ impl<E: LogEntry> Writer<E> {
         let open = std::mem::take(&mut self.open);
         self.open_records = 0;
         for batch in open {
-            if let Some(finished) = self.finish(batch) {
+            if let Some(finished) = self.finish(batch).await {
                 self.write(finished, shutdown).await;
             }
         }
     }
 
-    fn finish(&mut self, batch: OpenBatch<E>) -> Option<Finished> {
+    /// Encodes a batch's files. The encoding runs on a blocking thread: a Parquet file
+    /// is encoded whole here (a few ms for a full batch), and on the runtime's worker it
+    /// would stall every request behind it, the tail the log must not add; on its own
+    /// thread the kernel shares the core between it and the requests.
+    async fn finish(&mut self, batch: OpenBatch<E>) -> Option<Finished> {
         let records = batch.summary.records;
         let id = BatchId {
             prefix: self.prefix,
@@ -256,10 +260,26 @@ impl<E: LogEntry> Writer<E> {
             .chain(std::iter::once(&self.files.log))
             .map(|f| f.key(&id))
             .collect();
+        let OpenBatch { files, summary, .. } = batch;
+        let encode = move || {
+            files
+                .into_iter()
+                .map(|writer| writer.finish(&summary))
+                .collect::<Vec<_>>()
+        };
+        let encoded = match tokio::task::spawn_blocking(encode).await {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                // Only a panic in an encoder gets here: its records are lost, counted.
+                tracing::error!(log = self.name, records, error = %e, "encoding a log batch failed; its records are lost");
+                self.lost(records);
+                return None;
+            }
+        };
         let n_files = keys.len();
         let mut files = Vec::with_capacity(n_files);
-        for (i, (key, writer)) in keys.into_iter().zip(batch.files).enumerate() {
-            match writer.finish(&batch.summary) {
+        for (i, (key, result)) in keys.into_iter().zip(encoded).enumerate() {
+            match result {
                 Ok(Some(bytes)) => files.push((key, bytes)),
                 Ok(None) => {}
                 Err(e) if i + 1 < n_files => {
@@ -269,14 +289,19 @@ impl<E: LogEntry> Writer<E> {
                 }
                 Err(e) => {
                     tracing::error!(log = self.name, key = %key, records, error = %e, "cannot encode a log batch; its records are lost");
-                    self.metrics.errors.inc();
-                    self.metrics.dropped.inc_by(records as u64);
-                    self.metrics.depth.sub(records as i64);
+                    self.lost(records);
                     return None;
                 }
             }
         }
         Some(Finished { files, records })
+    }
+
+    /// Counts a batch whose records cannot be written.
+    fn lost(&self, records: usize) {
+        self.metrics.errors.inc();
+        self.metrics.dropped.inc_by(records as u64);
+        self.metrics.depth.sub(records as i64);
     }
 
     async fn write(&mut self, finished: Finished, shutdown: &mut Shutdown) {
