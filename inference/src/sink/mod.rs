@@ -17,8 +17,10 @@
 //!   (`vigil_core::data::log_file`), so readers skip it without decompressing.
 //! * The seam where a batch becomes files is [`format`]: a [`BatchFile`] for the log
 //!   itself (JSON Lines + gzip, or Parquet: [`parquet`]) and any number beside it (the drift profiles of
-//!   [`profile`]), fed every entry of the batch and finished with its summary. Files beside
-//!   the log are written first, the log file last.
+//!   [`profile`]), fed every entry of the batch and finished with its summary. Finishing
+//!   (a Parquet file is encoded whole then) runs on a blocking thread, so the kernel
+//!   shares the core between it and the requests rather than the runtime's worker
+//!   stopping for it. Files beside the log are written first, the log file last.
 //! * A failed write is counted and retried with backoff, holding the batch, so a slow or
 //!   failing store pushes back: with `when_full = block` handlers wait for buffer space
 //!   (and the request timeout bounds the wait); with `drop` the entry is dropped and its

@@ -6,7 +6,7 @@
 //!
 //! Rows are added from the request's columns as they arrive (a categorical value is
 //! shared from the request's dictionary, not copied per row); the file is encoded when
-//! the batch finishes, in the log's writer task, off the request path. A Parquet file
+//! the batch finishes, on a blocking thread of the log's writer, off the request path. A Parquet file
 //! has one schema: an entry answered by a model of another schema (a reload changed it)
 //! finishes the open batch and starts the next one ([`BatchWriter::accepts`]).
 
