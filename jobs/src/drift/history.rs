@@ -85,13 +85,14 @@ impl<'s> History<'s> {
     }
 
     /// Matches the labels the window did not claim against the earlier windows, newest
-    /// first, until none is left; `counts` moves the found ones from orphans.
+    /// first, until none is left; `counts` moves the found ones from orphans. An
+    /// unreadable file is skipped with a warning (its window keeps what it had).
     pub async fn look_back(
         &mut self,
         pending: std::collections::HashMap<u64, PendingLabel>,
         max_label_delay: Duration,
         counts: &mut JoinCounts,
-    ) -> Result<(), DriftError> {
+    ) {
         let mut lookback = Lookback::new(pending, max_label_delay);
         for i in (0..self.earlier.len()).rev() {
             if lookback.is_done() {
@@ -128,7 +129,6 @@ impl<'s> History<'s> {
             self.relabelled[i] = Some(rows);
         }
         lookback.settle(counts);
-        Ok(())
     }
 
     /// Stores this check's window and the earlier ones realized again, and deletes the

@@ -133,7 +133,7 @@ pub async fn assess(
     let mut history = History::load(store, &model.version, span, max_label_delay).await?;
     history
         .look_back(pending, max_label_delay, &mut counts)
-        .await?;
+        .await;
     let labelled: Vec<LabelledRow> = keyed.iter().map(|k| k.row).collect();
     let mut check = assess_window(
         spec,
