@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -22,6 +23,10 @@ ENDPOINTS = [("predict", "/predict", "rows.jsonl", 1), ("batch100", "/predict/ba
 # /predict/batch (a JSON parse of the body is its whole work), FastAPI has no OIP route.
 OIP_ENDPOINTS = [("oip100", "/v2/models/adult-income/infer", "oip_batch100.json", 100),
                  ("oip1000", "/v2/models/adult-income/infer", "oip_batch1000.json", 1000)]
+# The same 1000 rows in Triton's binary tensor extension, as tritonclient sends them by
+# default: a JSON header (its length in Inference-Header-Content-Length) and the raw
+# little-endian tensors after it. Sent with post_oip_binary.lua; only vigil serves it.
+OIP_BINARY_ENDPOINTS = [("oip1000bin", "/v2/models/adult-income/infer", "oip_batch1000.bin", 1000)]
 
 
 def write_bodies(out_dir):
@@ -40,6 +45,28 @@ def write_bodies(out_dir):
         body = {"id": f"oip-{n}", "parameters": {"content_type": "pd"}, "inputs": inputs}
         with open(os.path.join(out_dir, f"oip_batch{n}.json"), "w") as f:
             json.dump(body, f)
+        if n == 1000:
+            write_binary_body(os.path.join(out_dir, "oip_batch1000"), body)
+
+
+def write_binary_body(stem, body):
+    """`stem`.bin: `body` with every input's data as raw bytes after the JSON header, and
+    `stem`.header-length: the header's length in bytes."""
+    header = {"id": body["id"], "parameters": body["parameters"], "inputs": []}
+    tail = bytearray()
+    for t in body["inputs"]:
+        if t["datatype"] == "FP64":
+            raw = struct.pack(f"<{len(t['data'])}d", *t["data"])
+        else:
+            raw = b"".join(struct.pack("<I", len(v.encode())) + v.encode() for v in t["data"])
+        header["inputs"].append({"name": t["name"], "shape": t["shape"], "datatype": t["datatype"],
+                                 "parameters": {"binary_data_size": len(raw)}})
+        tail += raw
+    head = json.dumps(header).encode()
+    with open(stem + ".bin", "wb") as f:
+        f.write(head + bytes(tail))
+    with open(stem + ".header-length", "w") as f:
+        f.write(str(len(head)))
 
 
 def proc_cpu_s(pid):
@@ -72,10 +99,15 @@ def wait_ready(base, path, proc, timeout=60):
 
 
 def wrk(a, url, body, conc, duration):
+    script, env = os.path.join(a.kit, "post.lua"), dict(os.environ, BODY=body)
+    if body.endswith(".bin"):
+        # The kit's post.lua with the binary extension's header (post_oip_binary.lua).
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "post_oip_binary.lua")
+        with open(body[:-len(".bin")] + ".header-length") as f:
+            env.update(KIT_POST=os.path.join(a.kit, "post.lua"), OIP_HEADER_LENGTH=f.read().strip())
     cmd = ["taskset", "-c", a.client_cpus, "wrk", "-t1", f"-c{conc}", f"-d{duration}s", "--timeout", "30s",
-           "--latency", "-s", os.path.join(a.kit, "post.lua"), url]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, BODY=body),
-                         timeout=duration + 60)
+           "--latency", "-s", script, url]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=duration + 60)
     line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
     if line is None:
         sys.exit(f"wrk failed: {out.stdout[-1000:]} {out.stderr[-1000:]}")
@@ -141,7 +173,7 @@ def main():
             cmd = [a.vigil, "serve", "--store", a.store, "--listen", "127.0.0.1:18080",
                    "--writer", "bench", "--max-batch", "1000",
                    "--batch-profiles", "true" if label == "vigil" else "false"]
-            rows += run_server(a, label, cmd, "http://127.0.0.1:18080", "/ready", endpoints=ENDPOINTS + OIP_ENDPOINTS)
+            rows += run_server(a, label, cmd, "http://127.0.0.1:18080", "/ready", endpoints=ENDPOINTS + OIP_ENDPOINTS + OIP_BINARY_ENDPOINTS)
         elif label == "echo":
             rows += run_server(a, label, [a.echo, "127.0.0.1:18090"], "http://127.0.0.1:18090", "/healthz",
                                endpoints=ENDPOINTS + echo_oip)

@@ -2,6 +2,7 @@
 //! written as [`PredictionRecord`] lines (one per row) off the request path.
 
 use std::fmt;
+use std::io::Write as _;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -9,9 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use vigil_core::data::prediction_log::Timestamped;
+use vigil_core::data::schema::FeatureSchema;
 use vigil_core::wire::PredictionRecord;
 
-use crate::columns::Columns;
+use crate::columns::{Column, Columns};
 use crate::served::LoadedModel;
 use crate::sink::{JsonLines, LogEntry};
 
@@ -157,14 +159,123 @@ impl LogEntry for PredictionBatch {
 }
 
 impl JsonLines for PredictionBatch {
+    /// The bytes `serde_json` writes for [`PredictionBatch::record`] (a test holds the two
+    /// equal), without escaping the same text again for every row: the keys, the model
+    /// version and the class names are escaped once per model ([`LogTemplate`]), the
+    /// timestamp and the categorical values once per call; a row escapes only its request
+    /// id (once per call too when the ids are numbered) and formats its numbers.
     fn write_json_lines(&self, rows: Range<usize>, out: &mut Vec<u8>) {
+        let template = &self.model.log_template;
         // The same text chrono's serde writes, once for all rows.
         let timestamp = serde_json::to_string(&self.timestamp).unwrap_or_default();
-        let timestamp = timestamp.trim_matches('"');
+        let mut after_id = Vec::with_capacity(64 + template.model_version.len());
+        after_id.extend_from_slice(b",\"timestamp\":");
+        after_id.extend_from_slice(timestamp.as_bytes());
+        after_id.extend_from_slice(template.model_version.as_bytes());
+        let dictionaries: Vec<Vec<Vec<u8>>> = self
+            .features
+            .columns
+            .iter()
+            .map(|column| match column {
+                Column::Categorical(c) => c.dictionary.iter().map(|d| json(d.as_str())).collect(),
+                Column::Numeric(_) => Vec::new(),
+            })
+            .collect();
+        // A numbered id is `"<escaped id>-<row>"`: `-` and digits need no escaping.
+        let numbered = match &self.request_ids {
+            RequestIds::Numbered(base) if self.rows() > 1 => {
+                let mut quoted = json(base.as_str());
+                quoted.pop();
+                Some(quoted)
+            }
+            _ => None,
+        };
+        let k = self.model.classes().len();
         for row in rows {
-            // Serializing into memory cannot fail.
-            let _ = serde_json::to_writer(&mut *out, &self.record(row, timestamp));
-            out.push(b'\n');
+            out.extend_from_slice(b"{\"request_id\":");
+            match &numbered {
+                Some(base) => {
+                    out.extend_from_slice(base);
+                    let _ = write!(out, "-{row}\"");
+                }
+                None => write_json(out, &self.request_id(row)),
+            }
+            out.extend_from_slice(&after_id);
+            for (i, (key, column)) in template
+                .features
+                .iter()
+                .zip(&self.features.columns)
+                .enumerate()
+            {
+                out.extend_from_slice(key.as_bytes());
+                match column {
+                    Column::Numeric(values) if values[row].is_nan() => {
+                        out.extend_from_slice(b"null")
+                    }
+                    Column::Numeric(values) => write_json(out, &values[row]),
+                    Column::Categorical(c) => match dictionaries[i].get(c.codes[row] as usize) {
+                        Some(value) => out.extend_from_slice(value),
+                        None => out.extend_from_slice(b"null"),
+                    },
+                }
+            }
+            out.extend_from_slice(template.classes[self.class(row)].as_bytes());
+            for (j, p) in self.probabilities[row * k..(row + 1) * k]
+                .iter()
+                .enumerate()
+            {
+                if j > 0 {
+                    out.push(b',');
+                }
+                write_json(out, p);
+            }
+            out.extend_from_slice(b"],\"latency_us\":");
+            write_json(out, &self.latency_us);
+            out.extend_from_slice(b"}\n");
+        }
+    }
+}
+
+/// `value` as JSON, appended to `out` (into memory: cannot fail).
+fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+fn json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_json(&mut out, value);
+    out
+}
+
+/// The constant text of a model's log records, escaped once when the model is loaded.
+#[derive(Debug)]
+pub struct LogTemplate {
+    /// `,"model_version":"<version>","features":{`
+    model_version: String,
+    /// Per feature, its key: `"<name>":`, with a leading comma after the first.
+    features: Vec<String>,
+    /// Per class, the text from the end of the features to the first probability:
+    /// `},"predicted_class":"<class>","probabilities":[`
+    classes: Vec<String>,
+}
+
+impl LogTemplate {
+    pub fn new(schema: &FeatureSchema, version: &str) -> LogTemplate {
+        let text = |value: &str| String::from_utf8(json(value)).unwrap_or_default();
+        LogTemplate {
+            model_version: format!(",\"model_version\":{},\"features\":{{", text(version)),
+            features: schema
+                .features
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("{}{}:", if i == 0 { "" } else { "," }, text(&f.name)))
+                .collect(),
+            classes: schema
+                .target
+                .classes
+                .iter()
+                .map(|c| format!("}},\"predicted_class\":{},\"probabilities\":[", text(c)))
+                .collect(),
         }
     }
 }

@@ -12,6 +12,7 @@ use vigil_core::data::storage::Store;
 use vigil_core::train::artifact::{self, ArtifactError, ModelArtifact};
 
 use crate::metrics::{Metrics, ModelMetrics};
+use crate::record::LogTemplate;
 
 /// A model ready to answer: the artifact plus lookups and metric handles built once.
 pub struct LoadedModel {
@@ -20,6 +21,8 @@ pub struct LoadedModel {
     index: HashMap<String, usize>,
     pub metrics: ModelMetrics,
     pub loaded_at: DateTime<Utc>,
+    /// The constant text of its prediction log records.
+    pub log_template: LogTemplate,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -45,6 +48,7 @@ impl LoadedModel {
             .collect();
         let model_metrics = ModelMetrics::new(metrics, &artifact.schema.target.classes, &names);
         LoadedModel {
+            log_template: LogTemplate::new(&artifact.schema, &artifact.version),
             artifact,
             index,
             metrics: model_metrics,

@@ -1040,3 +1040,83 @@ async fn a_parquet_log_holds_what_the_json_log_holds() {
         json!({"x": 0.0, "color": null, "size": "L"})
     );
 }
+
+#[tokio::test]
+async fn the_log_writes_every_record_exactly_as_serde_does() {
+    // The JSON Lines writer escapes constant text once; its bytes must stay those of the
+    // typed record, for names, versions, categories and ids that need escaping.
+    use vigil_inference::columns::{Categories, Column, Columns, MISSING_CODE};
+    use vigil_inference::record::RequestIds;
+    use vigil_inference::sink::JsonLines;
+    let s = server().await;
+    let mut artifact = s.state.model().expect("model").artifact.clone();
+    artifact.version = "v\"1\\é".into();
+    artifact.schema.features[1].name = "co\"lor\n".into();
+    artifact.schema.target.classes[0] = "<=50K \u{1}".into();
+    let model = std::sync::Arc::new(vigil_inference::LoadedModel::new(
+        artifact,
+        &s.state.metrics,
+    ));
+    let numbers = vec![42.0, f64::NAN, -0.0, 0.1, 1e300, 7.0];
+    let mut color = Categories::default();
+    for v in ["red", "q\"uote", "tab\t", "red", "ünï", "red"] {
+        color.push(v);
+    }
+    let mut size = Categories::default();
+    for v in ["M", "L", "M", "S", "L", "M"] {
+        size.push(v);
+    }
+    size.codes[3] = MISSING_CODE;
+    let rows = numbers.len();
+    let batch = |request_ids: RequestIds| vigil_inference::PredictionBatch {
+        model: std::sync::Arc::clone(&model),
+        timestamp: Utc::now(),
+        latency_us: 1234,
+        request_ids,
+        features: Columns {
+            rows,
+            columns: vec![
+                Column::Numeric(numbers.clone()),
+                Column::Categorical(color.clone()),
+                Column::Categorical(size.clone()),
+            ],
+        },
+        classes: vec![0, 1, 1, 0, 1, 0],
+        probabilities: (0..rows)
+            .flat_map(|i| [0.1 * i as f64, 1.0 - 0.1 * i as f64])
+            .collect(),
+    };
+    for ids in [
+        RequestIds::Numbered("b\"atch".into()),
+        RequestIds::Each((0..rows).map(|i| format!("id\\{i}\"")).collect()),
+    ] {
+        let batch = batch(ids);
+        let timestamp = serde_json::to_string(&batch.timestamp).expect("timestamp");
+        let mut expected = Vec::new();
+        for row in 0..rows {
+            serde_json::to_writer(
+                &mut expected,
+                &batch.record(row, timestamp.trim_matches('"')),
+            )
+            .expect("serde");
+            expected.push(b'\n');
+        }
+        let mut written = Vec::new();
+        batch.write_json_lines(0..2, &mut written);
+        batch.write_json_lines(2..rows, &mut written);
+        assert_eq!(
+            String::from_utf8(written).expect("utf-8"),
+            String::from_utf8(expected).expect("utf-8")
+        );
+    }
+    // A one-row request logs its id as sent.
+    let mut one = batch(RequestIds::Numbered("solo".into()));
+    one.features.rows = 1;
+    let mut written = Vec::new();
+    one.write_json_lines(0..1, &mut written);
+    assert!(
+        written.starts_with(br#"{"request_id":"solo","timestamp":"#),
+        "{}",
+        String::from_utf8_lossy(&written)
+    );
+}
