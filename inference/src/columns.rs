@@ -52,6 +52,21 @@ impl Categories {
         self.push_value(Cow::Owned(value));
     }
 
+    /// [`Categories::push`] of a value received as bytes, which must be UTF-8. Only a
+    /// value the dictionary does not hold yet is validated (one it holds is UTF-8), so a
+    /// column of a few distinct values costs a comparison a row.
+    pub fn push_utf8(&mut self, bytes: &[u8]) -> Result<(), std::str::Utf8Error> {
+        let known = match self.index {
+            None => self.dictionary.iter().position(|v| v.as_bytes() == bytes),
+            Some(_) => None,
+        };
+        match known {
+            Some(code) => self.codes.push(code as u32),
+            None => self.push(std::str::from_utf8(bytes)?),
+        }
+        Ok(())
+    }
+
     fn push_value(&mut self, value: Cow<'_, str>) {
         let code = match self.code_of(&value) {
             Some(code) => code,

@@ -206,12 +206,19 @@ impl FeaturePipeline {
         out: &mut [f64],
     ) -> Result<Encoded, FieldProblem> {
         let (entry, how) = self.encode_sparse(index, value)?;
+        self.place(index, entry, out);
+        Ok(how)
+    }
+
+    /// Writes feature `index`'s slot of `out` from its [`encode_sparse`](Self::encode_sparse)
+    /// entry: zeros, and the entry's column set. (A caller that encodes a column's
+    /// distinct values once places each row's entry with this.)
+    pub fn place(&self, index: usize, entry: Option<(usize, f64)>, out: &mut [f64]) {
         let offset = self.offsets[index];
         out[offset..offset + self.encoders[index].width()].fill(0.0);
         if let Some((column, x)) = entry {
             out[column] = x;
         }
-        Ok(how)
     }
 
     /// The one output column (and its value) that feature `index`'s value sets;

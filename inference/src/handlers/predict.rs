@@ -178,7 +178,16 @@ pub(crate) fn encode_value(
     x: &mut [f64],
     tally: &mut Tally,
 ) -> Result<(), FieldProblem> {
-    match model.artifact.pipeline.encode_value(i, value, x) {
+    count_encoded(model.artifact.pipeline.encode_value(i, value, x), i, tally)
+}
+
+/// Counts feature `i`'s encoding outcome (imputed, unseen) in `tally`.
+pub(crate) fn count_encoded(
+    encoded: Result<Encoded, FieldProblem>,
+    i: usize,
+    tally: &mut Tally,
+) -> Result<(), FieldProblem> {
+    match encoded {
         Ok(Encoded::Ok) => Ok(()),
         Ok(Encoded::Imputed) => {
             tally.missing[i] += 1;

@@ -85,10 +85,9 @@ fn strings(name: &str, mut bytes: &[u8]) -> Result<TensorData, AppError> {
             return Err(problem(name, "ends inside a BYTES element"));
         }
         let (value, rest) = rest.split_at(len);
-        let Ok(value) = std::str::from_utf8(value) else {
+        if c.push_utf8(value).is_err() {
             return Err(problem(name, "holds a BYTES element that is not UTF-8"));
-        };
-        c.push(value);
+        }
         bytes = rest;
     }
     Ok(TensorData::Strings(c))
@@ -138,5 +137,10 @@ mod tests {
         assert_eq!(c.codes, vec![0, 1, 0]);
         assert!(decode("x", "FP64", &[0; 7]).is_err());
         assert!(decode("c", "BYTES", &[9, 0, 0, 0, b'a']).is_err());
+        let not_utf8 = [1, 0, 0, 0, b'a', 1, 0, 0, 0, 0xff];
+        assert!(
+            decode("c", "BYTES", &not_utf8).is_err(),
+            "a new value is validated"
+        );
     }
 }

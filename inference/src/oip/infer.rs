@@ -9,14 +9,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 use serde::{Serialize, Serializer};
-use vigil_core::data::schema::Value;
+use vigil_core::data::schema::{FeatureType, FieldProblem, Value};
+use vigil_core::train::pipeline::Encoded;
 
 use super::inputs::{self, Layout};
 use super::tensor::{InferRequest, RequestOutput};
 use crate::columns::{Column, Columns, MISSING_CODE};
 use crate::error::{AppError, Problem};
 use crate::handlers::predict::{
-    check_value, count_answers, count_problems, encode_problem, encode_value, predict_row, Tally,
+    check_value, count_answers, count_encoded, count_problems, encode_problem, encode_value,
+    predict_row, Tally,
 };
 use crate::json;
 use crate::parse::MAX_REQUEST_ID_CHARS;
@@ -101,6 +103,30 @@ fn validate(
     problems
 }
 
+/// A value's [`encode_sparse`](vigil_core::train::pipeline::FeaturePipeline::encode_sparse)
+/// outcome.
+type SparseEncoding = Result<(Option<(usize, f64)>, Encoded), FieldProblem>;
+
+/// Per categorical column, the encoding of each dictionary code and, last, of a missing
+/// value: made once per request, so a row costs a lookup, not a hash of its value.
+fn code_encodings(model: &LoadedModel, dictionaries: &[Vec<Value>]) -> Vec<Vec<SparseEncoding>> {
+    let pipeline = &model.artifact.pipeline;
+    dictionaries
+        .iter()
+        .enumerate()
+        .map(|(i, values)| {
+            if model.artifact.schema.features[i].kind != FeatureType::Categorical {
+                return Vec::new();
+            }
+            values
+                .iter()
+                .chain(std::iter::once(&Value::Missing))
+                .map(|value| pipeline.encode_sparse(i, value))
+                .collect()
+        })
+        .collect()
+}
+
 /// Encodes and predicts every row; unseen categories under `unseen: error` are problems.
 fn predict(
     model: &LoadedModel,
@@ -110,25 +136,32 @@ fn predict(
     tally: &mut Tally,
 ) -> Result<Predicted, AppError> {
     let k = model.classes().len();
-    let mut x = vec![0.0; model.artifact.pipeline.width()];
+    let pipeline = &model.artifact.pipeline;
+    let encodings = code_encodings(model, dictionaries);
+    let mut x = vec![0.0; pipeline.width()];
     let mut classes = Vec::with_capacity(columns.rows);
     let mut probabilities = vec![0.0; columns.rows * k];
     let mut problems = Vec::new();
-    let missing = Value::Missing;
     for (row, p) in probabilities.chunks_exact_mut(k).enumerate() {
         let mut ok = true;
         for (i, column) in columns.columns.iter().enumerate() {
-            let numeric;
-            let value = match column {
+            let encoded = match column {
                 Column::Numeric(values) => {
-                    numeric = number(values[row]);
-                    &numeric
+                    encode_value(model, i, &number(values[row]), &mut x, tally)
                 }
-                Column::Categorical(c) => dictionaries[i]
-                    .get(c.codes[row] as usize)
-                    .unwrap_or(&missing),
+                Column::Categorical(c) => {
+                    let table = &encodings[i];
+                    let code = c.codes[row] as usize;
+                    match table.get(code).unwrap_or(&table[table.len() - 1]) {
+                        Ok((entry, how)) => {
+                            pipeline.place(i, *entry, &mut x);
+                            count_encoded(Ok(*how), i, tally)
+                        }
+                        Err(problem) => count_encoded(Err(problem.clone()), i, tally),
+                    }
+                }
             };
-            if let Err(problem) = encode_value(model, i, value, &mut x, tally) {
+            if let Err(problem) = encoded {
                 problems.push(encode_problem(layout.field(model, i, row), problem));
                 ok = false;
             }

@@ -10,7 +10,7 @@
 //! has one schema: an entry answered by a model of another schema (a reload changed it)
 //! finishes the open batch and starts the next one ([`BatchWriter::accepts`]).
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -34,17 +34,30 @@ impl BatchFile<PredictionBatch> for ParquetLog {
     fn start(&self) -> Box<dyn BatchWriter<PredictionBatch>> {
         Box::new(ParquetLogWriter {
             open: None,
-            request_id: String::new(),
             dictionaries: Vec::new(),
         })
     }
 }
 
+/// A snapshot's strings as Parquet values, made once per snapshot and shared by its rows.
+struct SnapshotStrings {
+    version: ByteArray,
+    classes: Vec<ByteArray>,
+}
+
+impl SnapshotStrings {
+    fn of(model: &LoadedModel) -> SnapshotStrings {
+        SnapshotStrings {
+            version: model.version().into(),
+            classes: model.classes().iter().map(|c| c.as_str().into()).collect(),
+        }
+    }
+}
+
 struct ParquetLogWriter {
     /// The model of the batch's last entry (later entries of the same snapshot skip the
-    /// schema comparison) and the rows so far.
-    open: Option<(Arc<LoadedModel>, ParquetBatch)>,
-    request_id: String,
+    /// schema comparison), its strings and the rows so far.
+    open: Option<(Arc<LoadedModel>, SnapshotStrings, ParquetBatch)>,
     /// Per feature, the entry's categorical dictionary as Parquet values; made when an
     /// entry's first slice arrives (every entry is added whole, from row 0).
     dictionaries: Vec<Vec<ByteArray>>,
@@ -52,34 +65,43 @@ struct ParquetLogWriter {
 
 impl BatchWriter<PredictionBatch> for ParquetLogWriter {
     fn accepts(&self, entry: &PredictionBatch) -> bool {
-        self.open.as_ref().is_none_or(|(model, batch)| {
+        self.open.as_ref().is_none_or(|(model, _, batch)| {
             Arc::ptr_eq(model, &entry.model) || batch.schema() == &entry.model.artifact.schema
         })
     }
 
     fn add(&mut self, entry: &PredictionBatch, rows: Range<usize>) {
-        let (model, batch) = self.open.get_or_insert_with(|| {
+        let (model, strings, batch) = self.open.get_or_insert_with(|| {
             (
                 Arc::clone(&entry.model),
+                SnapshotStrings::of(&entry.model),
                 ParquetBatch::new(&entry.model.artifact.schema),
             )
         });
         if !Arc::ptr_eq(model, &entry.model) {
             // Same schema (the writer asked `accepts` first), a newer snapshot.
             *model = Arc::clone(&entry.model);
+            *strings = SnapshotStrings::of(&entry.model);
         }
-        let classes = entry.model.classes();
+        // The slice's request ids in one buffer, each row's value a slice of it.
+        let mut text = Vec::with_capacity(rows.len() * 24);
+        let mut ends = Vec::with_capacity(rows.len());
         for row in rows.clone() {
-            self.request_id.clear();
-            let _ = write!(self.request_id, "{}", entry.request_id(row));
+            let _ = write!(text, "{}", entry.request_id(row));
+            ends.push(text.len());
+        }
+        let ids = Bytes::from(text);
+        let mut start = 0;
+        for (row, end) in rows.clone().zip(ends) {
             batch.add_prediction(
-                &self.request_id,
+                ids.slice(start..end).into(),
                 entry.timestamp,
-                entry.model.version(),
-                &classes[entry.class(row)],
+                strings.version.clone(),
+                strings.classes[entry.class(row)].clone(),
                 entry.probabilities(row),
                 entry.latency_us,
             );
+            start = end;
         }
         if rows.start == 0 {
             self.dictionaries = entry
@@ -115,7 +137,7 @@ impl BatchWriter<PredictionBatch> for ParquetLogWriter {
 
     fn finish(self: Box<Self>, _: &BatchSummary) -> Result<Option<Bytes>, BatchFileError> {
         match self.open {
-            Some((_, batch)) => batch
+            Some((_, _, batch)) => batch
                 .finish()
                 .map(Some)
                 .map_err(|e| BatchFileError(e.to_string())),
