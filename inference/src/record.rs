@@ -172,15 +172,22 @@ impl JsonLines for PredictionBatch {
         after_id.extend_from_slice(b",\"timestamp\":");
         after_id.extend_from_slice(timestamp.as_bytes());
         after_id.extend_from_slice(template.model_version.as_bytes());
-        let dictionaries: Vec<Vec<Vec<u8>>> = self
-            .features
-            .columns
-            .iter()
-            .map(|column| match column {
-                Column::Categorical(c) => c.dictionary.iter().map(|d| json(d.as_str())).collect(),
-                Column::Numeric(_) => Vec::new(),
-            })
-            .collect();
+        // Escaped once per call when values repeat; a single row (every `/predict`)
+        // escapes its values in place rather than allocating their copies.
+        let dictionaries: Vec<Vec<Vec<u8>>> = if rows.len() > 1 {
+            self.features
+                .columns
+                .iter()
+                .map(|column| match column {
+                    Column::Categorical(c) => {
+                        c.dictionary.iter().map(|d| json(d.as_str())).collect()
+                    }
+                    Column::Numeric(_) => Vec::new(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         // A numbered id is `"<escaped id>-<row>"`: `-` and digits need no escaping.
         let numbered = match &self.request_ids {
             RequestIds::Numbered(base) if self.rows() > 1 => {
@@ -213,9 +220,12 @@ impl JsonLines for PredictionBatch {
                         out.extend_from_slice(b"null")
                     }
                     Column::Numeric(values) => write_json(out, &values[row]),
-                    Column::Categorical(c) => match dictionaries[i].get(c.codes[row] as usize) {
-                        Some(value) => out.extend_from_slice(value),
-                        None => out.extend_from_slice(b"null"),
+                    Column::Categorical(c) => match dictionaries.get(i) {
+                        Some(escaped) => match escaped.get(c.codes[row] as usize) {
+                            Some(value) => out.extend_from_slice(value),
+                            None => out.extend_from_slice(b"null"),
+                        },
+                        None => write_json(out, &c.get(row)),
                     },
                 }
             }

@@ -1101,13 +1101,17 @@ async fn the_log_writes_every_record_exactly_as_serde_does() {
             .expect("serde");
             expected.push(b'\n');
         }
-        let mut written = Vec::new();
-        batch.write_json_lines(0..2, &mut written);
-        batch.write_json_lines(2..rows, &mut written);
-        assert_eq!(
-            String::from_utf8(written).expect("utf-8"),
-            String::from_utf8(expected).expect("utf-8")
-        );
+        // In slices of several rows, and of one (escaped in place).
+        for slices in [vec![0..2, 2..rows], (0..rows).map(|r| r..r + 1).collect()] {
+            let mut written = Vec::new();
+            for slice in slices {
+                batch.write_json_lines(slice, &mut written);
+            }
+            assert_eq!(
+                String::from_utf8(written).expect("utf-8"),
+                String::from_utf8(expected.clone()).expect("utf-8")
+            );
+        }
     }
     // A one-row request logs its id as sent.
     let mut one = batch(RequestIds::Numbered("solo".into()));
