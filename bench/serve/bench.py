@@ -158,7 +158,7 @@ def main():
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     ap.add_argument("--servers", nargs="+", default=["vigil", "fastapi", "echo"],
-                    help="any of vigil, vigil-noprofiles, fastapi, echo")
+                    help="any of vigil, vigil-noprofiles, vigil-parquet, fastapi, echo")
     ap.add_argument("--server-cpus", default="0")
     ap.add_argument("--client-cpus", default="1")
     a = ap.parse_args()
@@ -167,12 +167,15 @@ def main():
     echo_oip = [(name, "/predict/batch", body, n) for name, _, body, n in OIP_ENDPOINTS]
     rows = []
     for label in a.servers:
-        if label in ("vigil", "vigil-noprofiles"):
+        if label in ("vigil", "vigil-noprofiles", "vigil-parquet"):
             # vigil-noprofiles: the same server without the batch drift profiles, for what
-            # writing them costs (compare the two in one run).
+            # writing them costs (compare the two in one run); vigil-parquet: with the
+            # Parquet prediction log instead of JSON Lines.
             cmd = [a.vigil, "serve", "--store", a.store, "--listen", "127.0.0.1:18080",
                    "--writer", "bench", "--max-batch", "1000",
-                   "--batch-profiles", "true" if label == "vigil" else "false"]
+                   "--batch-profiles", "false" if label == "vigil-noprofiles" else "true"]
+            if label == "vigil-parquet":
+                cmd += ["--prediction-log-format", "parquet"]
             rows += run_server(a, label, cmd, "http://127.0.0.1:18080", "/ready", endpoints=ENDPOINTS + OIP_ENDPOINTS + OIP_BINARY_ENDPOINTS)
         elif label == "echo":
             rows += run_server(a, label, [a.echo, "127.0.0.1:18090"], "http://127.0.0.1:18090", "/healthz",
@@ -211,7 +214,8 @@ def main():
             echo = by.get(("echo", ep, conc))
             fast = by.get(("fastapi", ep, conc))
             versus_fastapi = f"{r['rps'] / fast['rps']:.0f}x" if fast else "–"
-            print(f"| {ep} | {conc} | {r['rps'] / echo['rps']:.2f} | {versus_fastapi} |")
+            versus_echo = f"{r['rps'] / echo['rps']:.2f}" if echo else "–"
+            print(f"| {ep} | {conc} | {versus_echo} | {versus_fastapi} |")
 
 
 if __name__ == "__main__":
