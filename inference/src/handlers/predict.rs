@@ -225,6 +225,20 @@ pub(crate) fn predict_row(model: &LoadedModel, x: &[f64], probabilities: &mut [f
     argmax(probabilities)
 }
 
+/// [`predict_row`] of a row also given by its encoded entries (`Model::predict_proba_entries`).
+pub(crate) fn predict_row_entries(
+    model: &LoadedModel,
+    entries: &[(usize, f64)],
+    x: &[f64],
+    probabilities: &mut [f64],
+) -> usize {
+    model
+        .artifact
+        .model
+        .predict_proba_entries(entries, x, probabilities);
+    argmax(probabilities)
+}
+
 fn argmax(p: &[f64]) -> usize {
     let mut best = 0;
     for (i, v) in p.iter().enumerate() {

@@ -17,8 +17,8 @@ use super::tensor::{InferRequest, RequestOutput};
 use crate::columns::{Column, Columns, MISSING_CODE};
 use crate::error::{AppError, Problem};
 use crate::handlers::predict::{
-    check_value, count_answers, count_encoded, count_problems, encode_problem, encode_value,
-    predict_row, Tally,
+    check_value, count_answers, count_encoded, count_problems, encode_problem, predict_row_entries,
+    Tally,
 };
 use crate::json;
 use crate::parse::MAX_REQUEST_ID_CHARS;
@@ -142,32 +142,39 @@ fn predict(
     let mut classes = Vec::with_capacity(columns.rows);
     let mut probabilities = vec![0.0; columns.rows * k];
     let mut problems = Vec::new();
+    let mut entries = Vec::with_capacity(columns.columns.len());
     for (row, p) in probabilities.chunks_exact_mut(k).enumerate() {
         let mut ok = true;
+        entries.clear();
         for (i, column) in columns.columns.iter().enumerate() {
-            let encoded = match column {
-                Column::Numeric(values) => {
-                    encode_value(model, i, &number(values[row]), &mut x, tally)
-                }
+            let sparse = match column {
+                Column::Numeric(values) => pipeline.encode_sparse(i, &number(values[row])),
                 Column::Categorical(c) => {
                     let table = &encodings[i];
-                    let code = c.codes[row] as usize;
-                    match table.get(code).unwrap_or(&table[table.len() - 1]) {
-                        Ok((entry, how)) => {
-                            pipeline.place(i, *entry, &mut x);
-                            count_encoded(Ok(*how), i, tally)
-                        }
-                        Err(problem) => count_encoded(Err(problem.clone()), i, tally),
+                    match table
+                        .get(c.codes[row] as usize)
+                        .unwrap_or(&table[table.len() - 1])
+                    {
+                        Ok(encoded) => Ok(*encoded),
+                        Err(problem) => Err(problem.clone()),
                     }
                 }
             };
-            if let Err(problem) = encoded {
+            let counted = match sparse {
+                Ok((entry, how)) => {
+                    pipeline.place(i, entry, &mut x);
+                    entries.extend(entry);
+                    count_encoded(Ok(how), i, tally)
+                }
+                Err(problem) => count_encoded(Err(problem), i, tally),
+            };
+            if let Err(problem) = counted {
                 problems.push(encode_problem(layout.field(model, i, row), problem));
                 ok = false;
             }
         }
         if ok {
-            classes.push(predict_row(model, &x, p) as u32);
+            classes.push(predict_row_entries(model, &entries, &x, p) as u32);
         }
     }
     if problems.is_empty() {

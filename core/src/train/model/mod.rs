@@ -139,6 +139,28 @@ impl Model {
         }
     }
 
+    /// [`predict_proba_row`](Self::predict_proba_row) of a row given both dense (`x`)
+    /// and by its encoded entries (`entries`: column and value, in column order, every
+    /// column not in them 0). A logistic regression sums only the entries: the dense dot
+    /// product adds the same terms in the same order, and zeros, so the probabilities are
+    /// the same, for a tenth of the work on a one-hot row. A tree reads `x`.
+    pub fn predict_proba_entries(&self, entries: &[(usize, f64)], x: &[f64], out: &mut [f64]) {
+        match self {
+            Model::LogisticRegression {
+                weights,
+                intercepts,
+                ..
+            } if weights.len() == 1 => {
+                let w = &weights[0];
+                let logit = entries.iter().map(|&(j, v)| w[j] * v).sum::<f64>() + intercepts[0];
+                let p = sigmoid(logit);
+                out[0] = 1.0 - p;
+                out[1] = p;
+            }
+            _ => self.predict_proba_row(x, out),
+        }
+    }
+
     /// Class probabilities for every row of `x`.
     pub fn predict_proba(&self, x: ArrayView2<f64>) -> Result<Array2<f64>, ModelError> {
         if x.ncols() != self.n_features() {
@@ -276,6 +298,38 @@ mod tests {
     ) -> Result<Model, ModelError> {
         let rows = SparseRows::from_dense(x.view());
         Model::fit(params, &rows, y, n_classes, &mut |_| {}).map(|f| f.model)
+    }
+
+    #[test]
+    fn a_row_by_its_entries_gets_the_dense_rows_probabilities_exactly() {
+        let width = 40;
+        let model = Model::LogisticRegression {
+            n_classes: 2,
+            weights: vec![(0..width).map(|j| (j as f64 * 0.37).sin() * 3.1).collect()],
+            intercepts: vec![-0.41],
+        };
+        for seed in 0..50u32 {
+            // One standardized number, then one one-hot column in each of three blocks.
+            let entries = [
+                (0, f64::from(seed) * 0.173 - 4.0),
+                (1 + (seed as usize * 7) % 9, 1.0),
+                (10 + (seed as usize * 5) % 13, 1.0),
+                (23 + (seed as usize * 3) % 17, 1.0),
+            ];
+            let mut x = vec![0.0; width];
+            for &(j, v) in &entries {
+                x[j] = v;
+            }
+            let (mut dense, mut sparse) = ([0.0; 2], [0.0; 2]);
+            model.predict_proba_row(&x, &mut dense);
+            model.predict_proba_entries(&entries, &x, &mut sparse);
+            assert_eq!(
+                dense.map(f64::to_bits),
+                sparse.map(f64::to_bits),
+                "row {seed}"
+            );
+            assert!(dense[1] > 0.0 && dense[1] < 1.0);
+        }
     }
 
     fn separable() -> (Array2<f64>, Vec<usize>) {
