@@ -179,9 +179,11 @@ impl JsonLines for PredictionBatch {
                 .columns
                 .iter()
                 .map(|column| match column {
-                    Column::Categorical(c) => {
-                        c.dictionary.iter().map(|d| json(d.as_str())).collect()
-                    }
+                    Column::Categorical(c) => c
+                        .dictionary
+                        .iter()
+                        .map(|d| serde_json::to_vec(d).unwrap_or_default())
+                        .collect(),
                     Column::Numeric(_) => Vec::new(),
                 })
                 .collect()
@@ -191,13 +193,12 @@ impl JsonLines for PredictionBatch {
         // A numbered id is `"<escaped id>-<row>"`: `-` and digits need no escaping.
         let numbered = match &self.request_ids {
             RequestIds::Numbered(base) if self.rows() > 1 => {
-                let mut quoted = json(base.as_str());
+                let mut quoted = serde_json::to_vec(base).unwrap_or_default();
                 quoted.pop();
                 Some(quoted)
             }
             _ => None,
         };
-        let k = self.model.classes().len();
         for row in rows {
             out.extend_from_slice(b"{\"request_id\":");
             match &numbered {
@@ -230,10 +231,7 @@ impl JsonLines for PredictionBatch {
                 }
             }
             out.extend_from_slice(template.classes[self.class(row)].as_bytes());
-            for (j, p) in self.probabilities[row * k..(row + 1) * k]
-                .iter()
-                .enumerate()
-            {
+            for (j, p) in self.probabilities(row).iter().enumerate() {
                 if j > 0 {
                     out.push(b',');
                 }
@@ -251,12 +249,6 @@ fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let _ = serde_json::to_writer(&mut *out, value);
 }
 
-fn json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_json(&mut out, value);
-    out
-}
-
 /// The constant text of a model's log records, escaped once when the model is loaded.
 #[derive(Debug)]
 pub struct LogTemplate {
@@ -271,7 +263,7 @@ pub struct LogTemplate {
 
 impl LogTemplate {
     pub fn new(schema: &FeatureSchema, version: &str) -> LogTemplate {
-        let text = |value: &str| String::from_utf8(json(value)).unwrap_or_default();
+        let text = |value: &str| serde_json::to_string(value).unwrap_or_default();
         LogTemplate {
             model_version: format!(",\"model_version\":{},\"features\":{{", text(version)),
             features: schema

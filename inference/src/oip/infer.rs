@@ -151,13 +151,10 @@ fn predict(
                 Column::Numeric(values) => pipeline.encode_sparse(i, &number(values[row])),
                 Column::Categorical(c) => {
                     let table = &encodings[i];
-                    match table
+                    table
                         .get(c.codes[row] as usize)
                         .unwrap_or(&table[table.len() - 1])
-                    {
-                        Ok(encoded) => Ok(*encoded),
-                        Err(problem) => Err(problem.clone()),
-                    }
+                        .clone()
                 }
             };
             let counted = match sparse {
