@@ -9,8 +9,9 @@
 //!   between, so no request ever waits behind the compression of a whole batch (the
 //!   latency tail of encoding 5,000 records at once on a busy core).
 //! * Memory is bounded: at most `buffer` records wait to be encoded (an entry larger
-//!   than the buffer takes all of it), plus the compressed open batches (at most
-//!   `flush_records` records) and the batch being written.
+//!   than the buffer takes all of it), plus the open batches (at most `flush_records`
+//!   records, compressed but for a chunk of [`format::COMPRESS_CHUNK_BYTES`] each) and
+//!   the batch being written.
 //! * A batch is finalised when it holds `flush_records` records, every `flush_interval`,
 //!   and at shutdown. A batch never spans two hours: every file sits in the partition of
 //!   all its records, and its gzip header holds its record count and time range
