@@ -5,10 +5,16 @@ Each server runs pinned to CPU 0, wrk (with the kit's post.lua) pinned to CPU 1,
 turn, /predict/batch sends body_batch100.json. Prints one markdown table (req/s, rows/s,
 p50/p99, server CPU ms/request, peak RSS) and the ratios of vigil to the echo ceiling.
 Started by run.sh, which builds, trains and sets up the kit; see README.md.
+
+With --trials N it compares instead of tabulating: every point is measured N times, each
+time the echo, then vigil, then (with --vigil-b) a second vigil binary, one after the other,
+and the medians of the ratios to the echo of the same trial are printed. On a machine whose
+speed moves by a quarter between minutes, that is what tells a 5 % change from noise.
 """
 import argparse
 import json
 import os
+import statistics
 import signal
 import struct
 import subprocess
@@ -148,6 +154,61 @@ def run_server(a, label, cmd, base, ready_path, env=None, endpoints=ENDPOINTS):
     return rows
 
 
+def vigil_cmd(a, binary, label):
+    # vigil-noprofiles: the same server without the batch drift profiles, for what writing
+    # them costs (compare the two in one run); vigil-parquet: with the Parquet prediction
+    # log instead of JSON Lines.
+    cmd = [binary, "serve", "--store", a.store, "--listen", "127.0.0.1:18080",
+           "--writer", "bench", "--max-batch", "1000",
+           "--batch-profiles", "false" if label == "vigil-noprofiles" else "true"]
+    if label == "vigil-parquet":
+        cmd += ["--prediction-log-format", "parquet"]
+    return cmd
+
+
+def trials(a):
+    """Interleaved trials (see the module docs); prints one markdown table of medians."""
+    by_name = {e[0]: e for e in ENDPOINTS + OIP_ENDPOINTS + OIP_BINARY_ENDPOINTS}
+    echo_path = {name: "/predict/batch" for name, *_ in OIP_ENDPOINTS}
+    servers = [("vigil", a.vigil)] + ([("vigil-b", a.vigil_b)] if a.vigil_b else [])
+    results = {}  # (endpoint, conc, server) -> [(req/s ratio, p99 ratio, CPU µs/row, p99 ms)]
+    for trial in range(a.trials):
+        for endpoint in a.endpoints:
+            name, path, body, rows_per_req = by_name[endpoint]
+            for conc in a.concurrency:
+                point = argparse.Namespace(**{**vars(a), "concurrency": [conc]})
+                echo = None
+                if endpoint != "oip1000bin":
+                    echo, = run_server(point, "echo", [a.echo, "127.0.0.1:18090"], "http://127.0.0.1:18090",
+                                       "/healthz", endpoints=[(name, echo_path.get(name, path), body, rows_per_req)])
+                for label, binary in servers:
+                    row, = run_server(point, label, vigil_cmd(a, binary, a.log), "http://127.0.0.1:18080", "/ready",
+                                      endpoints=[(name, path, body, rows_per_req)])
+                    results.setdefault((endpoint, conc, label), []).append((
+                        row["rps"] / echo["rps"] if echo else float("nan"),
+                        row["p99_ms"] / echo["p99_ms"] if echo else float("nan"),
+                        row["cpu_us_per_row"], row["p99_ms"], row["rps"]))
+        print(f"trial {trial + 1} of {a.trials} done", file=sys.stderr, flush=True)
+    print(f"\nmedians of {a.trials} interleaved trials, wrk -t1, {a.duration} s per point, server on CPU "
+          f"{a.server_cpus}, wrk on CPU {a.client_cpus}, log {a.log}\n")
+    print("| endpoint | conc | server | req/s | / echo req/s | p99 ms | p99 / echo's | CPU µs/row |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    def med(values, digits):
+        m = statistics.median(values)
+        return "–" if m != m else f"{m:,.{digits}f}"  # NaN: no echo for the binary tensors
+    for (endpoint, conc, label), v in results.items():
+        print(f"| {endpoint} | {conc} | {label} | {med([t[4] for t in v], 0)} | {med([t[0] for t in v], 3)} "
+              f"| {med([t[3] for t in v], 2)} | {med([t[1] for t in v], 2)} | {med([t[2] for t in v], 2)} |")
+    if a.vigil_b:
+        print("\n| endpoint | conc | trials where vigil-b took less CPU a row |")
+        print("|---|---:|---:|")
+        for (endpoint, conc, label), v in results.items():
+            if label == "vigil":
+                b = results[(endpoint, conc, "vigil-b")]
+                wins = sum(tb[2] < ta[2] for ta, tb in zip(v, b))
+                print(f"| {endpoint} | {conc} | {wins} of {len(v)} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kit", required=True, help="writable copy of shared/bench with venv/ and out/ made")
@@ -161,22 +222,24 @@ def main():
                     help="any of vigil, vigil-noprofiles, vigil-parquet, fastapi, echo")
     ap.add_argument("--server-cpus", default="0")
     ap.add_argument("--client-cpus", default="1")
+    ap.add_argument("--trials", type=int, default=0,
+                    help="compare instead: N interleaved trials of echo, vigil (and --vigil-b) a point")
+    ap.add_argument("--vigil-b", help="with --trials: a second vigil binary, e.g. main's, to compare with")
+    ap.add_argument("--endpoints", nargs="+", default=["predict"],
+                    help="with --trials: any of " + ", ".join(e[0] for e in ENDPOINTS + OIP_ENDPOINTS + OIP_BINARY_ENDPOINTS))
+    ap.add_argument("--log", default="vigil", choices=["vigil", "vigil-noprofiles", "vigil-parquet"],
+                    help="with --trials: which log the vigil servers write (the --servers names)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     write_bodies(os.path.join(a.kit, "out"))
+    if a.trials:
+        trials(a)
+        return
     echo_oip = [(name, "/predict/batch", body, n) for name, _, body, n in OIP_ENDPOINTS]
     rows = []
     for label in a.servers:
         if label in ("vigil", "vigil-noprofiles", "vigil-parquet"):
-            # vigil-noprofiles: the same server without the batch drift profiles, for what
-            # writing them costs (compare the two in one run); vigil-parquet: with the
-            # Parquet prediction log instead of JSON Lines.
-            cmd = [a.vigil, "serve", "--store", a.store, "--listen", "127.0.0.1:18080",
-                   "--writer", "bench", "--max-batch", "1000",
-                   "--batch-profiles", "false" if label == "vigil-noprofiles" else "true"]
-            if label == "vigil-parquet":
-                cmd += ["--prediction-log-format", "parquet"]
-            rows += run_server(a, label, cmd, "http://127.0.0.1:18080", "/ready", endpoints=ENDPOINTS + OIP_ENDPOINTS + OIP_BINARY_ENDPOINTS)
+            rows += run_server(a, label, vigil_cmd(a, a.vigil, label), "http://127.0.0.1:18080", "/ready", endpoints=ENDPOINTS + OIP_ENDPOINTS + OIP_BINARY_ENDPOINTS)
         elif label == "echo":
             rows += run_server(a, label, [a.echo, "127.0.0.1:18090"], "http://127.0.0.1:18090", "/healthz",
                                endpoints=ENDPOINTS + echo_oip)
