@@ -17,7 +17,7 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let body_limit = state.config.max_body_bytes;
-    Router::new()
+    let router = Router::new()
         .route("/health", get(handlers::health))
         .route("/healthz", get(handlers::health))
         .route("/ready", get(handlers::ready))
@@ -57,8 +57,15 @@ pub fn app(state: AppState) -> Router {
             crate::middleware::track,
         ))
         .fallback(handlers::not_found)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(
+        .layer(DefaultBodyLimit::max(body_limit));
+    // A request's span is only worth its cost (the span, its callbacks and a wrapped
+    // response body: 2–4 % of a one-row `/predict`'s CPU, bench/serve) when its debug
+    // events are kept, ours or tower-http's; the filter is fixed at startup
+    // (`telemetry::init`), so this is decided once.
+    let traced = tracing::enabled!(tracing::Level::DEBUG)
+        || tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG);
+    let router = if traced {
+        router.layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 tracing::debug_span!(
                     "request",
@@ -67,5 +74,8 @@ pub fn app(state: AppState) -> Router {
                 )
             }),
         )
-        .with_state(state)
+    } else {
+        router
+    };
+    router.with_state(state)
 }
