@@ -441,3 +441,35 @@ async fn an_entry_a_file_refuses_starts_a_new_batch() {
     }
     assert_eq!(sizes, ["10 records", "14 records", "5 records"]);
 }
+
+/// The writer lets entries gather between wakes, but never while handlers wait for
+/// space: a push that fills the buffer to half ends the wait. With a buffer of 2 and
+/// 1,000 one-row entries, a writer that slept its whole `GATHER` at every fill would
+/// take at least 500 ms (one fill a millisecond); woken at half full it takes a few ms.
+#[tokio::test]
+async fn a_small_buffer_wakes_the_gathering_writer() {
+    let store = Store::open("memory://").unwrap();
+    let (sink, handle) = start_log(
+        &store,
+        BatchFiles::json_lines(),
+        config(100_000, 2, WhenFull::Block),
+        &Metrics::new().unwrap(),
+    );
+    let started = std::time::Instant::now();
+    for _ in 0..1_000 {
+        sink.push(Rows {
+            rows: 1,
+            t: at(10, 0),
+        })
+        .await
+        .unwrap();
+    }
+    let elapsed = started.elapsed();
+    handle.shutdown().await;
+    let written: usize = files(&store, "logs").await.iter().map(|f| f.1).sum();
+    assert_eq!(written, 1_000);
+    assert!(
+        elapsed < Duration::from_millis(300),
+        "1,000 pushes through a buffer of 2 took {elapsed:?}"
+    );
+}
