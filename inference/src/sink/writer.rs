@@ -159,22 +159,16 @@ impl<E: LogEntry> Writer<E> {
                 _ = &mut shutdown.stop => break,
                 queued = rx.recv() => {
                     let Some(queued) = queued else { break };
-                    self.add(queued, &mut shutdown).await;
-                    if self.open_records >= self.flush_records {
-                        self.flush(&mut shutdown).await;
-                    }
-                    // Take what else waits, then let entries gather before waking again.
-                    while let Ok(queued) = rx.try_recv() {
-                        self.add(queued, &mut shutdown).await;
-                        if self.open_records >= self.flush_records {
-                            self.flush(&mut shutdown).await;
-                        }
+                    // This entry and what else waits, then let entries gather.
+                    let mut next = Some(queued);
+                    while let Some(queued) = next {
+                        self.take(queued, &mut shutdown).await;
+                        next = rx.try_recv().ok();
                     }
                     if self.may_gather() {
-                        let half_full = Arc::clone(&self.half_full);
                         tokio::select! {
                             _ = tokio::time::sleep(GATHER) => {}
-                            _ = half_full.notified() => {}
+                            _ = self.half_full.notified() => {}
                         }
                     }
                 }
@@ -186,13 +180,18 @@ impl<E: LogEntry> Writer<E> {
         self.space.close();
         rx.close();
         while let Some(queued) = rx.recv().await {
-            self.add(queued, &mut shutdown).await;
-            if self.open_records >= self.flush_records {
-                self.flush(&mut shutdown).await;
-            }
+            self.take(queued, &mut shutdown).await;
         }
         self.flush(&mut shutdown).await;
         tracing::debug!(log = self.name, "log writer stopped");
+    }
+
+    /// Adds an entry, and writes the open batches once they hold `flush_records`.
+    async fn take(&mut self, queued: Queued<E>, shutdown: &mut Shutdown) {
+        self.add(queued, shutdown).await;
+        if self.open_records >= self.flush_records {
+            self.flush(shutdown).await;
+        }
     }
 
     /// Whether to wait [`GATHER`] before taking entries again: while the buffer is at
