@@ -14,8 +14,8 @@ speed moves by a quarter between minutes, that is what tells a 5 % change from n
 import argparse
 import json
 import os
-import statistics
 import signal
+import statistics
 import struct
 import subprocess
 import sys
@@ -171,7 +171,8 @@ def trials(a):
     by_name = {e[0]: e for e in ENDPOINTS + OIP_ENDPOINTS + OIP_BINARY_ENDPOINTS}
     echo_path = {name: "/predict/batch" for name, *_ in OIP_ENDPOINTS}
     servers = [("vigil", a.vigil)] + ([("vigil-b", a.vigil_b)] if a.vigil_b else [])
-    results = {}  # (endpoint, conc, server) -> [(req/s ratio, p99 ratio, CPU µs/row, p99 ms)]
+    # (endpoint, conc, server) -> per trial: (req/s ÷ echo's, p99 ÷ echo's, CPU µs/row, p99 ms, req/s)
+    results = {}
     for trial in range(a.trials):
         for endpoint in a.endpoints:
             name, path, body, rows_per_req = by_name[endpoint]

@@ -206,7 +206,7 @@ impl<E: LogEntry> LogSink<E> {
                 self.depth.sub(records as i64);
                 AppError::ShuttingDown
             })?;
-        if self.queued() * 2 >= self.capacity {
+        if at_least_half_full(&self.space, self.capacity) {
             self.half_full.notify_one();
         }
         Ok(())
@@ -216,6 +216,12 @@ impl<E: LogEntry> LogSink<E> {
     pub fn queued(&self) -> usize {
         self.capacity - self.space.available_permits()
     }
+}
+
+/// Whether the buffer (`space` of `capacity` records) holds at least half its records:
+/// where a push wakes the writer, and the writer stops letting entries gather.
+fn at_least_half_full(space: &Semaphore, capacity: usize) -> bool {
+    (capacity - space.available_permits()) * 2 >= capacity
 }
 
 #[cfg(test)]

@@ -194,14 +194,14 @@ impl<E: LogEntry> Writer<E> {
         }
     }
 
-    /// Whether to wait [`GATHER`] before taking entries again: while the buffer is at
-    /// most half full, so that the writer wakes for a few dozen one-row entries at a time
+    /// Whether to wait [`GATHER`] before taking entries again: while the buffer is less
+    /// than half full, so that the writer wakes for a few dozen one-row entries at a time
     /// rather than after every request (a wake per request is a task switch each, and
     /// encoding entries back to back keeps the encoders' code and tables in the cache).
     /// With the buffer fuller, no wait; and a push that fills it to half ends the wait
     /// (`half_full`), so handlers never wait for space the writer could be freeing.
     fn may_gather(&self) -> bool {
-        self.space.available_permits() * 2 >= self.capacity
+        !super::at_least_half_full(&self.space, self.capacity)
     }
 
     /// Encodes an entry into the open batch of its hour, a slice of rows at a time.
