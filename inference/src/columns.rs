@@ -103,6 +103,13 @@ impl Categories {
         self.codes.push(MISSING_CODE);
     }
 
+    /// Removes every row and value, keeping the room allocated for them.
+    fn clear(&mut self) {
+        self.codes.clear();
+        self.dictionary.clear();
+        self.index = None;
+    }
+
     /// The value of `row`, `None` when missing.
     pub fn get(&self, row: usize) -> Option<&str> {
         self.dictionary
@@ -152,7 +159,7 @@ impl serde::Serialize for Cell<'_> {
 }
 
 /// The features of a request: `columns[i]` is schema feature `i`, every column `rows` long.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Columns {
     pub rows: usize,
     pub columns: Vec<Column>,
@@ -175,6 +182,31 @@ impl Columns {
                     }),
                 })
                 .collect(),
+        }
+    }
+
+    /// Whether these are columns of `schema`'s features, of their kinds.
+    pub fn fit(&self, schema: &vigil_core::data::schema::FeatureSchema) -> bool {
+        use vigil_core::data::schema::FeatureType;
+        self.columns.len() == schema.features.len()
+            && self.columns.iter().zip(&schema.features).all(|(c, f)| {
+                matches!(
+                    (c, f.kind),
+                    (Column::Numeric(_), FeatureType::Numeric)
+                        | (Column::Categorical(_), FeatureType::Categorical)
+                )
+            })
+    }
+
+    /// Removes every row, keeping each column's room: columns to fill again for the
+    /// same schema.
+    pub fn clear(&mut self) {
+        self.rows = 0;
+        for column in &mut self.columns {
+            match column {
+                Column::Numeric(v) => v.clear(),
+                Column::Categorical(c) => c.clear(),
+            }
         }
     }
 

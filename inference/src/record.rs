@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io::Write as _;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
@@ -146,6 +146,102 @@ impl Serialize for RowFeatures<'_> {
     }
 }
 
+/// A batch of a few rows hands its buffers back to its model's [`EntryPool`] once the
+/// writer is done with it.
+impl Drop for PredictionBatch {
+    fn drop(&mut self) {
+        if self.rows() > POOL_ROWS {
+            return;
+        }
+        let request_ids = match &mut self.request_ids {
+            RequestIds::Each(ids) => std::mem::take(ids),
+            RequestIds::Numbered(_) => Vec::new(),
+        };
+        let buffers = EntryBuffers {
+            features: std::mem::take(&mut self.features),
+            request_ids,
+            classes: std::mem::take(&mut self.classes),
+            probabilities: std::mem::take(&mut self.probabilities),
+        };
+        self.model
+            .log_buffers
+            .put(&self.model.artifact.schema, buffers);
+    }
+}
+
+/// The vectors of a [`PredictionBatch`], empty, to fill with a request's rows.
+pub struct EntryBuffers {
+    pub features: Columns,
+    pub request_ids: Vec<String>,
+    pub classes: Vec<u32>,
+    pub probabilities: Vec<f64>,
+}
+
+/// Entries of at most this many rows hand their buffers back.
+const POOL_ROWS: usize = 16;
+/// Buffers a pool keeps at most: the entries of a few milliseconds of one-row requests.
+const POOL_ENTRIES: usize = 256;
+
+/// The buffers of a model's logged requests of a few rows, handed back by the log writer
+/// once it has encoded them, for the next request to fill. A logged one-row request is
+/// some 25 small vectors (each column's values, codes and dictionary); allocated by the
+/// handler and freed by the writer they cost more than the encoding of the entry, as
+/// the allocator's per-thread cache holds a few freed chunks of a size and the rest go
+/// through its slower bins. Bounded: at most [`POOL_ENTRIES`] sets of buffers, each of
+/// an entry of at most [`POOL_ROWS`] rows.
+#[derive(Default)]
+pub struct EntryPool {
+    free: Mutex<Vec<EntryBuffers>>,
+}
+
+impl EntryPool {
+    /// Empty buffers for `rows` rows of `schema`'s features, recycled when there are.
+    pub fn take(&self, schema: &FeatureSchema, rows: usize) -> EntryBuffers {
+        let recycled = if rows <= POOL_ROWS {
+            self.lock().pop()
+        } else {
+            None
+        };
+        recycled.unwrap_or_else(|| EntryBuffers {
+            features: Columns::for_schema(schema, rows),
+            request_ids: Vec::with_capacity(rows),
+            classes: Vec::with_capacity(rows),
+            probabilities: Vec::new(),
+        })
+    }
+
+    /// Keeps `buffers`, emptied, if they are `schema`'s and the pool has room.
+    fn put(&self, schema: &FeatureSchema, mut buffers: EntryBuffers) {
+        if !buffers.features.fit(schema) {
+            return;
+        }
+        buffers.features.clear();
+        buffers.request_ids.clear();
+        buffers.classes.clear();
+        buffers.probabilities.clear();
+        let mut free = self.lock();
+        if free.len() < POOL_ENTRIES {
+            free.push(buffers);
+        }
+    }
+
+    /// Buffers in the pool.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<EntryBuffers>> {
+        // A panic while the lock was held leaves a list of whole, empty buffers.
+        self.free
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 impl Timestamped for PredictionBatch {
     fn timestamp(&self) -> DateTime<Utc> {
         self.timestamp
@@ -166,12 +262,9 @@ impl JsonLines for PredictionBatch {
     /// id (once per call too when the ids are numbered) and formats its numbers.
     fn write_json_lines(&self, rows: Range<usize>, out: &mut Vec<u8>) {
         let template = &self.model.log_template;
-        // The same text chrono's serde writes, once for all rows.
-        let timestamp = serde_json::to_string(&self.timestamp).unwrap_or_default();
-        let mut after_id = Vec::with_capacity(64 + template.model_version.len());
-        after_id.extend_from_slice(b",\"timestamp\":");
-        after_id.extend_from_slice(timestamp.as_bytes());
-        after_id.extend_from_slice(template.model_version.as_bytes());
+        // The text between the request id and the features (the timestamp as chrono's
+        // serde writes it) is written for the first row and copied for the others.
+        let mut after_id: Option<Range<usize>> = None;
         // Escaped once per call when values repeat; a single row (every `/predict`)
         // escapes its values in place rather than allocating their copies.
         let dictionaries: Vec<Vec<Vec<u8>>> = if rows.len() > 1 {
@@ -208,7 +301,16 @@ impl JsonLines for PredictionBatch {
                 }
                 None => write_json(out, &self.request_id(row)),
             }
-            out.extend_from_slice(&after_id);
+            match &after_id {
+                Some(text) => out.extend_from_within(text.clone()),
+                None => {
+                    let start = out.len();
+                    out.extend_from_slice(b",\"timestamp\":");
+                    write_json(out, &self.timestamp);
+                    out.extend_from_slice(template.model_version.as_bytes());
+                    after_id = Some(start..out.len());
+                }
+            }
             for (i, (key, column)) in template
                 .features
                 .iter()

@@ -12,7 +12,7 @@ use vigil_core::data::storage::Store;
 use vigil_core::train::artifact::{self, ArtifactError, ModelArtifact};
 
 use crate::metrics::{Metrics, ModelMetrics};
-use crate::record::LogTemplate;
+use crate::record::{EntryPool, LogTemplate};
 
 /// A model ready to answer: the artifact plus lookups and metric handles built once.
 pub struct LoadedModel {
@@ -23,6 +23,8 @@ pub struct LoadedModel {
     pub loaded_at: DateTime<Utc>,
     /// The constant text of its prediction log records.
     pub log_template: LogTemplate,
+    /// Buffers of its logged requests, recycled.
+    pub log_buffers: EntryPool,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -53,6 +55,7 @@ impl LoadedModel {
             index,
             metrics: model_metrics,
             loaded_at: Utc::now(),
+            log_buffers: EntryPool::default(),
         }
     }
 

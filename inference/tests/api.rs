@@ -63,6 +63,74 @@ async fn predict_answers_the_contract_and_logs_it() {
 }
 
 #[tokio::test]
+async fn a_request_logged_in_recycled_buffers_logs_only_its_own_values() {
+    // The log writer hands a small entry's buffers back to the model; the next request
+    // fills them, and nothing of the request before it may show through.
+    let mut s = server().await;
+    let model = s.state.model().expect("model");
+    let first = json!({"request_id": "first", "features": row(json!(7), json!("red"), json!("M"))});
+    assert_eq!(s.post("/predict", &first).await.0, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while model.log_buffers.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never handed the buffers back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let second =
+        json!({"request_id": "second", "features": row(json!(3), json!(null), json!("L"))});
+    assert_eq!(s.post("/predict", &second).await.0, StatusCode::OK);
+    let batch = json!({"requests": [
+        {"request_id": "third", "features": row(json!(1), json!("green"), json!("S"))},
+        {"request_id": "fourth", "features": row(json!(2), json!("green"), json!("L"))},
+    ]});
+    assert_eq!(s.post("/predict/batch", &batch).await.0, StatusCode::OK);
+    s.flush().await;
+    assert!(!model.log_buffers.is_empty());
+    let store = Store::open(&s.uri).expect("store");
+    let mut records =
+        read_window::<PredictionRecord>(&store, Utc::now() - Duration::hours(1), Utc::now())
+            .await
+            .expect("read");
+    records.sort_by_key(|r| {
+        ["first", "second", "third", "fourth"]
+            .iter()
+            .position(|id| *id == r.request_id)
+    });
+    let logged: Vec<(String, Value)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.request_id.clone(),
+                serde_json::to_value(&r.features).expect("json"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        logged,
+        vec![
+            (
+                "first".into(),
+                json!({"x": 7.0, "color": "red", "size": "M"})
+            ),
+            (
+                "second".into(),
+                json!({"x": 3.0, "color": null, "size": "L"})
+            ),
+            (
+                "third".into(),
+                json!({"x": 1.0, "color": "green", "size": "S"})
+            ),
+            (
+                "fourth".into(),
+                json!({"x": 2.0, "color": "green", "size": "L"})
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn request_id_is_optional_and_generated() {
     let s = server().await;
     let (status, body) = s

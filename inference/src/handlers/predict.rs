@@ -13,12 +13,12 @@ use vigil_core::data::schema::{FeatureType, FieldError, FieldProblem, Value};
 use vigil_core::train::pipeline::Encoded;
 use vigil_core::wire::{BatchResponse, PredictResponse};
 
-use crate::columns::{Column, Columns};
+use crate::columns::Column;
 use crate::error::{AppError, Problem};
 use crate::extract::JsonBody;
 use crate::json;
 use crate::parse::{self, ParsedRow, Raw, RowPath};
-use crate::record::{PredictionBatch, RequestIds};
+use crate::record::{EntryBuffers, PredictionBatch, RequestIds};
 use crate::served::LoadedModel;
 use crate::state::{AppState, OutOfRange};
 
@@ -381,11 +381,15 @@ async fn log_answers(
 ) -> Result<(), AppError> {
     let timestamp = Utc::now();
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let mut features = Columns::for_schema(&model.artifact.schema, answers.len());
-    let n_classes = model.classes().len();
-    let mut request_ids = Vec::with_capacity(answers.len());
-    let mut classes = Vec::with_capacity(answers.len());
-    let mut probabilities = Vec::with_capacity(answers.len() * n_classes);
+    let EntryBuffers {
+        mut features,
+        mut request_ids,
+        mut classes,
+        mut probabilities,
+    } = model
+        .log_buffers
+        .take(&model.artifact.schema, answers.len());
+    probabilities.reserve(answers.len() * model.classes().len());
     for a in answers {
         for (column, value) in features.columns.iter_mut().zip(a.values) {
             match (column, value) {
