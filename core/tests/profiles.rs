@@ -8,7 +8,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use vigil_core::data::schema::{FeatureSchema, Value};
 use vigil_core::drift::profile::{
-    decode_profile, encode_profile, BatchProfiler, LoggedRow, WindowProfile,
+    decode_profile, encode_profile, BatchProfiler, LoggedRow, ProfileFileEncoder, WindowProfile,
 };
 use vigil_core::drift::sketch::{NumericSketch, MISSING_CATEGORY};
 use vigil_core::stats::{ks_2samp, ks_statistic_from_counts};
@@ -89,6 +89,37 @@ fn categories(p: &WindowProfile, i: usize) -> Vec<(String, u64)> {
         .collect();
     c.sort();
     c
+}
+
+#[test]
+fn a_profile_compressed_in_slices_is_the_same_file() {
+    // Slices of every size, down to one byte, then finish with nothing left (what the
+    // server's writer does) or with some left.
+    use std::io::Read;
+    let s = schema();
+    let written = batch(&s, &records(1, 2_000));
+    let plain = |gz: &[u8]| {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    };
+    let whole = plain(&encode_profile(&written));
+    assert!(whole.len() > 10_000, "{}", whole.len());
+    for slice in [1, 4096, whole.len(), whole.len() + 1] {
+        let mut file = ProfileFileEncoder::new(&written);
+        let mut slices = 1;
+        while file.compress(slice) {
+            slices += 1;
+        }
+        assert_eq!(slices, whole.len().div_ceil(slice));
+        assert!(!file.compress(slice), "nothing is left to compress");
+        assert_eq!(plain(&file.finish()), whole, "slices of {slice}");
+    }
+    let mut part = ProfileFileEncoder::new(&written);
+    assert!(part.compress(100));
+    assert_eq!(plain(&part.finish()), whole);
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! it by observers that fold every logged record (e.g. window profiles for drift). A
 //! `BatchFile` starts a [`BatchWriter`] per batch; the writer is fed the batch's entries
 //! as they arrive, in slices of rows (so a big entry does not hold the writer task
-//! long), and finishes into the file's bytes with the batch's [`BatchSummary`].
+//! long), does what it can of finishing in slices too, and finishes into the file's
+//! bytes with the batch's [`BatchSummary`].
 //! All of it runs in the log's writer task, off the request path.
 
 use std::ops::Range;
@@ -74,6 +75,14 @@ pub trait BatchWriter<E>: Send {
     }
     /// Adds records `rows` of `entry` (every entry is added whole, in one or more slices).
     fn add(&mut self, entry: &E, rows: Range<usize>);
+    /// Does a slice of the work of finishing the file, on the writer's task with a yield
+    /// to the runtime after each slice, before [`BatchWriter::finish`] runs on a blocking
+    /// thread; returns whether more is left. For work small in total that would be a
+    /// burst on the core the requests share if done at once (a thread of its own does not
+    /// help there: the kernel gives it the core for a whole time slice). None by default.
+    fn finish_slice(&mut self) -> bool {
+        false
+    }
     /// The file's bytes; `summary` counts the batch's records and their time range.
     /// `None`: this batch has no such file (readers fall back to the log).
     fn finish(self: Box<Self>, summary: &BatchSummary) -> Result<Option<Bytes>, BatchFileError>;
@@ -145,6 +154,13 @@ impl<E: JsonLines> BatchWriter<E> for JsonLinesGzWriter {
             self.file.write(&self.lines);
             self.lines.clear();
         }
+    }
+
+    /// Compresses the lines not compressed yet (up to a chunk).
+    fn finish_slice(&mut self) -> bool {
+        self.file.write(&self.lines);
+        self.lines.clear();
+        false
     }
 
     fn finish(self: Box<Self>, summary: &BatchSummary) -> Result<Option<Bytes>, BatchFileError> {

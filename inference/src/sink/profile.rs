@@ -15,7 +15,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use vigil_core::data::log_file::BatchSummary;
 use vigil_core::data::prediction_log::JSONL_GZ;
-use vigil_core::drift::profile::{encode_profile, profile_key, BatchProfiler, PROFILES_PREFIX};
+use vigil_core::drift::profile::{
+    encode_profile, profile_key, BatchProfiler, ProfileFileEncoder, PROFILES_PREFIX,
+};
 
 use super::format::{BatchFile, BatchFileError, BatchId, BatchWriter};
 use crate::columns::{Column, MISSING_CODE};
@@ -48,9 +50,14 @@ enum ProfileWriter {
         counts: Vec<u64>,
         request_id: String,
     },
+    /// The batch's profile, being compressed a slice at a time.
+    Compressing(ProfileFileEncoder),
     /// Rows of two schemas: no profile for this batch.
     Mixed,
 }
+
+/// JSON compressed in one slice of finishing: ~40 µs of deflate.
+const COMPRESS_SLICE_BYTES: usize = 4 * 1024;
 
 impl BatchWriter<PredictionBatch> for ProfileWriter {
     fn add(&mut self, entry: &PredictionBatch, rows: Range<usize>) {
@@ -91,9 +98,26 @@ impl BatchWriter<PredictionBatch> for ProfileWriter {
         }
     }
 
+    /// The profile's file, serialised in the first slice and compressed in the others.
+    fn finish_slice(&mut self) -> bool {
+        match self {
+            ProfileWriter::Compressing(file) => file.compress(COMPRESS_SLICE_BYTES),
+            ProfileWriter::Folding { .. } => {
+                if let ProfileWriter::Folding { profiler, .. } =
+                    std::mem::replace(self, ProfileWriter::Mixed)
+                {
+                    *self = ProfileWriter::Compressing(ProfileFileEncoder::new(&profiler.finish()));
+                }
+                true
+            }
+            ProfileWriter::Empty | ProfileWriter::Mixed => false,
+        }
+    }
+
     fn finish(self: Box<Self>, _: &BatchSummary) -> Result<Option<Bytes>, BatchFileError> {
         match *self {
             ProfileWriter::Folding { profiler, .. } => Ok(Some(encode_profile(&profiler.finish()))),
+            ProfileWriter::Compressing(file) => Ok(Some(file.finish())),
             ProfileWriter::Empty | ProfileWriter::Mixed => Ok(None),
         }
     }

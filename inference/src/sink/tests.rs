@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -472,4 +472,100 @@ async fn a_small_buffer_wakes_the_gathering_writer() {
         elapsed < Duration::from_millis(300),
         "1,000 pushes through a buffer of 2 took {elapsed:?}"
     );
+}
+
+/// A file beside the log whose finishing takes slices for as long as `hold` is set.
+struct Held {
+    hold: Arc<AtomicBool>,
+    slices: Arc<AtomicUsize>,
+}
+
+impl BatchFile<Rows> for Held {
+    fn key(&self, id: &BatchId<'_>) -> String {
+        id.key_under("held", "txt")
+    }
+    fn start(&self) -> Box<dyn BatchWriter<Rows>> {
+        Box::new(Held {
+            hold: Arc::clone(&self.hold),
+            slices: Arc::clone(&self.slices),
+        })
+    }
+}
+
+impl BatchWriter<Rows> for Held {
+    fn add(&mut self, _: &Rows, _: Range<usize>) {}
+    fn finish_slice(&mut self) -> bool {
+        self.slices.fetch_add(1, Ordering::SeqCst);
+        self.hold.load(Ordering::SeqCst)
+    }
+    fn finish(self: Box<Self>, _: &BatchSummary) -> Result<Option<Bytes>, BatchFileError> {
+        Ok(Some(Bytes::from_static(b"held")))
+    }
+}
+
+/// Waits (up to 5 s) for `done`.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// A batch is finished a slice at a time between entries: while one is being finished,
+/// the writer still takes and encodes new entries, and it is written once done.
+#[tokio::test(flavor = "current_thread")]
+async fn entries_are_taken_while_a_batch_is_finished() {
+    let store = Store::open("memory://").unwrap();
+    let hold = Arc::new(AtomicBool::new(true));
+    let slices = Arc::new(AtomicUsize::new(0));
+    let log_files = BatchFiles {
+        log: Arc::new(JsonLinesGz),
+        beside: vec![Arc::new(Held {
+            hold: Arc::clone(&hold),
+            slices: Arc::clone(&slices),
+        }) as Arc<dyn BatchFile<Rows>>],
+    };
+    let (sink, handle) = start_log(
+        &store,
+        log_files,
+        config(2, 100, WhenFull::Block),
+        &Metrics::new().unwrap(),
+    );
+    for m in [0, 1] {
+        sink.push(Rows {
+            rows: 1,
+            t: at(10, m),
+        })
+        .await
+        .unwrap();
+    }
+    until("the full batch is being finished", || {
+        slices.load(Ordering::SeqCst) > 0
+    })
+    .await;
+    sink.push(Rows {
+        rows: 1,
+        t: at(10, 2),
+    })
+    .await
+    .unwrap();
+    until("the entry is taken", || sink.queued() == 0).await;
+    assert!(
+        store.list("").await.unwrap().is_empty(),
+        "the batch is still being finished"
+    );
+    hold.store(false, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while store.list("logs").await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch is never written"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    handle.shutdown().await;
+    let lines: Vec<usize> = files(&store, "logs").await.iter().map(|f| f.1).collect();
+    assert_eq!(lines, vec![2, 1]);
+    assert_eq!(store.list("held").await.unwrap().len(), 2);
 }

@@ -2,6 +2,7 @@
 //! small slices with a yield between them, and writes a batch's files when it is full,
 //! on every flush interval and at shutdown.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +57,9 @@ pub(super) struct Writer<E> {
     pub metrics: WriterMetrics,
     open: Vec<OpenBatch<E>>,
     open_records: usize,
+    /// Batches taken out of `open`, oldest first, whose files are being finished a slice
+    /// at a time between entries: at most one flush's batches.
+    finishing: VecDeque<OpenBatch<E>>,
     /// Rows encoded since the writer last yielded.
     since_yield: usize,
 }
@@ -136,6 +140,7 @@ impl<E: LogEntry> Writer<E> {
             metrics,
             open: Vec::new(),
             open_records: 0,
+            finishing: VecDeque::new(),
             since_yield: 0,
         }
     }
@@ -165,6 +170,7 @@ impl<E: LogEntry> Writer<E> {
                         self.take(queued, &mut shutdown).await;
                         next = rx.try_recv().ok();
                     }
+                    self.finish_slice(&mut shutdown).await;
                     if self.may_gather() {
                         tokio::select! {
                             _ = tokio::time::sleep(GATHER) => {}
@@ -173,6 +179,9 @@ impl<E: LogEntry> Writer<E> {
                     }
                 }
                 _ = ticker.tick() => self.flush(&mut shutdown).await,
+                () = std::future::ready(()), if !self.finishing.is_empty() => {
+                    self.finish_slice(&mut shutdown).await;
+                }
             }
         }
         // Shutdown: take no new entries; write everything accepted.
@@ -183,6 +192,7 @@ impl<E: LogEntry> Writer<E> {
             self.take(queued, &mut shutdown).await;
         }
         self.flush(&mut shutdown).await;
+        self.finish_all(&mut shutdown).await;
         tracing::debug!(log = self.name, "log writer stopped");
     }
 
@@ -214,9 +224,7 @@ impl<E: LogEntry> Writer<E> {
         if let Some(i) = open.filter(|&i| !self.open[i].files.iter().all(|f| f.accepts(entry))) {
             let batch = self.open.remove(i);
             self.open_records -= batch.summary.records;
-            if let Some(finished) = self.finish(batch).await {
-                self.write(finished, shutdown).await;
-            }
+            self.retire(vec![batch], shutdown).await;
             open = None;
         }
         let index = match open {
@@ -261,23 +269,53 @@ impl<E: LogEntry> Writer<E> {
         // `queued` (and the buffer space it holds) is released here.
     }
 
-    /// Finishes every open batch and writes its files. Retries a failing store with
-    /// backoff, holding the batch (so the buffer fills and pushes back); at shutdown,
-    /// only until its deadline, after which what is left is dropped and counted.
+    /// Closes every open batch: its files are finished and written from here on, a
+    /// slice between entries ([`Writer::finish_slice`]).
     async fn flush(&mut self, shutdown: &mut Shutdown) {
         let open = std::mem::take(&mut self.open);
         self.open_records = 0;
-        for batch in open {
-            if let Some(finished) = self.finish(batch).await {
-                self.write(finished, shutdown).await;
-            }
+        self.retire(open, shutdown).await;
+    }
+
+    /// Queues `batches` to be finished, once the batches queued before them are written
+    /// (they have had a whole batch's time to finish, so this seldom waits).
+    async fn retire(&mut self, batches: Vec<OpenBatch<E>>, shutdown: &mut Shutdown) {
+        self.finish_all(shutdown).await;
+        self.finishing.extend(batches);
+    }
+
+    async fn finish_all(&mut self, shutdown: &mut Shutdown) {
+        while !self.finishing.is_empty() {
+            self.finish_slice(shutdown).await;
         }
     }
 
-    /// Encodes a batch's files. The encoding runs on a blocking thread: a Parquet file
-    /// is encoded whole here (a few ms for a full batch), and on the runtime's worker it
-    /// would stall every request behind it, the tail the log must not add; on its own
-    /// thread the kernel shares the core between it and the requests.
+    /// One slice of the work of finishing the oldest batch queued, then a yield; once
+    /// its files have none left, finishes and writes them. Retries a failing store
+    /// with backoff, holding the batch (so the buffer fills and pushes back); at
+    /// shutdown, only until its deadline, after which what is left is dropped and
+    /// counted.
+    async fn finish_slice(&mut self, shutdown: &mut Shutdown) {
+        let Some(batch) = self.finishing.front_mut() else {
+            return;
+        };
+        if batch.files.iter_mut().any(|file| file.finish_slice()) {
+            tokio::task::yield_now().await;
+            return;
+        }
+        let Some(batch) = self.finishing.pop_front() else {
+            return;
+        };
+        if let Some(finished) = self.finish(batch).await {
+            self.write(finished, shutdown).await;
+        }
+    }
+
+    /// Encodes a batch's files, once their slices of finishing are done (compressing a
+    /// profile: a burst on a thread of its own is the requests' p99, as the kernel gives
+    /// that thread the core for a whole time slice). The rest runs on a blocking thread:
+    /// a Parquet file is encoded whole there (a few ms for a full batch), which on the
+    /// runtime's worker would stall every request behind it.
     async fn finish(&mut self, batch: OpenBatch<E>) -> Option<Finished> {
         let records = batch.summary.records;
         let id = BatchId {

@@ -200,6 +200,51 @@ fn ids_v1(ids: &IdSampler) -> IdsV1 {
 /// The file of a batch profile, or of a partial (no per-row requests: its id sampler
 /// and joined labels instead).
 pub fn encode_profile(batch: &BatchProfile) -> Bytes {
+    ProfileFileEncoder::new(batch).finish()
+}
+
+/// A profile's file compressed a slice at a time, so that a server can spread the work
+/// between requests: a batch's profile is ~120 KB of JSON, much of it base64 of request
+/// hashes that do not compress, about a millisecond of deflate in one go.
+pub struct ProfileFileEncoder {
+    json: Vec<u8>,
+    /// Bytes of `json` compressed so far.
+    compressed: usize,
+    gzip: flate2::write::GzEncoder<Vec<u8>>,
+}
+
+impl ProfileFileEncoder {
+    /// Serialises the profile (compressing nothing yet).
+    pub fn new(batch: &BatchProfile) -> ProfileFileEncoder {
+        let json = profile_json(batch);
+        let gzip = flate2::write::GzEncoder::new(
+            Vec::with_capacity(json.len() / 2),
+            flate2::Compression::fast(),
+        );
+        ProfileFileEncoder {
+            json,
+            compressed: 0,
+            gzip,
+        }
+    }
+
+    /// Compresses up to `bytes` more of the file; returns whether any is left.
+    pub fn compress(&mut self, bytes: usize) -> bool {
+        let end = self.compressed.saturating_add(bytes).min(self.json.len());
+        // Compressing into memory cannot fail.
+        let _ = self.gzip.write_all(&self.json[self.compressed..end]);
+        self.compressed = end;
+        end < self.json.len()
+    }
+
+    /// The file, with what is left compressed.
+    pub fn finish(mut self) -> Bytes {
+        self.compress(usize::MAX);
+        Bytes::from(self.gzip.finish().unwrap_or_default())
+    }
+}
+
+fn profile_json(batch: &BatchProfile) -> Vec<u8> {
     let p = &batch.profile;
     let hashes: Vec<u64> = batch.requests.iter().map(|r| r.0).collect();
     let classes: Vec<u16> = batch.requests.iter().map(|r| r.1).collect();
@@ -248,13 +293,7 @@ pub fn encode_profile(batch: &BatchProfile) -> Bytes {
             unknown_labels: l.unknown_labels,
         }),
     };
-    let json = serde_json::to_vec(&file).unwrap_or_default();
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(json.len() / 3),
-        flate2::Compression::fast(),
-    );
-    let _ = encoder.write_all(&json);
-    Bytes::from(encoder.finish().unwrap_or_default())
+    serde_json::to_vec(&file).unwrap_or_default()
 }
 
 /// Reads a batch profile file; `uri` is for messages.

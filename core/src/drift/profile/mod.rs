@@ -26,7 +26,8 @@ pub use batch::{
     profile_key, BatchProfile, BatchProfiler, LoggedRow, BATCH_MAX_DISTINCT, PROFILES_PREFIX,
 };
 pub use file::{
-    decode_profile, encode_profile, schema_fingerprint, ProfileError, PROFILE_FORMAT_VERSION,
+    decode_profile, encode_profile, schema_fingerprint, ProfileError, ProfileFileEncoder,
+    PROFILE_FORMAT_VERSION,
 };
 pub use merge::MergeError;
 use typed::is_integer;
