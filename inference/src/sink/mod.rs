@@ -14,17 +14,22 @@
 //! * Memory is bounded: at most `buffer` records wait to be encoded (an entry larger
 //!   than the buffer takes all of it), plus the open batches (at most `flush_records`
 //!   records, compressed but for a chunk of [`format::COMPRESS_CHUNK_BYTES`] each) and
-//!   the batch being written.
+//!   the batches of one flush being finished and written. The buffers of a small entry
+//!   go back to its model's pool once encoded (`record::EntryPool`), so that one-row
+//!   requests do not allocate and free some 25 vectors each.
 //! * A batch is finalised when it holds `flush_records` records, every `flush_interval`,
 //!   and at shutdown. A batch never spans two hours: every file sits in the partition of
 //!   all its records, and its gzip header holds its record count and time range
 //!   (`vigil_core::data::log_file`), so readers skip it without decompressing.
 //! * The seam where a batch becomes files is [`format`]: a [`BatchFile`] for the log
 //!   itself (JSON Lines + gzip, or Parquet: [`parquet`]) and any number beside it (the drift profiles of
-//!   [`profile`]), fed every entry of the batch and finished with its summary. Finishing
-//!   (a Parquet file is encoded whole then) runs on a blocking thread, so the kernel
-//!   shares the core between it and the requests rather than the runtime's worker
-//!   stopping for it. Files beside the log are written first, the log file last.
+//!   [`profile`]), fed every entry of the batch and finished with its summary. What a
+//!   file can do of finishing in slices (compressing a profile, ~1 ms at once) is done
+//!   on the writer's task, a slice per wake while it goes on taking entries: a burst on
+//!   a thread of its own was the requests' p99, as the kernel gives that thread the core
+//!   for a whole time slice. The rest (a Parquet file is encoded whole then) runs on a
+//!   blocking thread rather than stopping the runtime's worker. Files beside the log are
+//!   written first, the log file last.
 //! * A failed write is counted and retried with backoff, holding the batch, so a slow or
 //!   failing store pushes back: with `when_full = block` handlers wait for buffer space
 //!   (and the request timeout bounds the wait); with `drop` the entry is dropped and its

@@ -56,8 +56,10 @@ enum ProfileWriter {
     Mixed,
 }
 
-/// JSON compressed in one slice of finishing: ~40 µs of deflate.
-const COMPRESS_SLICE_BYTES: usize = 4 * 1024;
+/// JSON compressed in one slice of finishing: ~0.15 ms of deflate, a run no longer than
+/// the writer's own between waits; 4 KiB slices took 7 % more CPU a request at c = 64
+/// (bench/serve/README.md).
+const COMPRESS_SLICE_BYTES: usize = 16 * 1024;
 
 impl BatchWriter<PredictionBatch> for ProfileWriter {
     fn add(&mut self, entry: &PredictionBatch, rows: Range<usize>) {
