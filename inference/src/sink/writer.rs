@@ -1,6 +1,7 @@
 //! The writer task of a log: encodes entries into the open batches as they arrive, in
-//! small slices with a yield between them, and writes a batch's files when it is full,
-//! on every flush interval and at shutdown.
+//! small slices with a yield between them, and closes a batch when it is full, on every
+//! flush interval and at shutdown; a closed batch's files are finished a slice per wake
+//! while entries go on being encoded, then written.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
