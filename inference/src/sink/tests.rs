@@ -75,6 +75,14 @@ fn start_log(
     )
 }
 
+/// JSON Lines + gzip with `beside` written beside it.
+fn json_lines_with(beside: impl BatchFile<Rows>) -> BatchFiles<Rows> {
+    BatchFiles {
+        log: Arc::new(JsonLinesGz),
+        beside: vec![Arc::new(beside)],
+    }
+}
+
 /// Every file of the store with its lines and header summary.
 async fn files(store: &Store, prefix: &str) -> Vec<(String, usize, Option<BatchSummary>)> {
     let mut out = Vec::new();
@@ -207,12 +215,9 @@ impl BatchWriter<Rows> for BesideWriter {
 async fn files_beside_the_log_see_every_record_in_slices() {
     let store = Store::open("memory://").unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
-    let files = BatchFiles {
-        log: Arc::new(JsonLinesGz),
-        beside: vec![Arc::new(Beside {
-            order: Arc::clone(&order),
-        }) as Arc<dyn BatchFile<Rows>>],
-    };
+    let files = json_lines_with(Beside {
+        order: Arc::clone(&order),
+    });
     let (sink, handle) = start_log(
         &store,
         files,
@@ -279,13 +284,10 @@ async fn encoding_a_large_entry_lets_other_tasks_run() {
             Ok(Some(Bytes::new()))
         }
     }
-    let files = BatchFiles {
-        log: Arc::new(JsonLinesGz),
-        beside: vec![Arc::new(Probe {
-            ticks: Arc::clone(&ticks),
-            seen: Arc::clone(&seen),
-        }) as Arc<dyn BatchFile<Rows>>],
-    };
+    let files = json_lines_with(Probe {
+        ticks: Arc::clone(&ticks),
+        seen: Arc::clone(&seen),
+    });
     let (sink, handle) = start_log(
         &store,
         files,
@@ -414,10 +416,7 @@ async fn an_entry_a_file_refuses_starts_a_new_batch() {
         }
     }
     let store = Store::open("memory://").unwrap();
-    let log_files = BatchFiles {
-        log: Arc::new(JsonLinesGz),
-        beside: vec![Arc::new(OneSize) as Arc<dyn BatchFile<Rows>>],
-    };
+    let log_files = json_lines_with(OneSize);
     let (sink, handle) = start_log(
         &store,
         log_files,
@@ -504,9 +503,9 @@ impl BatchWriter<Rows> for Held {
 }
 
 /// Waits (up to 5 s) for `done`.
-async fn until(what: &str, done: impl Fn() -> bool) {
+async fn until<F: std::future::Future<Output = bool>>(what: &str, done: impl Fn() -> F) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !done() {
+    while !done().await {
         assert!(std::time::Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -519,13 +518,10 @@ async fn entries_are_taken_while_a_batch_is_finished() {
     let store = Store::open("memory://").unwrap();
     let hold = Arc::new(AtomicBool::new(true));
     let slices = Arc::new(AtomicUsize::new(0));
-    let log_files = BatchFiles {
-        log: Arc::new(JsonLinesGz),
-        beside: vec![Arc::new(Held {
-            hold: Arc::clone(&hold),
-            slices: Arc::clone(&slices),
-        }) as Arc<dyn BatchFile<Rows>>],
-    };
+    let log_files = json_lines_with(Held {
+        hold: Arc::clone(&hold),
+        slices: Arc::clone(&slices),
+    });
     let (sink, handle) = start_log(
         &store,
         log_files,
@@ -540,7 +536,7 @@ async fn entries_are_taken_while_a_batch_is_finished() {
         .await
         .unwrap();
     }
-    until("the full batch is being finished", || {
+    until("the full batch is being finished", || async {
         slices.load(Ordering::SeqCst) > 0
     })
     .await;
@@ -550,20 +546,16 @@ async fn entries_are_taken_while_a_batch_is_finished() {
     })
     .await
     .unwrap();
-    until("the entry is taken", || sink.queued() == 0).await;
+    until("the entry is taken", || async { sink.queued() == 0 }).await;
     assert!(
         store.list("").await.unwrap().is_empty(),
         "the batch is still being finished"
     );
     hold.store(false, Ordering::SeqCst);
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while store.list("logs").await.unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the batch is never written"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    until("the batch is written", || async {
+        !store.list("logs").await.unwrap().is_empty()
+    })
+    .await;
     handle.shutdown().await;
     let lines: Vec<usize> = files(&store, "logs").await.iter().map(|f| f.1).collect();
     assert_eq!(lines, vec![2, 1]);
