@@ -123,8 +123,8 @@ impl<E: LogEntry + JsonLines> BatchFiles<E> {
 /// [`COMPRESS_CHUNK_BYTES`] at a time.
 pub struct JsonLinesGz;
 
-/// Plain bytes gathered before they are compressed. A one-row request is one ~300-byte
-/// line, and compressing line by line costs several times more than in chunks (the
+/// Plain bytes gathered before they are compressed. A one-row request is one ~530-byte
+/// line (Adult), and compressing line by line costs several times more than in chunks (the
 /// deflate call's fixed cost); the chunk is the only plain text an open batch holds.
 pub const COMPRESS_CHUNK_BYTES: usize = 32 * 1024;
 

@@ -15,8 +15,10 @@ use vigil_core::data::storage::Store;
 
 use super::format::{BatchFiles, BatchId, BatchWriter, LogEntry};
 
-/// Rows encoded between two yields to the runtime: ~0.1 ms of work, so a request that
-/// arrives meanwhile waits at most that long on a busy core.
+/// Rows (or one-row entries) encoded between two yields to the runtime: 0.25–0.4 ms of
+/// work with the JSON Lines log and its profile (2 µs an OIP row, 3 µs a `/predict`
+/// entry), the longest a request that arrives meanwhile waits on a busy core. Yielding
+/// every 32 did not move `/predict`'s p99 (bench/serve/README.md, 2026-12-07 13:11).
 const SLICE_ROWS: usize = 128;
 /// How long the writer lets entries gather after encoding what was waiting: ~30 one-row
 /// requests at 30k req/s, a delay no reader of the log can see (batches span seconds).
