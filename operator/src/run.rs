@@ -179,8 +179,9 @@ impl<K> Watched for K where
 {
 }
 
-/// The watch of a custom resource: its store, and the trigger stream of its
-/// controller.
+/// The watch of a custom resource: its store, the trigger stream of its controller,
+/// and the objects it changes for the other controller to map to its own (see
+/// [`fanned`]).
 fn resource_watch<K>(
     api: Api<K>,
     readiness: Readiness,
@@ -188,16 +189,54 @@ fn resource_watch<K>(
 ) -> (
     Store<K>,
     impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
 )
 where
     K: Watched,
 {
-    let (store, events) = stored(
+    fanned(
         watcher(api, watcher::Config::default().any_semantic()),
         readiness,
         which,
-    );
-    (store, events.applied_objects())
+    )
+}
+
+/// `events` into a store, then to two readers: the applied objects, for the kind's own
+/// controller, and every object changed (deletions too), for the other controller. Both
+/// come out of the store's one watch once the store holds the change: with a watch of
+/// its own, the other controller could be woken before the store had the change, read
+/// the old object from it and then wait for nothing (so a model's first served version
+/// could reach its policy's check CronJob only at the 10-minute resync). The other
+/// controller's stream is unbounded: it holds what that controller has not read yet.
+fn fanned<K, S>(
+    events: S,
+    readiness: Readiness,
+    which: u16,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Watched,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+{
+    let (store, events) = stored(events, readiness, which);
+    let (changed, others) = futures::channel::mpsc::unbounded();
+    // Closed only once the other controller has stopped: nothing left to wake.
+    let wake = move |object: &K| drop(changed.unbounded_send(object.clone()));
+    let mut listed = Vec::new();
+    let own = events
+        .inspect(move |event| match event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => wake(object),
+            // A (re)list reaches the store whole, at its end: its objects wake then.
+            Ok(watcher::Event::Init) => listed.clear(),
+            Ok(watcher::Event::InitApply(object)) => listed.push(object.clone()),
+            Ok(watcher::Event::InitDone) => listed.drain(..).for_each(|object| wake(&object)),
+            Err(_) => {}
+        })
+        .applied_objects();
+    (store, own, others.map(Ok))
 }
 
 /// `events` pruned into a store (the watch retried with backoff), reporting its
@@ -363,22 +402,19 @@ fn own_check_cronjobs(
 }
 
 /// What else wakes a model: its training Jobs and their Pods, its inference
-/// Pods, and the policies that watch it.
+/// Pods, and the policies that watch it (`changed_policies`, from [`fanned`]).
 fn watch_model_world(
     controller: ModelController,
-    client: &Client,
-    ns: Option<&str>,
     jobs: ReflectHandle<Job>,
     pods: ReflectHandle<Pod>,
+    changed_policies: impl futures::Stream<Item = Result<DeserializeGuard<DriftPolicy>, watcher::Error>>
+        + Send
+        + 'static,
 ) -> ModelController {
     controller
         .watches_shared_stream(jobs, |job| model_of(job.as_ref()))
         .watches_shared_stream(pods, |pod| model_of(pod.as_ref()))
-        .watches(
-            api::<DeserializeGuard<DriftPolicy>>(client, ns),
-            watcher::Config::default(),
-            |policy| policy_model(&policy),
-        )
+        .watches_stream(changed_policies, |policy| policy_model(&policy))
 }
 
 /// The policies (that deserialize) watching `model`.
@@ -408,12 +444,12 @@ async fn run_controllers(
 ) {
     let ns = namespace.as_deref();
     let readiness = Readiness::default();
-    let (models_store, model_events) = resource_watch(
+    let (models_store, model_events, changed_models) = resource_watch(
         api::<DeserializeGuard<MonitoredModel>>(&client, ns),
         readiness.clone(),
         Readiness::MODELS,
     );
-    let (policies_store, policy_events) = resource_watch(
+    let (policies_store, policy_events, changed_policies) = resource_watch(
         api::<DeserializeGuard<DriftPolicy>>(&client, ns),
         readiness.clone(),
         Readiness::POLICIES,
@@ -454,7 +490,7 @@ async fn run_controllers(
         clock,
         stores.clone(),
     ));
-    let models = watch_model_world(model_controller, &client, ns, model_jobs, model_pods)
+    let models = watch_model_world(model_controller, model_jobs, model_pods, changed_policies)
         .shutdown_on_signal()
         .run(reconcile_model, error_policy, ctx.clone())
         .for_each(|result| async move {
@@ -467,11 +503,9 @@ async fn run_controllers(
         .watches_shared_stream(policy_jobs, |job| policy_of(job.as_ref()))
         .watches_shared_stream(policy_pods, |pod| policy_of(pod.as_ref()))
         // A model's served version is in its policies' CronJobs: wake them on change.
-        .watches(
-            api::<DeserializeGuard<MonitoredModel>>(&client, ns),
-            watcher::Config::default(),
-            move |model| policies_of(&policy_store, &model),
-        )
+        .watches_stream(changed_models, move |model| {
+            policies_of(&policy_store, &model)
+        })
         .shutdown_on_signal()
         .run(reconcile_policy, error_policy, ctx)
         .for_each(|result| async move {
@@ -589,7 +623,78 @@ pub async fn run(options: OperatorOptions, clock: Clock) -> Result<(), RunError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::FutureExt;
     use tower::ServiceExt;
+
+    fn deployment(version: &str) -> Deployment {
+        let mut d = Deployment::default();
+        d.metadata.name = Some("income-inference".into());
+        d.metadata.namespace = Some("ml".into());
+        d.metadata.resource_version = Some(version.into());
+        d
+    }
+
+    /// The other controller is woken by a change only once the store holds it: a listed
+    /// object once the list is in the store, a change after it is stored, a deletion
+    /// after it is gone.
+    #[tokio::test]
+    async fn a_change_wakes_the_other_controller_once_it_is_in_the_store() {
+        let events = futures::stream::iter(
+            [
+                watcher::Event::Init,
+                watcher::Event::InitApply(deployment("1")),
+                watcher::Event::InitDone,
+                watcher::Event::Apply(deployment("2")),
+                watcher::Event::Delete(deployment("2")),
+            ]
+            .map(Ok),
+        );
+        let (store, own, others) = fanned(events, Readiness::default(), Readiness::MODELS);
+        let (mut own, mut others) = (Box::pin(own), Box::pin(others));
+        let key = ObjectRef::from_obj(&deployment("1"));
+        let stored = || store.get(&key).and_then(|d| d.resource_version());
+        let mut woken = || {
+            let mut versions = Vec::new();
+            while let Some(Some(Ok(d))) = others.next().now_or_never() {
+                versions.push(d.resource_version().unwrap_or_default());
+            }
+            versions
+        };
+
+        let first = own.next().await.and_then(Result::ok);
+        assert_eq!(
+            first.and_then(|d| d.resource_version()).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            stored(),
+            None,
+            "the list is not in the store before its end"
+        );
+        assert!(
+            woken().is_empty(),
+            "nothing wakes before the list is stored"
+        );
+
+        let second = own.next().await.and_then(Result::ok);
+        assert_eq!(
+            second.and_then(|d| d.resource_version()).as_deref(),
+            Some("2")
+        );
+        assert_eq!(stored().as_deref(), Some("2"));
+        assert_eq!(woken(), ["1", "2"]);
+
+        assert!(
+            own.next().await.is_none(),
+            "a deletion is not an applied object"
+        );
+        assert_eq!(stored(), None);
+        assert_eq!(
+            woken(),
+            ["2"],
+            "the deletion wakes, once the store has dropped it"
+        );
+    }
 
     #[tokio::test]
     async fn health_endpoints() {
