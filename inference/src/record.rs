@@ -2,7 +2,6 @@
 //! written as [`PredictionRecord`] lines (one per row) off the request path.
 
 use std::fmt;
-use std::io::Write as _;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
@@ -40,6 +39,18 @@ impl<'a> Text<'a> {
         Text {
             base: text,
             row: None,
+        }
+    }
+}
+
+impl Text<'_> {
+    /// Appends what [`Display`](fmt::Display) writes, without the formatting machinery:
+    /// the log writers do it for every row (a copy and a number's digits).
+    pub fn push_to(&self, out: &mut String) {
+        out.push_str(self.base);
+        if let Some(row) = self.row {
+            out.push('-');
+            out.push_str(itoa::Buffer::new().format(row));
         }
     }
 }
@@ -297,7 +308,9 @@ impl JsonLines for PredictionBatch {
             match &numbered {
                 Some(base) => {
                     out.extend_from_slice(base);
-                    let _ = write!(out, "-{row}\"");
+                    out.push(b'-');
+                    out.extend_from_slice(itoa::Buffer::new().format(row).as_bytes());
+                    out.push(b'"');
                 }
                 None => write_json(out, &self.request_id(row)),
             }
@@ -381,5 +394,37 @@ impl LogTemplate {
                 .map(|c| format!("}},\"predicted_class\":{},\"probabilities\":[", text(c)))
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_id_pushed_is_the_one_displayed() {
+        let numbered = RequestIds::Numbered("req-é\"7".into());
+        let each = RequestIds::Each(vec!["a".into(), "b-9".into()]);
+        let ids = [
+            numbered.get(0, 1),
+            numbered.get(0, 3),
+            numbered.get(12_345, 20_000),
+            numbered.get(usize::MAX, usize::MAX),
+            each.get(1, 2),
+        ];
+        let mut pushed = String::from("before|");
+        for id in ids {
+            id.push_to(&mut pushed);
+            pushed.push('|');
+        }
+        let displayed: String = ids.iter().map(|id| format!("{id}|")).collect();
+        assert_eq!(pushed, format!("before|{displayed}"));
+        assert_eq!(
+            pushed,
+            format!(
+                "before|req-é\"7|req-é\"7-0|req-é\"7-12345|req-é\"7-{}|b-9|",
+                usize::MAX
+            )
+        );
     }
 }

@@ -146,10 +146,11 @@ const _: fn() = || {
 fn prediction_files(
     format: PredictionLogFormat,
     batch_profiles: bool,
+    batch_rows: usize,
 ) -> BatchFiles<PredictionBatch> {
     let mut files = BatchFiles::json_lines();
     if format == PredictionLogFormat::Parquet {
-        files.log = Arc::new(ParquetLog);
+        files.log = Arc::new(ParquetLog { batch_rows });
     }
     if batch_profiles {
         files.beside.push(Arc::new(BatchProfiles));
@@ -165,7 +166,11 @@ impl AppState {
             "predictions",
             LOGS_PREFIX,
             store.clone(),
-            prediction_files(config.prediction_log_format, config.batch_profiles),
+            prediction_files(
+                config.prediction_log_format,
+                config.batch_profiles,
+                config.sink.flush_records,
+            ),
             &config.sink,
             &metrics,
         );

@@ -224,15 +224,19 @@ where
     let (store, events) = stored(events, readiness, which);
     let (changed, others) = futures::channel::mpsc::unbounded();
     // Closed only once the other controller has stopped: nothing left to wake.
-    let wake = move |object: &K| drop(changed.unbounded_send(object.clone()));
+    let wake = move |object: K| drop(changed.unbounded_send(object));
     let mut listed = Vec::new();
     let own = events
         .inspect(move |event| match event {
-            Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => wake(object),
-            // A (re)list reaches the store whole, at its end: its objects wake then.
-            Ok(watcher::Event::Init) => listed.clear(),
+            Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => {
+                wake(object.clone())
+            }
+            // A (re)list reaches the store whole, at its end: its objects wake then. The
+            // buffer is let go, not kept at the size of the list (3 MiB at 1,000 + 1,000
+            // objects; bench/operator).
+            Ok(watcher::Event::Init) => listed = Vec::new(),
             Ok(watcher::Event::InitApply(object)) => listed.push(object.clone()),
-            Ok(watcher::Event::InitDone) => listed.drain(..).for_each(|object| wake(&object)),
+            Ok(watcher::Event::InitDone) => std::mem::take(&mut listed).into_iter().for_each(&wake),
             Err(_) => {}
         })
         .applied_objects();

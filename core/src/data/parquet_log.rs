@@ -34,7 +34,7 @@ use parquet::record::{Field, Row};
 use parquet::schema::types::{ColumnPath, Type, TypePtr};
 
 use crate::data::prediction_log::LogError;
-use crate::data::schema::{FeatureSchema, FeatureType, Value};
+use crate::data::schema::{FeatureSchema, FeatureSpec, FeatureType, Value};
 use crate::wire::PredictionRecord;
 
 /// A string cell as the writer takes it (cheap to clone: shared bytes).
@@ -79,20 +79,34 @@ pub struct ParquetError(#[from] parquet::errors::ParquetError);
 
 impl ParquetBatch {
     pub fn new(schema: &FeatureSchema) -> Self {
-        let n = schema.features.len();
+        Self::with_capacity(schema, 0)
+    }
+
+    /// A batch with room for `rows` rows in every column (more still fit).
+    pub fn with_capacity(schema: &FeatureSchema, rows: usize) -> Self {
+        // Room for every row in the columns of the features of `kind`, none in the others'.
+        fn columns<T>(schema: &FeatureSchema, kind: FeatureType, rows: usize) -> Vec<Vec<T>> {
+            let room = |f: &FeatureSpec| if f.kind == kind { rows } else { 0 };
+            schema
+                .features
+                .iter()
+                .map(|f| Vec::with_capacity(room(f)))
+                .collect()
+        }
+        let probabilities = rows * schema.target.classes.len().max(1);
         ParquetBatch {
             schema: schema.clone(),
-            request_id: Vec::new(),
-            timestamp: Vec::new(),
-            model_version: Vec::new(),
-            numbers: vec![Vec::new(); n],
-            strings: vec![Vec::new(); n],
-            defined: vec![Vec::new(); n],
-            predicted_class: Vec::new(),
-            probabilities: Vec::new(),
-            probability_def: Vec::new(),
-            probability_rep: Vec::new(),
-            latency_us: Vec::new(),
+            request_id: Vec::with_capacity(rows),
+            timestamp: Vec::with_capacity(rows),
+            model_version: Vec::with_capacity(rows),
+            numbers: columns(schema, FeatureType::Numeric, rows),
+            strings: columns(schema, FeatureType::Categorical, rows),
+            defined: vec![Vec::with_capacity(rows); schema.features.len()],
+            predicted_class: Vec::with_capacity(rows),
+            probabilities: Vec::with_capacity(probabilities),
+            probability_def: Vec::with_capacity(probabilities),
+            probability_rep: Vec::with_capacity(probabilities),
+            latency_us: Vec::with_capacity(rows),
         }
     }
 

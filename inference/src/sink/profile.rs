@@ -8,7 +8,6 @@
 //! A batch whose rows were answered by models of two different schemas (a reload
 //! between them) gets no profile: the check reads that batch from the log.
 
-use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -90,7 +89,7 @@ impl BatchWriter<PredictionBatch> for ProfileWriter {
         fold_features(profiler, counts, entry, rows.clone());
         for row in rows {
             request_id.clear();
-            let _ = write!(request_id, "{}", entry.request_id(row));
+            entry.request_id(row).push_to(request_id);
             profiler.observe_prediction(
                 request_id,
                 entry.timestamp,
