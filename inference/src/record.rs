@@ -41,9 +41,7 @@ impl<'a> Text<'a> {
             row: None,
         }
     }
-}
 
-impl Text<'_> {
     /// Appends what [`Display`](fmt::Display) writes, without the formatting machinery:
     /// the log writers do it for every row (a copy and a number's digits).
     pub fn push_to(&self, out: &mut String) {

@@ -66,6 +66,7 @@ impl SnapshotStrings {
 }
 
 struct ParquetLogWriter {
+    /// The rows a new batch's columns are allocated for.
     batch_rows: usize,
     /// The model of the batch's last entry (later entries of the same snapshot skip the
     /// schema comparison), its strings and the rows so far.
