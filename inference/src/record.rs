@@ -2,6 +2,7 @@
 //! written as [`PredictionRecord`] lines (one per row) off the request path.
 
 use std::fmt;
+use std::io::Write as _;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
@@ -306,9 +307,7 @@ impl JsonLines for PredictionBatch {
             match &numbered {
                 Some(base) => {
                     out.extend_from_slice(base);
-                    out.push(b'-');
-                    out.extend_from_slice(itoa::Buffer::new().format(row).as_bytes());
-                    out.push(b'"');
+                    let _ = write!(out, "-{row}\"");
                 }
                 None => write_json(out, &self.request_id(row)),
             }
