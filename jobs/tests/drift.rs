@@ -823,6 +823,7 @@ async fn parquet_logs_and_profiles_read_in_pyarrow_duckdb_and_datasketches() {
     let arrow = &read["arrow"];
     assert_eq!(arrow["rows"], 9_000);
     assert_eq!(arrow["timestamp_type"], "timestamp[us, tz=UTC]");
+    assert_eq!(arrow["first_request_id"], "r0");
     assert_eq!(arrow["first_age"], 20.0);
     assert_eq!(
         arrow["first_probabilities"],
@@ -852,7 +853,9 @@ async fn parquet_logs_and_profiles_read_in_pyarrow_duckdb_and_datasketches() {
     let duck = &read["duckdb"];
     assert_eq!(duck["rows"], 9_000);
     assert_eq!(duck["missing_colour"], 900);
+    assert_eq!(duck["red"], 3_600, "even rows, but every tenth");
     assert_eq!(duck["classes"], 2);
+    assert_eq!(duck["request_ids"], 9_000);
     let mean_age = rows
         .iter()
         .map(|r| match r.features["age"] {

@@ -30,12 +30,20 @@ arrow = {
 }
 
 con = duckdb.connect()
-rows, mean_age, missing_colour, classes = con.execute(
+rows, mean_age, missing_colour, red, classes, ids = con.execute(
     f"""SELECT count(*), avg(features.age), count(*) - count(features.colour),
-               count(DISTINCT predicted_class)
+               count(*) FILTER (WHERE features.colour = 'red'),
+               count(DISTINCT predicted_class), count(DISTINCT request_id)
         FROM read_parquet('{logs}/**/*.parquet', hive_partitioning = true)"""
 ).fetchone()
-duck = {"rows": rows, "mean_age": mean_age, "missing_colour": missing_colour, "classes": classes}
+duck = {
+    "rows": rows,
+    "mean_age": mean_age,
+    "missing_colour": missing_colour,
+    "red": red,
+    "classes": classes,
+    "request_ids": ids,
+}
 
 with gzip.open(profile_path, "rt") as f:
     profile = json.load(f)

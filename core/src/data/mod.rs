@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod log_file;
 pub mod log_page;
 pub mod parquet;
+pub mod parquet_chunk;
 pub mod parquet_log;
 pub mod prediction_log;
 pub mod schema;

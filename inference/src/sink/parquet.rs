@@ -4,8 +4,8 @@
 //! pyarrow, DuckDB or Spark as they are, and the drift check and `GET /logs` read them
 //! like the JSON Lines files.
 //!
-//! Rows are added from the request's columns as they arrive (a categorical value is
-//! shared from the request's dictionary, not copied per row); the file is encoded when
+//! Rows are added from the request's columns as they arrive (a categorical value costs a
+//! code per row: the request's dictionary is mapped to the batch's once per request); the file is encoded when
 //! the batch finishes, on a blocking thread of the log's writer, off the request path. A Parquet file
 //! has one schema: an entry answered by a model of another schema (a reload changed it)
 //! finishes the open batch and starts the next one ([`BatchWriter::accepts`]).
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use vigil_core::data::log_file::BatchSummary;
-use vigil_core::data::parquet_log::{ByteArray, ParquetBatch, PARQUET_EXTENSION};
+use vigil_core::data::parquet_log::{DictionaryCode, ParquetBatch, PARQUET_EXTENSION};
 
 use super::format::{BatchFile, BatchFileError, BatchId, BatchWriter};
 use crate::columns::{Column, MISSING_CODE};
@@ -46,21 +46,27 @@ impl BatchFile<PredictionBatch> for ParquetLog {
             batch_rows: self.batch_rows.min(RESERVED_ROWS_MAX),
             open: None,
             dictionaries: Vec::new(),
+            request_id: String::new(),
         })
     }
 }
 
-/// A snapshot's strings as Parquet values, made once per snapshot and shared by its rows.
-struct SnapshotStrings {
-    version: ByteArray,
-    classes: Vec<ByteArray>,
+/// A snapshot's strings as codes of the open batch, looked up once per snapshot and
+/// shared by its rows.
+struct SnapshotCodes {
+    version: DictionaryCode,
+    classes: Vec<DictionaryCode>,
 }
 
-impl SnapshotStrings {
-    fn of(model: &LoadedModel) -> SnapshotStrings {
-        SnapshotStrings {
-            version: model.version().into(),
-            classes: model.classes().iter().map(|c| c.as_str().into()).collect(),
+impl SnapshotCodes {
+    fn of(model: &LoadedModel, batch: &mut ParquetBatch) -> SnapshotCodes {
+        SnapshotCodes {
+            version: batch.version_code(model.version()),
+            classes: model
+                .classes()
+                .iter()
+                .map(|c| batch.class_code(c))
+                .collect(),
         }
     }
 }
@@ -69,11 +75,14 @@ struct ParquetLogWriter {
     /// The rows a new batch's columns are allocated for.
     batch_rows: usize,
     /// The model of the batch's last entry (later entries of the same snapshot skip the
-    /// schema comparison), its strings and the rows so far.
-    open: Option<(Arc<LoadedModel>, SnapshotStrings, ParquetBatch)>,
-    /// Per feature, the entry's categorical dictionary as Parquet values; made when an
-    /// entry's first slice arrives (every entry is added whole, from row 0).
-    dictionaries: Vec<Vec<ByteArray>>,
+    /// schema comparison), its codes and the rows so far.
+    open: Option<(Arc<LoadedModel>, SnapshotCodes, ParquetBatch)>,
+    /// Per feature, the batch's code of every value of the entry's categorical
+    /// dictionary; made when an entry's first slice arrives (every entry is added whole,
+    /// from row 0).
+    dictionaries: Vec<Vec<DictionaryCode>>,
+    /// A row's request id as text (reused).
+    request_id: String,
 }
 
 impl BatchWriter<PredictionBatch> for ParquetLogWriter {
@@ -84,47 +93,35 @@ impl BatchWriter<PredictionBatch> for ParquetLogWriter {
     }
 
     fn add(&mut self, entry: &PredictionBatch, rows: Range<usize>) {
-        let (model, strings, batch) = self.open.get_or_insert_with(|| {
-            (
-                Arc::clone(&entry.model),
-                SnapshotStrings::of(&entry.model),
-                ParquetBatch::with_capacity(&entry.model.artifact.schema, self.batch_rows),
-            )
+        let (model, codes, batch) = self.open.get_or_insert_with(|| {
+            let mut batch =
+                ParquetBatch::with_capacity(&entry.model.artifact.schema, self.batch_rows);
+            let codes = SnapshotCodes::of(&entry.model, &mut batch);
+            (Arc::clone(&entry.model), codes, batch)
         });
         if !Arc::ptr_eq(model, &entry.model) {
             // Same schema (the writer asked `accepts` first), a newer snapshot.
             *model = Arc::clone(&entry.model);
-            *strings = SnapshotStrings::of(&entry.model);
+            *codes = SnapshotCodes::of(&entry.model, batch);
         }
-        // The slice's request ids in one buffer, each row's value a slice of it.
-        let mut text = String::with_capacity(rows.len() * 24);
-        let mut ends = Vec::with_capacity(rows.len());
         for row in rows.clone() {
-            entry.request_id(row).push_to(&mut text);
-            ends.push(text.len());
-        }
-        let ids = Bytes::from(text);
-        let mut start = 0;
-        for (row, end) in rows.clone().zip(ends) {
+            self.request_id.clear();
+            entry.request_id(row).push_to(&mut self.request_id);
             batch.add_prediction(
-                ids.slice(start..end).into(),
+                &self.request_id,
                 entry.timestamp,
-                strings.version.clone(),
-                strings.classes[entry.class(row)].clone(),
+                codes.version,
+                codes.classes[entry.class(row)],
                 entry.probabilities(row),
                 entry.latency_us,
             );
-            start = end;
         }
         if rows.start == 0 {
-            self.dictionaries = entry
-                .features
-                .columns
-                .iter()
-                .map(|column| match column {
-                    Column::Categorical(c) => {
-                        c.dictionary.iter().map(|d| d.as_str().into()).collect()
-                    }
+            self.dictionaries = (entry.features.columns.iter().enumerate())
+                .map(|(feature, column)| match column {
+                    Column::Categorical(c) => (c.dictionary.iter())
+                        .map(|value| batch.category_code(feature, value))
+                        .collect(),
                     Column::Numeric(_) => Vec::new(),
                 })
                 .collect();
@@ -139,8 +136,7 @@ impl BatchWriter<PredictionBatch> for ParquetLogWriter {
                 Column::Categorical(c) => {
                     let dictionary = &self.dictionaries[feature];
                     for &code in &c.codes[rows.clone()] {
-                        let value =
-                            (code != MISSING_CODE).then(|| dictionary[code as usize].clone());
+                        let value = (code != MISSING_CODE).then(|| dictionary[code as usize]);
                         batch.add_category(feature, value);
                     }
                 }
