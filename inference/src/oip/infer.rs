@@ -138,7 +138,10 @@ fn predict(
     let k = model.classes().len();
     let pipeline = &model.artifact.pipeline;
     let encodings = code_encodings(model, dictionaries);
-    let mut x = vec![0.0; pipeline.width()];
+    // The dense row only for a model that reads it (a binary logistic regression sums
+    // the entries alone).
+    let dense = model.artifact.model.reads_dense_row();
+    let mut x = vec![0.0; if dense { pipeline.width() } else { 0 }];
     let mut classes = Vec::with_capacity(columns.rows);
     let mut probabilities = vec![0.0; columns.rows * k];
     let mut problems = Vec::new();
@@ -159,7 +162,9 @@ fn predict(
             };
             let counted = match sparse {
                 Ok((entry, how)) => {
-                    pipeline.place(i, entry, &mut x);
+                    if dense {
+                        pipeline.place(i, entry, &mut x);
+                    }
                     entries.extend(entry);
                     count_encoded(Ok(how), i, tally)
                 }

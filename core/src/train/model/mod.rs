@@ -139,6 +139,13 @@ impl Model {
         }
     }
 
+    /// Whether [`predict_proba_entries`](Self::predict_proba_entries) reads the dense
+    /// row: a caller that it does not may leave `x` unwritten (placing a one-hot row's
+    /// zeros was 6 % of an OIP request's instructions at batch 1,000).
+    pub fn reads_dense_row(&self) -> bool {
+        !matches!(self, Model::LogisticRegression { weights, .. } if weights.len() == 1)
+    }
+
     /// [`predict_proba_row`](Self::predict_proba_row) of a row given both dense (`x`)
     /// and by its encoded entries (`entries`: column and value, in column order, every
     /// column not in them 0). A logistic regression sums only the entries: the dense dot
@@ -322,7 +329,9 @@ mod tests {
             }
             let (mut dense, mut sparse) = ([0.0; 2], [0.0; 2]);
             model.predict_proba_row(&x, &mut dense);
-            model.predict_proba_entries(&entries, &x, &mut sparse);
+            // It does not read the dense row: an empty one gives the same answer.
+            assert!(!model.reads_dense_row());
+            model.predict_proba_entries(&entries, &[], &mut sparse);
             assert_eq!(
                 dense.map(f64::to_bits),
                 sparse.map(f64::to_bits),
@@ -427,6 +436,7 @@ mod tests {
         let p = model.predict_proba(x.view()).expect("predict");
         assert!((p[[0, 1]] - 1.0 / 3.0).abs() < 1e-12, "{p}");
         assert!((p[[3, 1]] - 0.75).abs() < 1e-12, "{p}");
+        assert!(model.reads_dense_row(), "a tree reads the dense row");
     }
 
     #[test]
