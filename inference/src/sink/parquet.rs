@@ -5,10 +5,11 @@
 //! like the JSON Lines files.
 //!
 //! Rows are added from the request's columns as they arrive (a categorical value costs a
-//! code per row: the request's dictionary is mapped to the batch's once per request); the file is encoded when
-//! the batch finishes, on a blocking thread of the log's writer, off the request path. A Parquet file
-//! has one schema: an entry answered by a model of another schema (a reload changed it)
-//! finishes the open batch and starts the next one ([`BatchWriter::accepts`]).
+//! code per row: the request's dictionary is mapped to the batch's once per request); the
+//! file is encoded when the batch finishes, on a blocking thread of the log's writer, off
+//! the request path. A Parquet file has one schema: an entry answered by a model of
+//! another schema (a reload changed it) finishes the open batch and starts the next one
+//! ([`BatchWriter::accepts`]).
 
 use std::ops::Range;
 use std::sync::Arc;
