@@ -98,12 +98,14 @@ pub fn dictionary_chunk(
     defined: Option<&[i16]>,
     rows: usize,
 ) -> Result<EncodedChunk, ParquetError> {
+    let (buf, uncompressed) = snappy(&dictionary.plain)?;
     let dictionary_page = Page::DictionaryPage {
-        buf: Bytes::copy_from_slice(&dictionary.plain),
+        buf,
         num_values: dictionary.values() as u32,
         encoding: Encoding::PLAIN,
         is_sorted: false,
     };
+    let dictionary_page = CompressedPage::new(dictionary_page, uncompressed);
     let mut data = Vec::with_capacity(dictionary.codes.len() * 2 + rows / 8 + 16);
     if let Some(levels) = defined {
         let at = data.len();
@@ -117,14 +119,16 @@ pub fn dictionary_chunk(
     data.push(bit_width);
     let codes = &dictionary.codes;
     hybrid(codes.iter().copied(), codes.len(), bit_width, &mut data);
+    let (buf, uncompressed) = snappy(&data)?;
     let data_page = Page::DataPage {
-        buf: Bytes::from(data),
+        buf,
         num_values: rows as u32,
         encoding: Encoding::RLE_DICTIONARY,
         def_level_encoding: Encoding::RLE,
         rep_level_encoding: Encoding::RLE,
         statistics: None,
     };
+    let data_page = CompressedPage::new(data_page, uncompressed);
     chunk(
         descr,
         Some(dictionary_page),
@@ -141,22 +145,24 @@ pub fn plain_chunk(
     plain: &[u8],
     rows: usize,
 ) -> Result<EncodedChunk, ParquetError> {
+    let (buf, uncompressed) = snappy(plain)?;
     let data_page = Page::DataPage {
-        buf: Bytes::copy_from_slice(plain),
+        buf,
         num_values: rows as u32,
         encoding: Encoding::PLAIN,
         def_level_encoding: Encoding::RLE,
         rep_level_encoding: Encoding::RLE,
         statistics: None,
     };
+    let data_page = CompressedPage::new(data_page, uncompressed);
     chunk(descr, None, data_page, rows, &[Encoding::PLAIN])
 }
 
-/// Compresses and writes the pages, and describes the chunk.
+/// Writes the pages, and describes the chunk.
 fn chunk(
     descr: ColumnDescPtr,
-    dictionary_page: Option<Page>,
-    data_page: Page,
+    dictionary_page: Option<CompressedPage>,
+    data_page: CompressedPage,
     rows: usize,
     encodings: &[Encoding],
 ) -> Result<EncodedChunk, ParquetError> {
@@ -165,14 +171,14 @@ fn chunk(
     let (mut compressed, mut uncompressed) = (0, 0);
     let dictionary_offset = match dictionary_page {
         Some(page) => {
-            let spec = pages.write_page(snappy(page)?)?;
+            let spec = pages.write_page(page)?;
             compressed += spec.compressed_size as i64;
             uncompressed += spec.uncompressed_size as i64;
             Some(spec.offset as i64)
         }
         None => None,
     };
-    let spec = pages.write_page(snappy(data_page)?)?;
+    let spec = pages.write_page(data_page)?;
     compressed += spec.compressed_size as i64;
     uncompressed += spec.uncompressed_size as i64;
     pages.close()?;
@@ -199,49 +205,12 @@ fn chunk(
     })
 }
 
-/// The page with its buffer Snappy-compressed.
-fn snappy(page: Page) -> Result<CompressedPage, ParquetError> {
-    let compress = |buf: &Bytes| {
-        snap::raw::Encoder::new()
-            .compress_vec(buf)
-            .map(Bytes::from)
-            .map_err(|e| ParquetError::External(Box::new(e)))
-    };
-    let uncompressed = page.buffer().len();
-    let page = match page {
-        Page::DictionaryPage {
-            buf,
-            num_values,
-            encoding,
-            is_sorted,
-        } => Page::DictionaryPage {
-            buf: compress(&buf)?,
-            num_values,
-            encoding,
-            is_sorted,
-        },
-        Page::DataPage {
-            buf,
-            num_values,
-            encoding,
-            def_level_encoding,
-            rep_level_encoding,
-            statistics,
-        } => Page::DataPage {
-            buf: compress(&buf)?,
-            num_values,
-            encoding,
-            def_level_encoding,
-            rep_level_encoding,
-            statistics,
-        },
-        Page::DataPageV2 { .. } => {
-            return Err(ParquetError::General(
-                "v2 data pages are not written".into(),
-            ))
-        }
-    };
-    Ok(CompressedPage::new(page, uncompressed))
+/// A page's buffer Snappy-compressed, and its size before.
+fn snappy(buf: &[u8]) -> Result<(Bytes, usize), ParquetError> {
+    let compressed = snap::raw::Encoder::new()
+        .compress_vec(buf)
+        .map_err(|e| ParquetError::External(Box::new(e)))?;
+    Ok((Bytes::from(compressed), buf.len()))
 }
 
 /// The bits that hold `max`.
@@ -259,7 +228,7 @@ const BIT_PACKED_RUN_MAX: usize = 63 * 8;
 /// version, an optional one with nothing missing), bit-packed runs otherwise, the last
 /// group of 8 padded with zeros (the page's value count says where the values end).
 fn hybrid(
-    values: impl Iterator<Item = u32> + Clone,
+    mut values: impl Iterator<Item = u32> + Clone,
     count: usize,
     bit_width: u8,
     out: &mut Vec<u8>,
@@ -273,7 +242,6 @@ fn hybrid(
             return;
         }
     }
-    let mut values = values.peekable();
     let mut left = count;
     while left > 0 {
         let run = left.min(BIT_PACKED_RUN_MAX);
