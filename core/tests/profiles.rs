@@ -100,13 +100,29 @@ fn a_profile_compressed_in_slices_is_the_same_file() {
     let written = batch(&s, &records(1, 2_000));
     let plain = |gz: &[u8]| {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gz)
+        flate2::read::MultiGzDecoder::new(gz)
             .read_to_end(&mut out)
             .unwrap();
         out
     };
-    let whole = plain(&encode_profile(&written));
+    let file = encode_profile(&written);
+    let whole = plain(&file);
     assert!(whole.len() > 10_000, "{}", whole.len());
+    // Two members: the JSON deflated up to the request hashes, then the hashes stored.
+    let mut first = Vec::new();
+    flate2::read::GzDecoder::new(&file[..])
+        .read_to_end(&mut first)
+        .unwrap();
+    assert!(first.ends_with(br#""hashes":""#));
+    let hashes = &whole[first.len()..];
+    let base64 = (2_000_usize * 8).div_ceil(3) * 4;
+    assert_eq!(
+        hashes.len(),
+        base64 + 3,
+        "2,000 u64 in base64, then the closing \"}}"
+    );
+    let stored = file.windows(hashes.len()).any(|w| w == hashes);
+    assert!(stored, "the hashes are in the file as they are");
     for slice in [1, 4096, whole.len(), whole.len() + 1] {
         let mut file = ProfileFileEncoder::new(&written);
         let mut slices = 1;

@@ -830,6 +830,21 @@ async fn parquet_logs_and_profiles_read_in_pyarrow_duckdb_and_datasketches() {
         serde_json::json!([0.75, 0.25])
     );
     assert_eq!(arrow["hours"], serde_json::json!(["16", "17"]));
+    // The first file's 3,000 rows: 50 ages (a dictionary), every income distinct (PLAIN).
+    let income = |r: &PredictionRecord| match r.features["income"] {
+        Value::Number(x) => x,
+        _ => f64::NAN,
+    };
+    let first_incomes = rows[..3_000].iter().map(income);
+    let (low, high) = first_incomes.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    assert_eq!(
+        arrow["first_file_age"],
+        serde_json::json!({"min": 20.0, "max": 69.0, "nulls": 0, "dictionary": true})
+    );
+    assert_eq!(
+        arrow["first_file_income"],
+        serde_json::json!({"min": low, "max": high, "nulls": 0, "dictionary": false})
+    );
     for column in [
         "request_id",
         "timestamp",
@@ -865,6 +880,8 @@ async fn parquet_logs_and_profiles_read_in_pyarrow_duckdb_and_datasketches() {
         .sum::<f64>()
         / 9_000.0;
     assert!((duck["mean_age"].as_f64().unwrap() - mean_age).abs() < 1e-9);
+    let income_sum: f64 = rows.iter().map(income).sum();
+    assert!((duck["income"].as_f64().unwrap() - income_sum).abs() < 1e-6);
     let kll = &read["kll"];
     assert_eq!(kll["column"], "income");
     assert_eq!(kll["n"], 3_000);

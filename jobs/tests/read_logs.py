@@ -13,6 +13,7 @@ import sys
 import datasketches
 import duckdb
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 root, profile_path = sys.argv[1], sys.argv[2]
 logs = f"{root}/logs"
@@ -28,10 +29,23 @@ arrow = {
     "first_probabilities": first["probabilities"],
     "hours": sorted({str(h) for h in table.column("hr").to_pylist()}),
 }
+first_file = sorted(ds.dataset(logs, format="parquet", partitioning="hive").files)[0]
+group = pq.ParquetFile(first_file).metadata.row_group(0)
+for i in range(group.num_columns):
+    column = group.column(i)
+    if column.path_in_schema in ("features.age", "features.income"):
+        s = column.statistics
+        arrow["first_file_" + column.path_in_schema.split(".")[1]] = {
+            "min": s.min,
+            "max": s.max,
+            "nulls": s.null_count,
+            "dictionary": "RLE_DICTIONARY" in column.encodings,
+        }
 
 con = duckdb.connect()
-rows, mean_age, missing_colour, red, classes, ids = con.execute(
-    f"""SELECT count(*), avg(features.age), count(*) - count(features.colour),
+rows, mean_age, income, missing_colour, red, classes, ids = con.execute(
+    f"""SELECT count(*), avg(features.age), sum(features.income),
+               count(*) - count(features.colour),
                count(*) FILTER (WHERE features.colour = 'red'),
                count(DISTINCT predicted_class), count(DISTINCT request_id)
         FROM read_parquet('{logs}/**/*.parquet', hive_partitioning = true)"""
@@ -39,6 +53,7 @@ rows, mean_age, missing_colour, red, classes, ids = con.execute(
 duck = {
     "rows": rows,
     "mean_age": mean_age,
+    "income": income,
     "missing_colour": missing_colour,
     "red": red,
     "classes": classes,

@@ -15,10 +15,15 @@
 //!   preceded by the definition levels (RLE/bit-packing hybrid, 4-byte length) when the
 //!   column is optional;
 //! * the request ids: one v1 data page of `PLAIN` byte arrays (no dictionary: every id
-//!   differs).
+//!   differs);
+//! * a numeric feature (an optional DOUBLE): dictionary-encoded as above when that is
+//!   smaller than `PLAIN` (an age, a count: few distinct values), else one `PLAIN` page
+//!   (a continuous value), whichever the values make smaller — the crate's writer keeps a
+//!   dictionary up to 1 MiB whatever it saves, and interns every row to find out.
 //!
-//! Pages are Snappy-compressed like the rest of the file, carry no statistics (no
-//! reader filters on these strings) and the chunk no page index.
+//! Pages are Snappy-compressed like the rest of the file and the chunk has no page
+//! index. Statistics: min/max and the null count for a numeric feature, in the chunk's
+//! metadata (for value filters); none for strings (no reader filters on them).
 
 use std::collections::HashMap;
 
@@ -28,8 +33,11 @@ use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
+
+use crate::drift::sketch::FxHashMap;
 
 /// The code of a value in a batch's [`Dictionary`] (valid in that batch only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,26 +106,42 @@ pub fn dictionary_chunk(
     defined: Option<&[i16]>,
     rows: usize,
 ) -> Result<EncodedChunk, ParquetError> {
-    let (buf, uncompressed) = snappy(&dictionary.plain)?;
+    let values = DictionaryValues {
+        plain: &dictionary.plain,
+        count: dictionary.values(),
+        codes: &dictionary.codes,
+    };
+    encoded_dictionary(descr, values, defined, rows, None)
+}
+
+/// A dictionary page's values (`PLAIN`), how many, and the code of every present row.
+struct DictionaryValues<'a> {
+    plain: &'a [u8],
+    count: usize,
+    codes: &'a [u32],
+}
+
+fn encoded_dictionary(
+    descr: ColumnDescPtr,
+    values: DictionaryValues<'_>,
+    defined: Option<&[i16]>,
+    rows: usize,
+    statistics: Option<Statistics>,
+) -> Result<EncodedChunk, ParquetError> {
+    let (buf, uncompressed) = snappy(values.plain)?;
     let dictionary_page = Page::DictionaryPage {
         buf,
-        num_values: dictionary.values() as u32,
+        num_values: values.count as u32,
         encoding: Encoding::PLAIN,
         is_sorted: false,
     };
     let dictionary_page = CompressedPage::new(dictionary_page, uncompressed);
-    let mut data = Vec::with_capacity(dictionary.codes.len() * 2 + rows / 8 + 16);
-    if let Some(levels) = defined {
-        let at = data.len();
-        data.extend_from_slice(&[0; 4]);
-        hybrid(levels.iter().map(|&l| l as u32), levels.len(), 1, &mut data);
-        let length = (data.len() - at - 4) as u32;
-        data[at..at + 4].copy_from_slice(&length.to_le_bytes());
-    }
+    let mut data = Vec::with_capacity(values.codes.len() * 2 + rows / 8 + 16);
+    push_levels(defined, &mut data);
     // A bit width of at least 1: some readers take 0 as a corrupt page.
-    let bit_width = bits_for(dictionary.values().saturating_sub(1) as u32).max(1);
+    let bit_width = bits_for(values.count.saturating_sub(1) as u32).max(1);
     data.push(bit_width);
-    let codes = &dictionary.codes;
+    let codes = values.codes;
     hybrid(codes.iter().copied(), codes.len(), bit_width, &mut data);
     let (buf, uncompressed) = snappy(&data)?;
     let data_page = Page::DataPage {
@@ -135,7 +159,20 @@ pub fn dictionary_chunk(
         data_page,
         rows,
         &[Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY],
+        statistics,
     )
+}
+
+/// Appends the definition levels of an optional column (a 4-byte length, then the
+/// hybrid encoding at bit width 1); nothing for a required one.
+fn push_levels(defined: Option<&[i16]>, data: &mut Vec<u8>) {
+    if let Some(levels) = defined {
+        let at = data.len();
+        data.extend_from_slice(&[0; 4]);
+        hybrid(levels.iter().map(|&l| l as u32), levels.len(), 1, data);
+        let length = (data.len() - at - 4) as u32;
+        data[at..at + 4].copy_from_slice(&length.to_le_bytes());
+    }
 }
 
 /// The chunk of a required string column of `rows` rows whose values are `plain`, as
@@ -146,7 +183,18 @@ pub fn plain_chunk(
     rows: usize,
 ) -> Result<EncodedChunk, ParquetError> {
     let (buf, uncompressed) = snappy(plain)?;
-    let data_page = Page::DataPage {
+    chunk(
+        descr,
+        None,
+        plain_page(buf, uncompressed, rows),
+        rows,
+        &[Encoding::PLAIN],
+        None,
+    )
+}
+
+fn plain_page(buf: Bytes, uncompressed: usize, rows: usize) -> CompressedPage {
+    let page = Page::DataPage {
         buf,
         num_values: rows as u32,
         encoding: Encoding::PLAIN,
@@ -154,8 +202,89 @@ pub fn plain_chunk(
         rep_level_encoding: Encoding::RLE,
         statistics: None,
     };
-    let data_page = CompressedPage::new(data_page, uncompressed);
-    chunk(descr, None, data_page, rows, &[Encoding::PLAIN])
+    CompressedPage::new(page, uncompressed)
+}
+
+/// The chunk of an optional DOUBLE column of `rows` rows: `values` are the present
+/// rows' values in order, `defined` every row's definition level. A dictionary of the
+/// values' bits (so -0.0 and 0.0, and every NaN, stay as they are) when it is smaller
+/// than `PLAIN`, which is decided while it is built: it stops at the first value that
+/// makes it the larger.
+pub fn double_chunk(
+    descr: ColumnDescPtr,
+    values: &[f64],
+    defined: &[i16],
+    rows: usize,
+) -> Result<EncodedChunk, ParquetError> {
+    let statistics = double_statistics(values, rows);
+    if let Some((plain, count, codes)) = double_dictionary(values) {
+        let values = DictionaryValues {
+            plain: &plain,
+            count,
+            codes: &codes,
+        };
+        return encoded_dictionary(descr, values, Some(defined), rows, Some(statistics));
+    }
+    let mut data = Vec::with_capacity(values.len() * 8 + rows / 8 + 16);
+    push_levels(Some(defined), &mut data);
+    for x in values {
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    let (buf, uncompressed) = snappy(&data)?;
+    chunk(
+        descr,
+        None,
+        plain_page(buf, uncompressed, rows),
+        rows,
+        &[Encoding::PLAIN, Encoding::RLE],
+        Some(statistics),
+    )
+}
+
+/// The dictionary of `values` (its `PLAIN` bytes, its size, a code per value), or `None`
+/// when its page and the codes would take more bytes than the values `PLAIN`.
+fn double_dictionary(values: &[f64]) -> Option<(Vec<u8>, usize, Vec<u32>)> {
+    let plain_bytes = values.len() * 8;
+    let mut codes_by_bits: FxHashMap<u64, u32> =
+        FxHashMap::with_capacity_and_hasher(values.len().min(1_024), Default::default());
+    let mut plain = Vec::new();
+    let mut codes = Vec::with_capacity(values.len());
+    for x in values {
+        let bits = x.to_bits();
+        let next = codes_by_bits.len() as u32;
+        let code = *codes_by_bits.entry(bits).or_insert(next);
+        if code == next {
+            plain.extend_from_slice(&bits.to_le_bytes());
+            let codes_bytes = values.len() * usize::from(bits_for(next).max(1)) / 8;
+            if plain.len() + codes_bytes >= plain_bytes {
+                return None;
+            }
+        }
+        codes.push(code);
+    }
+    Some((plain, codes_by_bits.len(), codes))
+}
+
+/// Min/max of the values that are numbers (NaN orders nowhere, so readers skip it; a
+/// column of NaN alone has none), with the zeros signed as the format asks (min -0.0,
+/// max +0.0, so that a filter on either zero keeps the chunk), and the missing rows.
+fn double_statistics(values: &[f64], rows: usize) -> Statistics {
+    let bounds = values.iter().copied().filter(|x| !x.is_nan()).fold(
+        None,
+        |bounds: Option<(f64, f64)>, x| match bounds {
+            None => Some((x, x)),
+            Some((lo, hi)) => Some((lo.min(x), hi.max(x))),
+        },
+    );
+    let zero_signed = |x: f64, zero: f64| if x == 0.0 { zero } else { x };
+    let missing = (rows - values.len()) as u64;
+    Statistics::double(
+        bounds.map(|(lo, _)| zero_signed(lo, -0.0)),
+        bounds.map(|(_, hi)| zero_signed(hi, 0.0)),
+        None,
+        Some(missing),
+        false,
+    )
 }
 
 /// Writes the pages, and describes the chunk.
@@ -165,6 +294,7 @@ fn chunk(
     data_page: CompressedPage,
     rows: usize,
     encodings: &[Encoding],
+    statistics: Option<Statistics>,
 ) -> Result<EncodedChunk, ParquetError> {
     let mut sink = TrackedWrite::new(Vec::new());
     let mut pages = SerializedPageWriter::new(&mut sink);
@@ -182,7 +312,11 @@ fn chunk(
     compressed += spec.compressed_size as i64;
     uncompressed += spec.uncompressed_size as i64;
     pages.close()?;
-    let metadata = ColumnChunkMetaData::builder(descr)
+    let mut metadata = ColumnChunkMetaData::builder(descr);
+    if let Some(statistics) = statistics {
+        metadata = metadata.set_statistics(statistics);
+    }
+    let metadata = metadata
         .set_compression(Compression::SNAPPY)
         .set_encodings(encodings.to_vec())
         .set_num_values(rows as i64)
@@ -205,10 +339,17 @@ fn chunk(
     })
 }
 
+thread_local! {
+    /// One encoder per thread: a new one zeroes its hash table (a third of the cost of
+    /// compressing a small page).
+    static SNAPPY: std::cell::RefCell<snap::raw::Encoder> =
+        std::cell::RefCell::new(snap::raw::Encoder::new());
+}
+
 /// A page's buffer Snappy-compressed, and its size before.
 fn snappy(buf: &[u8]) -> Result<(Bytes, usize), ParquetError> {
-    let compressed = snap::raw::Encoder::new()
-        .compress_vec(buf)
+    let compressed = SNAPPY
+        .with_borrow_mut(|encoder| encoder.compress_vec(buf))
         .map_err(|e| ParquetError::External(Box::new(e)))?;
     Ok((Bytes::from(compressed), buf.len()))
 }

@@ -14,11 +14,11 @@
 //! probabilities    list<double> in the order of the schema's classes
 //! latency_us       int64
 //! ```
-//! Strings other than the request id are dictionary-encoded (by `parquet_chunk`), pages
-//! Snappy-compressed;
-//! the timestamp and the numeric features carry min/max statistics (for time-range and
-//! value filters), strings none. A numeric feature holds numbers only (the server
-//! rejects anything else before logging).
+//! Strings other than the request id are dictionary-encoded, numeric features too when
+//! that is smaller (both by `parquet_chunk`), the probabilities `PLAIN`; pages
+//! Snappy-compressed. The timestamp and the numeric features carry min/max statistics
+//! (for time-range and value filters), strings none. A numeric feature holds numbers
+//! only (the server rejects anything else before logging).
 
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ use parquet::record::{Field, Row};
 use parquet::schema::types::{ColumnPath, Type, TypePtr};
 
 use crate::data::parquet_chunk::{
-    dictionary_chunk, plain_chunk, push_plain, Dictionary, EncodedChunk,
+    dictionary_chunk, double_chunk, plain_chunk, push_plain, Dictionary, EncodedChunk,
 };
 use crate::data::prediction_log::LogError;
 use crate::data::schema::{FeatureSchema, FeatureSpec, FeatureType, Value};
@@ -248,27 +248,27 @@ impl ParquetBatch {
     /// The file: one row group of every row added.
     pub fn finish(self) -> Result<Bytes, ParquetError> {
         // Min/max statistics only where a reader filters on them: the timestamp (a time
-        // range) and numeric features. The string columns are encoded here
-        // (`parquet_chunk`), without statistics. No page index: a column chunk is one
-        // page or a few, and the crate's file writer cannot mix chunks with and
-        // without one (the spliced ones have none).
+        // range) and numeric features. The string and numeric feature columns are
+        // encoded here (`parquet_chunk`, which writes the numeric statistics). No page
+        // index: a column chunk is one page or a few, and the crate's file writer cannot
+        // mix chunks with and without one (the spliced ones have none). No dictionary
+        // for the probabilities: nearly every value differs (in real traffic; the
+        // bench's repeated rows make it look otherwise), and PLAIN is then both smaller
+        // and cheaper.
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_offset_index_disabled(true)
             .set_statistics_enabled(EnabledStatistics::None)
             .set_column_statistics_enabled(ColumnPath::from("timestamp"), EnabledStatistics::Chunk)
-            .set_created_by(format!("vigil {}", crate::VIGIL_VERSION));
-        let props = self
-            .schema
-            .features
-            .iter()
-            .filter(|f| f.kind == FeatureType::Numeric)
-            .fold(props, |props, f| {
-                props.set_column_statistics_enabled(
-                    ColumnPath::new(vec!["features".into(), f.name.clone()]),
-                    EnabledStatistics::Chunk,
-                )
-            })
+            .set_column_dictionary_enabled(
+                ColumnPath::new(vec![
+                    "probabilities".into(),
+                    "list".into(),
+                    "element".into(),
+                ]),
+                false,
+            )
+            .set_created_by(format!("vigil {}", crate::VIGIL_VERSION))
             .build();
         let rows = self.rows();
         let mut writer = SerializedFileWriter::new(
@@ -300,16 +300,10 @@ impl ParquetBatch {
         for (i, spec) in self.schema.features.iter().enumerate() {
             let defined = self.defined[i].as_slice();
             match spec.kind {
-                FeatureType::Numeric => {
-                    descr()?;
-                    let mut column = next(&mut group)?;
-                    column.typed::<DoubleType>().write_batch(
-                        &self.numbers[i],
-                        Some(defined),
-                        None,
-                    )?;
-                    column.close()?;
-                }
+                FeatureType::Numeric => append(
+                    &mut group,
+                    double_chunk(descr()?, &self.numbers[i], defined, rows)?,
+                )?,
                 FeatureType::Categorical => append(
                     &mut group,
                     dictionary_chunk(descr()?, &self.strings[i], Some(defined), rows)?,
@@ -617,5 +611,99 @@ mod tests {
             let read = decode_parquet_batch(bytes, "x.parquet").expect("read");
             assert_eq!(read, records, "{colours} colours");
         }
+    }
+
+    #[test]
+    fn numeric_features_take_the_smaller_encoding_and_carry_statistics() {
+        use parquet::basic::Encoding;
+        use parquet::file::statistics::Statistics;
+        let schema: FeatureSchema = serde_yaml::from_str(
+            "target: {name: y, classes: [no, yes]}\nfeatures:\n  - {name: age, type: numeric, nullable: true}\n  - {name: income, type: numeric}\n  - {name: zeros, type: numeric}\n  - {name: below, type: numeric}\n",
+        )
+        .expect("schema");
+        let at = Utc
+            .with_ymd_and_hms(2026, 12, 7, 23, 0, 0)
+            .single()
+            .expect("time");
+        let records: Vec<PredictionRecord> = (0..2_000)
+            .map(|i| {
+                let age = match i % 9 {
+                    4 => Value::Missing,
+                    _ => Value::Number(18.0 + (i * 7 % 60) as f64),
+                };
+                let number = |x: f64| Value::Number(x);
+                PredictionRecord {
+                    request_id: format!("r{i}"),
+                    timestamp: at,
+                    model_version: "v1".into(),
+                    features: [
+                        ("age".to_string(), age),
+                        ("income".to_string(), number(1_000.0 + i as f64 / 3.0)),
+                        ("zeros".to_string(), number([0.0, 2.5][i % 2])),
+                        ("below".to_string(), number([-0.0, -1.5][i % 2])),
+                    ]
+                    .into_iter()
+                    .collect(),
+                    predicted_class: "no".into(),
+                    probabilities: vec![0.5, 0.5],
+                    latency_us: 1,
+                }
+            })
+            .collect();
+        let mut batch = ParquetBatch::new(&schema);
+        for record in &records {
+            batch.add_record(record);
+        }
+        let bytes = batch.finish().expect("parquet");
+        let reader = SerializedFileReader::new(bytes.clone()).expect("reader");
+        let group = reader.metadata().row_group(0);
+        let feature = |name: &str| {
+            (0..group.num_columns())
+                .map(|c| group.column(c))
+                .find(|c| c.column_path().string() == format!("features.{name}"))
+                .expect(name)
+        };
+        let bounds = |name: &str| match feature(name).statistics() {
+            Some(Statistics::Double(s)) => (
+                *s.min_opt().expect("min"),
+                *s.max_opt().expect("max"),
+                s.null_count_opt(),
+            ),
+            other => panic!("{name}: {other:?}"),
+        };
+        let dictionary = |name: &str| {
+            feature(name)
+                .encodings()
+                .any(|e| e == Encoding::RLE_DICTIONARY)
+        };
+        assert!(dictionary("age"), "60 ages in 2,000 rows: a dictionary");
+        assert!(!dictionary("income"), "every income differs: PLAIN");
+        assert_eq!(bounds("age"), (18.0, 77.0, Some(222)));
+        assert_eq!(
+            bounds("income"),
+            (1_000.0, 1_000.0 + 1_999.0 / 3.0, Some(0))
+        );
+        let (min, max, _) = bounds("zeros");
+        assert!(
+            min == 0.0 && min.is_sign_negative() && max == 2.5,
+            "min -0.0"
+        );
+        let (min, max, _) = bounds("below");
+        assert!(
+            min == -1.5 && max == 0.0 && max.is_sign_positive(),
+            "max +0.0"
+        );
+        let read = decode_parquet_batch(bytes, "x.parquet").expect("read");
+        assert_eq!(read, records);
+        let signs = |name: &str| {
+            read.iter()
+                .filter(|r| matches!(r.features[name], Value::Number(x) if x == 0.0 && x.is_sign_negative()))
+                .count()
+        };
+        assert_eq!(
+            (signs("zeros"), signs("below")),
+            (0, 1_000),
+            "zeros keep their sign"
+        );
     }
 }
