@@ -216,15 +216,18 @@ pub fn double_chunk(
     defined: &[i16],
     rows: usize,
 ) -> Result<EncodedChunk, ParquetError> {
-    let statistics = double_statistics(values, rows);
-    if let Some((plain, count, codes)) = double_dictionary(values) {
+    let missing = rows - values.len();
+    if let Some((plain, distinct, codes)) = double_dictionary(values) {
+        // The bounds of the distinct values are those of all.
+        let statistics = double_statistics(distinct.iter().copied(), missing);
         let values = DictionaryValues {
             plain: &plain,
-            count,
+            count: distinct.len(),
             codes: &codes,
         };
         return encoded_dictionary(descr, values, Some(defined), rows, Some(statistics));
     }
+    let statistics = double_statistics(values.iter().copied(), missing);
     let mut data = Vec::with_capacity(values.len() * 8 + rows / 8 + 16);
     push_levels(Some(defined), &mut data);
     for x in values {
@@ -241,20 +244,21 @@ pub fn double_chunk(
     )
 }
 
-/// The dictionary of `values` (its `PLAIN` bytes, its size, a code per value), or `None`
-/// when its page and the codes would take more bytes than the values `PLAIN`.
-fn double_dictionary(values: &[f64]) -> Option<(Vec<u8>, usize, Vec<u32>)> {
+/// The dictionary of `values` (its `PLAIN` bytes, its values, a code per value), or
+/// `None` when its page and the codes would take more bytes than the values `PLAIN`.
+fn double_dictionary(values: &[f64]) -> Option<(Vec<u8>, Vec<f64>, Vec<u32>)> {
     let plain_bytes = values.len() * 8;
     let mut codes_by_bits: FxHashMap<u64, u32> =
         FxHashMap::with_capacity_and_hasher(values.len().min(1_024), Default::default());
-    let mut plain = Vec::new();
+    let (mut plain, mut distinct) = (Vec::new(), Vec::new());
     let mut codes = Vec::with_capacity(values.len());
-    for x in values {
+    for &x in values {
         let bits = x.to_bits();
         let next = codes_by_bits.len() as u32;
         let code = *codes_by_bits.entry(bits).or_insert(next);
         if code == next {
             plain.extend_from_slice(&bits.to_le_bytes());
+            distinct.push(x);
             let codes_bytes = values.len() * usize::from(bits_for(next).max(1)) / 8;
             if plain.len() + codes_bytes >= plain_bytes {
                 return None;
@@ -262,27 +266,25 @@ fn double_dictionary(values: &[f64]) -> Option<(Vec<u8>, usize, Vec<u32>)> {
         }
         codes.push(code);
     }
-    Some((plain, codes_by_bits.len(), codes))
+    Some((plain, distinct, codes))
 }
 
 /// Min/max of the values that are numbers (NaN orders nowhere, so readers skip it; a
 /// column of NaN alone has none), with the zeros signed as the format asks (min -0.0,
 /// max +0.0, so that a filter on either zero keeps the chunk), and the missing rows.
-fn double_statistics(values: &[f64], rows: usize) -> Statistics {
-    let bounds = values.iter().copied().filter(|x| !x.is_nan()).fold(
-        None,
-        |bounds: Option<(f64, f64)>, x| match bounds {
+fn double_statistics(values: impl Iterator<Item = f64>, missing: usize) -> Statistics {
+    let bounds = values
+        .filter(|x| !x.is_nan())
+        .fold(None, |bounds: Option<(f64, f64)>, x| match bounds {
             None => Some((x, x)),
             Some((lo, hi)) => Some((lo.min(x), hi.max(x))),
-        },
-    );
+        });
     let zero_signed = |x: f64, zero: f64| if x == 0.0 { zero } else { x };
-    let missing = (rows - values.len()) as u64;
     Statistics::double(
         bounds.map(|(lo, _)| zero_signed(lo, -0.0)),
         bounds.map(|(_, hi)| zero_signed(hi, 0.0)),
         None,
-        Some(missing),
+        Some(missing as u64),
         false,
     )
 }
@@ -388,21 +390,35 @@ fn hybrid(
         let run = left.min(BIT_PACKED_RUN_MAX);
         let groups = run.div_ceil(8);
         push_varint(out, ((groups as u64) << 1) | 1);
-        let (mut bits, mut held) = (0u64, 0u32);
-        for _ in 0..groups * 8 {
-            let value = if left > 0 {
-                left -= 1;
-                values.next().unwrap_or(0)
-            } else {
-                0
-            };
-            bits |= u64::from(value) << held;
-            held += u32::from(bit_width);
-            while held >= 8 {
-                out.push(bits as u8);
-                bits >>= 8;
-                held -= 8;
+        for _ in 0..groups {
+            let mut group = [0u32; 8];
+            for slot in group.iter_mut().take(left.min(8)) {
+                *slot = values.next().unwrap_or(0);
             }
+            left = left.saturating_sub(8);
+            push_group(&group, bit_width, out);
+        }
+    }
+}
+
+/// Appends 8 values bit-packed: `bit_width` bytes, the first value in the lowest bits.
+fn push_group(group: &[u32; 8], bit_width: u8, out: &mut Vec<u8>) {
+    let width = usize::from(bit_width);
+    if width <= 16 {
+        // The whole group in one word (8 × 16 bits), written at once.
+        let bits = (group.iter().enumerate())
+            .fold(0u128, |bits, (k, &v)| bits | u128::from(v) << (k * width));
+        out.extend_from_slice(&bits.to_le_bytes()[..width]);
+        return;
+    }
+    let (mut bits, mut held) = (0u64, 0usize);
+    for &value in group {
+        bits |= u64::from(value) << held;
+        held += width;
+        while held >= 8 {
+            out.push(bits as u8);
+            bits >>= 8;
+            held -= 8;
         }
     }
 }
@@ -469,7 +485,16 @@ mod tests {
         let mixed: Vec<u32> = (0..1_234).map(|i| (i * 7 + i / 3) % 41).collect();
         let same = vec![5u32; 2_000];
         let levels: Vec<u32> = (0..77).map(|i| u32::from(i % 5 != 0)).collect();
-        for (values, width) in [(&mixed, 6), (&same, 3), (&levels, 1), (&vec![1u32, 0], 1)] {
+        let wide: Vec<u32> = (0..1_000).map(|i| (i * 104_729) % (1 << 20)).collect();
+        let sixteen: Vec<u32> = (0..77).map(|i| u32::from(u16::MAX) - i * 3).collect();
+        for (values, width) in [
+            (&mixed, 6),
+            (&same, 3),
+            (&levels, 1),
+            (&vec![1u32, 0], 1),
+            (&sixteen, 16),
+            (&wide, 20),
+        ] {
             let mut out = Vec::new();
             hybrid(values.iter().copied(), values.len(), width, &mut out);
             assert_eq!(&decode(&out, width, values.len()), values, "width {width}");

@@ -30,6 +30,15 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
+    /// Counts `n` values of feature `i` encoded as `how` (imputed, unseen).
+    pub(crate) fn count(&mut self, how: Encoded, i: usize, n: u32) {
+        match how {
+            Encoded::Ok => {}
+            Encoded::Imputed => self.missing[i] += n,
+            Encoded::UnseenCategory => self.unseen[i] += n,
+        }
+    }
+
     pub(crate) fn new(n: usize) -> Tally {
         Tally {
             missing: vec![0; n],
@@ -188,13 +197,8 @@ pub(crate) fn count_encoded(
     tally: &mut Tally,
 ) -> Result<(), FieldProblem> {
     match encoded {
-        Ok(Encoded::Ok) => Ok(()),
-        Ok(Encoded::Imputed) => {
-            tally.missing[i] += 1;
-            Ok(())
-        }
-        Ok(Encoded::UnseenCategory) => {
-            tally.unseen[i] += 1;
+        Ok(how) => {
+            tally.count(how, i, 1);
             Ok(())
         }
         Err(problem) => {

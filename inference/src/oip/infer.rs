@@ -128,6 +128,10 @@ fn code_encodings(model: &LoadedModel, dictionaries: &[Vec<Value>]) -> Vec<Vec<S
 }
 
 /// Encodes and predicts every row; unseen categories under `unseen: error` are problems.
+///
+/// Encoded a column at a time into every row's entries, then predicted a row at a time:
+/// a column's encoder and code table are found once, not once a value, and a categorical
+/// column's outcomes are counted once per code.
 fn predict(
     model: &LoadedModel,
     columns: &Columns,
@@ -138,55 +142,89 @@ fn predict(
     let k = model.classes().len();
     let pipeline = &model.artifact.pipeline;
     let encodings = code_encodings(model, dictionaries);
+    let (rows, width) = (columns.rows, columns.columns.len());
+    // Row-major `rows × columns`: the entry each value sets (`None`: an ignored unseen
+    // category sets none).
+    let mut cells: Vec<Option<(usize, f64)>> = vec![None; rows * width];
+    let mut problems: Vec<(usize, usize, FieldProblem)> = Vec::new();
+    for (i, column) in columns.columns.iter().enumerate() {
+        match column {
+            Column::Numeric(values) => {
+                for (row, &x) in values.iter().enumerate() {
+                    let encoded = pipeline.encode_sparse(i, &number(x));
+                    match encoded {
+                        Ok((entry, how)) => {
+                            tally.count(how, i, 1);
+                            cells[row * width + i] = entry;
+                        }
+                        Err(problem) => {
+                            if let Err(problem) = count_encoded(Err(problem), i, tally) {
+                                problems.push((row, i, problem));
+                            }
+                        }
+                    }
+                }
+            }
+            Column::Categorical(c) => {
+                // The dictionary's codes, then the missing value's (`MISSING_CODE`) last.
+                let table = &encodings[i];
+                let slot = |code: u32| (code as usize).min(table.len() - 1);
+                let mut occurs = vec![0u32; table.len()];
+                for (row, &code) in c.codes.iter().enumerate() {
+                    let slot = slot(code);
+                    occurs[slot] += 1;
+                    if let Ok((entry, _)) = &table[slot] {
+                        cells[row * width + i] = *entry;
+                    }
+                }
+                for (at, encoding) in table.iter().enumerate() {
+                    match encoding {
+                        Ok((_, how)) => tally.count(*how, i, occurs[at]),
+                        Err(problem) if occurs[at] > 0 => {
+                            for (row, _) in
+                                (c.codes.iter().enumerate()).filter(|(_, &code)| slot(code) == at)
+                            {
+                                if let Err(p) = count_encoded(Err(problem.clone()), i, tally) {
+                                    problems.push((row, i, p));
+                                }
+                            }
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        // In the order a row-by-row encoding finds them.
+        problems.sort_by_key(|&(row, i, _)| (row, i));
+        let problems = (problems.into_iter())
+            .map(|(row, i, problem)| encode_problem(layout.field(model, i, row), problem))
+            .collect();
+        return Err(AppError::invalid(problems));
+    }
     // The dense row only for a model that reads it (a binary logistic regression sums
     // the entries alone).
     let dense = model.artifact.model.reads_dense_row();
     let mut x = vec![0.0; if dense { pipeline.width() } else { 0 }];
-    let mut classes = Vec::with_capacity(columns.rows);
-    let mut probabilities = vec![0.0; columns.rows * k];
-    let mut problems = Vec::new();
-    let mut entries = Vec::with_capacity(columns.columns.len());
+    let mut classes = Vec::with_capacity(rows);
+    let mut probabilities = vec![0.0; rows * k];
+    let mut entries = Vec::with_capacity(width);
     for (row, p) in probabilities.chunks_exact_mut(k).enumerate() {
-        let mut ok = true;
-        entries.clear();
-        for (i, column) in columns.columns.iter().enumerate() {
-            let sparse = match column {
-                Column::Numeric(values) => pipeline.encode_sparse(i, &number(values[row])),
-                Column::Categorical(c) => {
-                    let table = &encodings[i];
-                    table
-                        .get(c.codes[row] as usize)
-                        .unwrap_or(&table[table.len() - 1])
-                        .clone()
-                }
-            };
-            let counted = match sparse {
-                Ok((entry, how)) => {
-                    if dense {
-                        pipeline.place(i, entry, &mut x);
-                    }
-                    entries.extend(entry);
-                    count_encoded(Ok(how), i, tally)
-                }
-                Err(problem) => count_encoded(Err(problem), i, tally),
-            };
-            if let Err(problem) = counted {
-                problems.push(encode_problem(layout.field(model, i, row), problem));
-                ok = false;
+        let row_cells = &cells[row * width..(row + 1) * width];
+        if dense {
+            for (i, &entry) in row_cells.iter().enumerate() {
+                pipeline.place(i, entry, &mut x);
             }
         }
-        if ok {
-            classes.push(predict_row_entries(model, &entries, &x, p) as u32);
-        }
+        entries.clear();
+        entries.extend(row_cells.iter().flatten().copied());
+        classes.push(predict_row_entries(model, &entries, &x, p) as u32);
     }
-    if problems.is_empty() {
-        Ok(Predicted {
-            classes,
-            probabilities,
-        })
-    } else {
-        Err(AppError::invalid(problems))
-    }
+    Ok(Predicted {
+        classes,
+        probabilities,
+    })
 }
 
 /// The request's ids: per row from `parameters.request_ids`, else `<id>-<row>` (the id
