@@ -32,7 +32,10 @@ OIP_ENDPOINTS = [("oip100", "/v2/models/adult-income/infer", "oip_batch100.json"
 # The same 1000 rows in Triton's binary tensor extension, as tritonclient sends them by
 # default: a JSON header (its length in Inference-Header-Content-Length) and the raw
 # little-endian tensors after it. Sent with post_oip_binary.lua; only vigil serves it.
-OIP_BINARY_ENDPOINTS = [("oip1000bin", "/v2/models/adult-income/infer", "oip_batch1000.bin", 1000)]
+# oip1000binout also asks for binary outputs (`binary_data_output`), as tritonclient does
+# for a named output: the answer is a JSON header and the raw tensors too.
+OIP_BINARY_ENDPOINTS = [("oip1000bin", "/v2/models/adult-income/infer", "oip_batch1000.bin", 1000),
+                        ("oip1000binout", "/v2/models/adult-income/infer", "oip_batch1000_binout.bin", 1000)]
 
 
 def write_bodies(out_dir):
@@ -53,6 +56,8 @@ def write_bodies(out_dir):
             json.dump(body, f)
         if n == 1000:
             write_binary_body(os.path.join(out_dir, "oip_batch1000"), body)
+            binary_out = dict(body, parameters=dict(body["parameters"], binary_data_output=True))
+            write_binary_body(os.path.join(out_dir, "oip_batch1000_binout"), binary_out)
 
 
 def write_binary_body(stem, body):

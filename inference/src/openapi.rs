@@ -260,7 +260,13 @@ fn oip_paths() -> Value {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"},
                 "description": "Triton's binary tensor extension: the JSON request (Inference-Header-Content-Length bytes), then each input whose parameters.binary_data_size is set, little-endian; BYTES as 4-byte length + bytes"}}},
         "responses": {
-            "200": ok_json("Predictions", "OipInferResponse"),
+            "200": {"description": "Predictions",
+                "headers": {"Inference-Header-Content-Length": {"schema": {"type": "integer", "minimum": 0},
+                    "description": "With binary outputs: the length of the JSON answer before their data"}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/OipInferResponse"}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"},
+                        "description": "When an output's parameters.binary_data (or the request's binary_data_output) is true: the JSON answer (Inference-Header-Content-Length bytes), then the data of each output whose parameters.binary_data_size is set, in output order; FP64 little-endian, BYTES as 4-byte length + bytes"}}},
             "400": error_response("Malformed JSON or a request the schema rejects; `field` names the input (`inputs.<name>[row]`) or field"),
             "404": not_found,
             "413": error_response("Body larger than the limit, or more rows than the infer batch limit (default 10000)"),
@@ -312,7 +318,8 @@ fn oip_schemas() -> Value {
             "parameters": {"type": "object", "properties": {
                 "content_type": {"type": "string", "enum": ["pd", "np"]},
                 "request_ids": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 256},
-                    "description": "One request id per row, for the prediction log and /feedback"}}},
+                    "description": "One request id per row, for the prediction log and /feedback"},
+                "binary_data_output": {"type": "boolean", "description": "Every output not named otherwise as binary data after the JSON answer"}}},
             "inputs": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["name", "shape", "datatype"], "properties": {
                 "name": {"type": "string", "description": "A feature's name, or the one [N, F] tensor's"},
                 "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "description": "[N] or [N, 1] per feature; [N, F] for the one tensor"},
@@ -320,14 +327,18 @@ fn oip_schemas() -> Value {
                 "parameters": {"type": "object", "properties": {"binary_data_size": {"type": "integer", "minimum": 0}}},
                 "data": {"type": "array", "description": "Row-major, flat or nested: numbers (or null) for numeric features, strings (or null) for categorical ones"}}}},
             "outputs": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {
-                "name": {"type": "string", "enum": ["predicted_class", "probabilities"]}}}}}},
+                "name": {"type": "string", "enum": ["predicted_class", "probabilities"]},
+                "parameters": {"type": "object", "properties": {"binary_data": {"type": "boolean",
+                    "description": "This output as binary data after the JSON answer"}}}}}}}},
         "OipInferResponse": {"type": "object", "required": ["model_name", "model_version", "id", "outputs"], "properties": {
             "model_name": {"type": "string"}, "model_version": {"type": "string"}, "id": {"type": "string"},
-            "outputs": {"type": "array", "items": {"type": "object", "required": ["name", "datatype", "shape", "data"], "properties": {
+            "outputs": {"type": "array", "items": {"type": "object", "required": ["name", "datatype", "shape"], "properties": {
                 "name": {"type": "string", "enum": ["predicted_class", "probabilities"]},
                 "datatype": {"type": "string", "enum": ["BYTES", "FP64"]},
                 "shape": {"type": "array", "items": {"type": "integer"}, "description": "[N] for predicted_class, [N, C] for probabilities"},
-                "data": {"type": "array", "description": "Class labels, or row-major probabilities in the metadata's class order"}}}}}}
+                "parameters": {"type": "object", "properties": {"binary_data_size": {"type": "integer", "minimum": 0}},
+                    "description": "A binary output's size after the JSON answer (it then has no data)"},
+                "data": {"type": "array", "description": "Class labels, or row-major probabilities in the metadata's class order (absent for a binary output)"}}}}}}
     })
 }
 

@@ -392,6 +392,92 @@ async fn selected_outputs_only() {
     assert_eq!(outputs[0]["name"], "probabilities");
 }
 
+/// A binary answer split as Triton's extension defines it: the JSON
+/// (`Inference-Header-Content-Length` bytes), then the binary outputs' data in order.
+async fn binary_answer(s: &TestServer, request: &Value) -> (Value, Vec<Vec<u8>>) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::post("/v2/models/tiny/infer")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(request.to_string()))
+        .expect("request");
+    let response = s.router.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/octet-stream"
+    );
+    let length: usize = response.headers()["inference-header-content-length"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("a length");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let answer: Value = serde_json::from_slice(&body[..length]).expect("the JSON answer");
+    let mut tail = &body[length..];
+    let mut parts = Vec::new();
+    for output in answer["outputs"].as_array().expect("outputs") {
+        if let Some(size) = output["parameters"]["binary_data_size"].as_u64() {
+            assert!(output.get("data").is_none(), "{output}");
+            let (part, rest) = tail.split_at(size as usize);
+            parts.push(part.to_vec());
+            tail = rest;
+        }
+    }
+    assert!(tail.is_empty(), "{} bytes after the outputs", tail.len());
+    (answer, parts)
+}
+
+#[tokio::test]
+async fn binary_outputs_follow_the_json_answer() {
+    let s = server().await;
+    let (status, plain) = s.post("/v2/models/tiny/infer", &column_request("j")).await;
+    assert_eq!(status, StatusCode::OK, "{plain}");
+    let labels: Vec<String> = serde_json::from_value(plain["outputs"][0]["data"].clone()).unwrap();
+    let probabilities: Vec<f64> =
+        serde_json::from_value(plain["outputs"][1]["data"].clone()).unwrap();
+    let bytes_of = |labels: &[String]| {
+        let mut out = Vec::new();
+        for l in labels {
+            out.extend_from_slice(&(l.len() as u32).to_le_bytes());
+            out.extend_from_slice(l.as_bytes());
+        }
+        out
+    };
+    let fp64: Vec<u8> = probabilities.iter().flat_map(|p| p.to_le_bytes()).collect();
+    let binary = json!({"binary_data": true});
+    // Each output named binary; every output binary by the request's parameter.
+    let mut named = column_request("b");
+    named["outputs"] = json!([
+        {"name": "predicted_class", "parameters": binary},
+        {"name": "probabilities", "parameters": binary},
+    ]);
+    let mut all = column_request("b");
+    all["parameters"]["binary_data_output"] = json!(true);
+    for request in [named, all] {
+        let (answer, parts) = binary_answer(&s, &request).await;
+        assert_eq!(parts, [bytes_of(&labels), fp64.clone()], "{answer}");
+        assert_eq!(answer["outputs"][0]["datatype"], "BYTES");
+        assert_eq!(answer["outputs"][1]["shape"], json!([3, 2]));
+        assert_eq!(answer["id"], "b");
+    }
+    // One binary output, the other in the JSON (its own `binary_data: false` wins).
+    let mut mixed = column_request("m");
+    mixed["parameters"]["binary_data_output"] = json!(true);
+    mixed["outputs"] = json!([
+        {"name": "predicted_class", "parameters": {"binary_data": false}},
+        {"name": "probabilities"},
+    ]);
+    let (answer, parts) = binary_answer(&s, &mixed).await;
+    assert_eq!(answer["outputs"][0]["data"], json!(labels));
+    assert_eq!(parts, [fp64]);
+    let mut wrong = column_request("w");
+    wrong["outputs"] = json!([{"name": "probabilities", "parameters": {"binary_data": "yes"}}]);
+    let (status, body) = s.post("/v2/models/tiny/infer", &wrong).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
 /// tritonclient[http], kserve's InferenceRESTClient and open-inference-openapi's client
 /// against the real server:
 /// inference/tests/oip_clients.py, run with `VIGIL_OIP_PYTHON` (a Python with all three).

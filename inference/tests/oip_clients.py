@@ -139,6 +139,25 @@ def tritonclient_checks(classes, probabilities):
         np.array_equal(result.as_numpy("probabilities"), probabilities),
         "tritonclient infer with binary inputs: probabilities == /predict's",
     )
+    check(
+        result.get_output("probabilities")["parameters"]["binary_data_size"] == 3 * 2 * 8,
+        "tritonclient infer: the probabilities came back as binary data",
+    )
+    result = client.infer(
+        MODEL,
+        binary,
+        request_id="triton-5",
+        outputs=[
+            triton.InferRequestedOutput("predicted_class"),
+            triton.InferRequestedOutput("probabilities"),
+        ],
+    )
+    got = [c.decode() if isinstance(c, bytes) else c for c in result.as_numpy("predicted_class")]
+    check(got == classes, "tritonclient infer: binary BYTES classes == /predict's")
+    check(
+        np.array_equal(result.as_numpy("probabilities"), probabilities),
+        "tritonclient infer: binary probabilities after binary classes == /predict's",
+    )
     x32 = triton.InferInput("x", [3], "FP32")
     x32.set_data_from_numpy(X.astype(np.float32))
     result = client.infer(MODEL, [x32, binary[1], binary[2]], request_id="triton-4")

@@ -2,6 +2,13 @@
 //! the JSON request (`Inference-Header-Content-Length` bytes) followed by the raw data
 //! of every input whose `parameters.binary_data_size` is set, in input order. Numbers
 //! are little-endian; BYTES elements are a 4-byte little-endian length and the bytes.
+//! An answer is the same way round when the request asks for binary outputs: the JSON
+//! answer, then the data of every output whose `parameters.binary_data_size` is set.
+
+use axum::body::Body;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
 use super::tensor::{RequestInput, TensorData};
 use crate::columns::Categories;
@@ -16,6 +23,34 @@ fn problem(input: &str, text: impl Into<String>) -> AppError {
         text,
         "wrong_shape",
     )])
+}
+
+/// Appends a BYTES element: its 4-byte little-endian length, then its bytes.
+pub fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// A 200 answer of `json`, then `binary` (the binary outputs' data, in their order).
+pub fn response(json: &impl Serialize, binary: Vec<u8>) -> Response {
+    let mut body = match serde_json::to_vec(json) {
+        Ok(body) => body,
+        Err(_) => return crate::json::response(StatusCode::OK, json),
+    };
+    let length = body.len();
+    body.extend_from_slice(&binary);
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::HeaderName::from_static(HEADER_LENGTH),
+                length.to_string(),
+            ),
+        ],
+        Body::from(body),
+    )
+        .into_response()
 }
 
 /// Fills the `data` of every binary input from `tail`, the bytes after the JSON.

@@ -13,7 +13,7 @@ use vigil_core::data::schema::{FeatureType, FieldProblem, Value};
 use vigil_core::train::pipeline::Encoded;
 
 use super::inputs::{self, Layout};
-use super::tensor::{InferRequest, RequestOutput};
+use super::tensor::InferRequest;
 use crate::columns::{Column, Columns, MISSING_CODE};
 use crate::error::{AppError, Problem};
 use crate::handlers::predict::{
@@ -269,17 +269,43 @@ fn request_ids(
     Ok((RequestIds::Each(ids), id))
 }
 
-/// Which outputs to answer with: both unless the request names some.
-fn outputs(requested: Option<&[RequestOutput]>) -> Result<(bool, bool), AppError> {
-    let Some(requested) = requested.filter(|r| !r.is_empty()) else {
-        return Ok((true, true));
+/// How an output is answered: in the JSON, or as binary data after it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Form {
+    Json,
+    Binary,
+}
+
+/// The outputs to answer with, each in its form (`None`: not asked for).
+#[derive(Clone, Copy, Debug)]
+struct Wanted {
+    class: Option<Form>,
+    probabilities: Option<Form>,
+}
+
+/// Which outputs to answer with: both unless the request names some; binary where an
+/// output's `binary_data` says so, else where the request's `binary_data_output` does.
+fn outputs(request: &InferRequest) -> Result<Wanted, AppError> {
+    let form = |binary: Option<bool>| match binary.or(request.parameters.binary_data_output) {
+        Some(true) => Form::Binary,
+        _ => Form::Json,
+    };
+    let Some(requested) = request.outputs.as_deref().filter(|r| !r.is_empty()) else {
+        return Ok(Wanted {
+            class: Some(form(None)),
+            probabilities: Some(form(None)),
+        });
     };
     let mut problems = Vec::new();
-    let (mut class, mut probabilities) = (false, false);
+    let mut wanted = Wanted {
+        class: None,
+        probabilities: None,
+    };
     for (j, output) in requested.iter().enumerate() {
+        let asked = Some(form(output.parameters.binary_data));
         match output.name.as_str() {
-            CLASS_OUTPUT => class = true,
-            PROBABILITIES_OUTPUT => probabilities = true,
+            CLASS_OUTPUT => wanted.class = asked,
+            PROBABILITIES_OUTPUT => wanted.probabilities = asked,
             other => problems.push(Problem::new(
                 format!("outputs[{j}].name"),
                 format!(
@@ -291,7 +317,7 @@ fn outputs(requested: Option<&[RequestOutput]>) -> Result<(bool, bool), AppError
         }
     }
     if problems.is_empty() {
-        Ok((class, probabilities))
+        Ok(wanted)
     } else {
         Err(AppError::invalid(problems))
     }
@@ -335,7 +361,59 @@ struct Output<'a> {
     name: &'static str,
     datatype: &'static str,
     shape: Vec<usize>,
-    data: OutputData<'a>,
+    /// A binary output's size after the JSON, instead of its data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<BinaryData>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<OutputData<'a>>,
+}
+
+#[derive(Serialize)]
+struct BinaryData {
+    binary_data_size: usize,
+}
+
+impl<'a> Output<'a> {
+    /// The output in `form`: its data in the JSON, or appended to `binary` (numbers
+    /// little-endian, BYTES as `binary::push_bytes` writes them) with its size in the JSON.
+    fn new(
+        (name, datatype, shape): (&'static str, &'static str, Vec<usize>),
+        form: Form,
+        data: OutputData<'a>,
+        binary: &mut Vec<u8>,
+    ) -> Output<'a> {
+        if form == Form::Json {
+            return Output {
+                name,
+                datatype,
+                shape,
+                parameters: None,
+                data: Some(data),
+            };
+        }
+        let at = binary.len();
+        match data {
+            OutputData::Labels(labels) => {
+                for &c in labels.classes {
+                    super::binary::push_bytes(binary, labels.names[c as usize].as_bytes());
+                }
+            }
+            OutputData::Numbers(numbers) => {
+                for x in numbers {
+                    binary.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+        }
+        Output {
+            name,
+            datatype,
+            shape,
+            parameters: Some(BinaryData {
+                binary_data_size: binary.len() - at,
+            }),
+            data: None,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -356,37 +434,38 @@ pub async fn infer(
     let started = Instant::now();
     let answered =
         answer(state, &model, body, json_length).inspect_err(|e| count_problems(state, e))?;
-    let (columns, predicted, ids, id, (class, probabilities)) = answered;
+    let (columns, predicted, ids, id, wanted) = answered;
     let rows = columns.rows;
     let mut outputs = Vec::with_capacity(2);
-    if class {
-        outputs.push(Output {
-            name: CLASS_OUTPUT,
-            datatype: "BYTES",
-            shape: vec![rows],
-            data: OutputData::Labels(Labels {
-                classes: &predicted.classes,
-                names: model.classes(),
-            }),
+    let mut binary = Vec::new();
+    if let Some(form) = wanted.class {
+        let labels = OutputData::Labels(Labels {
+            classes: &predicted.classes,
+            names: model.classes(),
         });
+        let tensor = (CLASS_OUTPUT, "BYTES", vec![rows]);
+        outputs.push(Output::new(tensor, form, labels, &mut binary));
     }
-    if probabilities {
-        outputs.push(Output {
-            name: PROBABILITIES_OUTPUT,
-            datatype: "FP64",
-            shape: vec![rows, model.classes().len()],
-            data: OutputData::Numbers(&predicted.probabilities),
-        });
+    if let Some(form) = wanted.probabilities {
+        let numbers = OutputData::Numbers(&predicted.probabilities);
+        let tensor = (
+            PROBABILITIES_OUTPUT,
+            "FP64",
+            vec![rows, model.classes().len()],
+        );
+        outputs.push(Output::new(tensor, form, numbers, &mut binary));
     }
-    let response = json::response(
-        StatusCode::OK,
-        &InferResponse {
-            model_name: super::model_name(&model),
-            model_version: model.version(),
-            id: &id,
-            outputs,
-        },
-    );
+    let answer = InferResponse {
+        model_name: super::model_name(&model),
+        model_version: model.version(),
+        id: &id,
+        outputs,
+    };
+    let response = if binary.is_empty() {
+        json::response(StatusCode::OK, &answer)
+    } else {
+        super::binary::response(&answer, binary)
+    };
     if state.log_sampled() {
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         state
@@ -405,7 +484,7 @@ pub async fn infer(
     Ok(response)
 }
 
-type Answered = (Columns, Predicted, RequestIds, String, (bool, bool));
+type Answered = (Columns, Predicted, RequestIds, String, Wanted);
 
 /// Everything short of the answer: all or nothing, counters touched only on success.
 /// `json_length` is where the JSON ends when binary tensor data follows it.
@@ -431,7 +510,7 @@ fn answer(
         super::binary::attach(&mut request.inputs, tail)?;
     }
     check_content_type(&request)?;
-    let wanted = outputs(request.outputs.as_deref())?;
+    let wanted = outputs(&request)?;
     let inputs = std::mem::take(&mut request.inputs);
     let (columns, layout) = inputs::decode(model, inputs, state.config.max_infer_batch)?;
     let (ids, id) =

@@ -31,6 +31,10 @@ pub struct RequestParameters {
     /// One request id per row, for the prediction log and `/feedback`.
     #[serde(default)]
     pub request_ids: Option<Vec<String>>,
+    /// Triton's binary tensor extension: every output (not named otherwise) as binary
+    /// data after the JSON answer.
+    #[serde(default)]
+    pub binary_data_output: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +60,16 @@ pub struct InputParameters {
 #[derive(Debug, Deserialize)]
 pub struct RequestOutput {
     pub name: String,
+    #[serde(default)]
+    pub parameters: OutputParameters,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct OutputParameters {
+    /// Triton's binary tensor extension: this output as binary data after the JSON
+    /// answer (tritonclient's default for a named output).
+    #[serde(default)]
+    pub binary_data: Option<bool>,
 }
 
 /// A tensor's elements, flattened.
