@@ -79,6 +79,11 @@ impl Dictionary {
         self.codes.push(code.0);
     }
 
+    /// Adds present rows.
+    pub fn extend(&mut self, codes: impl Iterator<Item = DictionaryCode>) {
+        self.codes.extend(codes.map(|code| code.0));
+    }
+
     fn values(&self) -> usize {
         self.codes_by_value.len()
     }

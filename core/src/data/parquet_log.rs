@@ -162,14 +162,14 @@ impl ParquetBatch {
     }
 
     /// The code of a value of categorical feature `feature` (its index in the schema) in
-    /// this batch, for [`Self::add_category`].
+    /// this batch, for [`Self::add_categories`].
     pub fn category_code(&mut self, feature: usize, value: &str) -> DictionaryCode {
         self.strings[feature].code(value)
     }
 
     /// Adds a row's fields other than its features; a writer that has its features in
-    /// columns then adds one value per feature with [`Self::add_number`] and
-    /// [`Self::add_category`], in any order, before [`Self::finish`]. The version and the
+    /// columns then adds each feature's values with [`Self::add_numbers`] and
+    /// [`Self::add_categories`], in any order, before [`Self::finish`]. The version and the
     /// class are codes of this batch ([`Self::version_code`], [`Self::class_code`]).
     pub fn add_prediction(
         &mut self,
@@ -197,22 +197,25 @@ impl ParquetBatch {
             .push(i64::try_from(latency_us).unwrap_or(i64::MAX));
     }
 
-    /// Adds the next value of numeric feature `feature` (its index in the schema);
-    /// `None` is missing.
-    pub fn add_number(&mut self, feature: usize, value: Option<f64>) {
-        if let Some(x) = value {
-            self.numbers[feature].push(x);
-        }
-        self.defined[feature].push(i16::from(value.is_some()));
+    /// Adds the next values of numeric feature `feature` (its index in the schema), one
+    /// per row; NaN is missing. A column at a time, so that the columns grow by a slice.
+    pub fn add_numbers(&mut self, feature: usize, values: &[f64]) {
+        let defined = values.iter().map(|x| i16::from(!x.is_nan()));
+        self.defined[feature].extend(defined);
+        let present = values.iter().copied().filter(|x| !x.is_nan());
+        self.numbers[feature].extend(present);
     }
 
-    /// Adds the next value of categorical feature `feature`, a code of
-    /// [`Self::category_code`]; `None` is missing.
-    pub fn add_category(&mut self, feature: usize, value: Option<DictionaryCode>) {
-        self.defined[feature].push(i16::from(value.is_some()));
-        if let Some(code) = value {
-            self.strings[feature].push(code);
-        }
+    /// Adds the next values of categorical feature `feature`, one per row: codes of
+    /// [`Self::category_code`], `None` missing.
+    pub fn add_categories(
+        &mut self,
+        feature: usize,
+        values: impl Iterator<Item = Option<DictionaryCode>> + Clone,
+    ) {
+        let defined = values.clone().map(|code| i16::from(code.is_some()));
+        self.defined[feature].extend(defined);
+        self.strings[feature].extend(values.flatten());
     }
 
     /// The schema the batch was started with.

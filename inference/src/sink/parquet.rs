@@ -129,17 +129,12 @@ impl BatchWriter<PredictionBatch> for ParquetLogWriter {
         }
         for (feature, column) in entry.features.columns.iter().enumerate() {
             match column {
-                Column::Numeric(values) => {
-                    for &x in &values[rows.clone()] {
-                        batch.add_number(feature, (!x.is_nan()).then_some(x));
-                    }
-                }
+                Column::Numeric(values) => batch.add_numbers(feature, &values[rows.clone()]),
                 Column::Categorical(c) => {
                     let dictionary = &self.dictionaries[feature];
-                    for &code in &c.codes[rows.clone()] {
-                        let value = (code != MISSING_CODE).then(|| dictionary[code as usize]);
-                        batch.add_category(feature, value);
-                    }
+                    let values = (c.codes[rows.clone()].iter())
+                        .map(|&code| (code != MISSING_CODE).then(|| dictionary[code as usize]));
+                    batch.add_categories(feature, values);
                 }
             }
         }

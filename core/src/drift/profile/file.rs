@@ -351,14 +351,22 @@ fn profile_json(batch: &BatchProfile) -> (Vec<u8>, usize) {
         }),
         requests: (!partial).then(|| RequestsV1 {
             classes: le_bytes(&classes, u16::to_le_bytes),
-            hashes: le_bytes(&hashes, u64::to_le_bytes),
+            // Spliced in below.
+            hashes: String::new(),
         }),
     };
-    let json = serde_json::to_vec(&file).unwrap_or_default();
-    // The hashes' base64, then the closing `"}}`, end the document.
-    let tail = file.requests.map_or(0, |r| r.hashes.len() + 3);
-    let stored_from = json.len().saturating_sub(tail);
-    debug_assert!(tail == 0 || json[..stored_from].ends_with(br#""hashes":""#));
+    let mut json = serde_json::to_vec(&file).unwrap_or_default();
+    // The hashes' base64, then the closing `"}}`, end the document: spliced in as they
+    // are (base64 needs no escaping) rather than scanned byte by byte by the serialiser.
+    const EMPTY_TAIL: &[u8] = br#""}}"#;
+    if partial || !json.ends_with(br#""hashes":""}}"#) {
+        let end = json.len();
+        return (json, end);
+    }
+    json.truncate(json.len() - EMPTY_TAIL.len());
+    let stored_from = json.len();
+    json.extend_from_slice(le_bytes(&hashes, u64::to_le_bytes).as_bytes());
+    json.extend_from_slice(EMPTY_TAIL);
     (json, stored_from)
 }
 
