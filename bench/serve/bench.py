@@ -184,7 +184,7 @@ def trials(a):
             for conc in a.concurrency:
                 point = argparse.Namespace(**{**vars(a), "concurrency": [conc]})
                 echo = None
-                if endpoint != "oip1000bin":
+                if endpoint not in {e[0] for e in OIP_BINARY_ENDPOINTS}:
                     echo, = run_server(point, "echo", [a.echo, "127.0.0.1:18090"], "http://127.0.0.1:18090",
                                        "/healthz", endpoints=[(name, echo_path.get(name, path), body, rows_per_req)])
                 # Alternate which server goes first: the first after the echo was measured
