@@ -252,6 +252,10 @@ pub fn double_chunk(
 /// The dictionary of `values` (its `PLAIN` bytes, its values, a code per value), or
 /// `None` when its page and the codes would take more bytes than the values `PLAIN`.
 fn double_dictionary(values: &[f64]) -> Option<(Vec<u8>, Vec<f64>, Vec<u32>)> {
+    if values.is_empty() {
+        // Nothing present: no dictionary of nothing.
+        return None;
+    }
     let plain_bytes = values.len() * 8;
     let mut codes_by_bits: FxHashMap<u64, u32> =
         FxHashMap::with_capacity_and_hasher(values.len().min(1_024), Default::default());

@@ -621,7 +621,7 @@ mod tests {
         use parquet::basic::Encoding;
         use parquet::file::statistics::Statistics;
         let schema: FeatureSchema = serde_yaml::from_str(
-            "target: {name: y, classes: [no, yes]}\nfeatures:\n  - {name: age, type: numeric, nullable: true}\n  - {name: income, type: numeric}\n  - {name: zeros, type: numeric}\n  - {name: below, type: numeric}\n",
+            "target: {name: y, classes: [no, yes]}\nfeatures:\n  - {name: age, type: numeric, nullable: true}\n  - {name: income, type: numeric}\n  - {name: zeros, type: numeric}\n  - {name: below, type: numeric}\n  - {name: never, type: numeric, nullable: true}\n",
         )
         .expect("schema");
         let at = Utc
@@ -644,6 +644,7 @@ mod tests {
                         ("income".to_string(), number(1_000.0 + i as f64 / 3.0)),
                         ("zeros".to_string(), number([0.0, 2.5][i % 2])),
                         ("below".to_string(), number([-0.0, -1.5][i % 2])),
+                        ("never".to_string(), Value::Missing),
                     ]
                     .into_iter()
                     .collect(),
@@ -696,6 +697,16 @@ mod tests {
             min == -1.5 && max == 0.0 && max.is_sign_positive(),
             "max +0.0"
         );
+        match feature("never").statistics() {
+            Some(Statistics::Double(s)) => {
+                assert_eq!(
+                    (s.min_opt(), s.max_opt(), s.null_count_opt()),
+                    (None, None, Some(2_000))
+                )
+            }
+            other => panic!("never: {other:?}"),
+        }
+        assert!(!dictionary("never"), "nothing present: no dictionary");
         let read = decode_parquet_batch(bytes, "x.parquet").expect("read");
         assert_eq!(read, records);
         let signs = |name: &str| {
