@@ -237,15 +237,14 @@ impl FeaturePipeline {
                 },
                 value,
             ) => {
-                let (x, how) = match value {
-                    Value::Number(x) if x.is_finite() => (*x, Encoded::Ok),
-                    Value::Number(_) => return Err(FieldProblem::NonFinite),
-                    Value::Missing => (*fill, Encoded::Imputed),
+                let x = match value {
+                    Value::Number(x) => Some(*x),
+                    Value::Missing => None,
                     Value::Category(_) => {
                         return Err(FieldProblem::WrongType { expected: "number" })
                     }
                 };
-                Ok((Some((offset, (x - mean) / scale)), how))
+                standardized(offset, *fill, *mean, *scale, x)
             }
             (FeatureEncoder::OneHot { unseen, .. }, value) => {
                 let (category, how) = match value {
@@ -259,6 +258,37 @@ impl FeaturePipeline {
                         Ok((None, Encoded::UnseenCategory))
                     }
                     None => Err(FieldProblem::NotAllowed(crate::text::shorten(category, 40))),
+                }
+            }
+        }
+    }
+
+    /// [`Self::encode_sparse`] of every value of a numeric column, NaN missing: `f` gets
+    /// each row's outcome. The encoder is matched once a column, not once a value.
+    pub fn encode_sparse_numbers(
+        &self,
+        index: usize,
+        values: &[f64],
+        mut f: impl FnMut(usize, Result<(Option<(usize, f64)>, Encoded), FieldProblem>),
+    ) {
+        let offset = self.offsets[index];
+        match &self.encoders[index] {
+            FeatureEncoder::Standardize {
+                fill, mean, scale, ..
+            } => {
+                for (row, &x) in values.iter().enumerate() {
+                    let x = (!x.is_nan()).then_some(x);
+                    f(row, standardized(offset, *fill, *mean, *scale, x));
+                }
+            }
+            FeatureEncoder::OneHot { .. } => {
+                for (row, &x) in values.iter().enumerate() {
+                    let value = if x.is_nan() {
+                        Value::Missing
+                    } else {
+                        Value::Number(x)
+                    };
+                    f(row, self.encode_sparse(index, &value));
                 }
             }
         }
@@ -361,6 +391,23 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// The entry of a standardised feature's value (`None`: missing, so filled).
+#[inline]
+fn standardized(
+    offset: usize,
+    fill: f64,
+    mean: f64,
+    scale: f64,
+    x: Option<f64>,
+) -> Result<(Option<(usize, f64)>, Encoded), FieldProblem> {
+    let (x, how) = match x {
+        Some(x) if x.is_finite() => (x, Encoded::Ok),
+        Some(_) => return Err(FieldProblem::NonFinite),
+        None => (fill, Encoded::Imputed),
+    };
+    Ok((Some((offset, (x - mean) / scale)), how))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +464,43 @@ mod tests {
         let x = pipeline.transform(&frame()).expect("transform");
         assert_eq!(x.row(1).to_vec()[1..], [0.0, 1.0, 0.0]);
         assert!((x[[2, 0]] - (3.0 - 3.75) / scale).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_numeric_column_encodes_like_its_values_one_by_one() {
+        let pipeline = FeaturePipeline::fit(&schema(), &frame(), &PipelineSpec::default());
+        let values = [1.0, f64::NAN, -2.5, f64::INFINITY, 1e300, -0.0];
+        for index in [0, 1] {
+            let mut bulk = Vec::new();
+            pipeline
+                .encode_sparse_numbers(index, &values, |row, encoded| bulk.push((row, encoded)));
+            let one_by_one: Vec<_> = (values.iter().enumerate())
+                .map(|(row, &x)| {
+                    let value = if x.is_nan() {
+                        Value::Missing
+                    } else {
+                        Value::Number(x)
+                    };
+                    (row, pipeline.encode_sparse(index, &value))
+                })
+                .collect();
+            assert_eq!(bulk, one_by_one, "feature {index}");
+        }
+        let mut imputed = None;
+        pipeline.encode_sparse_numbers(0, &[f64::NAN], |_, encoded| imputed = Some(encoded));
+        let (entry, how) = imputed.expect("one row").expect("imputed");
+        assert_eq!(how, Encoded::Imputed);
+        assert_eq!(
+            entry.expect("an entry").1.to_bits(),
+            ((3.0f64 - 3.75) / pipeline_scale(&pipeline)).to_bits()
+        );
+    }
+
+    fn pipeline_scale(pipeline: &FeaturePipeline) -> f64 {
+        match pipeline.encoders()[0] {
+            FeatureEncoder::Standardize { scale, .. } => scale,
+            _ => unreachable!("first encoder is numeric"),
+        }
     }
 
     #[test]

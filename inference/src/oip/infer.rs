@@ -150,20 +150,17 @@ fn predict(
     for (i, column) in columns.columns.iter().enumerate() {
         match column {
             Column::Numeric(values) => {
-                for (row, &x) in values.iter().enumerate() {
-                    let encoded = pipeline.encode_sparse(i, &number(x));
-                    match encoded {
-                        Ok((entry, how)) => {
-                            tally.count(how, i, 1);
-                            cells[row * width + i] = entry;
-                        }
-                        Err(problem) => {
-                            if let Err(problem) = count_encoded(Err(problem), i, tally) {
-                                problems.push((row, i, problem));
-                            }
+                pipeline.encode_sparse_numbers(i, values, |row, encoded| match encoded {
+                    Ok((entry, how)) => {
+                        tally.count(how, i, 1);
+                        cells[row * width + i] = entry;
+                    }
+                    Err(problem) => {
+                        if let Err(problem) = count_encoded(Err(problem), i, tally) {
+                            problems.push((row, i, problem));
                         }
                     }
-                }
+                })
             }
             Column::Categorical(c) => {
                 // The dictionary's codes, then the missing value's (`MISSING_CODE`) last.
