@@ -520,16 +520,25 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// A schema of `features` (YAML list items) with the given classes.
+    fn schema_of(classes: &str, features: &str) -> FeatureSchema {
+        let yaml = format!("target: {{name: y, classes: [{classes}]}}\nfeatures:\n{features}");
+        serde_yaml::from_str(&yaml).expect("schema")
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .expect("time")
+    }
+
     #[test]
     fn batches_round_trip() {
-        let schema: FeatureSchema = serde_yaml::from_str(
-            "target: {name: y, classes: [no, yes]}\nfeatures:\n  - {name: age, type: numeric}\n  - {name: colour, type: categorical, nullable: true}\n",
-        )
-        .expect("schema");
-        let at = Utc
-            .with_ymd_and_hms(2026, 11, 28, 17, 5, 0)
-            .single()
-            .expect("time");
+        let schema = schema_of(
+            "no, yes",
+            "  - {name: age, type: numeric}\n  - {name: colour, type: categorical, nullable: true}\n",
+        );
+        let at = utc(2026, 11, 28, 17, 5);
         let mut batch = ParquetBatch::new(&schema);
         let rows = [
             (
@@ -569,14 +578,11 @@ mod tests {
     /// with missing values among them, reads back as written.
     #[test]
     fn dictionary_columns_round_trip_at_every_width() {
-        let schema: FeatureSchema = serde_yaml::from_str(
-            "target: {name: y, classes: [no, yes, maybe]}\nfeatures:\n  - {name: colour, type: categorical, nullable: true}\n  - {name: size, type: categorical}\n  - {name: age, type: numeric, nullable: true}\n",
-        )
-        .expect("schema");
-        let at = Utc
-            .with_ymd_and_hms(2026, 12, 7, 19, 0, 0)
-            .single()
-            .expect("time");
+        let schema = schema_of(
+            "no, yes, maybe",
+            "  - {name: colour, type: categorical, nullable: true}\n  - {name: size, type: categorical}\n  - {name: age, type: numeric, nullable: true}\n",
+        );
+        let at = utc(2026, 12, 7, 19, 0);
         for colours in [1, 2, 3, 17, 300] {
             let records: Vec<PredictionRecord> = (0..1_000)
                 .map(|i| {
@@ -620,14 +626,11 @@ mod tests {
     fn numeric_features_take_the_smaller_encoding_and_carry_statistics() {
         use parquet::basic::Encoding;
         use parquet::file::statistics::Statistics;
-        let schema: FeatureSchema = serde_yaml::from_str(
-            "target: {name: y, classes: [no, yes]}\nfeatures:\n  - {name: age, type: numeric, nullable: true}\n  - {name: income, type: numeric}\n  - {name: zeros, type: numeric}\n  - {name: below, type: numeric}\n  - {name: never, type: numeric, nullable: true}\n",
-        )
-        .expect("schema");
-        let at = Utc
-            .with_ymd_and_hms(2026, 12, 7, 23, 0, 0)
-            .single()
-            .expect("time");
+        let schema = schema_of(
+            "no, yes",
+            "  - {name: age, type: numeric, nullable: true}\n  - {name: income, type: numeric}\n  - {name: zeros, type: numeric}\n  - {name: below, type: numeric}\n  - {name: never, type: numeric, nullable: true}\n",
+        );
+        let at = utc(2026, 12, 7, 23, 0);
         let records: Vec<PredictionRecord> = (0..2_000)
             .map(|i| {
                 let age = match i % 9 {
