@@ -222,9 +222,10 @@ pub fn double_chunk(
     rows: usize,
 ) -> Result<EncodedChunk, ParquetError> {
     let missing = rows - values.len();
-    if let Some((plain, distinct, codes)) = double_dictionary(values) {
+    if let Some((distinct, codes)) = double_dictionary(values) {
         // The bounds of the distinct values are those of all.
         let statistics = double_statistics(distinct.iter().copied(), missing);
+        let plain: Vec<u8> = distinct.iter().flat_map(|x| x.to_le_bytes()).collect();
         let values = DictionaryValues {
             plain: &plain,
             count: distinct.len(),
@@ -249,9 +250,9 @@ pub fn double_chunk(
     )
 }
 
-/// The dictionary of `values` (its `PLAIN` bytes, its values, a code per value), or
-/// `None` when its page and the codes would take more bytes than the values `PLAIN`.
-fn double_dictionary(values: &[f64]) -> Option<(Vec<u8>, Vec<f64>, Vec<u32>)> {
+/// The dictionary of `values` (its values in the order first seen, a code per value),
+/// or `None` when its page and the codes would take more bytes than the values `PLAIN`.
+fn double_dictionary(values: &[f64]) -> Option<(Vec<f64>, Vec<u32>)> {
     if values.is_empty() {
         // Nothing present: no dictionary of nothing.
         return None;
@@ -259,23 +260,22 @@ fn double_dictionary(values: &[f64]) -> Option<(Vec<u8>, Vec<f64>, Vec<u32>)> {
     let plain_bytes = values.len() * 8;
     let mut codes_by_bits: FxHashMap<u64, u32> =
         FxHashMap::with_capacity_and_hasher(values.len().min(1_024), Default::default());
-    let (mut plain, mut distinct) = (Vec::new(), Vec::new());
+    let mut distinct = Vec::new();
     let mut codes = Vec::with_capacity(values.len());
     for &x in values {
         let bits = x.to_bits();
         let next = codes_by_bits.len() as u32;
         let code = *codes_by_bits.entry(bits).or_insert(next);
         if code == next {
-            plain.extend_from_slice(&bits.to_le_bytes());
             distinct.push(x);
             let codes_bytes = values.len() * usize::from(bits_for(next).max(1)) / 8;
-            if plain.len() + codes_bytes >= plain_bytes {
+            if distinct.len() * 8 + codes_bytes >= plain_bytes {
                 return None;
             }
         }
         codes.push(code);
     }
-    Some((plain, distinct, codes))
+    Some((distinct, codes))
 }
 
 /// Min/max of the values that are numbers (NaN orders nowhere, so readers skip it; a
