@@ -4,7 +4,9 @@
 //! map per row, and so that a categorical value costs a code, not a string, per row.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 /// The code of a missing categorical value.
 pub const MISSING_CODE: u32 = u32::MAX;
@@ -27,11 +29,103 @@ pub struct Categories {
     pub dictionary: Vec<String>,
     /// `dictionary`'s codes by value, built only once the dictionary outgrows a linear
     /// scan: a request of a few rows (every `/predict`) never allocates it, nor hashes.
-    index: Option<HashMap<String, u32>>,
+    index: Option<CodeIndex>,
 }
 
-/// Up to this many distinct values, a value is looked up by scanning the dictionary.
-const SCAN_MAX: usize = 16;
+/// Up to this many distinct values, a value is looked up by scanning the dictionary:
+/// past a few, hashing the value once costs less than comparing it with each.
+const SCAN_MAX: usize = 8;
+
+/// The codes of a dictionary, hashed by their values' bytes (so that a value received
+/// as bytes is looked up before, and without, UTF-8 validation).
+#[derive(Clone, Debug)]
+struct CodeIndex {
+    codes: HashTable<u32>,
+    /// Drawn once per index (foldhash's per-process seed): a client does not know it to
+    /// choose values that collide, and a collision costs a probe, not a wrong code.
+    seed: u64,
+}
+
+impl Default for CodeIndex {
+    fn default() -> Self {
+        CodeIndex {
+            codes: HashTable::new(),
+            seed: DefaultHashBuilder::default().hash_one(0u64),
+        }
+    }
+}
+
+impl CodeIndex {
+    fn find(&self, dictionary: &[String], bytes: &[u8]) -> Option<u32> {
+        self.codes
+            .find(hash_bytes(self.seed, bytes), |&code| {
+                same(dictionary[code as usize].as_bytes(), bytes)
+            })
+            .copied()
+    }
+
+    /// Adds `code`, the code of `dictionary[code]`, a value the index does not hold.
+    fn insert(&mut self, dictionary: &[String], code: u32) {
+        let seed = self.seed;
+        let hash = |c: u32| hash_bytes(seed, dictionary[c as usize].as_bytes());
+        self.codes.insert_unique(hash(code), code, |&c| hash(c));
+    }
+}
+
+/// The product of two words folded into one: every bit of each moves the result.
+#[inline]
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let product = u128::from(x) * u128::from(y);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// A hash of a short value in a few instructions, inlined: its first and last word (or
+/// half-word, or bytes), its length, and for a value past 16 bytes every word between.
+#[inline]
+fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
+    const K: [u64; 2] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344];
+    let n = bytes.len();
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
+    let half = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            bytes[at..at + 4].try_into().unwrap_or([0; 4]),
+        ))
+    };
+    let mut state = seed ^ n as u64;
+    let (first, last) = match n {
+        0 => (0, 0),
+        1..=3 => (
+            u64::from(bytes[0]) | u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]) << 16,
+            0,
+        ),
+        4..=7 => (half(0), half(n - 4)),
+        8..=16 => (word(0), word(n - 8)),
+        _ => {
+            for at in (0..n - 8).step_by(8) {
+                state = folded_multiply(state ^ word(at), K[1]);
+            }
+            (word(n - 8), 0)
+        }
+    };
+    folded_multiply(first ^ K[0] ^ state, last ^ K[1])
+}
+
+/// Byte equality, inlined for a category of up to 16 bytes (a first and a last word,
+/// or half-word, a side, overlapping) instead of a call to `memcmp`.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or([0; 4]));
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
+    }
+}
 
 /// Equal when they hold the same values (the index is derived from the dictionary).
 impl PartialEq for Categories {
@@ -54,34 +148,31 @@ impl Categories {
 
     /// [`Categories::push`] of a value received as bytes, which must be UTF-8. Only a
     /// value the dictionary does not hold yet is validated (one it holds is UTF-8), so a
-    /// column of a few distinct values costs a comparison a row.
+    /// row costs a lookup of its bytes.
     pub fn push_utf8(&mut self, bytes: &[u8]) -> Result<(), std::str::Utf8Error> {
-        let known = match self.index {
-            None => self.dictionary.iter().position(|v| v.as_bytes() == bytes),
-            Some(_) => None,
+        let code = match self.code_of(bytes) {
+            Some(code) => code,
+            None => self.insert(std::str::from_utf8(bytes)?.to_owned()),
         };
-        match known {
-            Some(code) => self.codes.push(code as u32),
-            None => self.push(std::str::from_utf8(bytes)?),
-        }
+        self.codes.push(code);
         Ok(())
     }
 
     fn push_value(&mut self, value: Cow<'_, str>) {
-        let code = match self.code_of(&value) {
+        let code = match self.code_of(value.as_bytes()) {
             Some(code) => code,
             None => self.insert(value.into_owned()),
         };
         self.codes.push(code);
     }
 
-    fn code_of(&self, value: &str) -> Option<u32> {
+    fn code_of(&self, bytes: &[u8]) -> Option<u32> {
         match &self.index {
-            Some(index) => index.get(value).copied(),
+            Some(index) => index.find(&self.dictionary, bytes),
             None => self
                 .dictionary
                 .iter()
-                .position(|v| v == value)
+                .position(|v| same(v.as_bytes(), bytes))
                 .map(|i| i as u32),
         }
     }
@@ -89,13 +180,17 @@ impl Categories {
     /// Adds a value the dictionary does not hold; returns its code.
     fn insert(&mut self, value: String) -> u32 {
         let code = self.dictionary.len() as u32;
-        if self.index.is_none() && self.dictionary.len() >= SCAN_MAX {
-            self.index = Some(self.dictionary.iter().cloned().zip(0..).collect());
+        self.dictionary.push(value);
+        if self.index.is_none() && self.dictionary.len() > SCAN_MAX {
+            let mut index = CodeIndex::default();
+            for known in 0..code {
+                index.insert(&self.dictionary, known);
+            }
+            self.index = Some(index);
         }
         if let Some(index) = &mut self.index {
-            index.insert(value.clone(), code);
+            index.insert(&self.dictionary, code);
         }
-        self.dictionary.push(value);
         code
     }
 
@@ -222,29 +317,75 @@ mod tests {
 
     #[test]
     fn a_dictionary_past_the_scan_limit_codes_the_same_through_its_index() {
-        let values: Vec<String> = (0..3 * SCAN_MAX).map(|i| format!("v{}", i % 40)).collect();
-        let (mut pushed, mut owned) = (Categories::default(), Categories::default());
+        // Values of every length class `same` takes apart: short, one or two words, long.
+        let value = |i: usize| format!("{i}{}", "-".repeat(i % 23));
+        let values: Vec<String> = (0..120).map(|i| value(i % 40)).collect();
+        let (mut pushed, mut owned, mut bytes) = (
+            Categories::default(),
+            Categories::default(),
+            Categories::default(),
+        );
         for v in values.iter().chain(values.iter().rev()) {
             pushed.push(v);
             owned.push_owned(v.clone());
+            bytes.push_utf8(v.as_bytes()).expect("UTF-8");
         }
         assert!(pushed.index.is_some(), "40 distinct values build the index");
         assert_eq!(pushed.dictionary.len(), 40);
         let expected: Vec<u32> = values
             .iter()
             .chain(values.iter().rev())
-            .map(|v| v[1..].parse().expect("a number"))
+            .map(|v| v.trim_end_matches('-').parse().expect("a number"))
             .collect();
         assert_eq!(pushed.codes, expected);
         assert_eq!(pushed, owned);
+        assert_eq!(pushed, bytes);
+        assert!(
+            bytes.push_utf8(b"\xff").is_err(),
+            "a new value is validated"
+        );
         let mut small = Categories::default();
-        for v in ["a", "b", "a"] {
+        for v in ["a", "b", "a", "c", "d"] {
             small.push(v);
         }
         assert!(
             small.index.is_none(),
             "a few values are scanned, never hashed"
         );
+        assert_eq!(small.codes, vec![0, 1, 0, 2, 3]);
+    }
+
+    #[test]
+    fn hashes_of_values_one_byte_apart_differ() {
+        let seed = CodeIndex::default().seed;
+        let values: Vec<String> = (0..20_000)
+            .map(|i| format!("{}-{i}", "x".repeat(i % 30)))
+            .collect();
+        let mut hashes: Vec<u64> = values
+            .iter()
+            .map(|v| hash_bytes(seed, v.as_bytes()))
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(
+            hashes.len(),
+            values.len(),
+            "no two of 20,000 values collide"
+        );
+    }
+
+    #[test]
+    fn bytes_are_the_same_only_when_every_byte_is() {
+        for n in 0..40_usize {
+            let a: Vec<u8> = (0..n as u8).collect();
+            assert!(same(&a, &a.clone()), "length {n}");
+            assert!(!same(&a, &a[..n.saturating_sub(1)]) || n == 0);
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x40;
+                assert!(!same(&a, &b), "length {n}, byte {at} differs");
+            }
+        }
     }
 
     #[test]
