@@ -19,6 +19,7 @@ pub mod stats;
 pub mod text;
 pub mod train;
 pub mod wire;
+pub mod word_map;
 
 /// The version of Vigil that wrote an artifact or report.
 pub const VIGIL_VERSION: &str = env!("CARGO_PKG_VERSION");

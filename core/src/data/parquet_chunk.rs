@@ -37,7 +37,7 @@ use parquet::file::statistics::Statistics;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
-use crate::drift::sketch::FxHashMap;
+use crate::word_map::WordMap;
 
 /// The code of a value in a batch's [`Dictionary`] (valid in that batch only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,24 +258,24 @@ fn double_dictionary(values: &[f64]) -> Option<(Vec<f64>, Vec<u32>)> {
         return None;
     }
     let plain_bytes = values.len() * 8;
-    let mut codes_by_bits: FxHashMap<u64, u32> =
-        FxHashMap::with_capacity_and_hasher(values.len().min(1_024), Default::default());
-    let mut distinct = Vec::new();
+    // Its entries, in the order first seen, are the distinct values by code.
+    let mut distinct: WordMap<()> = WordMap::with_capacity(values.len().min(1_024));
     let mut codes = Vec::with_capacity(values.len());
     for &x in values {
-        let bits = x.to_bits();
-        let next = codes_by_bits.len() as u32;
-        let code = *codes_by_bits.entry(bits).or_insert(next);
-        if code == next {
-            distinct.push(x);
-            let codes_bytes = values.len() * usize::from(bits_for(next).max(1)) / 8;
+        let (code, new) = distinct.index_or_insert(x.to_bits(), || ());
+        if new {
+            let codes_bytes = values.len() * usize::from(bits_for(code as u32).max(1)) / 8;
             if distinct.len() * 8 + codes_bytes >= plain_bytes {
                 return None;
             }
         }
-        codes.push(code);
+        codes.push(code as u32);
     }
-    Some((distinct, codes))
+    let distinct = distinct
+        .entries()
+        .iter()
+        .map(|&(bits, ())| f64::from_bits(bits));
+    Some((distinct.collect(), codes))
 }
 
 /// Min/max of the values that are numbers (NaN orders nowhere, so readers skip it; a

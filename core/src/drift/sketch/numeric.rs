@@ -4,7 +4,7 @@
 use datasketches::kll::{KllFloat, KllSketch};
 
 use super::kll::{self, KllError};
-use super::FxHashMap;
+use crate::word_map::WordMap;
 
 /// Default bound on distinct values kept exactly (every numeric column of Adult
 /// qualifies at any window length, since its values are integers).
@@ -28,12 +28,10 @@ pub struct NumericSketch {
 
 #[derive(Clone, Debug)]
 enum State {
-    Exact(FxHashMap<u64, u64>),
+    /// Value bits ([`key`]) → count, in the order first seen.
+    Exact(WordMap<u64>),
     /// Spilled: the KLL sketch and the exact moments of what it holds.
-    Sketch {
-        kll: Box<Kll>,
-        moments: Moments,
-    },
+    Sketch { kll: Box<Kll>, moments: Moments },
 }
 
 /// Mean and sum of squared deviations of `n` values (Welford; Chan et al. to merge).
@@ -65,19 +63,20 @@ impl Moments {
         self.n = n;
     }
 
-    fn of_counts(counts: &FxHashMap<u64, u64>) -> Moments {
-        let n: u64 = counts.values().sum();
+    fn of_counts(counts: &WordMap<u64>) -> Moments {
+        let counts = counts.entries();
+        let n: u64 = counts.iter().map(|(_, c)| c).sum();
         if n == 0 {
             return Moments::default();
         }
         let mean = counts
             .iter()
-            .map(|(&k, &c)| f64::from_bits(k) * c as f64)
+            .map(|&(k, c)| f64::from_bits(k) * c as f64)
             .sum::<f64>()
             / n as f64;
         let m2 = counts
             .iter()
-            .map(|(&k, &c)| (f64::from_bits(k) - mean).powi(2) * c as f64)
+            .map(|&(k, c)| (f64::from_bits(k) - mean).powi(2) * c as f64)
             .sum::<f64>();
         Moments { n, mean, m2 }
     }
@@ -102,7 +101,7 @@ pub(super) fn key(v: f64) -> u64 {
 impl NumericSketch {
     pub fn with_max_distinct(max_distinct: usize) -> Self {
         NumericSketch {
-            state: State::Exact(FxHashMap::default()),
+            state: State::Exact(WordMap::default()),
             n: 0,
             max_distinct: max_distinct.max(16),
         }
@@ -114,11 +113,12 @@ impl NumericSketch {
         self.add_count(v, 1);
     }
 
+    #[inline]
     pub fn add_count(&mut self, v: f64, count: u64) {
         self.n += count;
         match &mut self.state {
             State::Exact(counts) => {
-                *counts.entry(key(v)).or_insert(0) += count;
+                *counts.get_or_insert(key(v), || 0) += count;
                 if counts.len() <= self.max_distinct {
                     return;
                 }
@@ -166,7 +166,7 @@ impl NumericSketch {
     fn spill(&mut self) {
         if let State::Exact(counts) = &self.state {
             let mut sketch = kll::new();
-            for (&k, &c) in counts {
+            for &(k, c) in counts.entries() {
                 kll::update(&mut sketch, f64::from_bits(k), c);
             }
             self.state = State::Sketch {
@@ -183,12 +183,12 @@ impl NumericSketch {
             State::Exact(theirs) => {
                 match &mut self.state {
                     State::Exact(mine) => {
-                        for (&k, &c) in theirs {
-                            *mine.entry(k).or_insert(0) += c;
+                        for &(k, c) in theirs.entries() {
+                            *mine.get_or_insert(k, || 0) += c;
                         }
                     }
                     State::Sketch { kll, moments } => {
-                        for (&k, &c) in theirs {
+                        for &(k, c) in theirs.entries() {
                             kll::update(kll, f64::from_bits(k), c);
                         }
                         moments.merge(&Moments::of_counts(theirs));
@@ -268,8 +268,9 @@ impl NumericSketch {
         match &self.state {
             State::Exact(counts) => {
                 let mut out: Vec<(f64, u64)> = counts
+                    .entries()
                     .iter()
-                    .map(|(&k, &c)| (f64::from_bits(k), c))
+                    .map(|&(k, c)| (f64::from_bits(k), c))
                     .collect();
                 out.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
                 out
