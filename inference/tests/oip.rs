@@ -179,6 +179,42 @@ async fn infer_per_column_answers_like_predict_and_logs_the_same_records() {
     );
 }
 
+/// `/predict/batch`'s answer to [`ROWS`], as OIP's outputs: the classes and the
+/// probabilities row after row.
+async fn predicted_rows(s: &TestServer) -> (Value, Value) {
+    let batch: Vec<Value> = ROWS
+        .iter()
+        .map(|(x, color, size)| json!({"features": row(json!(x), json!(color), json!(size))}))
+        .collect();
+    let (status, predicted) = s.post("/predict/batch", &json!({"requests": batch})).await;
+    assert_eq!(status, StatusCode::OK, "{predicted}");
+    let responses = predicted["responses"].as_array().expect("responses");
+    let classes = responses.iter().map(|p| p["predicted_class"].clone());
+    let probabilities = (responses.iter()).flat_map(|p| {
+        [
+            p["probabilities"]["no"].clone(),
+            p["probabilities"]["yes"].clone(),
+        ]
+    });
+    (classes.collect(), probabilities.collect())
+}
+
+#[tokio::test]
+async fn a_tree_answers_infer_like_predict() {
+    // A tree reads the dense row, not a sum of entries: the other way through `predict`.
+    let s = server_of(config(), Algorithm::DecisionTree).await;
+    let (status, body) = s.post("/v2/models/tiny/infer", &column_request("t")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (classes, probabilities) = predicted_rows(&s).await;
+    assert_eq!(body["outputs"][0]["data"], classes);
+    assert_eq!(body["outputs"][1]["data"], probabilities);
+    assert_eq!(
+        classes,
+        json!(["no", "yes", "no"]),
+        "the rows reach different leaves"
+    );
+}
+
 #[tokio::test]
 async fn request_ids_are_numbered_from_the_id_or_generated() {
     let mut s = server().await;

@@ -243,7 +243,7 @@ pub(crate) fn predict_row_entries(
     argmax(probabilities)
 }
 
-fn argmax(p: &[f64]) -> usize {
+pub(crate) fn argmax(p: &[f64]) -> usize {
     let mut best = 0;
     for (i, v) in p.iter().enumerate() {
         if *v > p[best] {

@@ -10,6 +10,7 @@ use axum::response::Response;
 use chrono::Utc;
 use serde::{Serialize, Serializer};
 use vigil_core::data::schema::{FeatureType, FieldProblem, Value};
+use vigil_core::train::model::EntrySum;
 use vigil_core::train::pipeline::Encoded;
 
 use super::inputs::{self, Layout};
@@ -17,8 +18,8 @@ use super::tensor::InferRequest;
 use crate::columns::{Column, Columns, MISSING_CODE};
 use crate::error::{AppError, Problem};
 use crate::handlers::predict::{
-    check_value, count_answers, count_encoded, count_problems, encode_problem, predict_row_entries,
-    Tally,
+    argmax, check_value, count_answers, count_encoded, count_problems, encode_problem,
+    predict_row_entries, Tally,
 };
 use crate::json;
 use crate::parse::MAX_REQUEST_ID_CHARS;
@@ -127,11 +128,43 @@ fn code_encodings(model: &LoadedModel, dictionaries: &[Vec<Value>]) -> Vec<Vec<S
         .collect()
 }
 
+/// Where a request's encoded values go, a column at a time: added up per row for a
+/// model that is a sum of entry terms, else kept per row and column for the model to
+/// read a row at a time.
+enum Encoding<'a> {
+    Sums {
+        model: EntrySum<'a>,
+        /// Per row: its terms so far.
+        sums: Vec<f64>,
+    },
+    Cells {
+        width: usize,
+        /// Row-major `rows × columns`: the entry each value sets (`None`: an ignored
+        /// unseen category sets none).
+        cells: Vec<Option<(usize, f64)>>,
+    },
+}
+
+impl Encoding<'_> {
+    #[inline]
+    fn set(&mut self, row: usize, column: usize, entry: Option<(usize, f64)>) {
+        match self {
+            Encoding::Sums { model, sums } => {
+                if let Some(entry) = entry {
+                    sums[row] += model.term(entry);
+                }
+            }
+            Encoding::Cells { width, cells } => cells[row * *width + column] = entry,
+        }
+    }
+}
+
 /// Encodes and predicts every row; unseen categories under `unseen: error` are problems.
 ///
-/// Encoded a column at a time into every row's entries, then predicted a row at a time:
-/// a column's encoder and code table are found once, not once a value, and a categorical
-/// column's outcomes are counted once per code.
+/// Encoded a column at a time: a column's encoder and code table are found once, not
+/// once a value, and a categorical column's outcomes are counted once per code. A
+/// binary logistic regression's rows are summed as they are encoded; any other model
+/// predicts a row at a time from the encoded cells.
 fn predict(
     model: &LoadedModel,
     columns: &Columns,
@@ -143,17 +176,24 @@ fn predict(
     let pipeline = &model.artifact.pipeline;
     let encodings = code_encodings(model, dictionaries);
     let (rows, width) = (columns.rows, columns.columns.len());
-    // Row-major `rows × columns`: the entry each value sets (`None`: an ignored unseen
-    // category sets none).
-    let mut cells: Vec<Option<(usize, f64)>> = vec![None; rows * width];
+    let mut encoded = match model.artifact.model.entry_sum() {
+        Some(model) => Encoding::Sums {
+            model,
+            sums: vec![EntrySum::START; rows],
+        },
+        None => Encoding::Cells {
+            width,
+            cells: vec![None; rows * width],
+        },
+    };
     let mut problems: Vec<(usize, usize, FieldProblem)> = Vec::new();
     for (i, column) in columns.columns.iter().enumerate() {
         match column {
             Column::Numeric(values) => {
-                pipeline.encode_sparse_numbers(i, values, |row, encoded| match encoded {
+                pipeline.encode_sparse_numbers(i, values, |row, outcome| match outcome {
                     Ok((entry, how)) => {
                         tally.count(how, i, 1);
-                        cells[row * width + i] = entry;
+                        encoded.set(row, i, entry);
                     }
                     Err(problem) => {
                         if let Err(problem) = count_encoded(Err(problem), i, tally) {
@@ -171,7 +211,7 @@ fn predict(
                     let slot = slot(code);
                     occurs[slot] += 1;
                     if let Ok((entry, _)) = &table[slot] {
-                        cells[row * width + i] = *entry;
+                        encoded.set(row, i, *entry);
                     }
                 }
                 for (at, encoding) in table.iter().enumerate() {
@@ -200,23 +240,30 @@ fn predict(
             .collect();
         return Err(AppError::invalid(problems));
     }
-    // The dense row only for a model that reads it (a binary logistic regression sums
-    // the entries alone).
-    let dense = model.artifact.model.reads_dense_row();
-    let mut x = vec![0.0; if dense { pipeline.width() } else { 0 }];
     let mut classes = Vec::with_capacity(rows);
     let mut probabilities = vec![0.0; rows * k];
-    let mut entries = Vec::with_capacity(width);
-    for (row, p) in probabilities.chunks_exact_mut(k).enumerate() {
-        let row_cells = &cells[row * width..(row + 1) * width];
-        if dense {
-            for (i, &entry) in row_cells.iter().enumerate() {
-                pipeline.place(i, entry, &mut x);
+    match encoded {
+        Encoding::Sums { model, sums } => {
+            for (sum, p) in sums.into_iter().zip(probabilities.chunks_exact_mut(k)) {
+                model.probabilities(sum, p);
+                classes.push(argmax(p) as u32);
             }
         }
-        entries.clear();
-        entries.extend(row_cells.iter().flatten().copied());
-        classes.push(predict_row_entries(model, &entries, &x, p) as u32);
+        Encoding::Cells { cells, .. } => {
+            let mut x = vec![0.0; pipeline.width()];
+            let mut entries = Vec::with_capacity(width);
+            for (row_cells, p) in cells
+                .chunks_exact(width)
+                .zip(probabilities.chunks_exact_mut(k))
+            {
+                for (i, &entry) in row_cells.iter().enumerate() {
+                    pipeline.place(i, entry, &mut x);
+                }
+                entries.clear();
+                entries.extend(row_cells.iter().flatten().copied());
+                classes.push(predict_row_entries(model, &entries, &x, p) as u32);
+            }
+        }
     }
     Ok(Predicted {
         classes,

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use vigil_core::data::storage::Store;
 use vigil_core::train::config::TrainJobConfig;
+pub use vigil_core::train::model::Algorithm;
 use vigil_inference::{app, AppState, Metrics, ServerConfig, Sinks};
 
 pub const TOKEN: &str = "s3cret-token";
@@ -51,24 +52,29 @@ training:
 }
 
 /// Trains one version into a fresh file store; returns the temp dir (keep it alive) and the URI.
-pub async fn trained_store() -> (tempfile::TempDir, String, String) {
+pub async fn trained_store(algorithm: Algorithm) -> (tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let csv = dir.path().join("tiny.csv");
     write_csv(&csv, 300);
     let uri = format!("file://{}/store", dir.path().display());
-    let version = train_into(&uri, &csv.display().to_string(), 0).await;
+    let version = train_with(&uri, &csv.display().to_string(), 0, algorithm).await;
     (dir, uri, version)
 }
 
 /// Fits a logistic regression on the CSV's rows with the core pipeline and saves it as
 /// version `now + offset_s` (what `vigil train` does, minus validation and evaluation).
 pub async fn train_into(uri: &str, csv: &str, offset_s: i64) -> String {
+    train_with(uri, csv, offset_s, Algorithm::LogisticRegression).await
+}
+
+/// [`train_into`] with `algorithm`.
+pub async fn train_with(uri: &str, csv: &str, offset_s: i64, algorithm: Algorithm) -> String {
     use vigil_core::data::schema::Value as Cell;
     use vigil_core::train::artifact::{
         self, Lineage, ModelArtifact, ReferenceInfo, ReferenceSample,
     };
     use vigil_core::train::evaluation::Metrics as EvalMetrics;
-    use vigil_core::train::model::{Algorithm, Hyperparameters, Model};
+    use vigil_core::train::model::{Hyperparameters, Model};
     use vigil_core::train::pipeline::{FeaturePipeline, PipelineSpec};
     use vigil_core::train::validation::ValidationReport;
 
@@ -86,9 +92,7 @@ pub async fn train_into(uri: &str, csv: &str, offset_s: i64) -> String {
     let frame = vigil_core::data::dataset::Frame { columns, target };
     let pipeline = FeaturePipeline::fit(&config.schema, &frame, &PipelineSpec::default());
     let x = pipeline.transform(&frame).expect("transform");
-    let params = Hyperparameters::default()
-        .check(Algorithm::LogisticRegression)
-        .expect("params");
+    let params = Hyperparameters::default().check(algorithm).expect("params");
     let rows = vigil_core::train::learn::SparseRows::from_dense(x.view());
     let model = Model::fit(&params, &rows, &frame.target, 2, &mut |_| {})
         .expect("fit")
@@ -117,7 +121,7 @@ pub async fn train_into(uri: &str, csv: &str, offset_s: i64) -> String {
             rows_total: frame.n_rows(),
             rows_train: frame.n_rows(),
             rows_holdout: 0,
-            algorithm: Algorithm::LogisticRegression,
+            algorithm,
             hyperparameters: Hyperparameters::default(),
             holdout: Default::default(),
             fit_seconds: 0.0,
@@ -171,7 +175,12 @@ pub fn config() -> ServerConfig {
 }
 
 pub async fn server_with(config: ServerConfig) -> TestServer {
-    let (dir, uri, version) = trained_store().await;
+    server_of(config, Algorithm::LogisticRegression).await
+}
+
+/// A server of a model trained with `algorithm`.
+pub async fn server_of(config: ServerConfig, algorithm: Algorithm) -> TestServer {
+    let (dir, uri, version) = trained_store(algorithm).await;
     let store = Store::open(&uri).expect("store");
     let (state, sinks) = AppState::start(store, config, Metrics::new().expect("metrics"));
     state.load(None).await.expect("model loads");
@@ -273,7 +282,7 @@ pub struct SocketServer {
 }
 
 pub async fn socket_server(config: ServerConfig) -> SocketServer {
-    let (dir, uri, version) = trained_store().await;
+    let (dir, uri, version) = trained_store(Algorithm::LogisticRegression).await;
     let store = Store::open(&uri).expect("store");
     let (state, sinks) = AppState::start(store.clone(), config, Metrics::new().expect("metrics"));
     state.load(None).await.expect("load");

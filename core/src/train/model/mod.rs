@@ -89,6 +89,36 @@ pub enum TreeNodeRepr {
     },
 }
 
+/// A model whose probabilities are a function of a sum of one term per encoded entry
+/// ([`Model::entry_sum`]). A row's sum starts at [`EntrySum::START`] and adds its entries'
+/// terms in column order; made so, a column at a time or a row at a time, it gives the
+/// probabilities of [`Model::predict_proba_entries`] bit for bit.
+#[derive(Clone, Copy, Debug)]
+pub struct EntrySum<'a> {
+    weights: &'a [f64],
+    intercept: f64,
+}
+
+impl EntrySum<'_> {
+    /// An empty sum: `-0.0`, the start of `Iterator::sum` (so that `-0.0` terms alone
+    /// sum to `-0.0`, as a dot product of them does).
+    pub const START: f64 = -0.0;
+
+    /// The term of entry `(column, value)`.
+    #[inline]
+    pub fn term(&self, (column, value): (usize, f64)) -> f64 {
+        self.weights[column] * value
+    }
+
+    /// The class probabilities of a row whose terms sum to `sum`.
+    #[inline]
+    pub fn probabilities(&self, sum: f64, out: &mut [f64]) {
+        let p = sigmoid(sum + self.intercept);
+        out[0] = 1.0 - p;
+        out[1] = p;
+    }
+}
+
 impl Model {
     pub fn n_classes(&self) -> usize {
         match self {
@@ -143,7 +173,23 @@ impl Model {
     /// row: a caller that it does not may leave `x` unwritten (placing a one-hot row's
     /// zeros was 6 % of an OIP request's instructions at batch 1,000).
     pub fn reads_dense_row(&self) -> bool {
-        !matches!(self, Model::LogisticRegression { weights, .. } if weights.len() == 1)
+        self.entry_sum().is_none()
+    }
+
+    /// The model as a sum of one term per encoded entry, when it is one (a binary
+    /// logistic regression): a caller may then add up many rows a column at a time.
+    pub fn entry_sum(&self) -> Option<EntrySum<'_>> {
+        match self {
+            Model::LogisticRegression {
+                weights,
+                intercepts,
+                ..
+            } if weights.len() == 1 => Some(EntrySum {
+                weights: &weights[0],
+                intercept: intercepts[0],
+            }),
+            _ => None,
+        }
     }
 
     /// [`predict_proba_row`](Self::predict_proba_row) of a row given both dense (`x`)
@@ -152,19 +198,12 @@ impl Model {
     /// product adds the same terms in the same order, and zeros, so the probabilities are
     /// the same, for a tenth of the work on a one-hot row. A tree reads `x`.
     pub fn predict_proba_entries(&self, entries: &[(usize, f64)], x: &[f64], out: &mut [f64]) {
-        match self {
-            Model::LogisticRegression {
-                weights,
-                intercepts,
-                ..
-            } if weights.len() == 1 => {
-                let w = &weights[0];
-                let logit = entries.iter().map(|&(j, v)| w[j] * v).sum::<f64>() + intercepts[0];
-                let p = sigmoid(logit);
-                out[0] = 1.0 - p;
-                out[1] = p;
+        match self.entry_sum() {
+            Some(model) => {
+                let sum = (entries.iter()).fold(EntrySum::START, |sum, &e| sum + model.term(e));
+                model.probabilities(sum, out);
             }
-            _ => self.predict_proba_row(x, out),
+            None => self.predict_proba_row(x, out),
         }
     }
 
