@@ -210,11 +210,34 @@ fn plain_page(buf: Bytes, uncompressed: usize, rows: usize) -> CompressedPage {
     CompressedPage::new(page, uncompressed)
 }
 
+/// A value of an 8-byte column (DOUBLE, INT64), dictionary-coded by its bits.
+pub trait Word: Copy {
+    fn bits(self) -> u64;
+    fn from_bits(bits: u64) -> Self;
+}
+
+impl Word for f64 {
+    fn bits(self) -> u64 {
+        self.to_bits()
+    }
+    fn from_bits(bits: u64) -> Self {
+        f64::from_bits(bits)
+    }
+}
+
+impl Word for i64 {
+    fn bits(self) -> u64 {
+        self as u64
+    }
+    fn from_bits(bits: u64) -> Self {
+        bits as i64
+    }
+}
+
 /// The chunk of an optional DOUBLE column of `rows` rows: `values` are the present
-/// rows' values in order, `defined` every row's definition level. A dictionary of the
-/// values' bits (so -0.0 and 0.0, and every NaN, stay as they are) when it is smaller
-/// than `PLAIN`, which is decided while it is built: it stops at the first value that
-/// makes it the larger.
+/// rows' values in order, `defined` every row's definition level, with min/max and
+/// null-count statistics. Encoded as [`word_chunk`] does; the bits of a dictionary's
+/// values keep -0.0 and 0.0, and every NaN, as they are.
 pub fn double_chunk(
     descr: ColumnDescPtr,
     values: &[f64],
@@ -222,37 +245,72 @@ pub fn double_chunk(
     rows: usize,
 ) -> Result<EncodedChunk, ParquetError> {
     let missing = rows - values.len();
-    if let Some((distinct, codes)) = double_dictionary(values) {
-        // The bounds of the distinct values are those of all.
-        let statistics = double_statistics(distinct.iter().copied(), missing);
-        let plain: Vec<u8> = distinct.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let statistics = |values: &[f64]| Some(double_statistics(values.iter().copied(), missing));
+    word_chunk(descr, values, Some(defined), rows, statistics)
+}
+
+/// The chunk of a required INT64 column, with min/max statistics when `bounds`.
+pub fn int64_chunk(
+    descr: ColumnDescPtr,
+    values: &[i64],
+    bounds: bool,
+) -> Result<EncodedChunk, ParquetError> {
+    let statistics = |values: &[i64]| {
+        let (min, max) = (values.iter().min().copied(), values.iter().max().copied());
+        bounds.then(|| Statistics::int64(min, max, None, Some(0), false))
+    };
+    word_chunk(descr, values, None, values.len(), statistics)
+}
+
+/// The chunk of an 8-byte column of `rows` rows, `values` its present rows' values and
+/// `defined` every row's definition level (`None`: required). A dictionary of the
+/// values' bits when it is smaller than `PLAIN`, which is decided while it is built: it
+/// stops at the first value that makes it the larger. `statistics` is given the
+/// distinct values, or all of them: bounds of either are the column's.
+fn word_chunk<T: Word>(
+    descr: ColumnDescPtr,
+    values: &[T],
+    defined: Option<&[i16]>,
+    rows: usize,
+    statistics: impl FnOnce(&[T]) -> Option<Statistics>,
+) -> Result<EncodedChunk, ParquetError> {
+    if let Some((distinct, codes)) = word_dictionary(values) {
+        let statistics = statistics(&distinct);
+        let plain: Vec<u8> = distinct
+            .iter()
+            .flat_map(|x| x.bits().to_le_bytes())
+            .collect();
         let values = DictionaryValues {
             plain: &plain,
             count: distinct.len(),
             codes: &codes,
         };
-        return encoded_dictionary(descr, values, Some(defined), rows, Some(statistics));
+        return encoded_dictionary(descr, values, defined, rows, statistics);
     }
-    let statistics = double_statistics(values.iter().copied(), missing);
+    let statistics = statistics(values);
     let mut data = Vec::with_capacity(values.len() * 8 + rows / 8 + 16);
-    push_levels(Some(defined), &mut data);
+    push_levels(defined, &mut data);
     for x in values {
-        data.extend_from_slice(&x.to_le_bytes());
+        data.extend_from_slice(&x.bits().to_le_bytes());
     }
     let (buf, uncompressed) = snappy(&data)?;
+    let encodings: &[Encoding] = match defined {
+        Some(_) => &[Encoding::PLAIN, Encoding::RLE],
+        None => &[Encoding::PLAIN],
+    };
     chunk(
         descr,
         None,
         plain_page(buf, uncompressed, rows),
         rows,
-        &[Encoding::PLAIN, Encoding::RLE],
-        Some(statistics),
+        encodings,
+        statistics,
     )
 }
 
 /// The dictionary of `values` (its values in the order first seen, a code per value),
 /// or `None` when its page and the codes would take more bytes than the values `PLAIN`.
-fn double_dictionary(values: &[f64]) -> Option<(Vec<f64>, Vec<u32>)> {
+fn word_dictionary<T: Word>(values: &[T]) -> Option<(Vec<T>, Vec<u32>)> {
     if values.is_empty() {
         // Nothing present: no dictionary of nothing.
         return None;
@@ -262,7 +320,7 @@ fn double_dictionary(values: &[f64]) -> Option<(Vec<f64>, Vec<u32>)> {
     let mut distinct: WordMap<()> = WordMap::with_capacity(values.len().min(1_024));
     let mut codes = Vec::with_capacity(values.len());
     for &x in values {
-        let (code, new) = distinct.index_or_insert(x.to_bits(), || ());
+        let (code, new) = distinct.index_or_insert(x.bits(), || ());
         if new {
             let codes_bytes = values.len() * usize::from(bits_for(code as u32).max(1)) / 8;
             if distinct.len() * 8 + codes_bytes >= plain_bytes {
@@ -274,7 +332,7 @@ fn double_dictionary(values: &[f64]) -> Option<(Vec<f64>, Vec<u32>)> {
     let distinct = distinct
         .entries()
         .iter()
-        .map(|&(bits, ())| f64::from_bits(bits));
+        .map(|&(bits, ())| T::from_bits(bits));
     Some((distinct.collect(), codes))
 }
 
@@ -413,6 +471,13 @@ fn hybrid(
 /// Appends 8 values bit-packed: `bit_width` bytes, the first value in the lowest bits.
 fn push_group(group: &[u32; 8], bit_width: u8, out: &mut Vec<u8>) {
     let width = usize::from(bit_width);
+    if width <= 8 {
+        // A definition level or a code of up to 256 values: in one machine word.
+        let bits = (group.iter().enumerate())
+            .fold(0u64, |bits, (k, &v)| bits | u64::from(v) << (k * width));
+        out.extend_from_slice(&bits.to_le_bytes()[..width]);
+        return;
+    }
     if width <= 16 {
         // The whole group in one word (8 × 16 bits), written at once.
         let bits = (group.iter().enumerate())

@@ -14,8 +14,9 @@
 //! probabilities    list<double> in the order of the schema's classes
 //! latency_us       int64
 //! ```
-//! Strings other than the request id are dictionary-encoded, numeric features too when
-//! that is smaller (both by `parquet_chunk`), the probabilities `PLAIN`; pages
+//! Strings other than the request id are dictionary-encoded, numeric features, the
+//! timestamp and the latency too when that is smaller (all by `parquet_chunk`), the
+//! probabilities `PLAIN`; pages
 //! Snappy-compressed. The timestamp and the numeric features carry min/max statistics
 //! (for time-range and value filters), strings none. A numeric feature holds numbers
 //! only (the server rejects anything else before logging).
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as PhysicalType};
-use parquet::data_type::{DoubleType, Int64Type};
+use parquet::data_type::DoubleType;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::{
@@ -35,7 +36,7 @@ use parquet::record::{Field, Row};
 use parquet::schema::types::{ColumnPath, Type, TypePtr};
 
 use crate::data::parquet_chunk::{
-    dictionary_chunk, double_chunk, plain_chunk, push_plain, Dictionary, EncodedChunk,
+    dictionary_chunk, double_chunk, int64_chunk, plain_chunk, push_plain, Dictionary, EncodedChunk,
 };
 use crate::data::prediction_log::LogError;
 use crate::data::schema::{FeatureSchema, FeatureSpec, FeatureType, Value};
@@ -251,8 +252,8 @@ impl ParquetBatch {
     /// The file: one row group of every row added.
     pub fn finish(self) -> Result<Bytes, ParquetError> {
         // Min/max statistics only where a reader filters on them: the timestamp (a time
-        // range) and numeric features. The string and numeric feature columns are
-        // encoded here (`parquet_chunk`, which writes the numeric statistics). No page
+        // range) and numeric features. Every column but the probabilities is encoded
+        // here (`parquet_chunk`, which writes those statistics). No page
         // index: a column chunk is one page or a few, and the crate's file writer cannot
         // mix chunks with and without one (the spliced ones have none). No dictionary
         // for the probabilities: nearly every value differs (in real traffic; the
@@ -262,7 +263,6 @@ impl ParquetBatch {
             .set_compression(Compression::SNAPPY)
             .set_offset_index_disabled(true)
             .set_statistics_enabled(EnabledStatistics::None)
-            .set_column_statistics_enabled(ColumnPath::from("timestamp"), EnabledStatistics::Chunk)
             .set_column_dictionary_enabled(
                 ColumnPath::new(vec![
                     "probabilities".into(),
@@ -290,12 +290,7 @@ impl ParquetBatch {
         };
         let mut group = writer.next_row_group()?;
         append(&mut group, plain_chunk(descr()?, &self.request_ids, rows)?)?;
-        descr()?;
-        let mut column = next(&mut group)?;
-        column
-            .typed::<Int64Type>()
-            .write_batch(&self.timestamp, None, None)?;
-        column.close()?;
+        append(&mut group, int64_chunk(descr()?, &self.timestamp, true)?)?;
         append(
             &mut group,
             dictionary_chunk(descr()?, &self.model_version, None, rows)?,
@@ -325,12 +320,7 @@ impl ParquetBatch {
             Some(&self.probability_rep),
         )?;
         column.close()?;
-        descr()?;
-        let mut column = next(&mut group)?;
-        column
-            .typed::<Int64Type>()
-            .write_batch(&self.latency_us, None, None)?;
-        column.close()?;
+        append(&mut group, int64_chunk(descr()?, &self.latency_us, false)?)?;
         group.close()?;
         Ok(Bytes::from(writer.into_inner()?))
     }
@@ -722,5 +712,65 @@ mod tests {
             (0, 1_000),
             "zeros keep their sign"
         );
+    }
+    /// The timestamp and latency, encoded by `parquet_chunk`: a dictionary where few
+    /// distinct (one per request), PLAIN where every row differs; the timestamp's bounds
+    /// as statistics, the latency none.
+    #[test]
+    fn the_time_columns_take_the_smaller_encoding() {
+        use parquet::basic::Encoding;
+        use parquet::file::statistics::Statistics;
+        let schema = schema_of("no, yes", "  - {name: age, type: numeric}\n");
+        let at = utc(2026, 12, 8, 2, 0);
+        for per_request in [1_000, 1] {
+            let records: Vec<PredictionRecord> = (0..3_000)
+                .map(|i| PredictionRecord {
+                    request_id: format!("r{i}"),
+                    timestamp: at + chrono::Duration::microseconds((i / per_request) as i64),
+                    model_version: "v1".into(),
+                    features: [("age".to_string(), Value::Number(30.0))].into(),
+                    predicted_class: "no".into(),
+                    probabilities: vec![0.5, 0.5],
+                    latency_us: 100 + (i / per_request) as u64,
+                })
+                .collect();
+            let mut batch = ParquetBatch::new(&schema);
+            for record in &records {
+                batch.add_record(record);
+            }
+            let bytes = batch.finish().expect("parquet");
+            let reader = SerializedFileReader::new(bytes.clone()).expect("reader");
+            let group = reader.metadata().row_group(0);
+            let column = |name: &str| {
+                (0..group.num_columns())
+                    .map(|c| group.column(c))
+                    .find(|c| c.column_path().string() == name)
+                    .expect(name)
+            };
+            let dictionary = |name: &str| {
+                column(name)
+                    .encodings()
+                    .any(|e| e == Encoding::RLE_DICTIONARY)
+            };
+            assert_eq!(dictionary("timestamp"), per_request > 1, "{per_request}");
+            assert_eq!(dictionary("latency_us"), per_request > 1, "{per_request}");
+            let last = at.timestamp_micros() + (2_999 / per_request) as i64;
+            match column("timestamp").statistics() {
+                Some(Statistics::Int64(s)) => assert_eq!(
+                    (
+                        s.min_opt().copied(),
+                        s.max_opt().copied(),
+                        s.null_count_opt()
+                    ),
+                    (Some(at.timestamp_micros()), Some(last), Some(0))
+                ),
+                other => panic!("timestamp: {other:?}"),
+            }
+            assert!(column("latency_us").statistics().is_none());
+            assert_eq!(
+                decode_parquet_batch(bytes, "x.parquet").expect("read"),
+                records
+            );
+        }
     }
 }

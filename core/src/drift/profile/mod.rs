@@ -148,12 +148,30 @@ impl ColumnProfile {
     /// Observes a column of numbers as a server holds them, `NaN` for a missing value
     /// (what [`observe`](Self::observe) does with each, without building [`Value`]s).
     pub fn observe_numbers(&mut self, spec: &FeatureSpec, values: &[f64]) {
-        for &v in values {
-            self.rows += 1;
+        self.rows += values.len() as u64;
+        let (missing_before, missing) = (self.missing, &mut self.missing);
+        let (parse_errors, out_of_range) = (&mut self.parse_errors, &mut self.out_of_range);
+        // The checks of `observe_number`, in the filter so that the sketch takes the
+        // present values in one run.
+        self.numeric.extend(values.iter().copied().filter(|&v| {
             if v.is_nan() {
-                self.observe_missing();
-            } else {
-                self.observe_number(spec, v);
+                *missing += 1;
+                return false;
+            }
+            if !v.is_finite() {
+                *parse_errors += 1;
+                return false;
+            }
+            if spec.min.is_some_and(|min| v < min) || spec.max.is_some_and(|max| v > max) {
+                *out_of_range += 1;
+            }
+            true
+        }));
+        if self.kind == FeatureType::Categorical {
+            // As `observe_missing` counts a categorical column's missing values.
+            let n = self.missing - missing_before;
+            if n > 0 {
+                self.categories.add_count(MISSING_CATEGORY, n);
             }
         }
     }
@@ -449,6 +467,44 @@ impl WindowProfile {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+
+    #[test]
+    fn a_column_of_numbers_folds_as_its_values_one_by_one() {
+        let schema = schema();
+        let spec = &schema.features[0];
+        // Missing, infinite, below the minimum, and enough distinct values to spill at 64.
+        let values: Vec<f64> = (0..3_000)
+            .map(|i| match i % 500 {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                2 => 5.0,
+                _ => 17.0 + f64::from(i % 80),
+            })
+            .collect();
+        for max_distinct in [64, 2_048] {
+            let mut by_column = ColumnProfile::with_max_distinct(spec, max_distinct);
+            let mut by_value = ColumnProfile::with_max_distinct(spec, max_distinct);
+            by_column.observe_numbers(spec, &values[..1_000]);
+            by_column.observe_numbers(spec, &values[1_000..]);
+            for &v in &values {
+                let value = if v.is_nan() {
+                    Value::Missing
+                } else {
+                    Value::Number(v)
+                };
+                by_value.observe(spec, Some(&value));
+            }
+            let counts = |c: &ColumnProfile| (c.rows, c.missing, c.parse_errors, c.out_of_range);
+            assert_eq!(counts(&by_column), (3_000, 6, 6, 6));
+            assert_eq!(counts(&by_column), counts(&by_value));
+            let (a, b) = (&by_column.numeric, &by_value.numeric);
+            assert_eq!(a.is_exact(), max_distinct == 2_048, "{max_distinct}");
+            assert_eq!((a.count(), a.moments()), (b.count(), b.moments()));
+            if a.is_exact() {
+                assert_eq!(a.sorted(), b.sorted());
+            }
+        }
+    }
 
     pub(super) fn schema() -> FeatureSchema {
         serde_yaml::from_str(

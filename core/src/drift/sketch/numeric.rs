@@ -132,6 +132,37 @@ impl NumericSketch {
         self.spill();
     }
 
+    /// [`add`](Self::add) of each value, the sketch's state matched once, not once a
+    /// value (a batch profile folds a request's column so).
+    pub fn extend(&mut self, values: impl IntoIterator<Item = f64>) {
+        let mut values = values.into_iter();
+        loop {
+            match &mut self.state {
+                State::Exact(counts) => {
+                    for v in values.by_ref() {
+                        self.n += 1;
+                        *counts.get_or_insert(key(v), || 0) += 1;
+                        if counts.len() > self.max_distinct {
+                            break;
+                        }
+                    }
+                    if counts.len() <= self.max_distinct {
+                        return;
+                    }
+                    self.spill();
+                }
+                State::Sketch { kll, moments } => {
+                    for v in values {
+                        self.n += 1;
+                        kll::update(kll, v, 1);
+                        moments.add(v, 1);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
     /// A sketch of a slice of finite values.
     pub fn from_values(values: &[f64]) -> Self {
         let mut s = NumericSketch::default();
