@@ -136,6 +136,14 @@ impl PartialEq for Categories {
 }
 
 impl Categories {
+    /// No rows yet, with room for `rows`.
+    pub fn with_capacity(rows: usize) -> Categories {
+        Categories {
+            codes: Vec::with_capacity(rows),
+            ..Categories::default()
+        }
+    }
+
     /// Adds a row with value `value`.
     pub fn push(&mut self, value: &str) {
         self.push_value(Cow::Borrowed(value));
@@ -282,10 +290,9 @@ impl Columns {
                 .iter()
                 .map(|f| match f.kind {
                     FeatureType::Numeric => Column::Numeric(Vec::with_capacity(rows)),
-                    FeatureType::Categorical => Column::Categorical(Categories {
-                        codes: Vec::with_capacity(rows),
-                        ..Categories::default()
-                    }),
+                    FeatureType::Categorical => {
+                        Column::Categorical(Categories::with_capacity(rows))
+                    }
                 })
                 .collect(),
         }

@@ -409,18 +409,26 @@ fn chunk(
 }
 
 thread_local! {
-    /// One encoder per thread: a new one zeroes its hash table (a third of the cost of
-    /// compressing a small page).
-    static SNAPPY: std::cell::RefCell<snap::raw::Encoder> =
-        std::cell::RefCell::new(snap::raw::Encoder::new());
+    /// One encoder per thread (a new one zeroes its hash table, a third of the cost of
+    /// compressing a small page), and the scratch buffer `snappy` compresses into.
+    static SNAPPY: std::cell::RefCell<(snap::raw::Encoder, Vec<u8>)> =
+        std::cell::RefCell::new((snap::raw::Encoder::new(), Vec::new()));
 }
 
-/// A page's buffer Snappy-compressed, and its size before.
+/// A page's buffer Snappy-compressed, and its size before. Compressed into the thread's
+/// scratch buffer (zeroed once, as large as the largest page so far) and copied out at
+/// its compressed size: `compress_vec` zeroed a buffer of the worst-case size a page.
 fn snappy(buf: &[u8]) -> Result<(Bytes, usize), ParquetError> {
-    let compressed = SNAPPY
-        .with_borrow_mut(|encoder| encoder.compress_vec(buf))
-        .map_err(|e| ParquetError::External(Box::new(e)))?;
-    Ok((Bytes::from(compressed), buf.len()))
+    let compressed = SNAPPY.with_borrow_mut(|(encoder, scratch)| {
+        let room = snap::raw::max_compress_len(buf.len());
+        if scratch.len() < room {
+            scratch.resize(room, 0);
+        }
+        let n = encoder.compress(buf, scratch)?;
+        Ok(Bytes::copy_from_slice(&scratch[..n]))
+    });
+    let compressed = compressed.map_err(|e: snap::Error| ParquetError::External(Box::new(e)))?;
+    Ok((compressed, buf.len()))
 }
 
 /// The bits that hold `max`.

@@ -71,7 +71,10 @@ pub fn attach(inputs: &mut [RequestInput], mut tail: &[u8]) -> Result<(), AppErr
         }
         let (bytes, rest) = tail.split_at(size);
         tail = rest;
-        input.data = Some(decode(&input.name, &input.datatype, bytes)?);
+        let elements = (input.shape.iter()).fold(1u64, |n, &d| {
+            n.saturating_mul(u64::try_from(d).unwrap_or(0))
+        });
+        input.data = Some(decode(&input.name, &input.datatype, bytes, elements)?);
     }
     if !tail.is_empty() {
         return Err(AppError::invalid(vec![Problem::new(
@@ -109,8 +112,13 @@ fn numbers<const N: usize>(
     ))
 }
 
-fn strings(name: &str, mut bytes: &[u8]) -> Result<TensorData, AppError> {
-    let mut c = Categories::default();
+/// BYTES elements; `elements` (the shape's) only sizes the codes, within what the
+/// bytes can hold (4 at least an element).
+fn strings(name: &str, mut bytes: &[u8], elements: u64) -> Result<TensorData, AppError> {
+    let rows = usize::try_from(elements)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len() / 4);
+    let mut c = Categories::with_capacity(rows);
     while !bytes.is_empty() {
         let Some((len, rest)) = bytes.split_first_chunk::<4>() else {
             return Err(problem(name, "ends inside a BYTES element's length"));
@@ -128,7 +136,7 @@ fn strings(name: &str, mut bytes: &[u8]) -> Result<TensorData, AppError> {
     Ok(TensorData::Strings(c))
 }
 
-fn decode(name: &str, datatype: &str, bytes: &[u8]) -> Result<TensorData, AppError> {
+fn decode(name: &str, datatype: &str, bytes: &[u8], elements: u64) -> Result<TensorData, AppError> {
     match datatype {
         "FP64" => numbers::<8>(name, bytes, f64::from_le_bytes),
         "FP32" => numbers::<4>(name, bytes, |b| f64::from(f32::from_le_bytes(b))),
@@ -140,7 +148,7 @@ fn decode(name: &str, datatype: &str, bytes: &[u8]) -> Result<TensorData, AppErr
         "UINT32" => numbers::<4>(name, bytes, |b| f64::from(u32::from_le_bytes(b))),
         "UINT16" => numbers::<2>(name, bytes, |b| f64::from(u16::from_le_bytes(b))),
         "UINT8" => numbers::<1>(name, bytes, |b| f64::from(b[0])),
-        "BYTES" => strings(name, bytes),
+        "BYTES" => strings(name, bytes, elements),
         // The datatype check names the input; here only its data is missing.
         _ => Ok(TensorData::Invalid("binary data of this datatype")),
     }
@@ -157,7 +165,7 @@ mod tests {
             bytes.extend_from_slice(&x.to_le_bytes());
         }
         assert_eq!(
-            decode("x", "FP32", &bytes).expect("fp32"),
+            decode("x", "FP32", &bytes, 4).expect("fp32"),
             TensorData::Numbers(vec![1.5, -2.0])
         );
         let mut bytes = Vec::new();
@@ -165,16 +173,16 @@ mod tests {
             bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
             bytes.extend_from_slice(s.as_bytes());
         }
-        let TensorData::Strings(c) = decode("c", "BYTES", &bytes).expect("bytes") else {
+        let TensorData::Strings(c) = decode("c", "BYTES", &bytes, 4).expect("bytes") else {
             panic!("strings");
         };
         assert_eq!(c.dictionary, vec!["red", ""]);
         assert_eq!(c.codes, vec![0, 1, 0]);
-        assert!(decode("x", "FP64", &[0; 7]).is_err());
-        assert!(decode("c", "BYTES", &[9, 0, 0, 0, b'a']).is_err());
+        assert!(decode("x", "FP64", &[0; 7], 4).is_err());
+        assert!(decode("c", "BYTES", &[9, 0, 0, 0, b'a'], 4).is_err());
         let not_utf8 = [1, 0, 0, 0, b'a', 1, 0, 0, 0, 0xff];
         assert!(
-            decode("c", "BYTES", &not_utf8).is_err(),
+            decode("c", "BYTES", &not_utf8, 4).is_err(),
             "a new value is validated"
         );
     }

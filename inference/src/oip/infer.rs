@@ -484,7 +484,15 @@ pub async fn infer(
     let (columns, predicted, ids, id, wanted) = answered;
     let rows = columns.rows;
     let mut outputs = Vec::with_capacity(2);
-    let mut binary = Vec::new();
+    let mut binary = match (wanted.class, wanted.probabilities) {
+        (Some(Form::Binary), _) | (_, Some(Form::Binary)) => {
+            // Room for both outputs: a label's length prefix and its longest name, and
+            // the probabilities.
+            let longest = model.classes().iter().map(String::len).max().unwrap_or(0);
+            Vec::with_capacity(rows * (4 + longest + 8 * model.classes().len()))
+        }
+        _ => Vec::new(),
+    };
     if let Some(form) = wanted.class {
         let labels = OutputData::Labels(Labels {
             classes: &predicted.classes,
