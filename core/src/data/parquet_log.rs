@@ -522,6 +522,28 @@ mod tests {
             .expect("time")
     }
 
+    /// The file of a batch of `records`.
+    fn file_of(schema: &FeatureSchema, records: &[PredictionRecord]) -> Bytes {
+        let mut batch = ParquetBatch::new(schema);
+        for record in records {
+            batch.add_record(record);
+        }
+        batch.finish().expect("parquet")
+    }
+
+    /// The chunk of column `path` (`features.age`) in the file's row group.
+    fn chunk_named(
+        reader: &SerializedFileReader<Bytes>,
+        path: &str,
+    ) -> parquet::file::metadata::ColumnChunkMetaData {
+        let group = reader.metadata().row_group(0);
+        (0..group.num_columns())
+            .map(|c| group.column(c))
+            .find(|c| c.column_path().string() == path)
+            .expect(path)
+            .clone()
+    }
+
     #[test]
     fn batches_round_trip() {
         let schema = schema_of(
@@ -602,12 +624,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let mut batch = ParquetBatch::new(&schema);
-            for record in &records {
-                batch.add_record(record);
-            }
-            let bytes = batch.finish().expect("parquet");
-            let read = decode_parquet_batch(bytes, "x.parquet").expect("read");
+            let read = decode_parquet_batch(file_of(&schema, &records), "x.parquet").expect("read");
             assert_eq!(read, records, "{colours} colours");
         }
     }
@@ -647,19 +664,9 @@ mod tests {
                 }
             })
             .collect();
-        let mut batch = ParquetBatch::new(&schema);
-        for record in &records {
-            batch.add_record(record);
-        }
-        let bytes = batch.finish().expect("parquet");
+        let bytes = file_of(&schema, &records);
         let reader = SerializedFileReader::new(bytes.clone()).expect("reader");
-        let group = reader.metadata().row_group(0);
-        let feature = |name: &str| {
-            (0..group.num_columns())
-                .map(|c| group.column(c))
-                .find(|c| c.column_path().string() == format!("features.{name}"))
-                .expect(name)
-        };
+        let feature = |name: &str| chunk_named(&reader, &format!("features.{name}"));
         let bounds = |name: &str| match feature(name).statistics() {
             Some(Statistics::Double(s)) => (
                 *s.min_opt().expect("min"),
@@ -734,19 +741,9 @@ mod tests {
                     latency_us: 100 + (i / per_request) as u64,
                 })
                 .collect();
-            let mut batch = ParquetBatch::new(&schema);
-            for record in &records {
-                batch.add_record(record);
-            }
-            let bytes = batch.finish().expect("parquet");
+            let bytes = file_of(&schema, &records);
             let reader = SerializedFileReader::new(bytes.clone()).expect("reader");
-            let group = reader.metadata().row_group(0);
-            let column = |name: &str| {
-                (0..group.num_columns())
-                    .map(|c| group.column(c))
-                    .find(|c| c.column_path().string() == name)
-                    .expect(name)
-            };
+            let column = |name: &str| chunk_named(&reader, name);
             let dictionary = |name: &str| {
                 column(name)
                     .encodings()
