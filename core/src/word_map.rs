@@ -55,10 +55,6 @@ impl<V> WordMap<V> {
         &self.entries
     }
 
-    pub fn into_entries(self) -> Vec<(u64, V)> {
-        self.entries
-    }
-
     /// The index in [`entries`](Self::entries) of `key`'s entry, made with `value()`
     /// when there is none (then `entries().len() - 1`), and whether it was made.
     #[inline]

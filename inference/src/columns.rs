@@ -86,12 +86,8 @@ fn folded_multiply(x: u64, y: u64) -> u64 {
 fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
     const K: [u64; 2] = [0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344];
     let n = bytes.len();
-    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
-    let half = |at: usize| {
-        u64::from(u32::from_le_bytes(
-            bytes[at..at + 4].try_into().unwrap_or([0; 4]),
-        ))
-    };
+    let word = |at: usize| word_at(bytes, at);
+    let half = |at: usize| u64::from(half_at(bytes, at));
     let mut state = seed ^ n as u64;
     let (first, last) = match n {
         0 => (0, 0),
@@ -111,6 +107,18 @@ fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
     folded_multiply(first ^ K[0] ^ state, last ^ K[1])
 }
 
+/// The little-endian word of `s` at `at` (8 bytes there).
+#[inline]
+fn word_at(s: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]))
+}
+
+/// The little-endian half-word of `s` at `at` (4 bytes there).
+#[inline]
+fn half_at(s: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or([0; 4]))
+}
+
 /// Byte equality, inlined for a category of up to 16 bytes (a first and a last word,
 /// or half-word, a side, overlapping) instead of a call to `memcmp`.
 #[inline]
@@ -119,11 +127,9 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
-    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or([0; 4]));
     match n {
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word_at(a, 0) == word_at(b, 0) && word_at(a, n - 8) == word_at(b, n - 8),
+        4..=7 => half_at(a, 0) == half_at(b, 0) && half_at(a, n - 4) == half_at(b, n - 4),
         _ => a == b,
     }
 }

@@ -261,6 +261,18 @@ pub enum Value {
     Missing,
 }
 
+impl Value {
+    /// A number of a numeric column as a server holds it, where `NaN` marks a missing
+    /// value.
+    pub fn of_number(x: f64) -> Value {
+        if x.is_nan() {
+            Value::Missing
+        } else {
+            Value::Number(x)
+        }
+    }
+}
+
 /// What is wrong with one field.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum FieldProblem {
@@ -368,14 +380,7 @@ features:
         ] {
             let mut spec = adult_like().features[0].clone();
             (spec.min, spec.max, spec.nullable) = (min, max, nullable);
-            let checks = |x: f64| {
-                let value = if x.is_nan() {
-                    Value::Missing
-                } else {
-                    Value::Number(x)
-                };
-                spec.check_value(&value).is_ok()
-            };
+            let checks = |x: f64| spec.check_value(&Value::of_number(x)).is_ok();
             for x in numbers {
                 assert_eq!(spec.numbers_pass(&[50.0, x]), checks(x), "{x} in {spec:?}");
             }

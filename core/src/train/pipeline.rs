@@ -283,12 +283,7 @@ impl FeaturePipeline {
             }
             FeatureEncoder::OneHot { .. } => {
                 for (row, &x) in values.iter().enumerate() {
-                    let value = if x.is_nan() {
-                        Value::Missing
-                    } else {
-                        Value::Number(x)
-                    };
-                    f(row, self.encode_sparse(index, &value));
+                    f(row, self.encode_sparse(index, &Value::of_number(x)));
                 }
             }
         }
@@ -475,14 +470,7 @@ mod tests {
             pipeline
                 .encode_sparse_numbers(index, &values, |row, encoded| bulk.push((row, encoded)));
             let one_by_one: Vec<_> = (values.iter().enumerate())
-                .map(|(row, &x)| {
-                    let value = if x.is_nan() {
-                        Value::Missing
-                    } else {
-                        Value::Number(x)
-                    };
-                    (row, pipeline.encode_sparse(index, &value))
-                })
+                .map(|(row, &x)| (row, pipeline.encode_sparse(index, &Value::of_number(x))))
                 .collect();
             assert_eq!(bulk, one_by_one, "feature {index}");
         }

@@ -51,14 +51,6 @@ fn dictionaries(columns: &Columns) -> Vec<Vec<Value>> {
         .collect()
 }
 
-fn number(x: f64) -> Value {
-    if x.is_nan() {
-        Value::Missing
-    } else {
-        Value::Number(x)
-    }
-}
-
 /// The schema checks of `/predict`, per value; a categorical value is checked once per
 /// distinct value and named at its first row.
 fn validate(
@@ -84,7 +76,9 @@ fn validate(
                     continue;
                 }
                 for (row, x) in values.iter().enumerate() {
-                    if let Err(p) = check_value(model, i, &number(*x), out_of_range, tally) {
+                    if let Err(p) =
+                        check_value(model, i, &Value::of_number(*x), out_of_range, tally)
+                    {
                         report(i, row, p);
                     }
                 }

@@ -487,12 +487,7 @@ pub(super) mod tests {
             by_column.observe_numbers(spec, &values[..1_000]);
             by_column.observe_numbers(spec, &values[1_000..]);
             for &v in &values {
-                let value = if v.is_nan() {
-                    Value::Missing
-                } else {
-                    Value::Number(v)
-                };
-                by_value.observe(spec, Some(&value));
+                by_value.observe(spec, Some(&Value::of_number(v)));
             }
             let counts = |c: &ColumnProfile| (c.rows, c.missing, c.parse_errors, c.out_of_range);
             assert_eq!(counts(&by_column), (3_000, 6, 6, 6));
